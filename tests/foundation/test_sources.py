@@ -1,0 +1,100 @@
+"""Frame sources: files, folders, globs, bad inputs, and the bounded prefetch thread."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from tracker.errors import InputError
+from tracker.sources import ImageFilesSource, VideoCaptureSource, open_source, prefetch
+
+
+def test_video_file(square_clip):
+    path, frames = square_clip
+    src = open_source(str(path))
+    assert isinstance(src, VideoCaptureSource)
+    assert src.size == (160, 120) and src.frame_count == len(frames) and not src.live
+    got = list(src)
+    assert [i for i, _ in got] == list(range(len(frames)))
+    # MJPG is lossy: compare loosely
+    assert np.abs(got[5][1].astype(int) - frames[5].astype(int)).mean() < 8
+    assert len(list(src)) == len(frames), "a source can be iterated twice"
+
+
+def test_image_folder_and_glob(square_folder):
+    folder, frames = square_folder
+    for spec in (folder, folder / "img1", str(folder / "img1" / "*.png")):
+        src = open_source(spec)
+        assert isinstance(src, ImageFilesSource)
+        got = list(src)
+        assert len(got) == len(frames)
+        np.testing.assert_array_equal(got[3][1], frames[3])
+
+
+def test_natural_order(tmp_path):
+    import cv2
+
+    for i in (1, 2, 10):
+        cv2.imwrite(str(tmp_path / f"f{i}.png"), np.full((4, 4, 3), i, np.uint8))
+    src = open_source(tmp_path)
+    assert [int(f[0, 0, 0]) for _, f in src] == [1, 2, 10]
+
+
+def test_missing_empty_and_corrupt(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        open_source(tmp_path / "nope.mp4")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no images or video"):
+        open_source(tmp_path / "empty")
+    bad = tmp_path / "corrupt.mp4"
+    bad.write_bytes(b"\x00\x01 this is not a video" * 100)
+    with pytest.raises(InputError, match="corrupt"):
+        open_source(bad)
+    zero = tmp_path / "zero.mp4"
+    zero.write_bytes(b"")
+    with pytest.raises(InputError):
+        open_source(zero)
+    with pytest.raises(InputError, match="no images match"):
+        open_source(str(tmp_path / "*.png"))
+
+
+def test_corrupt_image_in_folder(square_folder):
+    folder, _ = square_folder
+    (folder / "img1" / "000005.png").write_bytes(b"garbage")
+    src = open_source(folder)
+    with pytest.raises(InputError, match="cannot read image"):
+        list(src)
+
+
+def test_prefetch_is_bounded_and_ordered():
+    produced = []
+
+    def gen():
+        for i in range(100):
+            produced.append(i)
+            yield i
+
+    it = prefetch(gen(), maxsize=4)
+    assert next(it) == 0
+    time.sleep(0.2)
+    assert len(produced) <= 4 + 2, "the reader must not run ahead of the bounded queue"
+    assert list(it) == list(range(1, 100))
+
+
+def test_prefetch_reraises_and_stops():
+    def bad():
+        yield 1
+        raise InputError("boom")
+
+    it = prefetch(bad())
+    assert next(it) == 1
+    with pytest.raises(InputError, match="boom"):
+        next(it)
+
+    before = threading.active_count()
+    it = prefetch(iter(range(10**9)), maxsize=2)
+    next(it)
+    it.close()
+    time.sleep(0.3)
+    assert threading.active_count() <= before

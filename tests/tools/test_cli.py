@@ -1,0 +1,161 @@
+"""Every command of the ``attentrack`` CLI runs (smoke tests), and bad input gives one line
+on stderr, exit status 2 and no output files."""
+
+from __future__ import annotations
+
+import json
+import click
+import numpy as np
+import pytest
+
+from tests.foundation.conftest import moving_square_frames, write_video
+from tools.cli import cli, main, track_main
+
+
+def run_cli(args, entry=main):
+    """Run the CLI in-process; returns ``(exit_code, stdout, stderr)``."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            entry([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def clip(tmp_path):
+    frames = moving_square_frames(n=12)
+    path = tmp_path / "clip.avi"
+    write_video(path, frames)
+    return path
+
+
+def _command_paths(group: click.Group, prefix=()):
+    for name, cmd in group.commands.items():
+        path = (*prefix, name)
+        yield " ".join(path)
+        if isinstance(cmd, click.Group):
+            yield from _command_paths(cmd, path)
+
+
+def smoke_args(tmp_path, clip, data_dir_or_none):
+    """A cheap real invocation of every command (``None``: needs the data folder)."""
+    gt = tmp_path / "gt.txt"
+    gt.write_text("".join(f"{i},1,{20 + 3 * (i - 1)},{30 + (i - 1)},24,24,1,-1,-1,-1\n" for i in range(1, 13)))
+    return {
+        "models": ["models"],
+        "track": ["track", clip, "-m", "static", "--init", "20,30,24,24", "-o", tmp_path / "t", "-q"],
+        "eval": ["eval", "--help"],
+        "eval mot": ["eval", "mot", "--gt", gt, "--pred", gt, "--json"],
+        "eval sot": ["eval", "sot", "-m", "static", "--json", tmp_path / "SEQ"],
+        "train": ["train", "--help"],
+        "train hart": None if data_dir_or_none is None else [
+            "train", "hart", "--data", data_dir_or_none / "mot15" / "TUD-Stadtmitte", "--out", tmp_path / "run",
+            "--steps", "1", "--tokens", "4", "--min-length", "2", "--max-length", "2", "--val-every", "0",
+            "--workers", "0", "--assets", "none", "--no-progress", "--val-split", "0", "--set", "glimpse_size=16"],
+        "bench": ["bench", "--help"],
+        "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
+    }
+
+
+def test_every_command_has_a_smoke_test(tmp_path, clip):
+    known = set(smoke_args(tmp_path, clip, None))
+    missing = sorted(set(_command_paths(cli)) - known)
+    assert not missing, f"commands without a smoke test in tests/tools/test_cli.py: {missing}"
+
+
+@pytest.mark.parametrize("command", sorted(set(_command_paths(cli))))
+def test_command_runs(command, tmp_path, clip, request):
+    if command == "eval sot":  # a sequence folder in OTB layout
+        import cv2
+
+        seq = tmp_path / "SEQ"
+        (seq / "img").mkdir(parents=True)
+        for i, f in enumerate(moving_square_frames(n=12)):
+            cv2.imwrite(str(seq / "img" / f"{i + 1:04d}.png"), f)
+        (seq / "groundtruth_rect.txt").write_text(
+            "".join(f"{20 + 3 * i},{30 + i},24,24\n" for i in range(12)))
+    data = None
+    if command == "train hart":
+        data = request.getfixturevalue("data_dir")
+    args = smoke_args(tmp_path, clip, data)[command]
+    code, out, err = run_cli(args)
+    assert code == 0, err
+    if "--json" in args:
+        json.loads(out)
+    if command == "track":
+        assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.mp4").is_file()
+    if command == "train hart":
+        assert (tmp_path / "run" / "hart.pt").is_file() and (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+def test_help_of_every_command_has_an_example(tmp_path, clip):
+    for command in _command_paths(cli):
+        if command in ("eval", "train", "bench"):
+            continue
+        code, out, _ = run_cli([*command.split(), "--help"])
+        assert code == 0 and "Example" in out, command
+
+
+def test_track_console_script(tmp_path, clip):
+    code, _, err = run_cli([clip, "-m", "mil", "--init", "20,30,24,24", "-o", tmp_path / "o", "-q", "--jsonl"],
+                           entry=track_main)
+    assert code == 0, err
+    lines = (tmp_path / "o" / "clip.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and json.loads(lines[0])["tracks"][0]["id"] == 1
+
+
+def _bad_cases(tmp_path, clip):
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"not a video at all" * 50)
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    (tmp_path / "nofr").mkdir()
+    badgt = tmp_path / "bad_gt.txt"
+    badgt.write_text("1,1,10,10,5,5,1,-1,-1,-1\n2,1,ten,10,5,5\n")
+    good = tmp_path / "good.txt"
+    good.write_text("1,1,10,10,5,5,1,-1,-1,-1\n")
+    out = tmp_path / "out"
+    return {
+        "missing file": (["track", tmp_path / "nope.mp4", "-m", "static", "--init", "1,1,5,5", "-o", out], "no such file"),
+        "corrupt video": (["track", corrupt, "-m", "static", "--init", "1,1,5,5", "-o", out], "corrupt"),
+        "empty video": (["track", empty, "-m", "static", "--init", "1,1,5,5", "-o", out], ""),
+        "empty folder": (["track", tmp_path / "nofr", "-m", "static", "--init", "1,1,5,5", "-o", out], "no images"),
+        "3-number box": (["track", clip, "-m", "static", "--init", "1,2,3", "-o", out], "4 numbers"),
+        "negative box": (["track", clip, "-m", "static", "--init", "1,2,-3,4", "-o", out], "positive"),
+        "box outside frame": (["track", clip, "-m", "static", "--init", "900,900,10,10", "-o", out], "frame"),
+        "unknown model": (["track", clip, "-m", "nope", "--init", "1,1,5,5", "-o", out], "unknown model"),
+        "bad model option": (["track", clip, "-m", "static", "-p", "speed=3", "--init", "1,1,5,5", "-o", out], "option"),
+        "weights for a model without": (["track", clip, "-m", "static", "--weights", good, "--init", "1,1,5,5", "-o", out], "weights"),
+        "missing weights": (["track", clip, "-m", "hart", "--weights", tmp_path / "w.pt", "--init", "1,1,5,5", "-o", out], "not found"),
+        "corrupt weights": (["track", clip, "-m", "hart", "--weights", good, "--init", "1,1,5,5", "-o", out], "weights"),
+        "malformed gt": (["eval", "mot", "--gt", badgt, "--pred", good], ":2:"),
+        "missing gt": (["eval", "mot", "--gt", tmp_path / "none.txt", "--pred", good], "not found"),
+        "unknown option": (["track", clip, "--no-such-flag"], "no-such-flag"),
+    }
+
+
+BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-number box", "negative box",
+             "box outside frame", "unknown model", "bad model option", "weights for a model without",
+             "missing weights", "corrupt weights", "malformed gt", "missing gt", "unknown option"]
+
+
+def test_bad_case_list_is_complete(tmp_path, clip):
+    assert sorted(BAD_CASES) == sorted(_bad_cases(tmp_path, clip))
+
+
+@pytest.mark.parametrize("case", BAD_CASES)
+def test_bad_input_is_one_line_exit_2_no_output(case, tmp_path, clip):
+    args, needle = _bad_cases(tmp_path, clip)[case]
+    code, out, err = run_cli(args)
+    assert code == 2, (code, out, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), err
+    assert "Traceback" not in err
+    assert needle.lower() in lines[0].lower(), lines[0]
+    assert not (tmp_path / "out").exists(), "no output folder or half-written file on failure"

@@ -1,0 +1,134 @@
+"""``attentrack bench``: throughput and peak memory of decoding, the pipeline and models.
+
+Each row runs in a fresh process so that its peak memory (max resident set size) is its
+own. Frames/s counts the whole loop after start-up: decoding, tracking and writing the
+MOTChallenge output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+
+from tools.options import model_choice_callback, parse_params
+from tracker.device import DEVICE_CHOICES
+from tracker.errors import InputError
+
+
+class DefaultGroup(click.Group):
+    """A group that runs ``default_command`` when the first argument is not a subcommand."""
+
+    default_command = "track"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        elif not args:
+            args = [self.default_command]
+        return super().parse_args(ctx, args)
+
+
+@dataclass
+class BenchRow:
+    """One measured configuration."""
+
+    what: str
+    objects: int
+    frames: int
+    seconds: float
+    peak_mb: float
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else float("nan")
+
+
+def measure(job: dict) -> tuple[int, float, float]:
+    """Run ``job`` in a fresh interpreter (``python -m tools.bench_worker``); return frames, seconds, peak MB."""
+    repo_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH", "")]))}
+    proc = subprocess.run([sys.executable, "-m", "tools.bench_worker"], input=json.dumps(job), capture_output=True,
+                          text=True, env=env)
+    what = job["model"] or "decode"
+    try:
+        result = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise InputError(f"benchmark of {what} failed: {last}") from None
+    if "error" in result:
+        raise InputError(f"benchmark of {what} failed: {result['error']}")
+    return int(result["frames"]), float(result["seconds"]), float(result["peak_mb"])
+
+
+def format_rows(rows: list[BenchRow], decode_fps: float) -> str:
+    """The benchmark table as text."""
+    head = f"{'configuration':<28} {'objects':>7} {'frames':>7} {'frames/s':>9} {'x decode':>9} {'peak MB':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lines.append(f"{r.what:<28} {r.objects:>7} {r.frames:>7} {r.fps:>9.1f} {r.fps / decode_fps:>9.2f} {r.peak_mb:>8.0f}")
+    return "\n".join(lines)
+
+
+@click.group("bench", cls=DefaultGroup, invoke_without_command=False,
+             help="Measure speed and memory. `attentrack bench CLIP ...` runs `bench track`.")
+def bench_group():
+    pass
+
+
+@bench_group.command(
+    "track",
+    help=(
+        "Frames/s and peak memory: decode only, the pipeline with the `static` tracker (its "
+        "own overhead), and each --model with each --objects count, on one clip.\n\n"
+        "Example:\n\n  attentrack bench ../shared/data/mot15/TUD-Campus/TUD-Campus.mp4 --model hart --objects 1 --objects 20"
+    ),
+)
+@click.argument("clip", required=False)
+@click.option("-m", "--model", "models", multiple=True, callback=model_choice_callback, help="Model to time (repeatable).")
+@click.option("--objects", multiple=True, type=click.IntRange(min=1), default=(1,), show_default=True,
+              help="Objects tracked at once (repeatable).")
+@click.option("--min-frames", default=500, show_default=True, type=click.IntRange(min=1),
+              help="The clip is replayed until at least this many frames are timed.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="cpu", show_default=True)
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="torch threads.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Option for the models.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_track_command(clip, models, objects, min_frames, device, threads, params, as_json):
+    from datasets.paths import data_root
+    from tracker.sources import open_source
+
+    if clip is None:
+        root = data_root()
+        if root is None:
+            raise InputError("no CLIP given and no data folder found")
+        clip = str(root / "mot15" / "TUD-Campus" / "TUD-Campus.mp4")
+    source = open_source(clip)
+    if source.live or not source.frame_count:
+        raise InputError("bench needs a file or folder with a known number of frames")
+    repeats = max(1, int(np.ceil(min_frames / source.frame_count)))
+    base = {"clip": clip, "repeats": repeats, "device": device, "threads": threads, "params": {}}
+    rows = []
+    frames, seconds, peak = measure({**base, "model": None, "objects": 0})
+    rows.append(BenchRow("decode only", 0, frames, seconds, peak))
+    decode_fps = rows[0].fps
+    configs = [("static", n) for n in objects] + [(m, n) for m in models if m != "static" for n in objects]
+    for model, n in configs:
+        job = {**base, "model": model, "objects": n, "params": parse_params(params) if model != "static" else {}}
+        frames, seconds, peak = measure(job)
+        what = f"pipeline + {model}" if model == "static" else model
+        rows.append(BenchRow(what, n, frames, seconds, peak))
+    if as_json:
+        click.echo(json.dumps([{**asdict(r), "fps": round(r.fps, 2), "ratio_to_decode": round(r.fps / decode_fps, 3)} for r in rows], indent=1))
+    else:
+        click.echo(f"clip: {clip} ({source.size[0]}x{source.size[1]}, {source.frame_count} frames x {repeats}), device {device}, {threads} threads")
+        click.echo(format_rows(rows, decode_fps))
+
+
+bench_command = bench_group

@@ -1,0 +1,85 @@
+"""The ``attentrack`` click group and the ``track`` console script.
+
+Errors a user can cause are printed as one line (``Error: ...``) with exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from tools.track_cmd import track_command
+from tracker.errors import AttentrackError
+
+
+@click.group(
+    help=(
+        "attentrack: video object tracking with attention models.\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  attentrack track clip.mp4 --model hart --init 399,182,121,229 -o out/\n"
+        "  attentrack eval mot --gt GT_FOLDER --pred out/\n"
+        "  attentrack models\n"
+    )
+)
+@click.version_option(package_name="attentrack")
+def cli():
+    pass
+
+
+@cli.command("models", help="List the registered trackers and their options.\n\nExample:\n\n  attentrack models")
+def models_command():
+    from tools.options import models_help
+
+    click.echo(models_help())
+
+
+cli.add_command(track_command)
+
+
+def _register_subcommands() -> None:
+    from tools.bench_cmd import bench_command
+    from tools.eval_cmd import eval_group
+    from tools.train_cmd import train_group
+
+    cli.add_command(eval_group)
+    cli.add_command(train_group)
+    cli.add_command(bench_command)
+
+
+_register_subcommands()
+
+
+def _run(command: click.Command, args=None) -> None:
+    try:
+        rv = command.main(args=args, standalone_mode=False)
+    except AttentrackError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def main(args=None) -> None:
+    """Entry point of ``attentrack``."""
+    _run(cli, args)
+
+
+def track_main(args=None) -> None:
+    """Entry point of ``track`` (the same as ``attentrack track``)."""
+    _run(track_command, args)
+
+
+if __name__ == "__main__":
+    main()

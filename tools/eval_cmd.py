@@ -1,0 +1,141 @@
+"""``attentrack eval``: score tracking results (``eval mot``) or run and score trackers on
+ground-truth tracks (``eval sot``).
+
+Metric definitions: :mod:`tracker.metrics.mot`, :mod:`tracker.metrics.hota` and
+:mod:`tracker.metrics.sot`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tracker.device import DEVICE_CHOICES
+from tracker.errors import InputError
+
+
+@click.group(
+    "eval",
+    help=(
+        "Evaluate trackers.\n\n"
+        "`eval mot` scores MOTChallenge result files against ground truth (MOTA, IDF1, "
+        "HOTA, ...); `eval sot` runs trackers on the ground-truth tracks of sequences and "
+        "scores them (mean IoU, success AUC, ...).\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  attentrack eval mot --gt ../shared/data/mot15 --pred out/\n"
+        "  attentrack eval sot --model static --model mil ../shared/data/sot/Crossing\n"
+    ),
+)
+def eval_group():
+    pass
+
+
+@eval_group.command(
+    "mot",
+    help=(
+        "Score multi-object tracking results: CLEAR MOT (MOTA, MOTP, FP, FN, ID switches, "
+        "fragmentations, MT/PT/ML), identity metrics (IDF1, IDP, IDR) and HOTA (DetA, "
+        "AssA, LocA), per sequence and OVERALL.\n\n"
+        "GT is a gt.txt file, a sequence folder holding gt/gt.txt, a folder of such "
+        "sequence folders, or a folder of SEQ.txt files. PRED is a results file (for one "
+        "sequence) or a folder with SEQ.txt for every sequence, as `attentrack track -o` "
+        "writes. Boxes match at IoU >= 0.5; MOTP is the mean 1-IoU of the matches (lower "
+        "is better).\n\n"
+        "Example:\n\n\b\n"
+        "  attentrack eval mot --gt ../shared/data/mot15/TUD-Campus --pred out/TUD-Campus.txt"
+    ),
+)
+@click.option("--gt", "gt_path", required=True, type=click.Path(), help="Ground-truth file or folder.")
+@click.option("--pred", "pred_path", required=True, type=click.Path(), help="Results file or folder.")
+@click.option("--min-confidence", default=1.0, show_default=True, type=float,
+              help="Keep ground-truth rows with confidence >= this (1 drops the 'ignore' rows).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of rows (sequences, then OVERALL) with lower-case metric names.")
+def mot_command(gt_path, pred_path, min_confidence, as_json):
+    from tracker.metrics.mot import evaluate_mot_files
+
+    result = evaluate_mot_files(gt_path, pred_path, min_confidence=min_confidence)
+    if as_json:
+        click.echo(json.dumps(result.to_rows(), indent=1))
+    else:
+        click.echo(result.format_table())
+
+
+def _open_sequences(paths: tuple[str, ...]) -> list:
+    """Open each path as a sequence, or search it for sequences when it is not one."""
+    from datasets.sequence import detect_kind, find_sequences, open_sequence
+
+    seqs = []
+    for p in paths:
+        if not Path(p).exists():
+            raise InputError(f"no such sequence: {p}")
+        if detect_kind(p) is None and Path(p).is_dir():
+            seqs += find_sequences(p)
+        else:
+            seqs.append(open_sequence(p))
+    return seqs
+
+
+def _options_per_model(models: tuple[str, ...], params: dict[str, str], device: str) -> dict[str, dict]:
+    """Give each model the ``-p`` options it accepts; an option no model takes is an error."""
+    from tools.options import model_options
+    from tracker.base import available_trackers, tracker_params
+
+    known = available_trackers()
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise InputError(f"unknown model {unknown[0]!r}; available: {', '.join(known)}")
+    used: set[str] = set()
+    out = {}
+    for m in models:
+        accepted = {p.name for p in tracker_params(known[m])}
+        mine = {k: v for k, v in params.items() if k in accepted}
+        used |= set(mine)
+        out[m] = model_options(m, mine, device=device)
+    unused = sorted(set(params) - used)
+    if unused:
+        raise InputError(f"no given model takes the option {unused[0]!r}")
+    return out
+
+
+@eval_group.command(
+    "sot",
+    help=(
+        "Run trackers on the ground-truth tracks of sequences and score them: each track is "
+        "started on its first ground-truth box and followed to its last frame (on MOT "
+        "sequences all tracks at once, in one tracker). Reports mean IoU, success AUC "
+        "(OTB: IoU > t for t = 0, 0.05, ..., 1), SR50 (IoU > 0.5), precision at 20 px, and "
+        "tracker speed in object-frames/s, per sequence and pooled over all (frame-weighted), "
+        "with the models side by side.\n\n"
+        "SEQUENCE is a sequence folder (MOTChallenge, OTB, VOT, KITTI) or a folder of them.\n\n"
+        "Example:\n\n\b\n"
+        "  attentrack eval sot --model static --model mil ../shared/data/sot/Crossing ../shared/data/sot/bag"
+    ),
+)
+@click.argument("sequences", nargs=-1, required=True, metavar="SEQUENCE...")
+@click.option("-m", "--model", "models", multiple=True, required=True,
+              help="Registered tracker (see `attentrack models`); repeat to compare several.")
+@click.option("--max-tracks", type=click.IntRange(min=1), default=None,
+              help="Follow only the first N tracks of each sequence (by first frame).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A model option, given to every model that takes it.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="Where the models run; auto = CUDA when present.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print a JSON list of rows with model, sequence ('all' = pooled), mean_iou, auc, "
+                   "sr50, precision20, fps.")
+def sot_command(sequences, models, max_tracks, params, device, as_json):
+    from tools.options import parse_params
+    from tracker.metrics.sot import evaluate_sot
+
+    models = tuple(dict.fromkeys(models))
+    options = _options_per_model(models, parse_params(params), device)
+    seqs = _open_sequences(sequences)
+    result = evaluate_sot(models, seqs, options, max_tracks=max_tracks)
+    if as_json:
+        click.echo(json.dumps(result.to_rows(), indent=1))
+    else:
+        click.echo(result.format_table())

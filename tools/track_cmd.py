@@ -1,0 +1,97 @@
+"""``attentrack track`` (also the ``track`` console script): the main job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from tools.options import model_choice_callback, model_options, models_help, parse_init, parse_params
+from tracker.base import create_tracker
+from tracker.device import DEVICE_CHOICES
+from tracker.errors import InputError
+from tracker.multi import MultiObjectRunner
+from tracker.pipeline import run_tracking
+from tracker.proposals import PROPOSERS, create_proposer
+from tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
+from tracker.sources import open_source
+
+
+@click.command(
+    "track",
+    help=(
+        "Track objects through a video, image folder, camera index or RTSP/HTTP URL.\n\n"
+        "With --init, follows the given boxes (x,y,w,h in pixels of the first frame); "
+        "without it, starts tracks from proposals (background subtraction for static "
+        "cameras). Writes OUT/NAME.txt (MOTChallenge), OUT/NAME.mp4 (annotated) and "
+        "optionally JSON lines and crops.\n\n"
+        "Example:\n\n"
+        "  track video.mp4 --model hart --init 399,182,121,229 -o out/\n\n"
+        "Models:\n\n" + "\b\n" + "{models}"
+    ),
+)
+@click.argument("source")
+@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback,
+              help="Registered tracker (see `attentrack models`).")
+@click.option("--init", "init", multiple=True, metavar="X,Y,W,H",
+              help="Box of an object in the first frame, in pixels; repeat (or join with ';') for several.")
+@click.option("-o", "--output", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the outputs.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="Where the model runs; auto = CUDA when present.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False), help="Model weights file (overrides the shipped ones).")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="A model option (see `attentrack models`).")
+@click.option("--proposals", default="mog2", show_default=True, type=click.Choice(sorted(PROPOSERS)),
+              help="Where new objects come from when there is no --init.")
+@click.option("--video/--no-video", "write_video", default=True, show_default=True, help="Write the annotated video.")
+@click.option("--jsonl", is_flag=True, help="Also write OUT/NAME.jsonl, one JSON object per frame.")
+@click.option("--crops", is_flag=True, help="Also write OUT/NAME_crops/<id>/<frame>.jpg.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
+@click.option("--name", default=None, help="Base name of the outputs (default: the source's name).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary (for scripts).")
+def track_command(source, model, init, out_dir, device, weights, params, proposals, write_video, jsonl, crops,
+                  max_frames, name, quiet):
+    init_boxes = parse_init(init)
+    options = model_options(model, parse_params(params), device=device, weights=weights)
+    src = open_source(source)
+    tracker = create_tracker(model, options)
+    runner = None
+    if init_boxes is None:
+        runner = MultiObjectRunner(tracker, create_proposer(proposals))
+    out = Path(out_dir)
+    created = not out.exists()
+    stem = name or src.name
+    sinks = []
+    try:
+        sinks.append(MotTxtSink(out / f"{stem}.txt"))
+        if write_video:
+            sinks.append(VideoSink(out / f"{stem}.mp4", src.fps, src.size))
+        if jsonl:
+            sinks.append(JsonlSink(out / f"{stem}.jsonl"))
+        if crops:
+            sinks.append(CropSink(out / f"{stem}_crops"))
+        summary = run_tracking(src, tracker, sinks, init_boxes=init_boxes, runner=runner,
+                               max_frames=max_frames, progress=not quiet)
+    except BaseException:
+        for sink in sinks:
+            sink.abort()
+        if created and out.exists() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    if not quiet:
+        click.echo(
+            f"{summary.source}: {summary.frames} frames, {summary.tracks} tracks, "
+            f"{summary.fps:.1f} frames/s -> " + ", ".join(str(p) for p in summary.outputs)
+        )
+
+
+def _format_help():
+    try:
+        track_command.help = track_command.help.replace("{models}", models_help())
+    except Exception:  # never let help formatting break the command
+        track_command.help = track_command.help.replace("{models}", "see `attentrack models`")
+
+
+_format_help()

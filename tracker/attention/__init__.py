@@ -1,0 +1,293 @@
+"""Spatial attention: glimpse readers, one registry.
+
+A glimpse reader turns an attention window into a fixed-size glimpse::
+
+    reader = create_glimpse_reader("gaussian", size=48)
+    pyramid = ImagePyramid.from_numpy(frame, reader.levels_needed(window, size))
+    glimpse = reader(pyramid, window)          # (N, 3, 48, 48) float, 0..255
+
+Windows are ``(N, 4)`` ``cx, cy, w, h`` (centre and size) in pixels of the full-resolution
+frame. Readers work on an :class:`ImagePyramid` (the frame halved repeatedly): each
+window is read at the level where its stride (window size / glimpse size) is between 1
+and 2 pixels, from a crop of the pixels under the read's support, so the cost of a read
+does not grow with the window. Only the crops are converted to float; the frame stays
+``uint8``. Windows of all objects are read in one batch (one gather per pyramid level).
+
+Adding a reader is one class: subclass :class:`GlimpseReader`, set ``reader_id`` and
+implement :meth:`GlimpseReader.read_crop`.
+
+Built-in readers: ``gaussian`` (:mod:`tracker.attention.filterbank`, HART's read) and
+``stn`` (bilinear spatial transformer, :mod:`tracker.attention.spatial_transformer`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import torch
+from torch import nn
+
+from tracker.errors import InputError
+
+GLIMPSE_READERS: dict[str, type["GlimpseReader"]] = {}
+
+#: the coarsest pyramid level keeps at least this many pixels on its short side
+MIN_LEVEL_SIDE = 8
+
+
+@dataclass
+class ImagePyramid:
+    """Images halved repeatedly (level 0 = full resolution).
+
+    The pyramid may cover only a region of the frames (see ``region`` in
+    :meth:`from_numpy`): windows are always given in frame pixels and ``origin`` says
+    where level 0 starts.
+
+    Attributes:
+        levels: ``levels[l]`` is ``(B, H_l, W_l, C)`` channels-last (``uint8`` or float)
+            with ``H_l ~ H / 2**l``.
+        size: ``(W, H)`` of level 0 in pixels.
+        origin: ``(x, y)`` frame pixel of level 0's first pixel.
+        frame_size: ``(W, H)`` of the whole frames (``size`` unless a region was cut).
+    """
+
+    levels: list[torch.Tensor]
+    size: tuple[int, int]
+    origin: tuple[int, int] = (0, 0)
+    frame_size: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if self.frame_size is None:
+            self.frame_size = self.size
+
+    @property
+    def max_level(self) -> int:
+        """The index of the coarsest level."""
+        return len(self.levels) - 1
+
+    def scale(self, level: int) -> tuple[float, float]:
+        """``(sx, sy)``: level-``level`` pixels per level-0 pixel."""
+        lv = self.levels[level]
+        return lv.shape[2] / self.size[0], lv.shape[1] / self.size[1]
+
+    @staticmethod
+    def max_levels_for(size: tuple[int, int]) -> int:
+        """The coarsest level index an image of ``size`` ``(W, H)`` can have."""
+        short = min(size)
+        lv = 0
+        while short // 2 >= MIN_LEVEL_SIDE:
+            short //= 2
+            lv += 1
+        return lv
+
+    @classmethod
+    def from_numpy(cls, images: np.ndarray, max_level: int | None = None,
+                   device: torch.device | str | None = None,
+                   region: tuple[int, int, int, int] | None = None) -> "ImagePyramid":
+        """Build a pyramid with OpenCV's area resampling.
+
+        Args:
+            images: ``(H, W, C)`` or ``(B, H, W, C)`` ``uint8`` (kept ``uint8``).
+            max_level: coarsest level to build (default: as many as fit, see
+                :data:`MIN_LEVEL_SIDE`).
+            device: where the level tensors go (default CPU).
+            region: ``(x0, y0, x1, y1)`` frame pixels: build the pyramid of this part only
+                (clipped to the frame; cheaper when the windows cover a small part).
+        """
+        arr = np.asarray(images)
+        if arr.ndim == 3:
+            arr = arr[None]
+        if arr.ndim != 4 or arr.shape[1] < 1 or arr.shape[2] < 1:
+            raise InputError(f"images must be (B, H, W, C), got shape {arr.shape}")
+        frame_size = (arr.shape[2], arr.shape[1])
+        origin = (0, 0)
+        if region is not None:
+            x0, y0 = max(0, int(region[0])), max(0, int(region[1]))
+            x1, y1 = min(frame_size[0], int(region[2])), min(frame_size[1], int(region[3]))
+            if x1 - x0 >= 2 and y1 - y0 >= 2 and (x1 - x0, y1 - y0) != frame_size:
+                arr = arr[:, y0:y1, x0:x1]
+                origin = (x0, y0)
+        b, h, w, c = arr.shape
+        top = cls.max_levels_for((w, h))
+        max_level = top if max_level is None else max(0, min(int(max_level), top))
+        levels = [arr]
+        for _ in range(max_level):
+            prev = levels[-1]
+            ph, pw = prev.shape[1:3]
+            size = (max(1, pw // 2), max(1, ph // 2))
+            nxt = np.stack([cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in prev])
+            if nxt.ndim == 3:  # one channel: cv2 drops it
+                nxt = nxt[..., None]
+            levels.append(nxt)
+        tensors = [torch.from_numpy(np.ascontiguousarray(lv)) for lv in levels]
+        if device is not None and torch.device(device).type != "cpu":
+            tensors = [t.to(device) for t in tensors]
+        return cls(tensors, (w, h), origin, frame_size)
+
+    @classmethod
+    def from_levels(cls, levels: list[torch.Tensor]) -> "ImagePyramid":
+        """Wrap already built levels (``(B, H_l, W_l, C)`` each)."""
+        return cls(list(levels), (int(levels[0].shape[2]), int(levels[0].shape[1])))
+
+    def select(self, index: torch.Tensor) -> "ImagePyramid":
+        """The pyramid of images ``index`` (a view when possible)."""
+        return ImagePyramid([lv[index] for lv in self.levels], self.size, self.origin, self.frame_size)
+
+
+class GlimpseReader(nn.Module):
+    """Base class of glimpse readers; subclasses with a ``reader_id`` register themselves.
+
+    Args:
+        size: glimpse side in pixels (glimpses are ``size`` x ``size``).
+    """
+
+    reader_id: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        rid = cls.__dict__.get("reader_id", "")
+        if rid:
+            if rid in GLIMPSE_READERS and GLIMPSE_READERS[rid].__qualname__ != cls.__qualname__:
+                raise RuntimeError(f"glimpse reader {rid!r} registered twice")
+            GLIMPSE_READERS[rid] = cls
+
+    def __init__(self, size: int = 48) -> None:
+        super().__init__()
+        if int(size) < 2:
+            raise InputError(f"glimpse size must be at least 2 pixels, got {size}")
+        self.size = int(size)
+
+    # -- to implement ---------------------------------------------------------------------
+    def margin(self, stride: torch.Tensor) -> torch.Tensor:
+        """Extra pixels needed on each side of the window (level pixels), ``(n, 2)``."""
+        return torch.ones_like(stride)
+
+    def read_crop(self, crop: torch.Tensor, origin: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        """Read glimpses from crops.
+
+        Args:
+            crop: ``(n, Hc, Wc, C)`` float, channels-last.
+            origin: ``(n, 2)`` level-pixel ``x, y`` of the crop's top-left pixel index.
+            window: ``(n, 4)`` ``cx, cy, w, h`` in level pixels (continuous frame where
+                pixel ``a`` spans ``[a, a + 1]``).
+
+        Returns:
+            ``(n, C, size, size)``.
+        """
+        raise NotImplementedError
+
+    # -- shared machinery -----------------------------------------------------------------
+    def strides(self, window: torch.Tensor) -> torch.Tensor:
+        """``(N, 2)`` stride in level-0 pixels along x and y."""
+        return window[:, 2:4] / self.size
+
+    def levels_for(self, window: torch.Tensor, max_level: int) -> torch.Tensor:
+        """``(N,)`` pyramid level each window is read at (the geometric-mean stride lands in
+        ``[1, 2)`` pixels, or the coarsest level)."""
+        from tracker.attention.filterbank import pyramid_level
+
+        with torch.no_grad():
+            s = self.strides(window.detach())
+            return pyramid_level(torch.sqrt(s[:, 0] * s[:, 1]), max_level)
+
+    def levels_needed(self, window: torch.Tensor | np.ndarray, size: tuple[int, int]) -> int:
+        """The coarsest level any of ``window`` needs, for building a pyramid of ``size``."""
+        w = torch.as_tensor(np.asarray(window, dtype=np.float32) if not torch.is_tensor(window) else window)
+        if len(w) == 0:
+            return 0
+        return int(self.levels_for(w.reshape(-1, 4).float(), ImagePyramid.max_levels_for(size)).max())
+
+    def region_needed(self, window: torch.Tensor, size: tuple[int, int]) -> tuple[int, tuple[int, int, int, int]]:
+        """The coarsest level and the frame region ``(x0, y0, x1, y1)`` that reading
+        ``window`` (``(N, 4)`` frame pixels) from a frame of ``size`` needs; the region is
+        aligned to the coarsest level's pixel grid."""
+        w = window.detach().reshape(-1, 4).float().cpu()
+        level = self.levels_needed(w, size)
+        cell = 2 ** level
+        stride = self.strides(w).max(dim=1).values * 1.0
+        pad = float((self.margin(torch.full((1, 2), 2.0)).max() + 2) * cell) + float(stride.max())
+        x0 = float((w[:, 0] - w[:, 2] / 2).min()) - pad
+        y0 = float((w[:, 1] - w[:, 3] / 2).min()) - pad
+        x1 = float((w[:, 0] + w[:, 2] / 2).max()) + pad
+        y1 = float((w[:, 1] + w[:, 3] / 2).max()) + pad
+        x0, y0 = int(np.floor(max(0.0, x0) / cell)) * cell, int(np.floor(max(0.0, y0) / cell)) * cell
+        x1, y1 = int(np.ceil(min(size[0], x1) / cell)) * cell, int(np.ceil(min(size[1], y1) / cell)) * cell
+        return level, (x0, y0, max(x1, x0 + cell), max(y1, y0 + cell))
+
+    def forward(self, pyramid: ImagePyramid, window: torch.Tensor,
+                index: torch.Tensor | None = None) -> torch.Tensor:
+        """Read one glimpse per window.
+
+        Args:
+            pyramid: the images; ``pyramid.levels[l]`` is ``(B, H_l, W_l, C)``.
+            window: ``(N, 4)`` ``cx, cy, w, h`` in level-0 pixels.
+            index: ``(N,)`` int, the image of each window (default: window ``i`` reads
+                image ``i`` when ``B == N``, else image 0).
+
+        Returns:
+            ``(N, C, size, size)`` float32 glimpses in the images' value range.
+        """
+        n = window.shape[0]
+        first = pyramid.levels[0]
+        device = first.device
+        c = first.shape[3]
+        if index is None:
+            index = torch.arange(n, device=device) if first.shape[0] == n else torch.zeros(n, dtype=torch.long, device=device)
+        out = window.new_zeros((n, c, self.size, self.size))
+        if n == 0:
+            return out
+        window = window.float()
+        origin = window.new_tensor([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0])
+        levels = self.levels_for(window, pyramid.max_level)
+        parts = []
+        for lv in torch.unique(levels).tolist():
+            sel = (levels == lv).nonzero().squeeze(1)
+            sx, sy = pyramid.scale(lv)
+            scale = window.new_tensor([sx, sy, sx, sy])
+            win = (window[sel] - origin) * scale  # level pixels
+            img = pyramid.levels[lv]
+            h_l, w_l = img.shape[1], img.shape[2]
+            stride = win[:, 2:4] / self.size
+            margin = self.margin(stride.detach())  # (n, 2)
+            with torch.no_grad():
+                half = win[:, 2:4].detach() / 2 + margin
+                lo = torch.floor(win[:, 0:2].detach() - half).long()
+                hi = torch.ceil(win[:, 0:2].detach() + half).long()
+                extent = (hi - lo + 1).max(dim=0).values  # (2,) common crop size
+                ws, hs = int(extent[0]), int(extent[1])
+                cols = (lo[:, 0:1] + torch.arange(ws, device=device)).clamp(0, w_l - 1)
+                rows = (lo[:, 1:2] + torch.arange(hs, device=device)).clamp(0, h_l - 1)
+                b = index[sel].to(device)
+            crop = img[b[:, None, None], rows[:, :, None], cols[:, None, :]]  # (n, hs, ws, C)
+            crop = crop.float()
+            parts.append((sel, self.read_crop(crop, lo.to(win.dtype), win)))
+        if len(parts) == 1:
+            sel, g = parts[0]
+            return g if len(sel) == n else out.index_copy(0, sel, g)
+        for sel, g in parts:
+            out = out.index_copy(0, sel, g)
+        return out
+
+
+def create_glimpse_reader(name: str, size: int = 48) -> GlimpseReader:
+    """Build a registered glimpse reader (``gaussian``, ``stn``, ...)."""
+    import tracker.attention.filterbank  # noqa: F401
+    import tracker.attention.spatial_transformer  # noqa: F401
+
+    if name not in GLIMPSE_READERS:
+        raise InputError(f"unknown glimpse reader {name!r}; available: {', '.join(sorted(GLIMPSE_READERS))}")
+    return GLIMPSE_READERS[name](size=size)
+
+
+def available_glimpse_readers() -> list[str]:
+    """Names of the registered glimpse readers."""
+    import tracker.attention.spatial_transformer  # noqa: F401
+
+    return sorted(GLIMPSE_READERS)
+
+
+from tracker.attention import spatial_transformer as _stn  # noqa: E402,F401  (registers)
+from tracker.attention.filterbank import GaussianGlimpse  # noqa: E402,F401  (registers)

@@ -1,0 +1,121 @@
+"""Feature backbones for glimpses, one registry.
+
+A backbone maps glimpses ``(N, 3, G, G)`` (contrast-normalised) to feature maps
+``(N, out_channels, G / stride, G / stride)``. HART's ventral and dorsal streams sit on top.
+
+Built-in backbones:
+
+* ``small`` (:mod:`tracker.backbones.small`): three convolutions, trained from scratch; the
+  default, cheap enough for tens of objects per frame on a CPU.
+* ``alexnet`` (:mod:`tracker.backbones.alexnet`): AlexNet conv1-3 without max-pooling, as in
+  the HART paper (stride 4: 56x56 glimpses give 14x14 maps).
+* ``resnet18`` (:mod:`tracker.backbones.resnet`): the ResNet-18 stem and first stage(s).
+
+``alexnet`` and ``resnet18`` use torchvision's parameter names, so a user's pretrained
+``state_dict`` file loads with :meth:`Backbone.load_pretrained` (no torchvision needed).
+
+Adding a backbone is one class: subclass :class:`Backbone`, set ``backbone_id`` and the
+attributes ``out_channels`` and ``stride``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from tracker.errors import InputError
+
+BACKBONES: dict[str, type["Backbone"]] = {}
+
+
+class Backbone(nn.Module):
+    """Base class of feature backbones; subclasses with a ``backbone_id`` register themselves.
+
+    Attributes:
+        out_channels: channels of the output feature map.
+        stride: glimpse pixels per feature-map cell.
+    """
+
+    backbone_id: ClassVar[str] = ""
+    out_channels: int = 0
+    stride: int = 1
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        bid = cls.__dict__.get("backbone_id", "")
+        if bid:
+            if bid in BACKBONES and BACKBONES[bid].__qualname__ != cls.__qualname__:
+                raise RuntimeError(f"backbone {bid!r} registered twice")
+            BACKBONES[bid] = cls
+
+    def feature_size(self, glimpse_size: int) -> int:
+        """Side of the feature map for a ``glimpse_size`` glimpse."""
+        with torch.no_grad():
+            was = self.training
+            self.eval()
+            out = self(torch.zeros(1, 3, glimpse_size, glimpse_size))
+            self.train(was)
+        return int(out.shape[-1])
+
+    def pretrained_key_map(self) -> dict[str, str]:
+        """``{key in the user's file: key in this module}``; identity by default."""
+        return {k: k for k in self.state_dict()}
+
+    def load_pretrained(self, path: str | os.PathLike) -> list[str]:
+        """Load weights from a ``state_dict`` ``.pt`` file (extra keys are ignored).
+
+        Returns:
+            the names of this module's parameters that were loaded.
+
+        Raises:
+            InputError: the file is missing or unreadable, holds no matching key, or a
+                matching key has the wrong shape.
+        """
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except FileNotFoundError:
+            raise InputError(f"backbone weights not found: {path}") from None
+        except Exception as exc:
+            raise InputError(f"cannot read backbone weights {path}: {type(exc).__name__}") from None
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+        if not isinstance(state, dict):
+            raise InputError(f"backbone weights {path} are not a state_dict")
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+        own = self.state_dict()
+        loaded = {}
+        for src, dst in self.pretrained_key_map().items():
+            if src in state and dst in own:
+                if tuple(state[src].shape) != tuple(own[dst].shape):
+                    raise InputError(
+                        f"backbone weights {path}: {src} has shape {tuple(state[src].shape)},"
+                        f" expected {tuple(own[dst].shape)}"
+                    )
+                loaded[dst] = state[src]
+        if not loaded:
+            raise InputError(f"backbone weights {path} hold no parameter of the {self.backbone_id} backbone")
+        self.load_state_dict(loaded, strict=False)
+        return sorted(loaded)
+
+
+def create_backbone(name: str, **kwargs) -> Backbone:
+    """Build a registered backbone (``small``, ``alexnet``, ``resnet18``, ...)."""
+    import tracker.backbones.alexnet  # noqa: F401
+    import tracker.backbones.resnet  # noqa: F401
+    import tracker.backbones.small  # noqa: F401
+
+    if name not in BACKBONES:
+        raise InputError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
+    return BACKBONES[name](**kwargs)
+
+
+def available_backbones() -> list[str]:
+    """Names of the registered backbones."""
+    import tracker.backbones.alexnet  # noqa: F401
+    import tracker.backbones.resnet  # noqa: F401
+    import tracker.backbones.small  # noqa: F401
+
+    return sorted(BACKBONES)

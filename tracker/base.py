@@ -1,0 +1,297 @@
+"""The tracker interface and the tracker registry.
+
+A tracker follows any number of objects. It is started on boxes with :meth:`Tracker.start`
+(at the first frame, or later, when new objects appear), advanced one frame at a time with
+:meth:`Tracker.update`, and told to forget objects with :meth:`Tracker.remove`.
+
+Frames are ``(H, W, 3)`` ``uint8`` BGR images, as OpenCV decodes them. Boxes are
+``x, y, w, h`` in pixels of that frame.
+
+Adding a tracker is one class: subclass :class:`Tracker` (or :class:`SingleObjectTracker`
+for a tracker that follows one object) and set ``tracker_id``; it registers itself and
+the command line builds its options from the ``__init__`` signature and docstring.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from tracker.boxes import as_boxes
+from tracker.errors import InputError
+
+TRACKERS: dict[str, type["Tracker"]] = {}
+
+
+@dataclass
+class Track:
+    """One object's state after a frame.
+
+    Attributes:
+        track_id: identity, unique within a run, starting at 1.
+        box: ``(4,)`` ``x, y, w, h`` in pixels.
+        score: confidence in ``[0, 1]`` that the box holds the object.
+        glimpse: ``(4,)`` ``x, y, w, h`` in pixels of the attention window, when the tracker
+            has spatial attention.
+        mask: ``(h, w)`` float array in ``[0, 1]``: appearance attention over the glimpse,
+            when the tracker has one.
+    """
+
+    track_id: int
+    box: np.ndarray
+    score: float = 1.0
+    glimpse: np.ndarray | None = None
+    mask: np.ndarray | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (``box`` and ``glimpse`` as lists of 4 floats)."""
+        out: dict[str, Any] = {
+            "id": int(self.track_id),
+            "box": [round(float(v), 2) for v in self.box],
+            "score": round(float(self.score), 4),
+        }
+        if self.glimpse is not None:
+            out["glimpse"] = [round(float(v), 2) for v in self.glimpse]
+        return out
+
+
+class Tracker(ABC):
+    """Base class of every tracker; subclasses with a ``tracker_id`` register themselves."""
+
+    tracker_id: ClassVar[str] = ""
+    #: one line for ``attentrack models`` and ``--help``
+    summary: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        tid = cls.__dict__.get("tracker_id", "")
+        if tid:
+            if tid in TRACKERS and TRACKERS[tid].__qualname__ != cls.__qualname__:
+                raise RuntimeError(f"tracker id {tid!r} registered twice")
+            TRACKERS[tid] = cls
+
+    def __init__(self) -> None:
+        self._next_id = 1
+
+    def new_ids(self, n: int) -> list[int]:
+        """Reserve ``n`` fresh track ids."""
+        ids = list(range(self._next_id, self._next_id + n))
+        self._next_id += n
+        return ids
+
+    @abstractmethod
+    def start(self, frame: np.ndarray, boxes) -> list[int]:
+        """Start following objects.
+
+        Args:
+            frame: ``(H, W, 3)`` uint8 BGR frame in which the boxes are given.
+            boxes: ``(N, 4)`` ``x, y, w, h`` in pixels.
+
+        Returns:
+            the ``N`` new track ids, in the order of ``boxes``.
+        """
+
+    @abstractmethod
+    def update(self, frame: np.ndarray) -> list[Track]:
+        """Advance every live track to ``frame`` and return their states."""
+
+    @abstractmethod
+    def remove(self, track_ids) -> None:
+        """Forget the given track ids (unknown ids are ignored)."""
+
+    @property
+    @abstractmethod
+    def track_ids(self) -> list[int]:
+        """Ids of the live tracks."""
+
+    def reanchor(self, frame: np.ndarray, track_ids, boxes) -> bool:
+        """Restart live tracks at new boxes, keeping their ids (used when a detection or
+        proposal shows where a drifting track's object really is).
+
+        Args:
+            frame: ``(H, W, 3)`` uint8 BGR frame in which the boxes are given.
+            track_ids: ``N`` live track ids.
+            boxes: ``(N, 4)`` ``x, y, w, h`` in pixels.
+
+        Returns:
+            ``True`` when done; ``False`` when this tracker cannot (the default).
+        """
+        return False
+
+    def reset(self) -> None:
+        """Forget every track; ids start again at 1."""
+        self.remove(list(self.track_ids))
+        self._next_id = 1
+
+
+class SingleObjectTracker(Tracker):
+    """Lifts a tracker of one object to many by keeping one state per object.
+
+    Subclasses implement :meth:`init_one` and :meth:`update_one`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._states: dict[int, Any] = {}
+
+    @abstractmethod
+    def init_one(self, frame: np.ndarray, box: np.ndarray) -> Any:
+        """Return the state of a new object in ``box`` (``(4,)`` ``x, y, w, h``)."""
+
+    @abstractmethod
+    def update_one(self, state: Any, frame: np.ndarray) -> tuple[np.ndarray, float]:
+        """Advance one object's state to ``frame``; return its ``(4,)`` box and score."""
+
+    def start(self, frame, boxes):
+        boxes = as_boxes(boxes)
+        ids = self.new_ids(len(boxes))
+        for tid, box in zip(ids, boxes):
+            self._states[tid] = self.init_one(frame, box.copy())
+        return ids
+
+    def update(self, frame):
+        tracks = []
+        for tid, state in self._states.items():
+            box, score = self.update_one(state, frame)
+            tracks.append(Track(tid, np.asarray(box, dtype=np.float64), float(score)))
+        return tracks
+
+    def remove(self, track_ids):
+        for tid in track_ids:
+            self._states.pop(int(tid), None)
+
+    def reanchor(self, frame, track_ids, boxes):
+        for tid, box in zip(track_ids, as_boxes(boxes)):
+            if int(tid) in self._states:
+                self._states[int(tid)] = self.init_one(frame, box.copy())
+        return True
+
+    @property
+    def track_ids(self):
+        return list(self._states)
+
+
+@dataclass
+class ParamInfo:
+    """One constructor parameter of a tracker, as the command line shows it."""
+
+    name: str
+    annotation: Any
+    default: Any
+    help: str = ""
+    choices: tuple = field(default_factory=tuple)
+
+
+def tracker_params(cls: type[Tracker]) -> list[ParamInfo]:
+    """The keyword parameters of ``cls.__init__`` with their docstring help (Google style)."""
+    doc_help = _docstring_args(inspect.getdoc(cls.__init__) or "") | _docstring_args(
+        inspect.getdoc(cls) or ""
+    )
+    params = []
+    hints = _resolved_hints(cls.__init__)
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        params.append(
+            ParamInfo(
+                name=p.name,
+                annotation=hints.get(p.name, str),
+                default=None if p.default is inspect.Parameter.empty else p.default,
+                help=doc_help.get(p.name, ""),
+            )
+        )
+    return params
+
+
+def _resolved_hints(func) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(func)
+    except Exception:  # unresolved forward references: fall back to strings
+        return {k: v for k, v in getattr(func, "__annotations__", {}).items()}
+
+
+def _docstring_args(doc: str) -> dict[str, str]:
+    """Parse the ``Args:`` section of a Google-style docstring into ``{name: help}``."""
+    out: dict[str, str] = {}
+    lines = doc.splitlines()
+    in_args = False
+    current = None
+    for line in lines:
+        stripped = line.strip()
+        if stripped in ("Args:", "Arguments:", "Parameters:"):
+            in_args = True
+            continue
+        if in_args:
+            if stripped and not line.startswith(" ") and stripped.endswith(":"):
+                break
+            if not stripped:
+                continue
+            indent = len(line) - len(line.lstrip())
+            if ":" in stripped and indent <= 4:
+                name, _, text = stripped.partition(":")
+                current = name.split("(")[0].strip()
+                out[current] = text.strip()
+            elif current:
+                out[current] += " " + stripped
+    return out
+
+
+def _coerce(value: str, annotation: Any, name: str):
+    ann = annotation if not isinstance(annotation, str) else annotation
+    text = str(ann)
+    try:
+        if ann is bool or text == "bool":
+            low = value.lower()
+            if low in ("1", "true", "yes", "on"):
+                return True
+            if low in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        if ann is int or text == "int":
+            return int(value)
+        if ann is float or text == "float":
+            return float(value)
+    except ValueError:
+        raise InputError(f"option {name}={value!r} is not a valid {text}") from None
+    return value
+
+
+def create_tracker(name: str, options: dict[str, Any] | None = None) -> Tracker:
+    """Build a registered tracker by name.
+
+    Args:
+        name: a registered ``tracker_id`` (see :func:`available_trackers`).
+        options: constructor keyword arguments; string values are converted with the
+            parameter's annotation, unknown names are an :class:`InputError`.
+    """
+    import tracker.trackers  # noqa: F401  (registers the built-in trackers)
+
+    if name not in TRACKERS:
+        raise InputError(
+            f"unknown model {name!r}; available: {', '.join(sorted(TRACKERS))}"
+        )
+    cls = TRACKERS[name]
+    params = {p.name: p for p in tracker_params(cls)}
+    kwargs = {}
+    for key, value in (options or {}).items():
+        key = key.replace("-", "_")
+        if key not in params:
+            valid = ", ".join(sorted(params)) or "none"
+            raise InputError(f"model {name!r} has no option {key!r}; its options: {valid}")
+        if isinstance(value, str):
+            value = _coerce(value, params[key].annotation, key)
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def available_trackers() -> dict[str, type[Tracker]]:
+    """All registered trackers, by id."""
+    import tracker.trackers  # noqa: F401
+
+    return dict(sorted(TRACKERS.items()))

@@ -1,0 +1,411 @@
+"""HART: Hierarchical Attentive Recurrent Tracking (Kosiorek, Bewley, Posner, NIPS 2017).
+
+The model follows ``N`` objects at once, one frame per :meth:`HART.step`::
+
+    state, out = model.init(pyramid0, boxes0)        # the first frame and its boxes
+    for pyramid in frames:
+        state, out = model.step(pyramid, state)      # out.box: (N, 4)
+
+Per step and object (paper notation; boxes are ``cx, cy, w, h`` normalised by the frame):
+
+1. **Spatial attention** ``a_t`` (4 numbers) selects a window; a glimpse ``g_t`` of
+   ``G x G`` pixels is read from it with a registered glimpse reader (the Gaussian
+   filterbank by default, :mod:`tracker.attention`).
+2. **Ventral stream**: the contrast-normalised glimpse goes through the backbone, then a
+   1x1 convolution to 5 maps, dropout, batch norm and ELU: ``v_t``.
+3. **Dorsal stream** (appearance attention): dynamic 1x1 and 3x3 filters generated from
+   the previous LSTM output ``h_{t-1}`` turn the backbone features into a mask logit
+   ``m_t``; ``v_t * sigmoid(m_t)``, flattened and concatenated with ``a_t``, goes through
+   FC-100 and ELU.
+4. **Core**: an LSTM with 100 units and zoneout: ``h_t``.
+5. **Box** ``b_t``: the attention window corrected by ``tanh(MLP(h_t))`` (centre offsets
+   in half-windows, log-size offsets around a learned window-to-box ratio).
+6. **Next attention**: ``a_{t+1} = a_t + sigmoid(s) * tanh(MLP(h_t))`` with ``s`` learned
+   (initialised at -2.5), centre moves in units of the window size and size changes in log
+   units.
+
+The first attention is the given box enlarged by ``context`` (2) with a small learned bias;
+the first frame is read once to initialise the LSTM. A small head estimates the IoU of each
+box from detached features (the tracker's score).
+
+``arch="corr"`` (the shipped default) adds a **template branch**: the backbone features
+of the first glimpse under the given box are the template; each step they are correlated
+depth-wise with the current features (:class:`~tracker.hart.modules.TemplateCorrelation`).
+The response maps feed the dorsal mask, the FC layer and the box head, and the next
+attention is centred on the predicted box (plus the learned update) instead of on the
+previous attention. The box and attention heads also see the window's log size relative
+to the first one (against scale drift) and the last displacement (for motion). ``arch="paper"`` is the configuration of the paper.
+
+Differences from the paper, all deliberate: boxes and attention updates are relative to
+the attention window (scale-invariant) instead of to the frame; the box head predicts a
+log-size ratio; the backbone is a small net trained from scratch (AlexNet is available).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any, NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tracker.attention import ImagePyramid, create_glimpse_reader
+from tracker.backbones import create_backbone
+from tracker.errors import InputError
+from tracker.hart.modules import (
+    MLP,
+    DorsalStream,
+    TemplateCorrelation,
+    VentralStream,
+    ZoneoutLSTMCell,
+    contrast_normalise,
+)
+
+ARCHS = ("corr", "paper")
+
+
+@dataclass
+class HARTConfig:
+    """Hyper-parameters of :class:`HART` (saved with the weights).
+
+    Attributes:
+        arch: ``"corr"`` (with the template correlation branch) or ``"paper"``.
+        glimpse: registered glimpse reader (``gaussian`` or ``stn``).
+        glimpse_size: glimpse side in pixels (56 in the paper's KITTI set-up).
+        backbone: registered backbone (``small``, ``alexnet``, ``resnet18``).
+        backbone_width: first-layer channels of the ``small`` backbone.
+        feature_maps: maps of the ventral 1x1 convolution (5).
+        dfn_channels: maps of the dynamic filters (5).
+        rnn_units: LSTM units (100).
+        zoneout: LSTM zoneout probability (0.05).
+        dropout: ventral dropout probability.
+        att_gain: initial value of the learned attention-update gain ``s`` (-2.5).
+        context: initial ratio of attention window to box size.
+        corr_channels: response maps of the template branch (``corr`` only).
+        att_input: feed the attention parameters to the FC layer (as in the paper).
+    """
+
+    arch: str = "corr"
+    glimpse: str = "gaussian"
+    glimpse_size: int = 48
+    backbone: str = "small"
+    backbone_width: int = 16
+    feature_maps: int = 5
+    dfn_channels: int = 5
+    rnn_units: int = 100
+    zoneout: float = 0.05
+    dropout: float = 0.25
+    att_gain: float = -2.5
+    context: float = 2.0
+    corr_channels: int = 4
+    att_input: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only (loadable with ``torch.load(weights_only=True)``)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "HARTConfig":
+        """Build from :meth:`to_dict` output; unknown keys are an :class:`InputError`."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise InputError(f"unknown HART config keys: {', '.join(sorted(unknown))}")
+        cfg = cls(**d)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise :class:`InputError` on impossible values."""
+        if self.arch not in ARCHS:
+            raise InputError(f"unknown HART arch {self.arch!r}; use one of {', '.join(ARCHS)}")
+        if self.glimpse_size < 8:
+            raise InputError(f"glimpse_size must be at least 8, got {self.glimpse_size}")
+        if self.context < 1.0:
+            raise InputError(f"context must be >= 1, got {self.context}")
+
+
+class HARTState(NamedTuple):
+    """The recurrent state of ``N`` objects.
+
+    Attributes:
+        att: ``(N, 4)`` attention window ``cx, cy, w, h`` normalised by the frame size.
+        h: ``(N, U)`` LSTM output.
+        c: ``(N, U)`` LSTM cell.
+        template: ``(N, C, k, k)`` template features (``(N, 0)`` for ``arch="paper"``).
+        size0: ``(N, 2)`` the first box's ``w, h`` normalised by the frame size.
+        motion: ``(N, 2)`` the last step's box-centre displacement in units of the
+            attention window size.
+    """
+
+    att: torch.Tensor
+    h: torch.Tensor
+    c: torch.Tensor
+    template: torch.Tensor
+    size0: torch.Tensor
+    motion: torch.Tensor
+
+
+class HARTOutput(NamedTuple):
+    """What one step produces for ``N`` objects.
+
+    Attributes:
+        box: ``(N, 4)`` predicted box ``cx, cy, w, h`` normalised by the frame size.
+        att: ``(N, 4)`` the attention window read at this step (same convention).
+        mask_logit: ``(N, 1, F, F)`` appearance-attention logit over the glimpse.
+        dfn_decay: ``(N,)`` squared norm of the generated dynamic filters.
+        glimpse: ``(N, 3, G, G)`` the glimpse read (0..255, BGR).
+        score: ``(N,)`` in ``[0, 1]``: the model's estimate of the IoU of ``box`` with the
+            object (a head trained on detached features, so it does not change tracking).
+    """
+
+    box: torch.Tensor
+    att: torch.Tensor
+    mask_logit: torch.Tensor
+    dfn_decay: torch.Tensor
+    glimpse: torch.Tensor
+    score: torch.Tensor
+
+
+def boxes_in_window(boxes: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    """Express boxes in a window's normalised coordinates.
+
+    Args:
+        boxes: ``(N, 4)`` ``cx, cy, w, h``.
+        window: ``(N, 4)`` ``cx, cy, w, h`` in the same units.
+
+    Returns:
+        ``(N, 4)``: the window spans ``[-1, 1]`` on both axes; sizes in the same units.
+    """
+    centre = 2.0 * (boxes[:, :2] - window[:, :2]) / window[:, 2:]
+    size = 2.0 * boxes[:, 2:] / window[:, 2:]
+    return torch.cat([centre, size], dim=1)
+
+
+#: attention windows are kept between these sizes (fractions of the frame side)
+MIN_ATT, MAX_ATT = 1e-3, 4.0
+
+
+class HART(nn.Module):
+    """The HART model; see the module docstring.
+
+    Args:
+        config: hyper-parameters (default :class:`HARTConfig`).
+    """
+
+    def __init__(self, config: HARTConfig | None = None) -> None:
+        super().__init__()
+        cfg = config or HARTConfig()
+        cfg.validate()
+        self.config = cfg
+        self.reader = create_glimpse_reader(cfg.glimpse, cfg.glimpse_size)
+        kwargs = {"width": cfg.backbone_width} if cfg.backbone == "small" else {}
+        self.backbone = create_backbone(cfg.backbone, **kwargs)
+        c = self.backbone.out_channels
+        self.feature_size = self.backbone.feature_size(cfg.glimpse_size)
+        fs = self.feature_size
+        u = cfg.rnn_units
+        self.use_corr = cfg.arch == "corr"
+        self.ventral = VentralStream(c, cfg.feature_maps, cfg.dropout)
+        extra = cfg.corr_channels if self.use_corr else 0
+        self.dorsal = DorsalStream(u, c, cfg.dfn_channels, extra)
+        if self.use_corr:
+            k = max(3, int(round(fs / cfg.context)))
+            self.corr = TemplateCorrelation(c, k, cfg.corr_channels)
+            self.corr_summary = MLP((cfg.corr_channels * fs * fs, 64))
+        fc_in = cfg.feature_maps * fs * fs + (4 if cfg.att_input else 0)
+        fc_in += cfg.corr_channels * fs * fs if self.use_corr else 0
+        self.fc = nn.Linear(fc_in, u)
+        self.lstm = ZoneoutLSTMCell(u, u, cfg.zoneout)
+        # corr: the heads also see the correlation summary and the log size of the window
+        # relative to the first one (a prior against scale drift)
+        box_in = u + (64 + 4 if self.use_corr else 0)
+        self.box_head = MLP((box_in, u, 4), final_init=1e-3)
+        self.att_head = MLP((box_in, u, 4), final_init=1e-3)
+        self.score_head = MLP((box_in + 4, 32, 1))
+        self.att_gain = nn.Parameter(torch.full((4,), float(cfg.att_gain)))
+        # first attention: box enlarged by `context`, plus a small learned bias
+        self.att_bias = nn.Parameter(torch.zeros(4))
+        self.box_ratio = nn.Parameter(torch.full((2,), -math.log(cfg.context)))
+
+    # -- helpers ---------------------------------------------------------------------------
+    def first_attention(self, boxes: torch.Tensor) -> torch.Tensor:
+        """``(N, 4)`` boxes -> the first attention windows (normalised ``cx, cy, w, h``)."""
+        bias = 0.25 * torch.tanh(self.att_bias)
+        centre = boxes[:, :2] + bias[:2] * boxes[:, 2:]
+        size = boxes[:, 2:] * self.config.context * torch.exp(bias[2:])
+        return torch.cat([centre, size], dim=1)
+
+    @staticmethod
+    def _clamp(att: torch.Tensor) -> torch.Tensor:
+        return torch.cat([att[:, :2], att[:, 2:].clamp(MIN_ATT, MAX_ATT)], dim=1)
+
+    def read(self, pyramid: ImagePyramid, att: torch.Tensor, index: torch.Tensor | None = None) -> torch.Tensor:
+        """Glimpses ``(N, 3, G, G)`` of normalised windows ``att`` ``(N, 4)``."""
+        w, h = pyramid.frame_size
+        scale = att.new_tensor([w, h, w, h])
+        return self.reader(pyramid, att * scale, index)
+
+    def _features(self, glimpse: torch.Tensor) -> torch.Tensor:
+        return self.backbone(contrast_normalise(glimpse))
+
+    # -- the two per-step functions ---------------------------------------------------------
+    def init(self, pyramid: ImagePyramid, boxes: torch.Tensor,
+             index: torch.Tensor | None = None) -> tuple[HARTState, HARTOutput]:
+        """Start ``N`` objects on the first frame.
+
+        Args:
+            pyramid: the first frame(s).
+            boxes: ``(N, 4)`` ``cx, cy, w, h`` normalised by the frame size.
+            index: ``(N,)`` image of each object in ``pyramid`` (see
+                :meth:`tracker.attention.GlimpseReader.forward`).
+
+        Returns:
+            the state for :meth:`step` on the next frame, and this frame's output (its box
+            is the given box).
+        """
+        n = boxes.shape[0]
+        u = self.config.rnn_units
+        att = self._clamp(self.first_attention(boxes))
+        glimpse = self.read(pyramid, att, index)
+        feats = self._features(glimpse)
+        zeros = boxes.new_zeros((n, u))
+        if self.use_corr:
+            template = self.corr.template(feats, boxes_in_window(boxes, att))
+        else:
+            template = boxes.new_zeros((n, 0))
+        state = HARTState(att, zeros, zeros, template, boxes[:, 2:], boxes.new_zeros((n, 2)))
+        state, out = self._advance(feats, glimpse, state, given_box=boxes)
+        return state, out
+
+    def step(self, pyramid: ImagePyramid, state: HARTState,
+             index: torch.Tensor | None = None) -> tuple[HARTState, HARTOutput]:
+        """Advance ``N`` objects by one frame.
+
+        Args:
+            pyramid: the new frame(s).
+            state: the state from :meth:`init` or the previous :meth:`step`.
+            index: ``(N,)`` image of each object in ``pyramid``.
+
+        Returns:
+            the new state and this frame's :class:`HARTOutput`.
+        """
+        glimpse = self.read(pyramid, state.att, index)
+        feats = self._features(glimpse)
+        return self._advance(feats, glimpse, state)
+
+    def _advance(self, feats, glimpse, state: HARTState, given_box=None):
+        cfg = self.config
+        att = state.att
+        n = att.shape[0]
+        corr = None
+        if self.use_corr:
+            corr = self.corr(feats, state.template)
+        mask_logit, decay = self.dorsal(feats, state.h, corr)
+        v = self.ventral(feats) * torch.sigmoid(mask_logit)
+        parts = [v.reshape(n, -1)]
+        if cfg.att_input:
+            parts.append(att)
+        if corr is not None:
+            parts.append(corr.reshape(n, -1))
+        x = F.elu(self.fc(torch.cat(parts, dim=1)))
+        h, c = self.lstm(x, state.h, state.c)
+        head_in = h
+        if corr is not None:
+            rel = torch.log(att[:, 2:] / (state.size0 * cfg.context))
+            head_in = torch.cat([h, self.corr_summary(corr.reshape(n, -1)), rel, state.motion], dim=1)
+        d = torch.tanh(self.box_head(head_in))
+        if given_box is None:
+            centre = att[:, :2] + 0.5 * att[:, 2:] * d[:, :2]
+            size = att[:, 2:] * torch.exp(self.box_ratio + d[:, 2:])
+            box = torch.cat([centre, size], dim=1)
+        else:
+            box = given_box
+        # next attention
+        gain = torch.sigmoid(self.att_gain)
+        da = gain * torch.tanh(self.att_head(head_in))
+        base = self.first_attention(box) if self.use_corr else att
+        nxt = torch.cat([base[:, :2] + da[:, :2] * base[:, 2:], base[:, 2:] * torch.exp(da[:, 2:])], dim=1)
+        motion = 0.5 * d[:, :2] if given_box is None else state.motion
+        new_state = HARTState(self._clamp(nxt), h, c, state.template, state.size0, motion)
+        score = torch.sigmoid(self.score_head(torch.cat([head_in, d], dim=1).detach())).squeeze(1)
+        return new_state, HARTOutput(box, att, mask_logit, decay, glimpse, score)
+
+    # -- training unroll ---------------------------------------------------------------------
+    def forward(self, levels: list[torch.Tensor], boxes0: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Unroll over sequences (training and validation).
+
+        Args:
+            levels: image pyramid of the sequences: ``levels[l]`` is ``(B, T, H_l, W_l, 3)``.
+            boxes0: ``(B, 4)`` first-frame boxes ``cx, cy, w, h`` normalised by the frame.
+
+        Returns:
+            ``box`` ``(B, T, 4)`` (frame 0: the given box), ``att`` ``(B, T, 4)``,
+            ``mask_logit`` ``(B, T, 1, F, F)``, ``dfn_decay`` ``(B, T)``, ``score`` ``(B, T)``.
+        """
+        t_len = levels[0].shape[1]
+        pyr = ImagePyramid.from_levels([lv[:, 0] for lv in levels])
+        state, out = self.init(pyr, boxes0)
+        outs = [out]
+        for t in range(1, t_len):
+            pyr = ImagePyramid.from_levels([lv[:, t] for lv in levels])
+            state, out = self.step(pyr, state)
+            outs.append(out)
+        return {
+            "box": torch.stack([o.box for o in outs], 1),
+            "att": torch.stack([o.att for o in outs], 1),
+            "mask_logit": torch.stack([o.mask_logit for o in outs], 1),
+            "dfn_decay": torch.stack([o.dfn_decay for o in outs], 1),
+            "score": torch.stack([o.score for o in outs], 1),
+        }
+
+
+def save_weights(model: HART, path, extra: dict[str, Any] | None = None) -> None:
+    """Write ``{"config": dict, "state_dict": ..., **extra}`` atomically (``weights_only``-loadable)."""
+    from tracker.atomic import AtomicPath
+
+    payload = {"format": "attentrack-hart-1", "config": model.config.to_dict(),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
+    payload.update(extra or {})
+    ap = AtomicPath(path)
+    try:
+        torch.save(payload, ap.tmp)
+    except BaseException:
+        ap.abort()
+        raise
+    ap.commit()
+
+
+def load_weights(path, device: torch.device | str = "cpu") -> HART:
+    """Build a :class:`HART` from a weights file written by :func:`save_weights`.
+
+    Raises:
+        InputError: the file is missing, corrupt, not HART weights, or its tensors do not
+            fit the configuration it names (one line each).
+    """
+    import os
+
+    if not os.path.isfile(path):
+        raise InputError(f"HART weights not found: {path}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"HART weights {path} are corrupt or unreadable ({type(exc).__name__})") from None
+    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
+        raise InputError(f"{path} is not a HART weights file (expected keys 'config' and 'state_dict')")
+    config = HARTConfig.from_dict(dict(payload["config"]))
+    model = HART(config)
+    own = model.state_dict()
+    state = payload["state_dict"]
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise InputError(f"HART weights {path} lack {len(missing)} tensors, e.g. {missing[0]}")
+    for k, v in state.items():
+        if k not in own:
+            raise InputError(f"HART weights {path} have an unexpected tensor {k}")
+        if tuple(v.shape) != tuple(own[k].shape):
+            raise InputError(f"HART weights {path}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
+    model.load_state_dict(state)
+    return model.to(device).eval()

@@ -1,0 +1,227 @@
+"""Building blocks of HART: ventral and dorsal streams, dynamic filters, the template
+correlation branch, a zoneout LSTM and small MLPs.
+
+Shapes use ``N`` for objects (the batch), ``C`` for backbone channels and ``F`` for the
+side of the feature map.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def contrast_normalise(glimpse: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """Zero mean and unit standard deviation per glimpse (over channels and pixels).
+
+    Args:
+        glimpse: ``(N, C, G, G)`` in any range (``0..255`` from the readers).
+        eps: added to the std, in input units (keeps flat glimpses from exploding).
+    """
+    n = glimpse.shape[0]
+    flat = glimpse.reshape(n, -1)
+    mean = flat.mean(dim=1, keepdim=True)
+    std = flat.std(dim=1, keepdim=True)
+    return ((flat - mean) / (std + eps)).reshape_as(glimpse)
+
+
+class MLP(nn.Sequential):
+    """Linear layers with ELU between them; the last layer's weights start small.
+
+    Args:
+        sizes: ``(in, hidden..., out)``.
+        final_init: the last layer's weights are uniform in ``+-final_init`` and its bias
+            zero (0 keeps PyTorch's default initialisation).
+    """
+
+    def __init__(self, sizes: tuple[int, ...], final_init: float = 0.0) -> None:
+        layers: list[nn.Module] = []
+        for i in range(len(sizes) - 1):
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers.append(nn.ELU())
+        super().__init__(*layers)
+        if final_init > 0:
+            nn.init.uniform_(layers[-1].weight, -final_init, final_init)
+            nn.init.zeros_(layers[-1].bias)
+
+
+class VentralStream(nn.Module):
+    """What the object looks like: backbone features -> 1x1 conv -> dropout -> BN -> ELU.
+
+    Args:
+        in_channels: backbone channels ``C``.
+        maps: output maps (5 in the paper).
+        dropout: probability of zeroing a whole map during training.
+    """
+
+    def __init__(self, in_channels: int, maps: int = 5, dropout: float = 0.25) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, maps, 1)
+        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        self.bn = nn.BatchNorm2d(maps)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(N, C, F, F)`` -> ``(N, maps, F, F)``."""
+        return F.elu(self.bn(self.dropout(self.conv(features))))
+
+
+class DynamicConv(nn.Module):
+    """A convolution whose weights are generated per object from a vector (Jia et al. 2016).
+
+    Args:
+        cond_size: size of the conditioning vector (the previous LSTM output).
+        in_channels, out_channels, kernel: the generated convolution's shape.
+    """
+
+    def __init__(self, cond_size: int, in_channels: int, out_channels: int, kernel: int) -> None:
+        super().__init__()
+        self.cin, self.cout, self.k = in_channels, out_channels, kernel
+        self.generator = nn.Linear(cond_size, out_channels * in_channels * kernel * kernel + out_channels)
+        nn.init.normal_(self.generator.weight, std=0.01)
+        with torch.no_grad():  # start as a fixed random convolution (fan-in scaled)
+            bound = (1.0 / (in_channels * kernel * kernel)) ** 0.5
+            self.generator.bias.uniform_(-bound, bound)
+            self.generator.bias[-out_channels:].zero_()
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Apply each object's own filters.
+
+        Args:
+            x: ``(N, in_channels, F, F)``.
+            cond: ``(N, cond_size)``.
+
+        Returns:
+            ``(N, out_channels, F, F)`` and the generated weights ``(N, P)`` (for weight decay).
+        """
+        n, _, h, w = x.shape
+        params = self.generator(cond)
+        nw = self.cout * self.cin * self.k * self.k
+        weight = params[:, :nw].reshape(n * self.cout, self.cin, self.k, self.k)
+        bias = params[:, nw:].reshape(n * self.cout)
+        out = F.conv2d(x.reshape(1, n * self.cin, h, w), weight, bias, padding=self.k // 2, groups=n)
+        return out.reshape(n, self.cout, h, w), params
+
+
+class DorsalStream(nn.Module):
+    """Where the object is: an appearance-attention mask over the feature map.
+
+    Dynamic filters (1x1, then 3x3; ``channels`` maps each) generated from the previous
+    LSTM output are applied to the backbone features; a 1x1 convolution of their output
+    (and of extra maps such as the template correlation, when given) is the mask logit.
+
+    Args:
+        cond_size: LSTM units.
+        in_channels: backbone channels.
+        channels: maps of the dynamic filters (5 in the paper).
+        extra_channels: extra maps concatenated before the mask's 1x1 convolution.
+    """
+
+    def __init__(self, cond_size: int, in_channels: int, channels: int = 5, extra_channels: int = 0) -> None:
+        super().__init__()
+        self.dfn1 = DynamicConv(cond_size, in_channels, channels, 1)
+        self.dfn2 = DynamicConv(cond_size, channels, channels, 3)
+        self.mask = nn.Conv2d(channels + extra_channels, 1, 1)
+
+    def forward(self, features: torch.Tensor, cond: torch.Tensor,
+                extra: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns the mask logit ``(N, 1, F, F)`` and the squared norm of the generated
+        weights ``(N,)``."""
+        d, p1 = self.dfn1(features, cond)
+        d, p2 = self.dfn2(F.elu(d), cond)
+        d = F.elu(d)
+        if extra is not None:
+            d = torch.cat([d, extra], dim=1)
+        decay = (p1 * p1).sum(1) + (p2 * p2).sum(1)
+        return self.mask(d), decay
+
+
+def roi_features(features: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinearly resample the part of a feature map under a box (ROI-align without pooling).
+
+    Args:
+        features: ``(N, C, F, F)``.
+        box: ``(N, 4)`` ``cx, cy, w, h`` in the map's ``align_corners=False`` normalised
+            coordinates (the map spans ``[-1, 1]``; ``w, h`` in the same units, 2 = whole map).
+        size: side of the output.
+
+    Returns:
+        ``(N, C, size, size)``.
+    """
+    n = features.shape[0]
+    zero = torch.zeros_like(box[:, 0])
+    theta = torch.stack([
+        torch.stack([box[:, 2] / 2, zero, box[:, 0]], 1),
+        torch.stack([zero, box[:, 3] / 2, box[:, 1]], 1),
+    ], 1)
+    grid = F.affine_grid(theta, [n, features.shape[1], size, size], align_corners=False)
+    return F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class TemplateCorrelation(nn.Module):
+    """Correlates the first frame's object features with the current glimpse's features.
+
+    The template is the backbone feature map of the first glimpse under the object's box,
+    resampled to ``size`` x ``size`` cells. Each step, the channel-normalised template is
+    cross-correlated with the channel-normalised features, channel by channel (depth-wise),
+    and a 1x1 convolution turns the ``C`` response maps into ``out_channels`` maps.
+
+    Args:
+        in_channels: backbone channels ``C``.
+        size: template side in feature cells (odd).
+        out_channels: response maps produced.
+    """
+
+    def __init__(self, in_channels: int, size: int, out_channels: int = 4) -> None:
+        super().__init__()
+        self.size = int(size) | 1
+        self.bn = nn.BatchNorm2d(in_channels)
+        self.mix = nn.Conv2d(in_channels, out_channels, 1)
+
+    def template(self, features: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        """``(N, C, F, F)`` features and the object's ``(N, 4)`` box in glimpse
+        coordinates (see :func:`roi_features`) -> ``(N, C, size, size)`` template."""
+        return F.normalize(roi_features(features, box, self.size), dim=1)
+
+    def forward(self, features: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+        """``(N, C, F, F)`` features, ``(N, C, k, k)`` template -> ``(N, out_channels, F, F)``."""
+        n, c, h, w = features.shape
+        x = F.normalize(features, dim=1).reshape(1, n * c, h, w)
+        k = template.shape[-1]
+        r = F.conv2d(x, template.reshape(n * c, 1, k, k), padding=k // 2, groups=n * c)
+        r = self.bn(r.reshape(n, c, h, w))
+        return F.elu(self.mix(r))
+
+
+class ZoneoutLSTMCell(nn.Module):
+    """An LSTM cell with zoneout (Krueger et al. 2017) on both the output and the cell.
+
+    In training each unit keeps its previous value with probability ``zoneout``; in
+    evaluation the update is the expectation (a ``zoneout``-weighted average).
+
+    Args:
+        input_size: input features.
+        hidden_size: units.
+        zoneout: keep probability of the previous state (0.05 in the paper).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, zoneout: float = 0.05) -> None:
+        super().__init__()
+        self.cell = nn.LSTMCell(input_size, hidden_size)
+        self.zoneout = float(zoneout)
+        with torch.no_grad():  # forget-gate bias 1
+            self.cell.bias_ih[hidden_size:2 * hidden_size].fill_(1.0)
+            self.cell.bias_hh[hidden_size:2 * hidden_size].zero_()
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(N, input_size)``, previous ``(N, hidden)`` output and cell -> new output and cell."""
+        h_new, c_new = self.cell(x, (h, c))
+        z = self.zoneout
+        if z <= 0:
+            return h_new, c_new
+        if self.training:
+            keep_h = (torch.rand_like(h) < z).to(h.dtype)
+            keep_c = (torch.rand_like(c) < z).to(c.dtype)
+            return keep_h * h + (1 - keep_h) * h_new, keep_c * c + (1 - keep_c) * c_new
+        return z * h + (1 - z) * h_new, z * c + (1 - z) * c_new

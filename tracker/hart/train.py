@@ -1,0 +1,401 @@
+"""Training HART: curriculum over sequence length, synthetic then real data, checkpoints,
+validation, and data-parallel training with ``torchrun``.
+
+One process::
+
+    attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart
+
+Several processes (CPU: gloo; GPUs: nccl), each with its own data stream::
+
+    torchrun --nproc_per_node 2 -m tools.train_cmd hart --data ... --out runs/hart
+
+Schedule: sequences start ``min_length`` frames long and grow by 5 frames (up to
+``max_length``) whenever the running training IoU passes ``iou_threshold``; the batch
+holds about ``tokens`` frames (``batch = tokens // length``). The first
+``pretrain_fraction`` of the steps draw mostly synthetic sequences
+(``1 - real_fraction_pretrain`` of them), the rest mostly real ones.
+
+Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (model,
+loss weights, optimiser, schedule and random states); ``--resume`` continues from it.
+At the end ``OUT/hart.pt`` holds the weights (:func:`tracker.hart.model.save_weights`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from tracker.errors import InputError
+from tracker.hart.data import Batch, RealTracks, SampleStream, SyntheticSequences, Assets, split_tracks
+from tracker.hart.losses import HARTLoss
+from tracker.hart.model import HART, HARTConfig, save_weights
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainOptions:
+    """Options of :func:`train` (the command line mirrors them).
+
+    Attributes:
+        data: real sequence folders (or folders holding sequences) with ground truth.
+        out: output folder (checkpoint, weights, log).
+        assets: data folder with ``faces/``, ``digits/``, ``video/``, ``kitti/`` for the
+            synthetic sequences ("" = the attentrack data folder when found; "none" = off).
+        steps: optimiser steps.
+        tokens: frames per batch (batch size = tokens // sequence length).
+        min_length, max_length: curriculum over sequence length.
+        iou_threshold: running training IoU that lengthens the sequences.
+        lr: learning rate (cosine decay to lr / 10 after a linear warm-up).
+        optimizer: ``adam`` or ``rmsprop`` (the paper's).
+        pretrain_fraction: share of the steps that are synthetic-heavy.
+        real_fraction_pretrain, real_fraction: share of real sequences in the two phases.
+        val_split: share of each training sequence's boxes (whole tracks) kept for validation.
+        val_every: validate every this many steps (0: only at the end).
+        checkpoint_every: checkpoint every this many steps.
+        seed: random seed.
+        threads: torch threads per process.
+        workers: background processes generating batches (0: in the training process).
+        resume: continue from ``OUT/checkpoint.pt``.
+        backbone_weights: a pretrained backbone ``state_dict`` file to start from.
+        config: model hyper-parameters (:class:`HARTConfig` fields).
+        progress: show a tqdm bar.
+        max_minutes: stop (and save) after this much wall time (0: no limit).
+        stop_after: stop (and save) after this many steps of this run (0: no limit); with
+            ``resume`` a long schedule can run in chunks.
+    """
+
+    data: list[str] = field(default_factory=list)
+    out: str = "runs/hart"
+    assets: str = ""
+    steps: int = 3000
+    tokens: int = 160
+    min_length: int = 5
+    max_length: int = 30
+    iou_threshold: float = 0.65
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    pretrain_fraction: float = 0.3
+    real_fraction_pretrain: float = 0.2
+    real_fraction: float = 0.5
+    val_split: float = 0.15
+    val_every: int = 250
+    checkpoint_every: int = 250
+    seed: int = 0
+    threads: int = 2
+    workers: int = 1
+    resume: bool = False
+    backbone_weights: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    max_minutes: float = 0.0
+    stop_after: int = 0
+
+
+class TrainModule(nn.Module):
+    """Model and loss in one module so data parallelism sees every parameter."""
+
+    def __init__(self, model: HART, loss: HARTLoss) -> None:
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, batch: Batch):
+        out = self.model(batch.levels, batch.boxes[:, 0])
+        return self.loss(out, batch.boxes, batch.presence, model=self.model)
+
+
+# -- data --------------------------------------------------------------------------------
+
+def open_training_data(opts: TrainOptions):
+    """``(stream, val_tracks, sequences)`` for the options (real and/or synthetic)."""
+    from datasets.paths import data_root
+    from datasets.sequence import detect_kind, find_sequences, open_sequence
+
+    sequences = []
+    for d in opts.data:
+        p = Path(d)
+        if not p.exists():
+            raise InputError(f"no such training data: {p}")
+        if detect_kind(p) is not None:
+            sequences.append(open_sequence(p))
+        else:
+            sequences += find_sequences(p)
+    sequences = [s for s in sequences if len(s.gt)]
+    train_tracks, val_tracks = split_tracks(sequences, opts.val_split, seed=opts.seed)
+    real = RealTracks(sequences, train_tracks) if train_tracks else None
+    synthetic = None
+    if opts.assets.lower() != "none":
+        root = Path(opts.assets) if opts.assets else data_root()
+        if opts.assets and not Path(opts.assets).is_dir():
+            raise InputError(f"no such assets folder: {opts.assets}")
+        try:
+            synthetic = SyntheticSequences(Assets(root, sequences, train_tracks))
+        except InputError:
+            if real is None:
+                raise
+    return SampleStream(real, synthetic), val_tracks, sequences
+
+
+def _worker(opts: TrainOptions, queue, shared, seed: int) -> None:
+    """Background batch producer (a spawned process with its own copy of the data): reads
+    the wanted length, batch frames and real share from ``shared``."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    stream = open_training_data(opts)[0]
+    rng = np.random.default_rng(seed)
+    while True:
+        with shared.get_lock():
+            length, tokens, real_frac, stop = int(shared[0]), int(shared[1]), float(shared[2]), shared[3]
+        if stop:
+            return
+        size = max(2, tokens // length)
+        queue.put(stream.batch(rng, size, length, real_frac))
+
+
+class BatchSource:
+    """Batches from background processes (or in-process when ``workers == 0``)."""
+
+    def __init__(self, stream: SampleStream, opts: TrainOptions, seed: int) -> None:
+        self.stream = stream
+        self.rng = np.random.default_rng(seed)
+        self.procs = []
+        if opts.workers > 0:
+            import torch.multiprocessing as mp
+
+            ctx = mp.get_context("spawn")
+            self.shared = ctx.Array("d", [opts.min_length, opts.tokens, opts.real_fraction_pretrain, 0])
+            self.queue = ctx.Queue(maxsize=3)
+            for i in range(opts.workers):
+                p = ctx.Process(target=_worker, args=(opts, self.queue, self.shared, seed * 1000 + i + 1), daemon=True)
+                p.start()
+                self.procs.append(p)
+
+    def get(self, length: int, tokens: int, real_fraction: float) -> Batch:
+        if not self.procs:
+            return self.stream.batch(self.rng, max(2, tokens // length), length, real_fraction)
+        with self.shared.get_lock():
+            self.shared[0], self.shared[1], self.shared[2] = length, tokens, real_fraction
+        while True:
+            if not any(p.is_alive() for p in self.procs):
+                raise RuntimeError("the batch-generating processes died")
+            try:
+                return self.queue.get(timeout=60)  # a stale (shorter) batch is still good data
+            except Exception:  # queue.Empty: check the workers again
+                continue
+
+    def close(self) -> None:
+        if self.procs:
+            with self.shared.get_lock():
+                self.shared[3] = 1
+            for p in self.procs:
+                p.terminate()
+                p.join(timeout=5)
+
+
+def validation_batches(stream: SampleStream, val_tracks: list, sequences: list, seed: int,
+                       length: int = 20, count: int = 24) -> dict[str, Batch]:
+    """Fixed validation sets: windows of the held-out real tracks, and synthetic sequences."""
+    from tracker.hart.data import make_batch
+
+    rng = np.random.default_rng(seed + 777)
+    out = {}
+    if val_tracks:
+        rt = RealTracks(sequences, val_tracks)
+        out["real"] = make_batch([rt.sample(rng, length, max_step=2) for _ in range(count)])
+    if stream.synthetic is not None:
+        out["synthetic"] = make_batch([stream.synthetic.sample(rng, length) for _ in range(count)])
+    return out
+
+
+@torch.no_grad()
+def validate(model: HART, batches: dict[str, Batch]) -> dict[str, float]:
+    """Mean IoU (frames 1..T-1) of each validation set."""
+    from tracker.hart.losses import cxcywh_iou
+
+    was = model.training
+    model.eval()
+    res = {}
+    for name, b in batches.items():
+        ious = []
+        for i in range(0, b.boxes.shape[0], 8):
+            out = model([lv[i:i + 8] for lv in b.levels], b.boxes[i:i + 8, 0])
+            ious.append(cxcywh_iou(out["box"][:, 1:], b.boxes[i:i + 8, 1:]).reshape(-1))
+        res[name] = float(torch.cat(ious).mean())
+    model.train(was)
+    return res
+
+
+# -- the loop -----------------------------------------------------------------------------
+
+def _lr_at(step: int, opts: TrainOptions) -> float:
+    warm = min(200, max(1, opts.steps // 20))
+    if step < warm:
+        return opts.lr * (step + 1) / warm
+    p = (step - warm) / max(1, opts.steps - warm)
+    return opts.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, p))))
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+def train(opts: TrainOptions) -> dict[str, Any]:
+    """Train HART; returns a summary (steps, seconds, validation IoU, weights path).
+
+    Raises:
+        InputError: bad options or data, or an unreadable checkpoint.
+    """
+    import torch.distributed as dist
+
+    world, rank, local = _dist_info()
+    torch.set_num_threads(max(1, opts.threads))
+    out_dir = Path(opts.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "checkpoint.pt"
+    config = HARTConfig.from_dict(dict(opts.config))
+    if opts.optimizer not in ("adam", "rmsprop"):
+        raise InputError(f"unknown optimizer {opts.optimizer!r}; use adam or rmsprop")
+    if opts.min_length < 2 or opts.max_length < opts.min_length:
+        raise InputError("need 2 <= min_length <= max_length")
+
+    stream, val_tracks, sequences = open_training_data(opts)
+    val_sets = validation_batches(stream, val_tracks, sequences, opts.seed) if rank == 0 else {}
+    source = BatchSource(stream, opts, opts.seed + 1000 * rank)
+
+    torch.manual_seed(opts.seed)
+    device = torch.device("cpu")
+    if world > 1:
+        if torch.cuda.is_available():
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    model = HART(config)
+    if opts.backbone_weights:
+        model.backbone.load_pretrained(opts.backbone_weights)
+    loss = HARTLoss()
+    module = TrainModule(model, loss).to(device)
+    params = list(module.parameters())
+    if opts.optimizer == "adam":
+        optim = torch.optim.Adam(params, lr=opts.lr)
+    else:
+        optim = torch.optim.RMSprop(params, lr=opts.lr, momentum=0.9, eps=1e-6)
+    step, length, ema_iou, seconds = 0, opts.min_length, 0.0, 0.0
+    history: list[dict[str, Any]] = []
+    if opts.resume and ckpt_path.is_file():
+        try:
+            ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            module.load_state_dict(ck["module"])
+            optim.load_state_dict(ck["optimizer"])
+            step, length, ema_iou, seconds = int(ck["step"]), int(ck["length"]), float(ck["ema_iou"]), float(ck["seconds"])
+            history = json.loads(ck.get("history", "[]"))
+            torch.set_rng_state(ck["torch_rng"])
+            if "data_rng" in ck:
+                source.rng.bit_generator.state = json.loads(ck["data_rng"])
+        except Exception as exc:
+            raise InputError(f"cannot resume from {ckpt_path}: {type(exc).__name__}: {exc}") from None
+        if rank == 0:
+            log.info("resumed from %s at step %d", ckpt_path, step)
+    wrapped: nn.Module = module
+    if world > 1:
+        wrapped = nn.parallel.DistributedDataParallel(module, device_ids=[local] if device.type == "cuda" else None)
+
+    def save_checkpoint():
+        from tracker.atomic import AtomicPath
+
+        ap = AtomicPath(ckpt_path)
+        try:
+            torch.save({"module": module.state_dict(), "optimizer": optim.state_dict(), "step": step,
+                        "length": length, "ema_iou": ema_iou, "seconds": seconds, "config": config.to_dict(),
+                        "history": json.dumps(history), "torch_rng": torch.get_rng_state(),
+                        "data_rng": json.dumps(source.rng.bit_generator.state)}, ap.tmp)
+        except BaseException:
+            ap.abort()
+            raise
+        ap.commit()
+
+    bar = None
+    if rank == 0 and opts.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=opts.steps, initial=step, desc="train hart", dynamic_ncols=True)
+    real_split = int(opts.steps * opts.pretrain_fraction)
+    t_start = time.perf_counter() - seconds
+    last_val: dict[str, float] = {}
+    module.train()
+    first_step = step
+    try:
+        while step < opts.steps:
+            if opts.max_minutes and time.perf_counter() - t_start > opts.max_minutes * 60:
+                break
+            if opts.stop_after and step - first_step >= opts.stop_after:
+                break
+            rf = opts.real_fraction_pretrain if step < real_split else opts.real_fraction
+            batch = source.get(length, opts.tokens, rf)
+            if device.type != "cpu":
+                batch = Batch([lv.to(device) for lv in batch.levels], batch.boxes.to(device), batch.presence.to(device))
+            for g in optim.param_groups:
+                g["lr"] = _lr_at(step, opts)
+            terms = wrapped(batch)
+            optim.zero_grad(set_to_none=True)
+            terms.total.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            optim.step()
+            step += 1
+            iou = float(terms.iou)
+            ema_iou = iou if step == 1 else 0.95 * ema_iou + 0.05 * iou
+            if world > 1:  # every rank must lengthen together
+                t = torch.tensor([ema_iou], device=device)
+                dist.all_reduce(t)
+                ema_iou = float(t) / world
+            if ema_iou > opts.iou_threshold and length < opts.max_length and batch.boxes.shape[1] == length:
+                length = min(opts.max_length, length + 5)
+                ema_iou = 0.5 * opts.iou_threshold  # must earn the next step again
+            seconds = time.perf_counter() - t_start
+            if rank == 0:
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{float(terms.total):.3f}", iou=f"{iou:.3f}", T=length,
+                                    **{f"val_{k}": f"{v:.3f}" for k, v in last_val.items()})
+                if opts.val_every and step % opts.val_every == 0 and val_sets:
+                    last_val = validate(model, val_sets)
+                    history.append({"step": step, "seconds": round(seconds, 1), "length": length,
+                                    "train_iou": round(ema_iou, 4), **{f"val_{k}": round(v, 4) for k, v in last_val.items()}})
+                    msg = f"step {step}: T={length} train IoU {ema_iou:.3f} " + " ".join(
+                        f"val {k} IoU {v:.3f}" for k, v in last_val.items())
+                    (bar.write if bar is not None else print)(msg)
+                    with open(out_dir / "log.jsonl", "a") as fh:
+                        fh.write(json.dumps(history[-1]) + "\n")
+                if step % opts.checkpoint_every == 0:
+                    save_checkpoint()
+    finally:
+        source.close()
+        if bar is not None:
+            bar.close()
+    summary: dict[str, Any] = {"steps": step, "seconds": round(seconds, 1), "length": length}
+    if rank == 0:
+        save_checkpoint()
+        if val_sets:
+            last_val = validate(model, val_sets)
+            summary.update({f"val_{k}_iou": round(v, 4) for k, v in last_val.items()})
+        weights = out_dir / "hart.pt"
+        save_weights(model, weights, extra={"training": json.dumps({**summary, "data": list(opts.data)})})
+        summary["weights"] = str(weights)
+    if world > 1 and dist.is_initialized():
+        dist.barrier()
+    return summary

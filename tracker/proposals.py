@@ -1,0 +1,113 @@
+"""Object proposals that start tracks when no ``--init`` box is given.
+
+A proposer looks at one frame at a time and returns candidate boxes. Adding one is one
+class: subclass :class:`Proposer` and set ``proposer_id``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import cv2
+import numpy as np
+
+from tracker.errors import InputError
+
+PROPOSERS: dict[str, type["Proposer"]] = {}
+
+
+class Proposer(ABC):
+    """Base class of proposal sources; subclasses with a ``proposer_id`` register themselves."""
+
+    proposer_id: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        pid = cls.__dict__.get("proposer_id", "")
+        if pid:
+            PROPOSERS[pid] = cls
+
+    @abstractmethod
+    def propose(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate objects in ``frame`` (``(H, W, 3)`` BGR uint8).
+
+        Returns:
+            ``(N, 4)`` boxes ``x, y, w, h`` in pixels and ``(N,)`` scores in ``[0, 1]``.
+        """
+
+
+class MOG2Proposer(Proposer):
+    """Foreground blobs from OpenCV's MOG2 background model, for static cameras.
+
+    Args:
+        scale: the frame is shrunk by this factor before modelling (speed).
+        history: frames the background model remembers.
+        var_threshold: squared Mahalanobis distance that marks a pixel as foreground.
+        min_area: least blob area as a fraction of the frame.
+        max_area: largest blob area as a fraction of the frame.
+        warmup: frames to learn the background before proposing anything.
+        min_aspect: least height/width ratio (0 accepts any shape).
+    """
+
+    proposer_id = "mog2"
+
+    def __init__(
+        self,
+        scale: float = 0.5,
+        history: int = 300,
+        var_threshold: float = 25.0,
+        min_area: float = 0.002,
+        max_area: float = 0.4,
+        warmup: int = 5,
+        min_aspect: float = 0.0,
+    ) -> None:
+        if not 0 < scale <= 1:
+            raise InputError(f"proposal scale must be in (0, 1], got {scale}")
+        self.scale = scale
+        self.min_area, self.max_area = min_area, max_area
+        self.warmup = warmup
+        self.min_aspect = min_aspect
+        self._model = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=True)
+        self._seen = 0
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.last_mask: np.ndarray | None = None
+
+    def foreground(self, frame: np.ndarray) -> np.ndarray:
+        """Update the background model; return the ``(h, w)`` uint8 foreground mask (0/255)
+        at the reduced scale."""
+        small = frame if self.scale == 1 else cv2.resize(frame, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
+        raw = self._model.apply(small)
+        mask = (raw > 200).astype(np.uint8) * 255  # 127 marks shadows
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel, iterations=3)
+        self.last_mask = mask
+        return mask
+
+    def propose(self, frame):
+        mask = self.foreground(frame)
+        self._seen += 1
+        if self._seen <= self.warmup:
+            return np.zeros((0, 4)), np.zeros(0)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        area_frame = mask.shape[0] * mask.shape[1]
+        boxes, scores = [], []
+        for i in range(1, n):
+            x, y, w, h, area = stats[i]
+            frac = w * h / area_frame
+            if frac < self.min_area or frac > self.max_area:
+                continue
+            if self.min_aspect and h / max(w, 1) < self.min_aspect:
+                continue
+            boxes.append([x / self.scale, y / self.scale, w / self.scale, h / self.scale])
+            scores.append(area / max(w * h, 1))  # fill ratio
+        if not boxes:
+            return np.zeros((0, 4)), np.zeros(0)
+        return np.asarray(boxes, dtype=np.float64), np.asarray(scores, dtype=np.float64)
+
+
+def create_proposer(name: str, **kwargs) -> Proposer:
+    """Build a registered proposer by name (``mog2`` ...)."""
+    if name not in PROPOSERS:
+        raise InputError(f"unknown proposal source {name!r}; available: {', '.join(sorted(PROPOSERS))}")
+    return PROPOSERS[name](**kwargs)

@@ -1,0 +1,135 @@
+"""Where tracks go: MOTChallenge txt, JSON lines, an annotated video, crops.
+
+Every sink writes to a temporary file and renames it into place on :meth:`Sink.close`;
+:meth:`Sink.abort` deletes it, so an interrupted run never leaves a half-written file
+under the final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datasets.mot import format_mot_row
+from tracker.atomic import AtomicPath
+from tracker.base import Track
+from tracker.draw import draw_tracks
+from tracker.errors import InputError
+
+
+class Sink(ABC):
+    """Receives each frame's tracks; ``close`` publishes the output, ``abort`` discards it."""
+
+    @abstractmethod
+    def write(self, frame_index: int, frame: np.ndarray, tracks: list[Track]) -> None:
+        """Record the tracks of 0-based ``frame_index`` (``frame`` is the BGR image)."""
+
+    @abstractmethod
+    def close(self) -> list[Path]:
+        """Finish and publish; returns the paths written."""
+
+    @abstractmethod
+    def abort(self) -> None:
+        """Discard everything written so far."""
+
+
+class _TextSink(Sink):
+    def __init__(self, path: str | os.PathLike) -> None:
+        self._out = AtomicPath(path)
+        self._fh = open(self._out.tmp, "w", encoding="utf-8", buffering=1 << 16)
+
+    def close(self):
+        self._fh.close()
+        return [self._out.commit()]
+
+    def abort(self):
+        self._fh.close()
+        self._out.abort()
+
+
+class MotTxtSink(_TextSink):
+    """MOTChallenge results: ``frame,id,x,y,w,h,score,-1,-1,-1`` with 1-based frames."""
+
+    def write(self, frame_index, frame, tracks):
+        self._fh.writelines(format_mot_row(frame_index + 1, t.track_id, t.box, t.score) for t in tracks)
+
+
+class JsonlSink(_TextSink):
+    """One JSON object per frame: ``{"frame": 1-based, "tracks": [{"id", "box", "score"}]}``."""
+
+    def write(self, frame_index, frame, tracks):
+        self._fh.write(json.dumps({"frame": frame_index + 1, "tracks": [t.to_dict() for t in tracks]}) + "\n")
+
+
+_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+class VideoSink(Sink):
+    """An annotated video: boxes, ids, scores, and attention (glimpse window, mask)."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
+        self._out = AtomicPath(path)
+        ext = Path(path).suffix.lower()
+        if ext not in _FOURCC:
+            raise InputError(f"annotated video must end in one of {', '.join(_FOURCC)}; got {path}")
+        self._size = size
+        self._writer = cv2.VideoWriter(str(self._out.tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, size)
+        if not self._writer.isOpened():
+            self._out.abort()
+            raise InputError(f"cannot write video {path} (codec {_FOURCC[ext]} unavailable)")
+
+    def write(self, frame_index, frame, tracks):
+        img = draw_tracks(frame, tracks, frame_index)
+        if (img.shape[1], img.shape[0]) != self._size:
+            img = cv2.resize(img, self._size)
+        self._writer.write(img)
+
+    def close(self):
+        self._writer.release()
+        return [self._out.commit()]
+
+    def abort(self):
+        self._writer.release()
+        self._out.abort()
+
+
+class CropSink(Sink):
+    """Each track's box cut out of each frame, as ``DIR/<id>/<frame>.jpg`` (1-based frame).
+
+    Crops go to a temporary folder that is renamed to ``DIR`` on close.
+    """
+
+    def __init__(self, folder: str | os.PathLike, every: int = 1) -> None:
+        self.folder = Path(folder)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.partial-", dir=self.folder.parent))
+        self.every = max(1, int(every))
+
+    def write(self, frame_index, frame, tracks):
+        if frame_index % self.every:
+            return
+        H, W = frame.shape[:2]
+        for t in tracks:
+            x, y, w, h = (int(round(v)) for v in t.box)
+            x0, y0, x1, y1 = max(0, x), max(0, y), min(W, x + w), min(H, y + h)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            d = self._tmp / str(t.track_id)
+            d.mkdir(exist_ok=True)
+            cv2.imwrite(str(d / f"{frame_index + 1:06d}.jpg"), frame[y0:y1, x0:x1])
+
+    def close(self):
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        os.replace(self._tmp, self.folder)
+        return [self.folder]
+
+    def abort(self):
+        shutil.rmtree(self._tmp, ignore_errors=True)

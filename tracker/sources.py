@@ -1,0 +1,219 @@
+"""Frame sources: a video file, an image folder or glob, a camera index, an RTSP/HTTP URL.
+
+Every source yields ``(frame_index, frame)`` with a 0-based index and an ``(H, W, 3)``
+uint8 BGR frame. :func:`prefetch` decodes in a background thread into a bounded queue so
+decoding overlaps the model and memory stays bounded on endless streams.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import queue
+import threading
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from tracker.errors import InputError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")
+
+
+class FrameSource(ABC):
+    """An ordered stream of frames.
+
+    Attributes:
+        name: a short name (file stem, folder name, ``camera0`` ...).
+        fps: frames per second (the container's, or 25 when unknown).
+        size: ``(width, height)`` in pixels of the first frame.
+        frame_count: number of frames, or ``None`` for live streams.
+        live: ``True`` for cameras and network streams.
+    """
+
+    name: str = "source"
+    fps: float = 25.0
+    size: tuple[int, int] = (0, 0)
+    frame_count: int | None = None
+    live: bool = False
+
+    @abstractmethod
+    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(frame_index, frame)`` from the start."""
+
+
+def _natural_key(path: str):
+    import re
+
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", os.path.basename(path))]
+
+
+class ImageFilesSource(FrameSource):
+    """Frames from a sorted list of image files (a folder such as MOTChallenge ``img1/``,
+    OTB ``img/``, or a glob)."""
+
+    def __init__(self, paths: list[str], name: str) -> None:
+        if not paths:
+            raise InputError(f"no images found for {name}")
+        self.paths = sorted(paths, key=_natural_key)
+        self.name = name
+        first = self.read(0)
+        self.size = (first.shape[1], first.shape[0])
+        self.frame_count = len(self.paths)
+
+    def read(self, index: int) -> np.ndarray:
+        """Decode image ``index``; raises :class:`InputError` when it cannot be read."""
+        path = self.paths[index]
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputError(f"cannot read image {path} (corrupt or not an image)")
+        return img
+
+    def __iter__(self):
+        for i in range(len(self.paths)):
+            yield i, self.read(i)
+
+
+class VideoCaptureSource(FrameSource):
+    """Frames decoded by ``cv2.VideoCapture`` from a file, camera index or URL."""
+
+    def __init__(self, spec: str | int, name: str, live: bool = False) -> None:
+        self.spec = spec
+        self.name = name
+        self.live = live
+        cap = self._open()
+        ok, frame = cap.read()
+        if not ok or frame is None:
+            cap.release()
+            what = "stream" if live else "video"
+            raise InputError(f"{what} {spec} has no frames (empty, corrupt or unsupported)")
+        self.size = (frame.shape[1], frame.shape[0])
+        fps = cap.get(cv2.CAP_PROP_FPS)
+        self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else 25.0
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        self.frame_count = None if live or count <= 0 else count
+        cap.release()
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(self.spec)
+        if not cap.isOpened():
+            what = "camera" if isinstance(self.spec, int) else ("stream" if self.live else "video")
+            raise InputError(f"cannot open {what} {self.spec} (missing, corrupt or unsupported)")
+        return cap
+
+    def __iter__(self):
+        cap = self._open()
+        try:
+            index = 0
+            while True:
+                ok, frame = cap.read()
+                if not ok or frame is None:
+                    break
+                yield index, frame
+                index += 1
+        finally:
+            cap.release()
+
+
+def open_source(spec: str | int | os.PathLike) -> FrameSource:
+    """Open a frame source from a command-line style specification.
+
+    Args:
+        spec: a video file; a folder of images; a MOTChallenge or OTB sequence folder
+            (frames in ``img1/`` or ``img/``, or one video file inside); a glob such as
+            ``"frames/*.png"``; a camera index (``0``); or an ``rtsp://``, ``http(s)://``
+            URL.
+
+    Raises:
+        InputError: when nothing can be read from ``spec``.
+    """
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return VideoCaptureSource(int(spec), name=f"camera{int(spec)}", live=True)
+    text = os.fspath(spec)
+    if "://" in text:
+        name = Path(text.split("?")[0].rstrip("/")).name or "stream"
+        return VideoCaptureSource(text, name=name, live=True)
+    if any(ch in text for ch in "*?["):
+        paths = [p for p in glob.glob(text) if p.lower().endswith(IMAGE_EXTENSIONS)]
+        if not paths:
+            raise InputError(f"no images match {text}")
+        return ImageFilesSource(paths, name=Path(text).parent.name or "images")
+    path = Path(text)
+    if not path.exists():
+        raise InputError(f"no such file or folder: {path}")
+    if path.is_dir():
+        return _open_folder(path)
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return ImageFilesSource([str(path)], name=path.stem)
+    return VideoCaptureSource(str(path), name=path.stem)
+
+
+def _image_paths(folder: Path) -> list[str]:
+    return [str(p) for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+
+
+def _open_folder(path: Path) -> FrameSource:
+    for sub in ("img1", "img"):
+        if (path / sub).is_dir():
+            imgs = _image_paths(path / sub)
+            if imgs:
+                return ImageFilesSource(imgs, name=path.name)
+    imgs = _image_paths(path)
+    if imgs:
+        return ImageFilesSource(imgs, name=path.name)
+    videos = sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
+    if len(videos) == 1:
+        return VideoCaptureSource(str(videos[0]), name=path.name)
+    if len(videos) > 1:
+        raise InputError(f"folder {path} holds several videos; name one of them")
+    raise InputError(f"folder {path} has no images or video")
+
+
+_END = object()
+
+
+def prefetch(frames, maxsize: int = 8) -> Iterator:
+    """Iterate ``frames`` in a background thread, at most ``maxsize`` items ahead.
+
+    Exceptions in the reader thread are re-raised in the consumer. Closing the returned
+    generator (or leaving a ``for`` loop early) stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def reader():
+        try:
+            for item in frames:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # handed to the consumer
+            q.put(exc)
+
+    thread = threading.Thread(target=reader, name="attentrack-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.05)

@@ -1,0 +1,161 @@
+"""HART as a tracker: all objects of a frame in one batched forward pass.
+
+Weights ship with the package (``tracker/weights/hart.pt``, see
+``tracker/weights/HART_MODEL_CARD.md``); ``weights=PATH`` loads others written by
+``attentrack train hart``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tracker.base import Track, Tracker
+from tracker.boxes import as_boxes
+from tracker.errors import InputError
+
+#: the weights shipped in the package
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hart.pt"
+
+
+class HARTTracker(Tracker):
+    """Hierarchical Attentive Recurrent Tracking (Kosiorek et al. 2017), batched over objects.
+
+    Each track reports its attention window (``Track.glimpse``) and appearance-attention
+    mask (``Track.mask``); its score is the model's own estimate of the IoU of its box
+    (a head trained to predict it), so it falls when the object is lost.
+    """
+
+    tracker_id = "hart"
+    summary = "HART: recurrent attention tracker (spatial + appearance attention), batched"
+
+    def __init__(self, weights: str = "", device: str = "auto", glimpse: str = "",
+                 threads: int = 0) -> None:
+        """Load the model.
+
+        Args:
+            weights: a HART weights file from ``attentrack train hart`` (empty: the
+                weights shipped with attentrack).
+            device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
+            glimpse: glimpse reader to use instead of the trained one (``gaussian`` or
+                ``stn``; empty: as trained). Changing it usually costs accuracy.
+            threads: torch CPU threads (0: leave torch's setting).
+        """
+        super().__init__()
+        from tracker.device import resolve_device
+        from tracker.hart.model import load_weights
+
+        self.device = resolve_device(device)
+        if threads and int(threads) > 0:
+            torch.set_num_threads(int(threads))
+        path = Path(weights) if weights else SHIPPED_WEIGHTS
+        self.model = load_weights(str(path), self.device)
+        if glimpse and glimpse != self.model.config.glimpse:
+            from tracker.attention import create_glimpse_reader
+
+            self.model.reader = create_glimpse_reader(glimpse, self.model.config.glimpse_size)
+        self.weights_path = str(path)
+        self._ids: list[int] = []
+        self._state = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _pyramid(self, frame: np.ndarray, att: torch.Tensor):
+        from tracker.attention import ImagePyramid
+
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.dtype != np.uint8:
+            raise InputError("frames must be (H, W, 3) uint8 BGR images")
+        h, w = frame.shape[:2]
+        window = att * att.new_tensor([w, h, w, h])
+        level, region = self.model.reader.region_needed(window, (w, h))
+        return ImagePyramid.from_numpy(frame, level, device=self.device, region=region)
+
+    def _tracks(self, frame_size, out) -> list[Track]:
+        w, h = frame_size
+        scale = out.box.new_tensor([w, h, w, h])
+        box = out.box * scale
+        att = out.att * scale
+        mask = torch.sigmoid(out.mask_logit)  # (N, 1, F, F)
+        score = out.score.clamp(0, 1)
+        xywh = torch.cat([box[:, :2] - box[:, 2:] / 2, box[:, 2:]], dim=1).cpu().numpy().astype(np.float64)
+        gw = torch.cat([att[:, :2] - att[:, 2:] / 2, att[:, 2:]], dim=1).cpu().numpy().astype(np.float64)
+        masks = mask[:, 0].cpu().numpy()
+        scores = score.cpu().numpy()
+        return [Track(tid, xywh[i], float(scores[i]), gw[i], masks[i]) for i, tid in enumerate(self._ids)]
+
+    # -- the Tracker protocol -----------------------------------------------------------------
+    def start(self, frame: np.ndarray, boxes) -> list[int]:
+        """Start following ``boxes`` (``(N, 4)`` ``x, y, w, h`` px) from ``frame``."""
+        from tracker.hart.model import HARTState
+
+        b = as_boxes(boxes)
+        if len(b) == 0:
+            return []
+        if not np.all(np.isfinite(b)):
+            raise InputError("boxes must be finite numbers")
+        if np.any(b[:, 2:] <= 0):
+            i = int(np.flatnonzero((b[:, 2:] <= 0).any(1))[0])
+            raise InputError(f"box {i} has zero or negative size: {b[i].tolist()} (x,y,w,h)")
+        if not isinstance(frame, np.ndarray) or frame.ndim != 3:
+            raise InputError("frames must be (H, W, 3) uint8 BGR images")
+        h, w = frame.shape[:2]
+        cxcywh = np.concatenate([b[:, :2] + b[:, 2:] / 2, b[:, 2:]], axis=1) / np.array([w, h, w, h])
+        boxes_t = torch.as_tensor(cxcywh, dtype=torch.float32, device=self.device)
+        with torch.inference_mode():
+            att0 = self.model._clamp(self.model.first_attention(boxes_t))
+            pyr = self._pyramid(frame, att0)
+            state, _ = self.model.init(pyr, boxes_t)
+        ids = self.new_ids(len(b))
+        if self._state is None:
+            self._state = state
+        else:
+            self._state = HARTState(*(torch.cat([a, n], 0) for a, n in zip(self._state, state)))
+        self._ids += ids
+        return ids
+
+    def reanchor(self, frame: np.ndarray, track_ids, boxes) -> bool:
+        """Restart the given live tracks at ``boxes`` (``(N, 4)`` ``x, y, w, h`` px), keeping their ids."""
+        from tracker.hart.model import HARTState
+
+        pairs = [(self._ids.index(int(t)), b) for t, b in zip(track_ids, as_boxes(boxes)) if int(t) in self._ids]
+        if not pairs:
+            return True
+        rows = [r for r, _ in pairs]
+        saved_ids, saved_next = list(self._ids), self._next_id
+        fresh, self._state, self._ids = self._state, None, []
+        self.start(frame, np.stack([b for _, b in pairs]))
+        new_state = self._state
+        self._state, self._ids, self._next_id = fresh, saved_ids, saved_next
+        idx = torch.as_tensor(rows, device=self.device)
+        self._state = HARTState(*(old.index_copy(0, idx, new) for old, new in zip(self._state, new_state)))
+        return True
+
+    def update(self, frame: np.ndarray) -> list[Track]:
+        """Advance every live track to ``frame``."""
+        if not self._ids:
+            return []
+        with torch.inference_mode():
+            pyr = self._pyramid(frame, self._state.att)
+            self._state, out = self.model.step(pyr, self._state)
+            return self._tracks((frame.shape[1], frame.shape[0]), out)
+
+    def remove(self, track_ids) -> None:
+        """Forget the given track ids (unknown ids are ignored)."""
+        from tracker.hart.model import HARTState
+
+        drop = {int(t) for t in track_ids}
+        keep = [i for i, tid in enumerate(self._ids) if tid not in drop]
+        if len(keep) == len(self._ids):
+            return
+        self._ids = [self._ids[i] for i in keep]
+        if not keep:
+            self._state = None
+            return
+        idx = torch.as_tensor(keep, device=self.device)
+        self._state = HARTState(*(t.index_select(0, idx) for t in self._state))
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Ids of the live tracks."""
+        return list(self._ids)

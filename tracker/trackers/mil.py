@@ -1,0 +1,43 @@
+"""OpenCV's MIL tracker (Babenko et al. 2009), one instance per object."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tracker.base import SingleObjectTracker
+
+
+def _create_mil():
+    if hasattr(cv2, "TrackerMIL_create"):
+        return cv2.TrackerMIL_create()
+    return cv2.TrackerMIL.create()
+
+
+class MILTracker(SingleObjectTracker):
+    """Multiple-instance-learning tracker from the opencv-python wheel.
+
+    Reports score 1 while OpenCV says the object is found and 0 (with the last box)
+    when it says the object is lost.
+    """
+
+    tracker_id = "mil"
+    summary = "OpenCV MIL (multiple instance learning), classical baseline"
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    def init_one(self, frame, box):
+        tracker = _create_mil()
+        h, w = frame.shape[:2]
+        x, y, bw, bh = (int(round(v)) for v in box)
+        x, y = max(0, min(x, w - 2)), max(0, min(y, h - 2))
+        bw, bh = max(2, min(bw, w - x)), max(2, min(bh, h - y))
+        tracker.init(frame, (x, y, bw, bh))
+        return {"cv": tracker, "box": np.asarray(box, dtype=np.float64)}
+
+    def update_one(self, state, frame):
+        ok, rect = state["cv"].update(frame)
+        if ok:
+            state["box"] = np.asarray(rect, dtype=np.float64)
+        return state["box"], 1.0 if ok else 0.0
