@@ -48,6 +48,10 @@ class MOG2Proposer(Proposer):
         max_area: largest blob area as a fraction of the frame.
         warmup: frames to learn the background before proposing anything.
         min_aspect: least height/width ratio (0 accepts any shape).
+        close_width: width of the closing kernel that merges the fragments of one object
+            (parts of a pedestrian's body, say), as a fraction of the frame width.
+        close_height: its height, as a fraction of the frame height (taller than wide:
+            upright people fall apart vertically).
     """
 
     proposer_id = "mog2"
@@ -56,11 +60,13 @@ class MOG2Proposer(Proposer):
         self,
         scale: float = 0.5,
         history: int = 300,
-        var_threshold: float = 25.0,
-        min_area: float = 0.002,
+        var_threshold: float = 12.0,
+        min_area: float = 0.01,
         max_area: float = 0.4,
         warmup: int = 5,
         min_aspect: float = 0.0,
+        close_width: float = 0.016,
+        close_height: float = 0.15,
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")
@@ -71,6 +77,8 @@ class MOG2Proposer(Proposer):
         self._model = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=True)
         self._seen = 0
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.close_width, self.close_height = close_width, close_height
+        self._close: np.ndarray | None = None
         self.last_mask: np.ndarray | None = None
 
     def foreground(self, frame: np.ndarray) -> np.ndarray:
@@ -80,7 +88,11 @@ class MOG2Proposer(Proposer):
         raw = self._model.apply(small)
         mask = (raw > 200).astype(np.uint8) * 255  # 127 marks shadows
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
-        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel, iterations=3)
+        if self._close is None:
+            h, w = mask.shape
+            size = (max(1, round(self.close_width * w)) | 1, max(1, round(self.close_height * h)) | 1)
+            self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, size)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
         self.last_mask = mask
         return mask
 

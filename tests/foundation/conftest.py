@@ -8,12 +8,13 @@ import pytest
 
 
 def moving_square_frames(n: int = 20, size=(160, 120), box=(20, 30, 24, 24), step=(3, 1)) -> list[np.ndarray]:
-    """``n`` BGR frames of a textured square moving by ``step`` pixels per frame over a
+    """``n`` BGR frames of a square with a sharp random checker texture moving by ``step`` pixels per frame over a
     textured background; the square's box at frame ``i`` is ``box + i * step`` (clipped to the frame)."""
     w, h = size
     rng = np.random.default_rng(0)
     background = cv2.GaussianBlur(rng.uniform(40, 140, (h, w, 3)), (0, 0), 3).astype(np.uint8)
-    patch = cv2.GaussianBlur(rng.uniform(150, 255, (box[3], box[2], 3)), (0, 0), 1.5).astype(np.uint8)
+    cells = rng.integers(0, 2, (box[3] // 5 + 1, box[2] // 5 + 1, 1)) * 200 + 30  # a sharp 5-px checker
+    patch = np.kron(cells, np.ones((5, 5, 3)))[:box[3], :box[2]].astype(np.uint8)
     frames = []
     for i in range(n):
         f = background.copy()

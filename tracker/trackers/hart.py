@@ -7,6 +7,7 @@ Weights ship with the package (``tracker/weights/hart.pt``, see
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,15 +42,20 @@ class HARTTracker(Tracker):
             device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
             glimpse: glimpse reader to use instead of the trained one (``gaussian`` or
                 ``stn``; empty: as trained). Changing it usually costs accuracy.
-            threads: torch CPU threads (0: leave torch's setting).
+            threads: torch CPU threads (0: all cores but one, at most 4, leaving a core
+                to the frame-decoding thread; torch's thread pool is process-wide).
         """
         super().__init__()
         from tracker.device import resolve_device
         from tracker.hart.model import load_weights
 
         self.device = resolve_device(device)
-        if threads and int(threads) > 0:
-            torch.set_num_threads(int(threads))
+        if self.device.type == "cpu":
+            n = int(threads) if threads and int(threads) > 0 else max(1, min(4, (os.cpu_count() or 2) - 1))
+            torch.set_num_threads(n)
+            import cv2
+
+            cv2.setNumThreads(1)  # the glimpse pyramids are small; a pool only contends
         path = Path(weights) if weights else SHIPPED_WEIGHTS
         self.model = load_weights(str(path), self.device)
         if glimpse and glimpse != self.model.config.glimpse:
