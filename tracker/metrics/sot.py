@@ -279,6 +279,20 @@ def run_sot(tracker_name, sequence, options: Mapping[str, Any] | None = None, *,
         InputError: an unknown tracker or option, or a sequence without ground-truth
             tracks.
     """
+    import cv2
+    import torch
+
+    # a tracker may change process-wide thread settings (HART sets OpenCV's pool to one
+    # thread); restore them so that the next tracker runs as it would on its own
+    cv2_threads, torch_threads = cv2.getNumThreads(), torch.get_num_threads()
+    try:
+        return _run_sot(tracker_name, sequence, options, max_tracks, min_length)
+    finally:
+        cv2.setNumThreads(cv2_threads)
+        torch.set_num_threads(torch_threads)
+
+
+def _run_sot(tracker_name, sequence, options, max_tracks, min_length) -> SotResult:
     from tracker.base import Tracker, create_tracker
 
     if isinstance(tracker_name, Tracker):

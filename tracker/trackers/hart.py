@@ -43,7 +43,9 @@ class HARTTracker(Tracker):
             glimpse: glimpse reader to use instead of the trained one (``gaussian`` or
                 ``stn``; empty: as trained). Changing it usually costs accuracy.
             threads: torch CPU threads (0: all cores but one, at most 4, leaving a core
-                to the frame-decoding thread; torch's thread pool is process-wide).
+                to the frame-decoding thread). On CPU, OpenCV's thread pool is also set to
+                one thread: its spinning workers slow the model down by about a third.
+                Both settings are process-wide.
         """
         super().__init__()
         from tracker.device import resolve_device
@@ -55,7 +57,7 @@ class HARTTracker(Tracker):
             torch.set_num_threads(n)
             import cv2
 
-            cv2.setNumThreads(1)  # the glimpse pyramids are small; a pool only contends
+            cv2.setNumThreads(1)  # OpenCV's spinning pool workers contend with the model
         path = Path(weights) if weights else SHIPPED_WEIGHTS
         self.model = load_weights(str(path), self.device)
         if glimpse and glimpse != self.model.config.glimpse:

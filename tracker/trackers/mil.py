@@ -18,7 +18,10 @@ class MILTracker(SingleObjectTracker):
     """Multiple-instance-learning tracker from the opencv-python wheel.
 
     Reports score 1 while OpenCV says the object is found and 0 (with the last box)
-    when it says the object is lost.
+    when it says the object is lost. OpenCV's MIL samples from a random generator that
+    ``cv2.setRNGSeed`` does not reach: its boxes depend on what MIL tracked earlier in the
+    same process and on thread timing (on OTB Crossing its mean IoU ranged from 0.15 to
+    0.49 in our runs; a given command on an idle machine repeats its result).
     """
 
     tracker_id = "mil"
