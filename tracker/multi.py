@@ -9,7 +9,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from tracker.base import Track, Tracker
-from tracker.boxes import clip_to_frame, iou_matrix
+from tracker.boxes import clip_to_frame, iou_matrix, xywh_to_cxcywh
 from tracker.proposals import Proposer
 
 
@@ -93,8 +93,8 @@ class MultiObjectRunner:
             free_t = [i for i in range(len(tracks)) if i not in supported]
             free_p = [j for j in range(len(proposals)) if j not in used_p]
             if free_t and free_p:
-                ct = track_boxes[free_t, :2] + track_boxes[free_t, 2:] / 2
-                cp = proposals[free_p, :2] + proposals[free_p, 2:] / 2
+                ct = xywh_to_cxcywh(track_boxes[free_t])[:, :2]
+                cp = xywh_to_cxcywh(proposals[free_p])[:, :2]
                 dist = np.linalg.norm(ct[:, None] - cp[None], axis=2)
                 reach = np.maximum(track_boxes[free_t, 2], track_boxes[free_t, 3])[:, None]
                 cost = np.where(dist <= reach, dist / reach, 1e6)
