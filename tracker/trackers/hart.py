@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -55,8 +56,6 @@ class HARTTracker(Tracker):
         if self.device.type == "cpu":
             n = int(threads) if threads and int(threads) > 0 else max(1, min(4, (os.cpu_count() or 2) - 1))
             torch.set_num_threads(n)
-            import cv2
-
             cv2.setNumThreads(1)  # OpenCV's spinning pool workers contend with the model
         path = Path(weights) if weights else SHIPPED_WEIGHTS
         self.model = load_weights(str(path), self.device)
