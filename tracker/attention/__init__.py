@@ -258,11 +258,8 @@ class GlimpseReader(nn.Module):
                 hi = torch.ceil(win[:, 0:2].detach() + half).long()
                 extent = (hi - lo + 1).max(dim=0).values  # (2,) common crop size
                 ws, hs = int(extent[0]), int(extent[1])
-                cols = (lo[:, 0:1] + torch.arange(ws, device=device)).clamp(0, w_l - 1)
-                rows = (lo[:, 1:2] + torch.arange(hs, device=device)).clamp(0, h_l - 1)
-                b = index[sel].to(device)
-            crop = img[b[:, None, None], rows[:, :, None], cols[:, None, :]]  # (n, hs, ws, C)
-            crop = crop.float()
+                b = index[sel]
+            crop = gather_crops(img, b, lo, ws, hs).float()  # (n, hs, ws, C)
             parts.append((sel, self.read_crop(crop, lo.to(win.dtype), win)))
         if len(parts) == 1:
             sel, g = parts[0]
@@ -270,6 +267,53 @@ class GlimpseReader(nn.Module):
         for sel, g in parts:
             out = out.index_copy(0, sel, g)
         return out
+
+
+def _span(start: int, size: int, length: int) -> tuple[int, int, int, int]:
+    """The part of ``[start, start + size)`` inside ``[0, length)`` (at least one pixel, the
+    nearest, when none is) and how many border copies go before and after it."""
+    first = min(max(start, 0), length - 1)
+    stop = max(min(start + size, length), first + 1)
+    before = min(max(first - start, 0), size - (stop - first))
+    return first, stop, before, size - (stop - first) - before
+
+
+def gather_crops(images: torch.Tensor, index: torch.Tensor, top_left: torch.Tensor,
+                 width: int, height: int) -> torch.Tensor:
+    """Cut equally sized crops out of images, repeating the border pixels outside them.
+
+    Args:
+        images: ``(B, H, W, C)`` channels-last.
+        index: ``(n,)`` int, the image of each crop.
+        top_left: ``(n, 2)`` int, ``x, y`` pixel index of each crop's first pixel (may lie
+            outside the image).
+        width, height: crop size in pixels.
+
+    Returns:
+        ``(n, height, width, C)``, same dtype and device as ``images``: pixel ``(r, c)`` of
+        crop ``i`` is image pixel ``(y_i + r, x_i + c)`` with both indices clamped to the
+        image. On the CPU each crop is a slice plus OpenCV's border replication; elsewhere
+        (or when the images need gradients) a gather of clamped indices.
+    """
+    h_img, w_img, channels = images.shape[1], images.shape[2], images.shape[3]
+    n = len(index)
+    if images.device.type == "cpu" and not images.requires_grad and channels <= 4 \
+            and images.dtype in (torch.uint8, torch.float32):
+        arr = images.numpy()
+        out = np.empty((n, height, width, channels), dtype=arr.dtype)
+        for i, (b, (x, y)) in enumerate(zip(index.tolist(), top_left.tolist())):
+            x0, x1, left, right = _span(x, width, w_img)
+            y0, y1, top, bottom = _span(y, height, h_img)
+            part = arr[b, y0:y1, x0:x1]
+            if left or right or top or bottom:
+                part = cv2.copyMakeBorder(part, top, bottom, left, right, cv2.BORDER_REPLICATE)
+            out[i] = part.reshape(height, width, channels)
+        return torch.from_numpy(out)
+    device = images.device
+    cols = (top_left[:, 0:1].to(device) + torch.arange(width, device=device)).clamp(0, w_img - 1)
+    rows = (top_left[:, 1:2].to(device) + torch.arange(height, device=device)).clamp(0, h_img - 1)
+    b = index.to(device)
+    return images[b[:, None, None], rows[:, :, None], cols[:, None, :]]
 
 
 def create_glimpse_reader(name: str, size: int = 48) -> GlimpseReader:

@@ -60,6 +60,25 @@ class Backbone(nn.Module):
             self.train(was)
         return int(out.shape[-1])
 
+    def fold_batchnorm_(self) -> "Backbone":
+        """Fold every batch norm into the convolution before it, in place (inference only).
+
+        Applies to each ``BatchNorm2d`` registered directly after a ``Conv2d`` in the same
+        parent module, which is how every built-in backbone applies them (a backbone whose
+        forward differs overrides this method). The backbone must be in evaluation mode;
+        afterwards it computes the same function with fewer operations and can no longer be
+        trained as before.
+        """
+        if self.training:
+            raise RuntimeError("fold_batchnorm_ needs a model in evaluation mode")
+        for parent in self.modules():
+            children = list(parent.named_children())
+            for (name_a, a), (name_b, b) in zip(children, children[1:]):
+                if isinstance(a, nn.Conv2d) and isinstance(b, nn.BatchNorm2d):
+                    setattr(parent, name_a, fold_conv_batchnorm(a, b))
+                    setattr(parent, name_b, nn.Identity())
+        return self
+
     def pretrained_key_map(self) -> dict[str, str]:
         """``{key in the user's file: key in this module}``; identity by default."""
         return {k: k for k in self.state_dict()}
@@ -99,6 +118,19 @@ class Backbone(nn.Module):
             raise InputError(f"backbone weights {path} hold no parameter of the {self.backbone_id} backbone")
         self.load_state_dict(loaded, strict=False)
         return sorted(loaded)
+
+
+def fold_conv_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A convolution computing ``bn(conv(x))`` with ``bn``'s running statistics."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
+                      conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
+    fused = fused.to(device=conv.weight.device, dtype=conv.weight.dtype)
+    bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    with torch.no_grad():
+        fused.weight.copy_(conv.weight.detach() * scale.reshape(-1, 1, 1, 1))
+        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias.detach())
+    return fused
 
 
 def create_backbone(name: str, **kwargs) -> Backbone:

@@ -230,6 +230,20 @@ class HART(nn.Module):
         self.att_bias = nn.Parameter(torch.zeros(4))
         self.box_ratio = nn.Parameter(torch.full((2,), -math.log(cfg.context)))
 
+    def fold_batchnorm_(self) -> "HART":
+        """Fold every batch norm into the layer beside it, in place, for fast inference.
+
+        The model must be in evaluation mode; it then computes the same outputs (to float
+        rounding) with fewer operations. Training a folded model is not supported.
+        """
+        if self.training:
+            raise RuntimeError("fold_batchnorm_ needs a model in evaluation mode")
+        self.backbone.fold_batchnorm_()
+        self.ventral.fold_batchnorm_()
+        if self.use_corr:
+            self.corr.fold_batchnorm_()
+        return self
+
     # -- helpers ---------------------------------------------------------------------------
     def first_attention(self, boxes: torch.Tensor) -> torch.Tensor:
         """``(N, 4)`` boxes -> the first attention windows (normalised ``cx, cy, w, h``)."""

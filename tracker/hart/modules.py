@@ -66,6 +66,15 @@ class VentralStream(nn.Module):
         """``(N, C, F, F)`` -> ``(N, maps, F, F)``."""
         return F.elu(self.bn(self.dropout(self.conv(features))))
 
+    def fold_batchnorm_(self) -> None:
+        """Fold the batch norm into the 1x1 convolution (evaluation mode: dropout is off)."""
+        from tracker.backbones import fold_conv_batchnorm
+
+        if self.training or not isinstance(self.bn, nn.BatchNorm2d):
+            raise RuntimeError("fold_batchnorm_ needs an unfolded module in evaluation mode")
+        self.conv = fold_conv_batchnorm(self.conv, self.bn)
+        self.dropout, self.bn = nn.Identity(), nn.Identity()
+
 
 class DynamicConv(nn.Module):
     """A convolution whose weights are generated per object from a vector (Jia et al. 2016).
@@ -192,6 +201,19 @@ class TemplateCorrelation(nn.Module):
         r = F.conv2d(x, template.reshape(n * c, 1, k, k), padding=k // 2, groups=n * c)
         r = self.bn(r.reshape(n, c, h, w))
         return F.elu(self.mix(r))
+
+    def fold_batchnorm_(self) -> None:
+        """Fold the batch norm into the 1x1 mixing convolution (evaluation mode only)."""
+        if self.training or not isinstance(self.bn, nn.BatchNorm2d):
+            raise RuntimeError("fold_batchnorm_ needs an unfolded module in evaluation mode")
+        bn = self.bn
+        scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+        shift = bn.bias.detach() - bn.running_mean * scale
+        w = self.mix.weight.detach()  # (out, C, 1, 1)
+        with torch.no_grad():
+            self.mix.bias.add_((w[:, :, 0, 0] * shift).sum(1))
+            self.mix.weight.mul_(scale.reshape(1, -1, 1, 1))
+        self.bn = nn.Identity()
 
 
 class ZoneoutLSTMCell(nn.Module):

@@ -58,7 +58,7 @@ class HARTTracker(Tracker):
             torch.set_num_threads(n)
             cv2.setNumThreads(1)  # OpenCV's spinning pool workers contend with the model
         path = Path(weights) if weights else SHIPPED_WEIGHTS
-        self.model = load_weights(str(path), self.device)
+        self.model = load_weights(str(path), self.device).fold_batchnorm_()
         if glimpse and glimpse != self.model.config.glimpse:
             from tracker.attention import create_glimpse_reader
 
