@@ -159,6 +159,7 @@ class GlimpseReader(nn.Module):
         if int(size) < 2:
             raise InputError(f"glimpse size must be at least 2 pixels, got {size}")
         self.size = int(size)
+        self._region_margin: float | None = None
 
     # -- to implement ---------------------------------------------------------------------
     def margin(self, stride: torch.Tensor) -> torch.Tensor:
@@ -207,12 +208,13 @@ class GlimpseReader(nn.Module):
         w = window.detach().reshape(-1, 4).float().cpu()
         level = self.levels_needed(w, size)
         cell = 2 ** level
-        stride = self.strides(w).max(dim=1).values * 1.0
-        pad = float((self.margin(torch.full((1, 2), 2.0)).max() + 2) * cell) + float(stride.max())
-        x0 = float((w[:, 0] - w[:, 2] / 2).min()) - pad
-        y0 = float((w[:, 1] - w[:, 3] / 2).min()) - pad
-        x1 = float((w[:, 0] + w[:, 2] / 2).max()) + pad
-        y1 = float((w[:, 1] + w[:, 3] / 2).max()) + pad
+        if self._region_margin is None:  # the reader's margin at the largest stride of a level
+            self._region_margin = float(self.margin(torch.full((1, 2), 2.0)).max()) + 2.0
+        win = w.numpy().astype(np.float64)
+        half = win[:, 2:4] / 2
+        pad = self._region_margin * cell + float(win[:, 2:4].max()) / self.size
+        x0, y0 = (win[:, 0:2] - half).min(axis=0) - pad
+        x1, y1 = (win[:, 0:2] + half).max(axis=0) + pad
         x0, y0 = int(np.floor(max(0.0, x0) / cell)) * cell, int(np.floor(max(0.0, y0) / cell)) * cell
         x1, y1 = int(np.ceil(min(size[0], x1) / cell)) * cell, int(np.ceil(min(size[1], y1) / cell)) * cell
         return level, (x0, y0, max(x1, x0 + cell), max(y1, y0 + cell))
