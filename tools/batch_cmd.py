@@ -107,3 +107,107 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
                    + ", ".join(r.name for r in summary.failed), err=True)
         return 1
     return 0
+
+
+def _bench_jobs(tud: bool, clips: int, clip_frames: int) -> list[tuple[str, list]]:
+    from datasets.paths import data_root
+    from tracker.batch import VideoJob, collect_jobs
+    from tracker.errors import InputError
+
+    sets = []
+    if tud:
+        root = data_root()
+        if root is None:
+            raise InputError("no data folder found for the TUD clips (set ATTENTRACK_DATA, or pass --no-tud)")
+        sets.append(("TUD", collect_jobs(tuple(str(root / "mot15" / s) for s in ("TUD-Campus", "TUD-Stadtmitte")))))
+    if clips:
+        sets.append((f"generated x{clips}", [
+            VideoJob(f"gen{k}", f"synthetic:frames={clip_frames},size=640x480,objects=3,seed={k}") for k in range(clips)]))
+    if not sets:
+        raise InputError("nothing to measure: give --tud or --clips N > 0")
+    return sets
+
+
+@click.command(
+    "batch",
+    help=(
+        "Throughput of `attentrack batch`: frames/s of wall time over all videos, for each "
+        "backend and number of workers, on the TUD clips (TUD-Campus, TUD-Stadtmitte) and on "
+        "generated 640x480 clips, with the scaling efficiency per worker "
+        "(frames/s / (workers x frames/s with 1 worker)). A warm-up batch runs first, so "
+        "worker start-up is not counted. Videos start tracks from proposals (--model on "
+        "every video).\n\n"
+        "Example:\n\n  attentrack bench batch --model hart --workers 1 --workers 2 --backend local --backend ray"
+    ),
+)
+@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A model option.")
+@click.option("--workers", "workers_list", multiple=True, type=click.IntRange(min=1), default=(1, 2),
+              show_default=True, help="Worker counts to measure (repeatable).")
+@click.option("--backend", "backends", multiple=True, type=click.Choice(["local", "ray"]), default=("local", "ray"),
+              show_default=True, help="Backends to measure (repeatable); ray runs a private local Ray.")
+@click.option("--tud/--no-tud", default=True, show_default=True, help="Measure on the TUD clips of the data folder.")
+@click.option("--clips", default=4, show_default=True, type=click.IntRange(min=0), help="Generated clips.")
+@click.option("--clip-frames", default=150, show_default=True, type=click.IntRange(min=1),
+              help="Frames of each generated clip.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_batch_command(model, params, workers_list, backends, tud, clips, clip_frames, as_json):
+    import json
+
+    from tracker.batch import BatchOptions
+    from tracker.batch.bench import add_efficiency, format_throughput, measure_throughput
+
+    opts = model_options(model, parse_params(params), device="cpu")
+    options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in opts.items())), formats=("mot",))
+    rows = []
+    for label, jobs in _bench_jobs(tud, clips, clip_frames):
+        for backend in dict.fromkeys(backends):
+            for workers in sorted(set(workers_list)):
+                rows.append(measure_throughput(jobs, options, backend, workers, label))
+    add_efficiency(rows)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=1))
+    else:
+        import os
+
+        click.echo(f"model {model}, {os.cpu_count()} cores; frames/s over all videos (wall time)")
+        click.echo(format_throughput(rows))
+
+
+def _parse_size(ctx, param, value):
+    w, sep, h = value.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 32 or int(h) < 32:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT (at least 32x32)")
+    return int(w), int(h)
+
+
+@click.command(
+    "stream",
+    help=(
+        "Peak memory of a long stream: tracks a synthetic clip generated on the fly (nothing "
+        "stored) through the pipeline of `attentrack track` (MOTChallenge output, no video), "
+        "each length in a fresh process, and reports its peak resident memory. Bounded "
+        "memory means the peaks are about equal for every length.\n\n"
+        "Example:\n\n  attentrack bench stream --frames 10000 --frames 100000"
+    ),
+)
+@click.option("--frames", "frames_list", multiple=True, type=click.IntRange(min=1), default=(10_000, 100_000),
+              show_default=True, help="Clip lengths to measure (repeatable).")
+@click.option("--size", default="320x240", show_default=True, callback=_parse_size, help="Frame size WIDTHxHEIGHT.")
+@click.option("--objects", default=2, show_default=True, type=click.IntRange(min=1), help="Objects tracked.")
+@click.option("-m", "--model", default="static", show_default=True, callback=model_choice_callback)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_stream_command(frames_list, size, objects, model, as_json):
+    import json
+
+    from tracker.batch.bench import measure_stream
+
+    rows = [{"frames_asked": n, **measure_stream(n, size, objects, model)} for n in frames_list]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    click.echo(f"synthetic {size[0]}x{size[1]} clip, {objects} objects, model {model}, fresh process per row")
+    head = f"{'frames':>8} {'seconds':>8} {'frames/s':>9} {'peak MB':>8}"
+    click.echo(head + "\n" + "-" * len(head))
+    for r in rows:
+        click.echo(f"{r['frames']:>8} {r['seconds']:>8.1f} {r['fps']:>9.1f} {r['peak_mb']:>8.1f}")
