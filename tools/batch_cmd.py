@@ -79,6 +79,8 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
                            proposals=proposals, formats=fmts, max_frames=max_frames)
     jobs = collect_jobs(inputs, manifests)
     runner = create_backend(backend, workers=workers, address=address)
+    if backend == "ray":
+        runner.connect()  # a missing cluster is one line, before any progress bar
     bar, count = None, [0]
     if not quiet:
         from tqdm import tqdm

@@ -141,12 +141,21 @@ class RayBackend(Backend):
 
     def __init__(self, address: str = "auto", workers: int | None = None) -> None:
         self.address = address or "auto"
+        self._started = False
         self.workers = max(1, int(workers or os.cpu_count() or 1))
 
-    def _connect(self, ray) -> bool:
-        """Initialise Ray unless it is; returns whether we did (and so must shut it down)."""
+    def connect(self):
+        """Import Ray and initialise it unless it is (then :meth:`run` shuts it down at the end).
+
+        Raises:
+            InputError: Ray is not installed, or no cluster answers at ``address``.
+        """
+        try:
+            import ray
+        except ImportError:
+            raise InputError("the ray backend needs Ray: pip install 'attentrack[ray]'") from None
         if ray.is_initialized():
-            return False
+            return ray
         try:
             if self.address == "local":
                 ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
@@ -156,7 +165,8 @@ class RayBackend(Backend):
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise InputError(f"cannot connect to a Ray cluster at {self.address!r}: {first} "
                              "(start one with `ray start --head`, or use --address local)") from None
-        return True
+        self._started = True
+        return ray
 
     def _gpus(self, ray, options: BatchOptions) -> float:
         from tracker.base import available_trackers, tracker_params
@@ -170,11 +180,7 @@ class RayBackend(Backend):
         return 1 if device == "auto" and ray.cluster_resources().get("GPU", 0) > 0 else 0
 
     def run(self, tasks, options, out_dir, on_result=None):
-        try:
-            import ray
-        except ImportError:
-            raise InputError("the ray backend needs Ray: pip install 'attentrack[ray]'") from None
-        started = self._connect(ray)
+        ray = self.connect()
         try:
             env = {"PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), os.environ.get("PYTHONPATH")])),
                    "OMP_NUM_THREADS": "1"}
@@ -196,8 +202,9 @@ class RayBackend(Backend):
                     on_result(result)
             return results
         finally:
-            if started:
+            if self._started:
                 ray.shutdown()
+                self._started = False
 
 
 def create_backend(name: str, workers: int | None = None, address: str = "auto") -> Backend:
