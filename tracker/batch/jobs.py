@@ -233,7 +233,9 @@ def completed_result(job: VideoJob, key: str, out_dir: Path) -> JobResult | None
 
 def _remove_stale_partials(out_dir: Path, name: str) -> None:
     """Delete temporary files of ``name`` left by a killed run (``.NAME.partial-PID.*``)."""
-    for f in Path(out_dir).glob(f".{name}.partial-*"):
+    import glob as globmod
+
+    for f in Path(out_dir).glob(f".{globmod.escape(name)}.partial-*"):
         pid = f.name.split(".partial-")[1].split(".")[0]
         if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
             continue  # a live process is writing it
