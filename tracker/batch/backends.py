@@ -121,6 +121,29 @@ def _package_root() -> str:
     return str(Path(tracker.__file__).resolve().parent.parent)
 
 
+def _worker_runtime_env() -> dict | None:
+    """A Ray ``runtime_env`` that makes workers import this copy of attentrack, or
+    ``None`` when the installed one is this copy (then workers start without one, faster).
+
+    Needed when the driver runs from a checkout other than the installed one (a git
+    worktree, say): Ray workers would otherwise import the installed package.
+    """
+    import importlib.metadata
+    import json
+    from urllib.parse import unquote, urlparse
+
+    root = Path(_package_root())
+    try:
+        text = importlib.metadata.distribution("attentrack").read_text("direct_url.json") or "{}"
+        url = urlparse(json.loads(text).get("url", ""))
+        installed = Path(unquote(url.path)).resolve() if url.scheme == "file" else None
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        installed = None
+    if installed == root or root.name in ("site-packages", "dist-packages"):  # workers import this copy
+        return None
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}}
+
+
 class RayBackend(Backend):
     """The same tasks on a Ray cluster (``pip install 'attentrack[ray]'``).
 
@@ -182,10 +205,9 @@ class RayBackend(Backend):
     def run(self, tasks, options, out_dir, on_result=None):
         ray = self.connect()
         try:
-            env = {"PYTHONPATH": os.pathsep.join(filter(None, [_package_root(), os.environ.get("PYTHONPATH")])),
-                   "OMP_NUM_THREADS": "1"}
+            extra = {} if (env := _worker_runtime_env()) is None else {"runtime_env": env}
             remote = ray.remote(run_job_safely).options(
-                num_cpus=1, num_gpus=self._gpus(ray, options), max_retries=0, runtime_env={"env_vars": env})
+                num_cpus=1, num_gpus=self._gpus(ray, options), max_retries=0, **extra)
             refs = {remote.remote(job, options, str(out_dir), key): i for i, (job, key) in enumerate(tasks)}
             results: list[JobResult | None] = [None] * len(tasks)
             waiting = list(refs)
