@@ -162,3 +162,20 @@ def test_metrics_are_those_of_eval_mot(data_dir, tmp_path):
     row = json.loads((tmp_path / "summary.json").read_text())["videos"][0]
     assert row["mota"] == pytest.approx(expected["TUD-Campus"].mota, abs=1e-6)
     assert json.loads((tmp_path / "metrics.json").read_text())["overall"]["sequence"] == "OVERALL"
+
+
+def test_annotated_video_format_and_format_validation(clips, tmp_path):
+    import cv2
+
+    from tracker.errors import InputError
+
+    jobs = collect_jobs((str(clips / "a.avi"),))
+    summary = run_batch(jobs, BatchOptions(model="static", formats=("mot", "video")), tmp_path, LocalBackend(1))
+    assert summary.results[0].outputs == ["a.txt", "a.mp4"] and not (tmp_path / "a.jsonl").exists()
+    cap = cv2.VideoCapture(str(tmp_path / "a.mp4"))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    cap.release()
+    with pytest.raises(InputError, match="always written"):
+        BatchOptions(formats=("json",))
+    with pytest.raises(InputError, match="unknown output format"):
+        BatchOptions(formats=("mot", "gif"))
