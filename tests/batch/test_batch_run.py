@@ -129,11 +129,11 @@ def test_killed_run_then_rerun_is_byte_identical(tmp_path):
     """SIGKILL the whole batch (parent and workers) after its first video, then run it again."""
     manifest = tmp_path / "jobs.jsonl"
     manifest.write_text("".join(json.dumps({"source": j.source, "name": j.name, "init": [list(b) for b in j.init]})
-                                + "\n" for j in _long_jobs()))
+                                + "\n" for j in _long_jobs(frames=3000)))
     args = [sys.executable, "-m", "tools.cli", "batch", "--manifest", str(manifest), "-m", "static", "--workers", "1",
             "-q", "-o"]
     ref, out = tmp_path / "ref", tmp_path / "out"
-    run_batch(_long_jobs(), STATIC, ref, LocalBackend(1))
+    run_batch(_long_jobs(frames=3000), STATIC, ref, LocalBackend(1))
     proc = subprocess.Popen([*args, str(out)], cwd=REPO, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
