@@ -132,3 +132,13 @@ def bench_track_command(clip, models, objects, min_frames, device, threads, para
 
 
 bench_command = bench_group
+
+
+def _register_batch_benchmarks() -> None:
+    from tools.batch_cmd import bench_batch_command, bench_stream_command
+
+    bench_group.add_command(bench_batch_command)
+    bench_group.add_command(bench_stream_command)
+
+
+_register_batch_benchmarks()

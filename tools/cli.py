@@ -39,6 +39,7 @@ cli.add_command(track_command)
 
 
 def _register_subcommands() -> None:
+    from tools.batch_cmd import batch_command
     from tools.bench_cmd import bench_command
     from tools.eval_cmd import eval_group
     from tools.train_cmd import train_group
@@ -46,6 +47,7 @@ def _register_subcommands() -> None:
     cli.add_command(eval_group)
     cli.add_command(train_group)
     cli.add_command(bench_command)
+    cli.add_command(batch_command)
 
 
 _register_subcommands()

@@ -60,6 +60,10 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "--workers", "0", "--assets", "none", "--no-progress", "--val-split", "0", "--set", "glimpse_size=16"],
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
+        "batch": ["batch", clip, "-m", "static", "-o", tmp_path / "b", "--workers", "1", "-q"],
+        "bench batch": ["bench", "batch", "-m", "static", "--no-tud", "--clips", "1", "--clip-frames", "5",
+                        "--workers", "1", "--backend", "local", "--json"],
+        "bench stream": ["bench", "stream", "--frames", "20", "--size", "64x48", "--json"],
     }
 
 
@@ -90,6 +94,8 @@ def test_command_runs(command, tmp_path, clip, request):
         json.loads(out)
     if command == "track":
         assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.mp4").is_file()
+    if command == "batch":
+        assert (tmp_path / "b" / "clip.txt").is_file() and (tmp_path / "b" / "summary.csv").is_file()
     if command == "train hart":
         assert (tmp_path / "run" / "hart.pt").is_file() and (tmp_path / "run" / "checkpoint.pt").is_file()
 

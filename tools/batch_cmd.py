@@ -1,0 +1,215 @@
+"""``attentrack batch``: track many videos, locally or on a Ray cluster; resumable."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from tools.options import model_choice_callback, model_options, parse_params
+from tracker.device import DEVICE_CHOICES
+from tracker.proposals import PROPOSERS
+
+_FORMAT_CHOICES = ("mot", "json", "video")
+
+
+def _result_line(result, done: int, total: int) -> str:
+    head = f"[{done}/{total}] {result.name}: {result.status}"
+    if result.status == "failed":
+        return f"{head}: {result.error}"
+    return f"{head}, {result.frames} frames, {result.fps:.1f} frames/s, {result.tracks} tracks"
+
+
+@click.command(
+    "batch",
+    help=(
+        "Track every video of a collection with one model: video files, folders of videos, "
+        "sequence folders, a MOTChallenge benchmark root (every SEQ/img1), globs, "
+        "synthetic:frames=N,size=WxH clips, or a manifest (CSV or JSON lines with source, "
+        "and optionally name, init boxes 'x,y,w,h;...', gt).\n\n"
+        "One video per worker, frames in order. Writes OUT/NAME.txt (MOTChallenge), "
+        "OUT/NAME.jsonl, optionally OUT/NAME.mp4, and OUT/summary.csv, OUT/summary.json "
+        "(video, frames, frames/s, tracks, status, error) and, for videos with ground truth, "
+        "OUT/metrics.json (MOT metrics per video and OVERALL, as `eval mot`).\n\n"
+        "A rerun skips videos whose outputs are complete for the same inputs and options, "
+        "and redoes the rest. Exit status 1 when some video failed (the others finish).\n\n"
+        "Examples:\n\n"
+        "\b\n"
+        "  attentrack batch ../shared/data/mot15 -m hart -o out/mot15\n"
+        "  attentrack batch cctv/*.mp4 --workers 4 --format video -o out/cctv\n"
+        "  attentrack batch --manifest jobs.csv --backend ray --address auto -o /shared/out\n"
+    ),
+)
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("--manifest", "manifests", multiple=True, type=click.Path(dir_okay=False),
+              help="CSV or JSON-lines list of videos (repeatable).")
+@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback,
+              help="Registered tracker (see `attentrack models`), applied to every video.")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A model option.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
+              help="Where the model runs; auto = CUDA when present.")
+@click.option("--weights", default=None, type=click.Path(dir_okay=False), help="Model weights file.")
+@click.option("--proposals", default="mog2", show_default=True, type=click.Choice(sorted(PROPOSERS)),
+              help="Where objects come from in videos without init boxes.")
+@click.option("--format", "formats", multiple=True, type=click.Choice(_FORMAT_CHOICES),
+              help="Output formats besides mot (always written): json (default), video (annotated).")
+@click.option("-o", "--output", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the outputs.")
+@click.option("--backend", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+              help="local: a process pool on this machine; ray: tasks on a Ray cluster.")
+@click.option("--address", default="auto", show_default=True,
+              help="Ray cluster: auto, ray://HOST:PORT, HOST:PORT, or local (start a private Ray).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Videos at once (default: the number of cores).")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop each video after this many frames.")
+@click.option("--no-resume", "no_resume", is_flag=True, help="Redo every video, even complete ones.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines.")
+def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
+                  workers, max_frames, no_resume, quiet):
+    from tracker.base import create_tracker
+    from tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
+
+    options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
+                                 if weights else None)
+    if backend == "local":
+        create_tracker(model, options_dict)  # bad options and weights fail here, once, as one line
+    fmts = ("mot",) + (tuple(dict.fromkeys(formats)) if formats else ("json",))
+    options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in options_dict.items())),
+                           proposals=proposals, formats=fmts, max_frames=max_frames)
+    jobs = collect_jobs(inputs, manifests)
+    runner = create_backend(backend, workers=workers, address=address)
+    if backend == "ray":
+        runner.connect()  # a missing cluster is one line, before any progress bar
+    bar, count = None, [0]
+    if not quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), unit="video", desc="batch", dynamic_ncols=True, file=sys.stderr)
+
+    def on_result(result):
+        count[0] += 1
+        if bar is not None:
+            bar.update(1)
+            bar.write(_result_line(result, count[0], len(jobs)), file=sys.stdout)
+
+    try:
+        summary = run_batch(jobs, options, Path(out_dir).resolve(), runner, resume=not no_resume, on_result=on_result)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not quiet:
+        click.echo(summary.format_table())
+        if summary.metrics is not None:
+            click.echo(summary.metrics.format_table())
+        click.echo(f"{summary.frames_run} frames tracked in {summary.wall_seconds:.1f} s "
+                   f"({summary.throughput:.1f} frames/s over all videos) -> {Path(out_dir) / 'summary.csv'}")
+    if summary.failed:
+        click.echo(f"{len(summary.failed)} of {len(jobs)} videos failed: "
+                   + ", ".join(r.name for r in summary.failed), err=True)
+        return 1
+    return 0
+
+
+def _bench_jobs(tud: bool, clips: int, clip_frames: int) -> list[tuple[str, list]]:
+    from datasets.paths import data_root
+    from tracker.batch import VideoJob, collect_jobs
+    from tracker.errors import InputError
+
+    sets = []
+    if tud:
+        root = data_root()
+        if root is None:
+            raise InputError("no data folder found for the TUD clips (set ATTENTRACK_DATA, or pass --no-tud)")
+        sets.append(("TUD", collect_jobs(tuple(str(root / "mot15" / s) for s in ("TUD-Campus", "TUD-Stadtmitte")))))
+    if clips:
+        sets.append((f"generated x{clips}", [
+            VideoJob(f"gen{k}", f"synthetic:frames={clip_frames},size=640x480,objects=3,seed={k}") for k in range(clips)]))
+    if not sets:
+        raise InputError("nothing to measure: give --tud or --clips N > 0")
+    return sets
+
+
+@click.command(
+    "batch",
+    help=(
+        "Throughput of `attentrack batch`: frames/s of wall time over all videos, for each "
+        "backend and number of workers, on the TUD clips (TUD-Campus, TUD-Stadtmitte) and on "
+        "generated 640x480 clips, with the scaling efficiency per worker "
+        "(frames/s / (workers x frames/s with 1 worker)). A warm-up batch runs first, so "
+        "worker start-up is not counted. Videos start tracks from proposals (--model on "
+        "every video).\n\n"
+        "Example:\n\n  attentrack bench batch --model hart --workers 1 --workers 2 --backend local --backend ray"
+    ),
+)
+@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback)
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A model option.")
+@click.option("--workers", "workers_list", multiple=True, type=click.IntRange(min=1), default=(1, 2),
+              show_default=True, help="Worker counts to measure (repeatable).")
+@click.option("--backend", "backends", multiple=True, type=click.Choice(["local", "ray"]), default=("local", "ray"),
+              show_default=True, help="Backends to measure (repeatable); ray runs a private local Ray.")
+@click.option("--tud/--no-tud", default=True, show_default=True, help="Measure on the TUD clips of the data folder.")
+@click.option("--clips", default=4, show_default=True, type=click.IntRange(min=0), help="Generated clips.")
+@click.option("--clip-frames", default=150, show_default=True, type=click.IntRange(min=1),
+              help="Frames of each generated clip.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_batch_command(model, params, workers_list, backends, tud, clips, clip_frames, as_json):
+    import json
+
+    from tracker.batch import BatchOptions
+    from tracker.batch.bench import add_efficiency, format_throughput, measure_throughput
+
+    opts = model_options(model, parse_params(params), device="cpu")
+    options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in opts.items())), formats=("mot",))
+    rows = []
+    for label, jobs in _bench_jobs(tud, clips, clip_frames):
+        for backend in dict.fromkeys(backends):
+            for workers in sorted(set(workers_list)):
+                rows.append(measure_throughput(jobs, options, backend, workers, label))
+    add_efficiency(rows)
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in rows], indent=1))
+    else:
+        import os
+
+        click.echo(f"model {model}, {os.cpu_count()} cores; frames/s over all videos (wall time)")
+        click.echo(format_throughput(rows))
+
+
+def _parse_size(ctx, param, value):
+    w, sep, h = value.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 32 or int(h) < 32:
+        raise click.BadParameter(f"{value!r} is not WIDTHxHEIGHT (at least 32x32)")
+    return int(w), int(h)
+
+
+@click.command(
+    "stream",
+    help=(
+        "Peak memory of a long stream: tracks a synthetic clip generated on the fly (nothing "
+        "stored) through the pipeline of `attentrack track` (MOTChallenge output, no video), "
+        "each length in a fresh process, and reports its peak resident memory. Bounded "
+        "memory means the peaks are about equal for every length.\n\n"
+        "Example:\n\n  attentrack bench stream --frames 10000 --frames 100000"
+    ),
+)
+@click.option("--frames", "frames_list", multiple=True, type=click.IntRange(min=1), default=(10_000, 100_000),
+              show_default=True, help="Clip lengths to measure (repeatable).")
+@click.option("--size", default="320x240", show_default=True, callback=_parse_size, help="Frame size WIDTHxHEIGHT.")
+@click.option("--objects", default=2, show_default=True, type=click.IntRange(min=1), help="Objects tracked.")
+@click.option("-m", "--model", default="static", show_default=True, callback=model_choice_callback)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_stream_command(frames_list, size, objects, model, as_json):
+    import json
+
+    from tracker.batch.bench import measure_stream
+
+    rows = [{"frames_asked": n, **measure_stream(n, size, objects, model)} for n in frames_list]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    click.echo(f"synthetic {size[0]}x{size[1]} clip, {objects} objects, model {model}, fresh process per row")
+    head = f"{'frames':>8} {'seconds':>8} {'frames/s':>9} {'peak MB':>8}"
+    click.echo(head + "\n" + "-" * len(head))
+    for r in rows:
+        click.echo(f"{r['frames']:>8} {r['seconds']:>8.1f} {r['fps']:>9.1f} {r['peak_mb']:>8.1f}")

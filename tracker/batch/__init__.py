@@ -1,0 +1,20 @@
+"""Batch offline processing: many videos, one task per video, on a local process pool or
+a Ray cluster; resumable (complete videos are skipped), crash-safe (atomic outputs,
+failures recorded per video), bounded memory (frames are streamed).
+
+Main entry points: :func:`collect_jobs` (inputs -> jobs), :func:`run_batch`,
+:class:`BatchOptions`, the backends ``local`` and ``ray`` (:func:`create_backend`).
+"""
+
+from tracker.batch.backends import BACKENDS, Backend, LocalBackend, RayBackend, create_backend
+from tracker.batch.jobs import FORMATS, BatchOptions, JobResult, VideoJob, job_key, run_job
+from tracker.batch.manifest import collect_jobs, expand_input, read_manifest
+from tracker.batch.runner import plan, run_batch
+from tracker.batch.summary import BatchSummary
+from tracker.batch.synthetic import SyntheticSource, SyntheticSpec, open_any_source
+
+__all__ = [
+    "BACKENDS", "Backend", "BatchOptions", "BatchSummary", "FORMATS", "JobResult", "LocalBackend", "RayBackend",
+    "SyntheticSource", "SyntheticSpec", "VideoJob", "collect_jobs", "create_backend", "expand_input", "job_key",
+    "open_any_source", "plan", "read_manifest", "run_batch", "run_job",
+]

@@ -1,0 +1,321 @@
+"""One video of a batch: what to run (:class:`VideoJob`, :class:`BatchOptions`), its key,
+and :func:`run_job`, which runs the same pipeline as ``attentrack track``.
+
+Outputs of a video named ``NAME`` in ``OUT``: ``NAME.txt`` (MOTChallenge), ``NAME.jsonl``
+(one JSON object per frame), ``NAME.mp4`` (annotated, optional). Each is written to a
+temporary name and renamed when complete. After all of them are in place, a record
+``OUT/.batch/NAME.json`` is written (also atomically) with the job's key and the size of
+every output; a video counts as done only when that record matches the key of the
+current inputs and options and every output is present with its recorded size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from tracker.atomic import atomic_write
+from tracker.errors import InputError
+
+#: output formats and the file suffix each writes
+FORMATS = {"mot": ".txt", "json": ".jsonl", "video": ".mp4"}
+#: folder (inside the output folder) of the per-video completion records
+STATE_DIR = ".batch"
+#: bump when the meaning of outputs changes, so that old results are redone
+KEY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One input of a batch.
+
+    Attributes:
+        name: base name of the outputs (unique within a batch).
+        source: what :func:`tracker.batch.synthetic.open_any_source` opens: a video file,
+            an image folder or glob, a sequence folder, or ``synthetic:...``.
+        init: ``x, y, w, h`` pixel boxes of the objects in the first frame, as a tuple of
+            4-tuples; empty: start tracks from proposals.
+        gt: a MOTChallenge ground-truth file, or ``None``.
+    """
+
+    name: str
+    source: str
+    init: tuple[tuple[float, float, float, float], ...] = ()
+    gt: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "source": self.source, "init": [list(b) for b in self.init], "gt": self.gt}
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What every video of a batch is run with.
+
+    Attributes:
+        model: a registered tracker id.
+        params: the model's options (``-p NAME=VALUE``, plus ``device`` and ``weights``
+            where the model takes them), as ``(name, value)`` pairs.
+        proposals: proposer id for videos without ``init`` boxes.
+        formats: output formats, a subset of :data:`FORMATS`.
+        max_frames: stop each video after this many frames (``None``: all).
+    """
+
+    model: str = "hart"
+    params: tuple[tuple[str, str], ...] = ()
+    proposals: str = "mog2"
+    formats: tuple[str, ...] = ("mot", "json")
+    max_frames: int | None = None
+
+    def __post_init__(self):
+        unknown = [f for f in self.formats if f not in FORMATS]
+        if unknown:
+            raise InputError(f"unknown output format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
+        if "mot" not in self.formats:
+            raise InputError("the mot format is always written (it is what resuming and metrics read)")
+
+    @property
+    def device(self) -> str:
+        """The ``device`` option (``auto`` when not given)."""
+        return dict(self.params).get("device", "auto")
+
+
+@dataclass
+class JobResult:
+    """What happened to one video.
+
+    Attributes:
+        name: the video's name.
+        source: its source.
+        status: ``done`` (run now), ``skipped`` (complete from an earlier run) or ``failed``.
+        frames: frames processed.
+        seconds: wall time of the tracking loop, in seconds.
+        tracks: distinct track ids reported.
+        error: one line saying why it failed (empty otherwise).
+        outputs: output file names (relative to the output folder).
+        gt: ground-truth file, if any.
+    """
+
+    name: str
+    source: str
+    status: str
+    frames: int = 0
+    seconds: float = 0.0
+    tracks: int = 0
+    error: str = ""
+    outputs: list[str] = field(default_factory=list)
+    gt: str | None = None
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the tracking loop."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["seconds"] = round(self.seconds, 3)
+        d["fps"] = round(self.fps, 2)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "JobResult":
+        keys = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in keys})
+
+    @classmethod
+    def failed(cls, job: VideoJob, error: str) -> "JobResult":
+        return cls(job.name, job.source, "failed", error=" ".join(str(error).split())[:500], gt=job.gt)
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def _file_identity(path: Path) -> list:
+    st = path.stat()
+    return [path.name, st.st_size, st.st_mtime_ns]
+
+
+def source_identity(source: str) -> list:
+    """What identifies a source's content cheaply: for files, resolved path, size and
+    modification time; for folders and globs, those of every file; otherwise the text."""
+    import glob as globmod
+
+    from tracker.batch.synthetic import PREFIX, SyntheticSpec
+
+    if source.startswith(PREFIX):
+        return [SyntheticSpec.parse(source).text]
+    if "://" in source or source.isdigit():
+        return [source]
+    if any(ch in source for ch in "*?["):
+        return [source] + [_file_identity(Path(p)) for p in sorted(globmod.glob(source))]
+    p = Path(source)
+    if not p.exists():
+        return [source]
+    if p.is_file():
+        return [str(p.resolve()), *_file_identity(p)]
+    files = sorted(f for f in p.rglob("*") if f.is_file() and "gt" not in f.relative_to(p).parts[:1])
+    return [str(p.resolve())] + [[str(f.relative_to(p)), *_file_identity(f)[1:]] for f in files]
+
+
+def _weights_identity(options: BatchOptions) -> str:
+    """sha256 of the weights the model will load: the given file, or the shipped one."""
+    from tracker.base import available_trackers
+
+    path = dict(options.params).get("weights")
+    if not path:
+        cls = available_trackers().get(options.model)
+        shipped = getattr(sys.modules.get(cls.__module__ if cls else ""), "SHIPPED_WEIGHTS", None)
+        path = str(shipped) if shipped else None
+    if not path or not Path(path).is_file():
+        return ""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def job_key(job: VideoJob, options: BatchOptions, weights_hash: str | None = None) -> str:
+    """A hex digest of everything an output depends on: the source's identity, the
+    initial boxes, the model, its weights and options, the proposer, the formats and
+    ``max_frames``. Two runs with the same key write the same files.
+
+    Args:
+        weights_hash: :func:`_weights_identity` computed once per batch (computed here when
+            ``None``).
+    """
+    record = {
+        "version": KEY_VERSION,
+        "name": job.name,
+        "source": source_identity(job.source),
+        "init": [list(map(float, b)) for b in job.init],
+        "model": options.model,
+        "weights": _weights_identity(options) if weights_hash is None else weights_hash,
+        "params": sorted([k, str(v)] for k, v in options.params if k != "weights"),
+        "proposals": options.proposals if not job.init else None,
+        "formats": sorted(options.formats),
+        "max_frames": options.max_frames,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
+
+
+# -- completion records -------------------------------------------------------------------------
+
+
+def record_path(out_dir: Path, name: str) -> Path:
+    """Where the completion record of video ``name`` lives."""
+    return Path(out_dir) / STATE_DIR / f"{name}.json"
+
+
+def completed_result(job: VideoJob, key: str, out_dir: Path) -> JobResult | None:
+    """The earlier result of ``job`` when its outputs are complete for ``key``, else ``None``."""
+    path = record_path(out_dir, job.name)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != key:
+        return None
+    for fname, size in record.get("sizes", {}).items():
+        f = Path(out_dir) / fname
+        if not f.is_file() or f.stat().st_size != size:
+            return None
+    result = JobResult.from_dict(record["result"])
+    result.status = "skipped"
+    return result
+
+
+def _remove_stale_partials(out_dir: Path, name: str) -> None:
+    """Delete temporary files of ``name`` left by a killed run (``.NAME.partial-PID.*``)."""
+    import glob as globmod
+
+    for f in Path(out_dir).glob(f".{globmod.escape(name)}.partial-*"):
+        pid = f.name.split(".partial-")[1].split(".")[0]
+        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
+            continue  # a live process is writing it
+        f.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def limit_threads() -> None:
+    """One thread for torch and OpenCV: several workers share the machine's cores."""
+    import cv2
+    import torch
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, key: str) -> JobResult:
+    """Track one video with the pipeline ``attentrack track`` uses; write its outputs and
+    completion record.
+
+    Raises:
+        InputError: an unreadable source, a bad box or model option.
+    """
+    from tracker.base import create_tracker
+    from tracker.batch.synthetic import open_any_source
+    from tracker.multi import MultiObjectRunner
+    from tracker.pipeline import run_tracking
+    from tracker.proposals import create_proposer
+    from tracker.sinks import JsonlSink, MotTxtSink, VideoSink
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(out, job.name)
+    record_path(out, job.name).unlink(missing_ok=True)
+    source = open_any_source(job.source)
+    tracker = create_tracker(options.model, dict(options.params))
+    init = np.asarray(job.init, dtype=float) if job.init else None
+    runner = None if init is not None else MultiObjectRunner(tracker, create_proposer(options.proposals))
+    sinks = []
+    try:
+        sinks.append(MotTxtSink(out / f"{job.name}{FORMATS['mot']}"))
+        if "json" in options.formats:
+            sinks.append(JsonlSink(out / f"{job.name}{FORMATS['json']}"))
+        if "video" in options.formats:
+            sinks.append(VideoSink(out / f"{job.name}{FORMATS['video']}", source.fps, source.size))
+    except BaseException:
+        for s in sinks:
+            s.abort()
+        raise
+    summary = run_tracking(source, tracker, sinks, init_boxes=init, runner=runner,
+                           max_frames=options.max_frames, progress=False)
+    names = [Path(p).name for p in summary.outputs]
+    result = JobResult(job.name, job.source, "done", summary.frames, summary.seconds, summary.tracks,
+                       outputs=names, gt=job.gt)
+    record = {"key": key, "job": job.to_dict(), "result": result.to_dict(),
+              "sizes": {n: (out / n).stat().st_size for n in names}, "finished": time.time()}
+    with atomic_write(record_path(out, job.name)) as fh:
+        json.dump(record, fh, indent=1)
+    return result
+
+
+def run_job_safely(job: VideoJob, options: BatchOptions, out_dir: str, key: str) -> dict:
+    """:func:`run_job` in a worker: limits threads and turns any error into a failed
+    result (as a dict, which crosses process boundaries cheaply)."""
+    limit_threads()
+    try:
+        return run_job(job, options, out_dir, key).to_dict()
+    except InputError as exc:
+        return JobResult.failed(job, str(exc)).to_dict()
+    except Exception as exc:  # a bug or an unexpected library error: keep the batch going
+        return JobResult.failed(job, f"{type(exc).__name__}: {exc}").to_dict()

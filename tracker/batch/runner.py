@@ -1,0 +1,64 @@
+"""Running a batch: skip what is complete, run the rest on a backend, summarise."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Callable
+
+from tracker.batch.backends import Backend, LocalBackend
+from tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
+from tracker.batch.summary import BatchSummary, evaluate_results
+
+
+def plan(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.PathLike,
+         resume: bool = True) -> tuple[list[tuple[VideoJob, str]], dict[str, JobResult]]:
+    """Split ``jobs`` into tasks to run and results of complete ones.
+
+    Returns:
+        ``([(job, key), ...] to run, {name: skipped result})``; with ``resume=False``
+        everything is run.
+    """
+    weights = _weights_identity(options)
+    todo, done = [], {}
+    for job in jobs:
+        key = job_key(job, options, weights)
+        prior = completed_result(job, key, Path(out_dir)) if resume else None
+        if prior is not None:
+            done[job.name] = prior
+        else:
+            todo.append((job, key))
+    return todo, done
+
+
+def run_batch(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.PathLike,
+              backend: Backend | None = None, resume: bool = True,
+              on_result: Callable[[JobResult], None] | None = None, evaluate: bool = True) -> BatchSummary:
+    """Run every job not already complete, then write ``summary.csv``, ``summary.json``
+    and (with ground truth) ``metrics.json`` into ``out_dir``.
+
+    Args:
+        jobs: the videos (names unique).
+        options: model and outputs, the same for every video.
+        out_dir: output folder (created).
+        backend: where to run (default: a local pool with one worker per core).
+        resume: skip videos whose outputs are complete for the same key.
+        on_result: called with each result as it arrives (skipped ones first).
+        evaluate: compute MOT metrics for videos with ground truth.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    todo, done = plan(jobs, options, out, resume)
+    if on_result is not None:
+        for r in done.values():
+            on_result(r)
+    ran = (backend or LocalBackend()).run(todo, options, out, on_result) if todo else []
+    by_name = {**done, **{r.name: r for r in ran}}
+    results = [by_name[j.name] for j in jobs]
+    summary = BatchSummary(results, wall_seconds=time.perf_counter() - t0)
+    if evaluate:
+        summary.metrics = evaluate_results(results, out)
+    summary.save(out)
+    return summary

@@ -1,0 +1,115 @@
+"""The result of a batch: one row per video (CSV and JSON), and MOT metrics per video and
+combined when ground truth is present (computed as ``attentrack eval mot`` does)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tracker.atomic import atomic_write
+from tracker.batch.jobs import FORMATS, JobResult
+from tracker.metrics.mot import MotEvaluation
+
+SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "mota", "idf1", "hota")
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did.
+
+    Attributes:
+        results: one :class:`JobResult` per video, in input order.
+        metrics: MOT metrics of the videos with ground truth (``None`` when none has it).
+        wall_seconds: wall time of the whole batch, in seconds (start-up included).
+    """
+
+    results: list[JobResult] = field(default_factory=list)
+    metrics: MotEvaluation | None = None
+    wall_seconds: float = 0.0
+
+    @property
+    def failed(self) -> list[JobResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def frames_run(self) -> int:
+        """Frames tracked in this run (skipped videos excluded)."""
+        return sum(r.frames for r in self.results if r.status == "done")
+
+    @property
+    def throughput(self) -> float:
+        """Frames per second of wall time over all videos run now."""
+        return self.frames_run / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    def _metric(self, name: str, key: str):
+        if self.metrics is None:
+            return None
+        for row in self.metrics.sequences:
+            if row.sequence == name:
+                v = getattr(row, key)
+                return None if v != v else round(float(v), 6)  # NaN -> None
+        return None
+
+    def rows(self) -> list[dict]:
+        """One dict per video with :data:`SUMMARY_COLUMNS`."""
+        out = []
+        for r in self.results:
+            out.append({"video": r.name, "frames": r.frames, "seconds": round(r.seconds, 3), "fps": round(r.fps, 2),
+                        "tracks": r.tracks, "status": r.status, "error": r.error,
+                        **{k: self._metric(r.name, k) for k in ("mota", "idf1", "hota")}})
+        return out
+
+    def to_dict(self) -> dict:
+        return {"videos": self.rows(), "failed": len(self.failed), "frames_run": self.frames_run,
+                "wall_seconds": round(self.wall_seconds, 3), "throughput_fps": round(self.throughput, 2),
+                "metrics": None if self.metrics is None else self.metrics.to_dict()}
+
+    def save(self, out_dir: str | os.PathLike) -> list[Path]:
+        """Write ``summary.csv``, ``summary.json`` and (with ground truth) ``metrics.json``
+        into ``out_dir``, each atomically; returns their paths."""
+        out = Path(out_dir)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.rows():
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+        paths = [out / "summary.csv", out / "summary.json"]
+        with atomic_write(paths[0], newline="") as fh:
+            fh.write(buf.getvalue())
+        with atomic_write(paths[1]) as fh:
+            json.dump(self.to_dict(), fh, indent=1)
+        if self.metrics is not None:
+            paths.append(out / "metrics.json")
+            self.metrics.save(paths[-1])
+        return paths
+
+    def format_table(self) -> str:
+        """The per-video table as text."""
+        rows = self.rows()
+        w = max(8, *(len(r["video"]) for r in rows))
+        head = f"{'video':<{w}} {'frames':>7} {'frames/s':>9} {'tracks':>6} {'status':<8} {'MOTA':>6} {'IDF1':>6}  error"
+        lines = [head, "-" * len(head)]
+        for r in rows:
+            pct = ["-" if r[k] is None else f"{100 * r[k]:.1f}" for k in ("mota", "idf1")]
+            lines.append(f"{r['video']:<{w}} {r['frames']:>7} {r['fps']:>9.1f} {r['tracks']:>6} {r['status']:<8} "
+                         f"{pct[0]:>6} {pct[1]:>6}  {r['error']}")
+        return "\n".join(lines)
+
+
+def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike,
+                     min_confidence: float = 1.0) -> MotEvaluation | None:
+    """MOT metrics of the finished videos that have ground truth, per video and
+    ``OVERALL`` (:func:`tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``)."""
+    from datasets.mot import read_mot
+    from tracker.metrics.mot import evaluate_mot
+
+    gt, pred = {}, {}
+    for r in results:
+        if r.gt and r.status != "failed":
+            gt[r.name] = read_mot(r.gt, min_confidence=min_confidence)
+            pred[r.name] = read_mot(Path(out_dir) / f"{r.name}{FORMATS['mot']}")
+    return evaluate_mot(gt, pred) if gt else None
