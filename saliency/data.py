@@ -6,9 +6,10 @@ Two tasks, each with a training sampler and a held-out evaluation set:
   patches come from TUD-Stadtmitte frames 1-143 (validation: frames 144-179); the pointing
   game runs on every frame of TUD-Campus, a different scene the classifier never saw.
   Frames are used at half size (``PED_SCALE``), where pedestrians are about 35 x 100 px.
-* ``digits``: which MNIST digits are on a canvas (multi-label). Training canvases are
-  made of the 5,000 training digits of ``digits/mnist_5k.csv.gz``; evaluation canvases of
-  the official test digits (``digits/t10k-*``), two or three per canvas, never overlapping.
+* ``digits``: which MNIST digits are on a canvas (multi-label). Training canvases (72 px,
+  one or two digits) are made of the 5,000 training digits of ``digits/mnist_5k.csv.gz``;
+  evaluation canvases (112 px) of the official test digits (``digits/t10k-*``), two or three
+  per canvas, never overlapping.
 
 Boxes are ``x, y, w, h`` in pixels of the image they belong to.
 """
@@ -28,6 +29,7 @@ from tracker.errors import InputError
 PED_SCALE = 0.5
 PATCH = 96
 CANVAS = 112
+TRAIN_CANVAS = 72
 TRAIN_SEQUENCE = "TUD-Stadtmitte"
 TRAIN_FRAMES = 143  # frames 1..143 train, the rest validate
 EVAL_SEQUENCE = "TUD-Campus"
@@ -70,7 +72,9 @@ class PedestrianPatches:
     """Patch sampler for pedestrian vs background (label 1: a pedestrian is centred in the patch).
 
     A positive patch has a ground-truth box centre in its middle half; a negative patch
-    overlaps no box by more than 10% of that box's area.
+    overlaps no box by more than 10% of that box's area. Augmentation: the patch covers
+    ``PATCH * s`` pixels, ``s ~ U(0.7, 1.5)`` (pedestrians nearer or farther than in
+    training), resized to ``PATCH``; brightness and contrast jitter; horizontal flips.
 
     Args:
         frames: BGR frames at full size.
@@ -93,18 +97,21 @@ class PedestrianPatches:
             k = int(rng.integers(len(self.frames)))
             frame, bx = self.frames[k], self.boxes[k]
             H, W = frame.shape[:2]
+            side = int(round(PATCH * rng.uniform(0.7, 1.5)))
             if want == 1:
                 if not len(bx):
                     continue
                 b = bx[int(rng.integers(len(bx)))]
-                cx = b[0] + b[2] / 2 + rng.uniform(-PATCH / 4, PATCH / 4)
-                cy = b[1] + b[3] / 2 + rng.uniform(-PATCH / 4, PATCH / 4)
-                x0, y0 = int(round(cx - PATCH / 2)), int(round(cy - PATCH / 2))
+                cx = b[0] + b[2] / 2 + rng.uniform(-side / 4, side / 4)
+                cy = b[1] + b[3] / 2 + rng.uniform(-side / 4, side / 4)
+                x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
             else:
-                x0, y0 = int(rng.integers(0, W - PATCH + 1)), int(rng.integers(0, H - PATCH + 1))
-                if _max_covered(bx, x0, y0) > 0.1:
+                x0, y0 = int(rng.integers(0, max(1, W - side + 1))), int(rng.integers(0, max(1, H - side + 1)))
+                if _max_covered(bx, x0, y0, side) > 0.1:
                     continue
-            patch = _crop(frame, x0, y0, PATCH)
+            patch = cv2.resize(_crop(frame, x0, y0, side), (PATCH, PATCH), interpolation=cv2.INTER_AREA)
+            gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
+            patch = np.clip(patch.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
             if rng.random() < 0.5:
                 patch = patch[:, ::-1]
             out.append(patch)
@@ -112,12 +119,12 @@ class PedestrianPatches:
         return np.stack(out), np.asarray(labels, dtype=np.int64)
 
 
-def _max_covered(boxes: np.ndarray, x0: int, y0: int) -> float:
-    """Largest fraction of a box's area inside the patch at ``(x0, y0)``."""
+def _max_covered(boxes: np.ndarray, x0: int, y0: int, side: int = PATCH) -> float:
+    """Largest fraction of a box's area inside the ``side``-pixel patch at ``(x0, y0)``."""
     if not len(boxes):
         return 0.0
-    ix = np.clip(np.minimum(boxes[:, 0] + boxes[:, 2], x0 + PATCH) - np.maximum(boxes[:, 0], x0), 0, None)
-    iy = np.clip(np.minimum(boxes[:, 1] + boxes[:, 3], y0 + PATCH) - np.maximum(boxes[:, 1], y0), 0, None)
+    ix = np.clip(np.minimum(boxes[:, 0] + boxes[:, 2], x0 + side) - np.maximum(boxes[:, 0], x0), 0, None)
+    iy = np.clip(np.minimum(boxes[:, 1] + boxes[:, 3], y0 + side) - np.maximum(boxes[:, 1], y0), 0, None)
     return float((ix * iy / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)).max())
 
 
@@ -199,12 +206,15 @@ class DigitCanvases:
 
 
 def digits_training(root: Path) -> tuple[DigitCanvases, DigitCanvases]:
-    """Training canvases from ``mnist_5k.csv.gz`` (digits 0-4499) and validation ones (4500-4999)."""
+    """Training canvases (``TRAIN_CANVAS`` px, 1-2 digits) from 4,500 digits of ``mnist_5k.csv.gz``,
+    validation canvases from the other 500 (the network is fully convolutional: it is evaluated
+    on larger canvases)."""
     images, labels = read_mnist_csv(root / "digits" / "mnist_5k.csv.gz")
     rng = np.random.default_rng(0)
     order = rng.permutation(len(images))
     tr, va = order[:4500], order[4500:]
-    return DigitCanvases(images[tr], labels[tr]), DigitCanvases(images[va], labels[va])
+    return (DigitCanvases(images[tr], labels[tr], 1, 2, TRAIN_CANVAS),
+            DigitCanvases(images[va], labels[va], 1, 2, TRAIN_CANVAS))
 
 
 def digits_evaluation(root: Path, n: int = 300, seed: int = 0) -> list[LabelledImage]:

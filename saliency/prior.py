@@ -174,7 +174,7 @@ class SaliencyProposer(Proposer):
 
     def __init__(self, classifier: str = "pedestrian", method: str = "ceb", target: str | None = None,
                  threshold: float = 0.35, peak_distance: int = 30, min_area: float = 0.004, max_area: float = 0.3,
-                 min_score: float = 0.5, device: str = "auto", prior: SaliencyPrior | None = None) -> None:
+                 min_score: float = 0.0, device: str = "auto", prior: SaliencyPrior | None = None) -> None:
         self.prior = prior or SaliencyPrior(classifier, method, target, device=device)
         self.threshold, self.peak_distance = threshold, peak_distance
         self.min_area, self.max_area, self.min_score = min_area, max_area, min_score

@@ -125,6 +125,9 @@ def train_classifier(opts: TrainOptions, log=print) -> dict:
     if not data.is_dir():
         raise InputError(f"data folder not found: {data}")
     out = Path(opts.out)
+    ckpt = out / "checkpoint.pt"
+    if opts.resume and not ckpt.is_file():
+        raise InputError(f"--resume: no checkpoint at {ckpt}")
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
@@ -133,12 +136,12 @@ def train_classifier(opts: TrainOptions, log=print) -> dict:
     optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.15)
     step, seconds = 0, 0.0
-    ckpt = out / "checkpoint.pt"
     if opts.resume:
-        if not ckpt.is_file():
-            raise InputError(f"--resume: no checkpoint at {ckpt}")
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if state.get("task") != opts.task or state.get("steps") != opts.steps:
+        try:
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
+            raise InputError(f"{ckpt}: unreadable checkpoint ({type(exc).__name__})") from None
+        if not isinstance(state, dict) or state.get("task") != opts.task or state.get("steps") != opts.steps:
             raise InputError(f"{ckpt}: checkpoint is for task {state.get('task')!r} with {state.get('steps')} steps")
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optim"])

@@ -153,8 +153,8 @@ pedestrian_command = _train_command(
     "Train the pedestrian-vs-background classifier on 96x96 patches of TUD-Stadtmitte frames 1-143 "
     "(half size; validation: frames 144-179; TUD-Campus is never used, it is the pointing game's test set).")
 digits_command = _train_command(
-    "digits", "digit-classifier", 800,
-    "Train the multi-label digit classifier on 112x112 canvases of 1-3 MNIST digits from mnist_5k.csv "
+    "digits", "digit-classifier", 1000,
+    "Train the multi-label digit classifier on 72x72 canvases of 1-2 MNIST digits from mnist_5k.csv "
     "(4,500 digits; validation: the other 500; the t10k test digits are the pointing game's).")
 
 
