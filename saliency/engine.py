@@ -296,6 +296,17 @@ class ContrastiveExcitationBackprop(SaliencyMethod):
         return SaliencyResult(_sum_channels(p).clamp_min(0).detach(), self.method_id, layer, t, logits.detach())
 
 
+def _gradient_at(model: nn.Module, image: torch.Tensor, target, layer: str):
+    """Plain forward and backward: ``(activation at layer, its gradient, logits, targets)``."""
+    x = image.detach().clone().requires_grad_(True)
+    with Probe(model, [layer] if layer != INPUT else []) as probe:
+        logits = model(x)
+    act = x if layer == INPUT else probe.data[layer]
+    t = _targets(target, image.shape[0], logits.shape[1])
+    (g,) = torch.autograd.grad(logits, act, _one_hot(logits, t))
+    return act, g, logits, t
+
+
 class Gradient(SaliencyMethod):
     """The gradient of the target score; at the input, the max of ``|g|`` over colour channels."""
 
@@ -304,12 +315,7 @@ class Gradient(SaliencyMethod):
     summary = "plain gradient (Simonyan et al.)"
 
     def compute(self, model, image, target, layer, **options):
-        x = image.detach().clone().requires_grad_(True)
-        with Probe(model, [layer] if layer != INPUT else []) as probe:
-            logits = model(x)
-        act = x if layer == INPUT else probe.data[layer]
-        t = _targets(target, image.shape[0], logits.shape[1])
-        (g,) = torch.autograd.grad(logits, act, _one_hot(logits, t))
+        act, g, logits, t = _gradient_at(model, image, target, layer)
         m = g.abs().amax(1, keepdim=True) if g.dim() == 4 else _sum_channels(g.abs())
         return SaliencyResult(m.detach(), self.method_id, layer, t, logits.detach())
 
@@ -321,14 +327,9 @@ class GradCAM(SaliencyMethod):
     summary = "Grad-CAM (Selvaraju et al.)"
 
     def compute(self, model, image, target, layer, **options):
-        x = image.detach().clone().requires_grad_(True)
-        with Probe(model, [layer] if layer != INPUT else []) as probe:
-            logits = model(x)
-        act = x if layer == INPUT else probe.data[layer]
+        act, g, logits, t = _gradient_at(model, image, target, layer)
         if act.dim() != 4:
             raise InputError(f"Grad-CAM needs a (B, C, h, w) layer; {layer!r} gives shape {tuple(act.shape)}")
-        t = _targets(target, image.shape[0], logits.shape[1])
-        (g,) = torch.autograd.grad(logits, act, _one_hot(logits, t))
         w = g.mean((2, 3), keepdim=True)
         m = (w * act).sum(1, keepdim=True).clamp_min(0)
         return SaliencyResult(m.detach(), self.method_id, layer, t, logits.detach())
