@@ -46,7 +46,8 @@ class Proposals:
 
 
 def map_to_proposals(heat: np.ndarray, threshold: float = 0.3, peak_distance: int = 15,
-                     min_area: float = 0.002, max_area: float = 0.4, min_peak: float = 0.0) -> Proposals:
+                     min_area: float = 0.002, max_area: float = 0.4, min_peak: float = 0.0,
+                     aspect: float = 0.0, grow: float = 1.0) -> Proposals:
     """Peaks and boxes of a saliency map.
 
     Args:
@@ -55,6 +56,10 @@ def map_to_proposals(heat: np.ndarray, threshold: float = 0.3, peak_distance: in
         peak_distance: peaks closer than this (px) are one peak (local-maximum window radius).
         min_area, max_area: box area limits as fractions of the image.
         min_peak: ignore maps whose maximum is below this (an empty scene).
+        aspect: when > 0, each box is reshaped to this height/width ratio with the region's
+            area, centred on the region's centroid (upright pedestrians: about 2.5).
+        grow: scale factor applied to each box's sides about its centre (the map peaks on
+            the torso, the box spans the whole body).
 
     Returns:
         :class:`Proposals`, highest score first.
@@ -93,6 +98,15 @@ def map_to_proposals(heat: np.ndarray, threshold: float = 0.3, peak_distance: in
             if not sel.any():
                 continue
             x0, x1, y0, y1 = cx[sel].min(), cx[sel].max() + 1, cy[sel].min(), cy[sel].max() + 1
+            if aspect > 0 or grow != 1.0:
+                mx, my = cx[sel].mean() + 0.5, cy[sel].mean() + 0.5
+                bw, bh = float(x1 - x0), float(y1 - y0)
+                if aspect > 0:
+                    side = np.sqrt(bw * bh)
+                    bw, bh = side / np.sqrt(aspect), side * np.sqrt(aspect)
+                bw, bh = bw * grow, bh * grow
+                x0, x1 = max(0.0, mx - bw / 2), min(float(W), mx + bw / 2)
+                y0, y1 = max(0.0, my - bh / 2), min(float(H), my + bh / 2)
             frac = (x1 - x0) * (y1 - y0) / area_frame
             if frac < min_area or frac > max_area:
                 continue
@@ -167,17 +181,21 @@ class SaliencyProposer(Proposer):
         min_area: least box area as a fraction of the frame.
         max_area: largest box area as a fraction of the frame.
         min_score: propose nothing when the classifier's probability of the target is below this.
+        aspect: box height/width (0: the region's own box); see :func:`map_to_proposals`.
+        grow: box scale about its centre; see :func:`map_to_proposals`.
         device: ``auto``, ``cpu`` or ``cuda``.
     """
 
     proposer_id = "saliency"
 
     def __init__(self, classifier: str = "pedestrian", method: str = "ceb", target: str | None = None,
-                 threshold: float = 0.35, peak_distance: int = 30, min_area: float = 0.004, max_area: float = 0.3,
-                 min_score: float = 0.0, device: str = "auto", prior: SaliencyPrior | None = None) -> None:
+                 threshold: float = 0.5, peak_distance: int = 40, min_area: float = 0.01, max_area: float = 0.3,
+                 min_score: float = 0.0, aspect: float = 2.5, grow: float = 1.3, device: str = "auto",
+                 prior: SaliencyPrior | None = None) -> None:
         self.prior = prior or SaliencyPrior(classifier, method, target, device=device)
         self.threshold, self.peak_distance = threshold, peak_distance
         self.min_area, self.max_area, self.min_score = min_area, max_area, min_score
+        self.aspect, self.grow = aspect, grow
         self.last: Proposals = Proposals.empty()
 
     def propose(self, frame):
@@ -185,7 +203,8 @@ class SaliencyProposer(Proposer):
         if self.prior.score < self.min_score:
             self.last = Proposals.empty()
         else:
-            self.last = map_to_proposals(heat, self.threshold, self.peak_distance, self.min_area, self.max_area)
+            self.last = map_to_proposals(heat, self.threshold, self.peak_distance, self.min_area, self.max_area,
+                                         aspect=self.aspect, grow=self.grow)
         return self.last.boxes, self.last.scores
 
 
