@@ -222,7 +222,7 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
 @click.option("-m", "--method", "methods", multiple=True, type=click.Choice(METHOD_CHOICES),
               default=tuple(METHOD_CHOICES), show_default=True)
 @click.option("--size", default=224, show_default=True, type=click.IntRange(min=32))
-@click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1), help="Timed runs (median).")
+@click.option("--repeats", default=5, show_default=True, type=click.IntRange(min=1), help="Timed rounds (median).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
@@ -249,34 +249,36 @@ def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
                 model(xi)[0, 0].backward()
                 model.zero_grad(set_to_none=True)
 
-            base = _median_time(to_input, repeats)
-            rows.append({"arch": arch, "method": "fwd+bwd (input)", "ms": base * 1000, "ratio": 1.0})
-            t = _median_time(with_weights, repeats)
-            rows.append({"arch": arch, "method": "fwd+bwd (weights)", "ms": t * 1000, "ratio": t / base})
-            for m in methods:
-                t = _median_time(lambda: saliency(model, x, 0, method=m), repeats)
-                rows.append({"arch": arch, "method": m, "ms": t * 1000, "ratio": t / base})
+            fns = {"fwd+bwd (input)": to_input, "fwd+bwd (weights)": with_weights}
+            fns.update({m: (lambda m=m: saliency(model, x, 0, method=m)) for m in methods})
+            times = _interleaved_times(fns, repeats)
+            base = times["fwd+bwd (input)"]
+            rows += [{"arch": arch, "method": k, "ms": t * 1000, "ratio": t / base} for k, t in times.items()]
             del model
     finally:
         torch.set_num_threads(prev)
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
-    click.echo(f"input 1x3x{size}x{size}, CPU, {threads} thread(s), median of {repeats}")
+    click.echo(f"input 1x3x{size}x{size}, CPU, {threads} thread(s), median of {repeats} interleaved rounds")
     head = f"{'network':<10} {'method':<17} {'ms/map':>9} {'x fwd+bwd (input)':>18}"
     click.echo(head + "\n" + "-" * len(head))
     for r in rows:
         click.echo(f"{r['arch']:<10} {r['method']:<17} {r['ms']:>9.1f} {r['ratio']:>18.2f}")
 
 
-def _median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def _interleaved_times(fns: dict, repeats: int) -> dict[str, float]:
+    """Median seconds of each function; one warm-up each, then ``repeats`` rounds that run every
+    function once (so a change of machine load touches all of them alike)."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[k].append(time.perf_counter() - t0)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def register(cli: click.Group, train_group: click.Group, eval_group: click.Group, bench_group: click.Group) -> None:
