@@ -36,7 +36,8 @@ from tracker.sources import open_source
 @click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback,
               help="Registered tracker (see `attentrack models`).")
 @click.option("--init", "init", multiple=True, metavar="X,Y,W,H",
-              help="Box of an object in the first frame, in pixels; repeat (or join with ';') for several.")
+              help="Box of an object in the first frame, in pixels; repeat (or join with ';') for several; "
+                   "`saliency` starts tracks from the saliency prior instead.")
 @click.option("-o", "--output", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the outputs.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
