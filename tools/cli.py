@@ -48,6 +48,9 @@ def _register_subcommands() -> None:
     cli.add_command(train_group)
     cli.add_command(bench_command)
     cli.add_command(batch_command)
+    from tools.saliency_cmd import register as register_saliency  # noqa: E402
+
+    register_saliency(cli, train_group, eval_group, bench_command)
 
 
 _register_subcommands()

@@ -14,6 +14,7 @@ from tracker.errors import InputError
 from tracker.multi import MultiObjectRunner
 from tracker.pipeline import run_tracking
 from tracker.proposals import PROPOSERS, create_proposer
+import saliency.prior  # noqa: E402,F401  (registers the `saliency` proposal source)
 from tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
 from tracker.sources import open_source
 
@@ -24,7 +25,7 @@ from tracker.sources import open_source
         "Track objects through a video, image folder, camera index or RTSP/HTTP URL.\n\n"
         "With --init, follows the given boxes (x,y,w,h in pixels of the first frame); "
         "without it, starts tracks from proposals (background subtraction for static "
-        "cameras). Writes OUT/NAME.txt (MOTChallenge), OUT/NAME.mp4 (annotated) and "
+        "cameras; `--init saliency`: peaks of a classifier's saliency map). Writes OUT/NAME.txt (MOTChallenge), OUT/NAME.mp4 (annotated) and "
         "optionally JSON lines and crops.\n\n"
         "Example:\n\n"
         "  track video.mp4 --model hart --init 399,182,121,229 -o out/\n\n"
@@ -35,7 +36,8 @@ from tracker.sources import open_source
 @click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback,
               help="Registered tracker (see `attentrack models`).")
 @click.option("--init", "init", multiple=True, metavar="X,Y,W,H",
-              help="Box of an object in the first frame, in pixels; repeat (or join with ';') for several.")
+              help="Box of an object in the first frame, in pixels; repeat (or join with ';') for several; "
+                   "`saliency` starts tracks from the saliency prior instead.")
 @click.option("-o", "--output", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the outputs.")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
@@ -45,21 +47,28 @@ from tracker.sources import open_source
               help="A model option (see `attentrack models`).")
 @click.option("--proposals", default="mog2", show_default=True, type=click.Choice(sorted(PROPOSERS)),
               help="Where new objects come from when there is no --init.")
+@click.option("--classifier", default="pedestrian", show_default=True,
+              help="Saliency classifier for --init saliency, --proposals saliency and --show-saliency (name or .pt).")
+@click.option("--show-saliency", is_flag=True, help="Blend the classifier's saliency map (c-EB) into the annotated video.")
 @click.option("--video/--no-video", "write_video", default=True, show_default=True, help="Write the annotated video.")
 @click.option("--jsonl", is_flag=True, help="Also write OUT/NAME.jsonl, one JSON object per frame.")
 @click.option("--crops", is_flag=True, help="Also write OUT/NAME_crops/<id>/<frame>.jpg.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("--name", default=None, help="Base name of the outputs (default: the source's name).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary (for scripts).")
-def track_command(source, model, init, out_dir, device, weights, params, proposals, write_video, jsonl, crops,
-                  max_frames, name, quiet):
+def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
+                  write_video, jsonl, crops, max_frames, name, quiet):
+    if any(v.strip().lower() == "saliency" for v in init):  # --init saliency: tracks start from the saliency prior
+        init, proposals = tuple(v for v in init if v.strip().lower() != "saliency"), "saliency"
     init_boxes = parse_init(init)
+    prior = saliency.prior.SaliencyPrior(classifier, device=device) if proposals == "saliency" or show_saliency else None
     options = model_options(model, parse_params(params), device=device, weights=weights)
     src = open_source(source)
     tracker = create_tracker(model, options)
     runner = None
     if init_boxes is None:
-        runner = MultiObjectRunner(tracker, create_proposer(proposals))
+        extra = {"prior": prior} if proposals == "saliency" else {}
+        runner = MultiObjectRunner(tracker, create_proposer(proposals, **extra))
     out = Path(out_dir)
     created = not out.exists()
     stem = name or src.name
@@ -67,7 +76,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     try:
         sinks.append(MotTxtSink(out / f"{stem}.txt"))
         if write_video:
-            sinks.append(VideoSink(out / f"{stem}.mp4", src.fps, src.size))
+            sinks.append(VideoSink(out / f"{stem}.mp4", src.fps, src.size) if not show_saliency else
+                         saliency.prior.SaliencyVideoSink(out / f"{stem}.mp4", src.fps, src.size, prior))
         if jsonl:
             sinks.append(JsonlSink(out / f"{stem}.jsonl"))
         if crops:

@@ -64,6 +64,19 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
         "bench batch": ["bench", "batch", "-m", "static", "--no-tud", "--clips", "1", "--clip-frames", "5",
                         "--workers", "1", "--backend", "local", "--json"],
         "bench stream": ["bench", "stream", "--frames", "20", "--size", "64x48", "--json"],
+        # saliency (issue 5)
+        "saliency": ["saliency", clip, "--method", "ceb", "--target", "pedestrian", "-o", tmp_path / "s.png", "-q"],
+        "train pedestrian-classifier": None if data_dir_or_none is None else [
+            "train", "pedestrian-classifier", "--data", data_dir_or_none, "--out", tmp_path / "pc", "--steps", "2",
+            "--batch", "4", "--val-every", "0", "--no-progress"],
+        "train digit-classifier": None if data_dir_or_none is None else [
+            "train", "digit-classifier", "--data", data_dir_or_none, "--out", tmp_path / "dc", "--steps", "2",
+            "--batch", "4", "--val-every", "0", "--no-progress"],
+        "eval pointing": None if data_dir_or_none is None else [
+            "eval", "pointing", "--data", data_dir_or_none, "--every", "35", "--canvases", "2", "-m", "eb",
+            "-m", "centre", "--json"],
+        "bench saliency": ["bench", "saliency", "--arch", "resnet18", "--size", "32", "--repeats", "1", "-m", "eb",
+                           "--json"],
     }
 
 
@@ -85,7 +98,7 @@ def test_command_runs(command, tmp_path, clip, request):
         (seq / "groundtruth_rect.txt").write_text(
             "".join(f"{20 + 3 * i},{30 + i},24,24\n" for i in range(12)))
     data = None
-    if command == "train hart":
+    if smoke_args(tmp_path, clip, None)[command] is None:  # needs the data folder
         data = request.getfixturevalue("data_dir")
     args = smoke_args(tmp_path, clip, data)[command]
     code, out, err = run_cli(args)
