@@ -46,6 +46,9 @@ def _register_subcommands() -> None:
     cli.add_command(eval_group)
     cli.add_command(train_group)
     cli.add_command(bench_command)
+    from tools.face_cmd import register as register_face
+
+    register_face(train_group, eval_group)
 
 
 _register_subcommands()
