@@ -36,6 +36,9 @@ class HMCOptions:
         position_scale: preconditioner on ``cx, cy`` as a fraction of the starting side.
         shape_scale: preconditioner on ``log s`` and ``theta``.
         latent_scale: preconditioner on ``z``.
+        marginal: integrate ``z`` out in closed form (linear decoder) and run HMC over ``u``
+            alone; ``z`` is then its posterior mean at the best ``u``. Otherwise HMC runs over
+            ``(u, z)`` jointly, ``z`` starting from the encoder.
     """
 
     chains: int = 8
@@ -47,6 +50,7 @@ class HMCOptions:
     position_scale: float = 0.05
     shape_scale: float = 0.05
     latent_scale: float = 0.3
+    marginal: bool = False
 
 
 @dataclass
@@ -138,7 +142,10 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     img_idx = torch.arange(n).repeat_interleave(c)
     flat_u = u0.reshape(n * c, 4)
     with torch.no_grad():
-        z0, _ = vae.encode(normalise(read_glimpse(imgs[img_idx], flat_u, vae.config.size)))
+        if opts.marginal:
+            z0 = flat_u.new_zeros(n * c, 0)
+        else:
+            z0, _ = vae.encode(normalise(read_glimpse(imgs[img_idx], flat_u, vae.config.size)))
     q0 = torch.cat([flat_u[:, :2], torch.log(flat_u[:, 2:3]), flat_u[:, 3:4], z0], 1)
     zdim = z0.shape[1]
     s0 = flat_u[:, 2:3]
@@ -150,8 +157,11 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     def to_u(q):
         return torch.cat([q[:, :2], torch.exp(q[:, 2:3]), q[:, 3:4]], 1)
 
+    def latents(q):
+        return None if opts.marginal else q[:, 4:]
+
     def log_prob(q):
-        return log_joint(vae, chain_imgs, to_u(q), q[:, 4:], side_range, theta_prior).total
+        return log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior).total
 
     for p in vae.parameters():
         p.requires_grad_(False)
@@ -167,8 +177,9 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     q = res.best[rows]
     u = to_u(q)
     with torch.no_grad():
-        terms = log_joint(vae, imgs, u, q[:, 4:], side_range, theta_prior)
-    return Localisation(u.double().numpy(), q[:, 4:].numpy(), terms.total.numpy(), terms.ratio.numpy(),
+        terms = log_joint(vae, model.background, imgs, u, latents(q), side_range, theta_prior)
+        z = vae.posterior_mean(normalise(read_glimpse(imgs, u, vae.config.size))) if opts.marginal else q[:, 4:]
+    return Localisation(u.double().numpy(), z.numpy(), terms.total.numpy(), terms.ratio.numpy(),
                         res.accept_rate.view(n, c).mean(1).numpy())
 
 

@@ -1,5 +1,6 @@
-"""Training the face model: first the VAE on canonical ORL faces, then the ConvNet proposer
-on synthetic scenes (training people on training backgrounds, :mod:`generative.face.scenes`).
+"""Training the face model: the background Gaussian (closed form, on glimpses of the training
+backgrounds), the VAE on canonical ORL faces, then the ConvNet proposer on synthetic scenes
+(training people on training backgrounds, :mod:`generative.face.scenes`).
 
 Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (both networks,
 both optimisers, stage, step and the torch and numpy random states); ``resume`` continues
@@ -44,6 +45,8 @@ class FaceTrainOptions:
         scene_batch: proposer batch size (scenes).
         lr: Adam learning rate.
         held_out: number of held-out people (the last ones, ``s31..s40`` for 10).
+        background_glimpses: background glimpses the background Gaussian is fitted to.
+        background_rank: factors of the background's probabilistic PCA (0: full covariance).
         checkpoint_every: checkpoint every this many steps.
         val_every: validation every this many steps (0: never).
         seed: random seed.
@@ -56,12 +59,14 @@ class FaceTrainOptions:
 
     data: str
     out: str
-    vae_steps: int = 4000
+    vae_steps: int = 3000
     proposer_steps: int = 3000
     batch: int = 64
     scene_batch: int = 32
     lr: float = 1e-3
     held_out: int = 10
+    background_glimpses: int = 30000
+    background_rank: int = 32
     checkpoint_every: int = 250
     val_every: int = 500
     seed: int = 0
@@ -94,6 +99,31 @@ def vae_batch(rng: np.random.Generator, faces: OrlFaces, n: int, size: int) -> t
     u[:, 2] *= np.exp(rng.uniform(-0.04, 0.04, n))
     u[:, 3] += rng.uniform(-0.05, 0.05, n)
     return orl_glimpses(images, u, size)
+
+
+def background_glimpses(rng: np.random.Generator, backgrounds: list[np.ndarray], n: int, size: int,
+                        side_range: tuple[float, float] = (16.0, 120.0), max_rotation: float = 0.35) -> torch.Tensor:
+    """``n`` normalised glimpses of backgrounds at random transforms (side log-uniform in
+    ``side_range``, rotation uniform in ``+-max_rotation``), each frame anti-aliased as
+    :func:`generative.face.localise.prepare_images` does for the glimpse's side band."""
+    from generative.face.localise import prepare_images
+
+    bands = np.exp(np.linspace(np.log(side_range[0]), np.log(side_range[1]), 6))
+    per = int(np.ceil(n / (len(backgrounds) * (len(bands) - 1))))
+    out = []
+    for frame in backgrounds:
+        h, w = frame.shape
+        for lo, hi in zip(bands[:-1], bands[1:]):
+            hi = min(hi, 0.9 * min(h, w))
+            if hi <= lo:
+                continue
+            img = prepare_images(frame[None], np.array([np.sqrt(lo * hi)]), size)
+            s = np.exp(rng.uniform(np.log(lo), np.log(hi), per))
+            u = np.stack([rng.uniform(s / 2, w - s / 2), rng.uniform(s / 2, h - s / 2), s,
+                          rng.uniform(-max_rotation, max_rotation, per)], 1)
+            out.append(normalise(read_glimpse(img, torch.as_tensor(u, dtype=torch.float32), size)))
+    g = torch.cat(out)
+    return g[torch.from_numpy(rng.permutation(len(g))[:n])]
 
 
 def proposer_loss(model: FaceModel, images: np.ndarray, u: np.ndarray) -> torch.Tensor:
@@ -163,8 +193,14 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
             history = json.loads(ck["history"])
             torch.set_rng_state(ck["torch_rng"])
             rng.bit_generator.state = json.loads(ck["data_rng"])
+            if "background" in ck:
+                model.background.load_state_dict(ck["background"])
         except Exception as exc:
             raise InputError(f"cannot resume from {ckpt_path}: {type(exc).__name__}: {exc}") from None
+    if not bool(model.background.fitted):  # closed form, from its own seeded generator
+        model.background.fit(background_glimpses(np.random.default_rng(opts.seed + 555), backgrounds,
+                                                 opts.background_glimpses, config.size,
+                                                 max_rotation=config.max_rotation), rank=opts.background_rank)
     val_rng = np.random.default_rng(opts.seed + 991)
     val_faces_t = orl_glimpses(val_faces.images, np.tile(np.asarray(ORL_CANONICAL_U), (len(val_faces), 1)), config.size)
     val_scenes = make_scenes(val_rng, face_squares(val_faces), backgrounds, 128, max_rotation=config.max_rotation)
@@ -176,6 +212,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
         ap = AtomicPath(ckpt_path)
         try:
             torch.save({"vae": model.vae.state_dict(), "proposer": model.proposer.state_dict(),
+                        "background": model.background.state_dict(),
                         "opt_vae": opt_vae.state_dict(), "opt_prop": opt_prop.state_dict(), "step": step,
                         "seconds": seconds, "config": json.dumps(config.to_dict()), "history": json.dumps(history),
                         "torch_rng": torch.get_rng_state(), "data_rng": json.dumps(rng.bit_generator.state)}, ap.tmp)
@@ -224,7 +261,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
                 opt_vae.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_vae.step()
-                info = {"stage": "vae", "elbo": f"{float(terms.elbo):.1f}", "kl": f"{float(terms.kl):.1f}"}
+                info = {"stage": "vae", "elbo": f"{terms.elbo.item():.1f}", "kl": f"{terms.kl.item():.1f}"}
             else:
                 frac = (step - opts.vae_steps) / max(1, opts.proposer_steps)
                 for grp in opt_prop.param_groups:
@@ -234,7 +271,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
                 opt_prop.zero_grad(set_to_none=True)
                 loss.backward()
                 opt_prop.step()
-                info = {"stage": "proposer", "loss": f"{float(loss):.4f}"}
+                info = {"stage": "proposer", "loss": f"{loss.item():.4f}"}
             step += 1
             seconds = time.perf_counter() - t_start
             if bar is not None:

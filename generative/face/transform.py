@@ -89,6 +89,9 @@ def read_glimpse(images: torch.Tensor, u: torch.Tensor, size: int = 24) -> torch
     if images.shape[0] == 1 and b > 1:
         images = images.expand(b, -1, -1, -1)
     grid = F.affine_grid(grid_theta(u, (w, h)), [b, 1, size, size], align_corners=False)
+    # far-off, huge or non-finite windows (an HMC trajectory can fly off) would make
+    # grid_sample index out of range: keep the sampling points near the image
+    grid = torch.nan_to_num(grid, nan=0.0).clamp(-4.0, 4.0)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)[:, 0]
 
 
