@@ -79,10 +79,13 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
 @click.option("--steps", default=40, show_default=True, type=click.IntRange(min=1), help="HMC iterations per chain.")
 @click.option("--leapfrog", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--held-out", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--jitter", default=0.1, show_default=True, type=click.FloatRange(min=0.0),
+              help="Spread of the chains' starts around each start (fraction of the face side; log-scale, radians).")
+@click.option("--marginal", is_flag=True, help="HMC over u alone, the face latents integrated out in closed form.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, seed, threads, as_json):
+def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, jitter, marginal, seed, threads, as_json):
     import torch
 
     from generative.face.evaluate import evaluate_localisation, format_table
@@ -91,7 +94,8 @@ def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, 
 
     torch.set_num_threads(threads)
     model = load_face_model(weights)
-    opts = HMCOptions(chains=chains, steps=steps, leapfrog=leapfrog, adapt=min(steps // 3, 15))
+    opts = HMCOptions(chains=chains, steps=steps, leapfrog=leapfrog, adapt=min(steps // 3, 15),
+                      marginal=marginal, jitter=jitter)
     result = evaluate_localisation(model, _data_folder(data), n_scenes=scenes, options=opts, held_out=held_out,
                                    seed=seed)
     click.echo(json.dumps(result.to_dict()) if as_json else format_table(result))

@@ -108,7 +108,8 @@ def propose(model: FaceModel, images: np.ndarray, batch: int = 256) -> np.ndarra
 
 def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HMCOptions | None = None,
            side_range: tuple[float, float] = (20.0, 400.0), seed: int = 0,
-           blur_side: np.ndarray | None = None) -> Localisation:
+           blur_side: np.ndarray | None = None, anchor: np.ndarray | None = None,
+           anchor_sd: tuple[float, float] = (0.1, 0.05)) -> Localisation:
     """HMC over ``(u, z)`` from ``u_init`` for each image.
 
     Args:
@@ -120,6 +121,10 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
         seed: seed of the chains' jitter and momenta.
         blur_side: ``(N,)`` face side the images are anti-aliased for (default: the mean
             starting side per image).
+        anchor: ``(N, 4)`` transforms of a Gaussian motion prior (a tracker's previous
+            frame), or ``None`` for none.
+        anchor_sd: its standard deviations: centre as a fraction of the anchor's side, and
+            ``log s`` (rotation uses the same value in radians).
     """
     opts = options or HMCOptions()
     vae = model.vae
@@ -160,8 +165,19 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     def latents(q):
         return None if opts.marginal else q[:, 4:]
 
+    motion = None
+    if anchor is not None:
+        a = torch.as_tensor(np.asarray(anchor, np.float64), dtype=torch.float32)[img_idx]
+        a_q = torch.cat([a[:, :2], torch.log(a[:, 2:3]), a[:, 3:4]], 1)
+        sd_pos, sd_shape = anchor_sd
+        a_sd = torch.cat([a[:, 2:3] * sd_pos, a[:, 2:3] * sd_pos, torch.full((len(a), 2), sd_shape)], 1)
+        motion = (a_q, a_sd)
+
     def log_prob(q):
-        return log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior).total
+        lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior).total
+        if motion is not None:
+            lp = lp - 0.5 * ((q[:, :4] - motion[0]) / motion[1]).pow(2).sum(1)
+        return lp
 
     for p in vae.parameters():
         p.requires_grad_(False)

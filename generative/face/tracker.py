@@ -55,6 +55,7 @@ class FaceAttentionTracker(SingleObjectTracker):
 
     def __init__(self, weights: str = "", chains: int = 4, steps: int = 12, leapfrog: int = 4,
                  context: float = 2.0, work_side: float = 40.0, max_zoom: float = 0.1, min_side: float = 24.0,
+                 motion_sd: float = 0.1, marginal: bool = True,
                  redetect_below: float = 0.55,
                  redetect_after: int = 3, seed: int = 0, threads: int = 1) -> None:
         """Load the face model.
@@ -70,6 +71,10 @@ class FaceAttentionTracker(SingleObjectTracker):
                 (the HMC prior's scale range; without it the window can shrink onto a
                 face-like detail and keep shrinking).
             min_side: smallest face side in frame pixels.
+            marginal: HMC over the transform with the face latents integrated out in closed
+                form (``False``: over transform and latents jointly; slower to mix).
+            motion_sd: standard deviation of the Gaussian motion prior around the previous
+                transform: centre in face sides (log-scale and rotation get half of it).
             redetect_below: face score under which a frame counts as low.
             redetect_after: after this many low frames in a row, try the ConvNet on the whole frame.
             seed: seed of the chains.
@@ -84,21 +89,25 @@ class FaceAttentionTracker(SingleObjectTracker):
             torch.set_num_threads(int(threads))
         self.model = load_face_model(weights)
         self.options = HMCOptions(chains=chains, steps=steps, leapfrog=leapfrog, adapt=min(5, steps // 2),
-                                  jitter=0.05)
+                                  jitter=0.05, marginal=bool(marginal))
         if not 0 < max_zoom < 1 or min_side < 4:
             raise InputError("max_zoom must be in (0, 1) and min_side at least 4")
         self.context, self.work_side = float(context), float(work_side)
         self.max_zoom, self.min_side = float(max_zoom), float(min_side)
+        if motion_sd <= 0:
+            raise InputError("motion_sd must be positive")
+        self.motion_sd = float(motion_sd)
         self.redetect_below, self.redetect_after = float(redetect_below), int(redetect_after)
         self.seed = int(seed)
         self._frame_count = 0
 
     def init_one(self, frame, box):
+        grey(frame)  # validates the frame
         if box[2] <= 0 or box[3] <= 0:
             raise InputError("face box must have a positive width and height")
         return FaceState(box_to_u(box)[0])
 
-    def _search(self, img: np.ndarray, u: np.ndarray) -> tuple[Localisation, np.ndarray]:
+    def _search(self, img: np.ndarray, u: np.ndarray, anchored: bool = True) -> tuple[Localisation, np.ndarray]:
         """HMC in a region around ``u``; returns the localisation with ``u`` in frame pixels."""
         h, w = img.shape
         cx, cy, s = u[0], u[1], max(u[2], self.min_side)
@@ -117,7 +126,8 @@ class FaceAttentionTracker(SingleObjectTracker):
         side_range = (max(self.min_side * fx, (1 - self.max_zoom) * local[2]), (1 + self.max_zoom) * local[2])
         self._frame_count += 1
         loc = refine(self.model, crop[None], local[None], self.options, side_range,
-                     seed=self.seed + self._frame_count)
+                     seed=self.seed + self._frame_count, anchor=local[None] if anchored else None,
+                     anchor_sd=(self.motion_sd, 0.5 * self.motion_sd))
         out = loc.u[0].copy()
         out[0], out[1], out[2] = out[0] / fx + x0, out[1] / fy + y0, out[2] / fx
         return loc, out
@@ -128,7 +138,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         small = cv2.resize(img, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
         u = propose(self.model, small[None])[0]
         u[:3] /= f
-        return self._search(img, u)
+        return self._search(img, u, anchored=False)
 
     def update_one(self, state: FaceState, frame):
         img = grey(frame)
