@@ -40,6 +40,8 @@ def _data_folder(data: str):
 @click.option("--lr", default=1e-3, show_default=True, type=float)
 @click.option("--held-out", default=10, show_default=True, type=click.IntRange(min=1), help="People kept out (the last ones).")
 @click.option("--latents", default=32, show_default=True, type=click.IntRange(min=1))
+@click.option("--background-glimpses", default=30000, show_default=True, type=click.IntRange(min=600),
+              help="Background glimpses the background Gaussian is fitted to.")
 @click.option("--checkpoint-every", default=250, show_default=True, type=click.IntRange(min=1))
 @click.option("--val-every", default=500, show_default=True, type=click.IntRange(min=0))
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -49,13 +51,14 @@ def _data_folder(data: str):
               help="Stop (and save) after this many steps of this run; continue later with --resume.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch, lr, held_out, latents,
-                       checkpoint_every, val_every, seed, threads, resume, stop_after, no_progress):
+                       background_glimpses, checkpoint_every, val_every, seed, threads, resume, stop_after, no_progress):
     from generative.face.train import FaceTrainOptions, train_face
 
     if vae_steps + proposer_steps == 0:
         raise InputError("--vae-steps and --proposer-steps are both 0: nothing to train")
     opts = FaceTrainOptions(data=str(_data_folder(data)), out=out, vae_steps=vae_steps, proposer_steps=proposer_steps,
                             batch=batch, scene_batch=scene_batch, lr=lr, held_out=held_out,
+                            background_glimpses=background_glimpses,
                             checkpoint_every=checkpoint_every, val_every=val_every, seed=seed, threads=threads,
                             resume=resume, stop_after=stop_after, progress=not no_progress,
                             config={"latents": latents})
@@ -81,11 +84,14 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
 @click.option("--held-out", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--jitter", default=0.1, show_default=True, type=click.FloatRange(min=0.0),
               help="Spread of the chains' starts around each start (fraction of the face side; log-scale, radians).")
+@click.option("--spread", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="Start the ConvNet + HMC chains on a 3x3 grid this many face sides apart around the "
+                   "proposal, plus two scales (0: all chains jittered around the proposal).")
 @click.option("--marginal", is_flag=True, help="HMC over u alone, the face latents integrated out in closed form.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, jitter, marginal, seed, threads, as_json):
+def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, jitter, spread, marginal, seed, threads, as_json):
     import torch
 
     from generative.face.evaluate import evaluate_localisation, format_table
@@ -97,7 +103,7 @@ def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, 
     opts = HMCOptions(chains=chains, steps=steps, leapfrog=leapfrog, adapt=min(steps // 3, 15),
                       marginal=marginal, jitter=jitter)
     result = evaluate_localisation(model, _data_folder(data), n_scenes=scenes, options=opts, held_out=held_out,
-                                   seed=seed)
+                                   seed=seed, spread=spread)
     click.echo(json.dumps(result.to_dict()) if as_json else format_table(result))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets.orl import load_orl, split_people
-from generative.face.localise import HMCOptions, propose, random_starts, refine
+from generative.face.localise import HMCOptions, grid_starts, propose, random_starts, refine
 from generative.face.model import FaceModel
 from generative.face.scenes import SIDE_RANGE, Scenes, face_squares, load_backgrounds, make_scenes
 from generative.face.transform import u_to_box
@@ -99,9 +99,12 @@ def _refine_in_chunks(model, images, starts, options, seed, chunk=25):
 
 
 def evaluate_localisation(model: FaceModel, root: str | Path, n_scenes: int = 200, options: HMCOptions | None = None,
-                          held_out: int = 10, seed: int = 0) -> LocalisationResult:
+                          held_out: int = 10, seed: int = 0, spread: float = 0.0) -> LocalisationResult:
     """Score the ConvNet alone, ConvNet + HMC, HMC from random starts, and (a diagnostic of the
-    model rather than of the search) HMC started at the true transform."""
+    model rather than of the search) HMC started at the true transform.
+
+    With ``spread > 0`` the ConvNet + HMC chains start on :func:`grid_starts` around the
+    proposal (11 chains); the random-start baseline then gets as many chains."""
     opts = options or HMCOptions()
     scenes = test_scenes(root, n_scenes, held_out, seed, model.config.max_rotation)
     h, w = scenes.images.shape[1:]
@@ -110,10 +113,12 @@ def evaluate_localisation(model: FaceModel, root: str | Path, n_scenes: int = 20
     u_prop = propose(model, scenes.images)
     methods.append(score("ConvNet", u_prop, scenes.u, time.perf_counter() - t))
     t0 = time.perf_counter()
-    u_hmc = _refine_in_chunks(model, scenes.images, u_prop, opts, seed)
+    starts_prop = grid_starts(u_prop, spread) if spread > 0 else u_prop
+    u_hmc = _refine_in_chunks(model, scenes.images, starts_prop, opts, seed)
     methods.append(score("ConvNet + HMC", u_hmc, scenes.u, time.perf_counter() - t0 + methods[0].seconds))
     rng = np.random.default_rng(20_000 + seed)
-    starts = random_starts(rng, n_scenes, opts.chains, (w, h), PRIOR_SIDE_RANGE)
+    n_chains = starts_prop.shape[1] if spread > 0 else opts.chains
+    starts = random_starts(rng, n_scenes, n_chains, (w, h), PRIOR_SIDE_RANGE)
     t = time.perf_counter()
     u_rand = _refine_in_chunks(model, scenes.images, starts, opts, seed)
     methods.append(score("HMC, random start", u_rand, scenes.u, time.perf_counter() - t))
@@ -122,7 +127,8 @@ def evaluate_localisation(model: FaceModel, root: str | Path, n_scenes: int = 20
     methods.append(score("HMC from the truth (diagnostic)", u_true, scenes.u, time.perf_counter() - t))
     setup = {"held_out_people": held_out, "seed": seed, "scene_size": [w, h], "side_range": list(SIDE_RANGE),
              "max_rotation_deg": round(float(np.degrees(model.config.max_rotation)), 1),
-             "backgrounds": "test: TUD-Stadtmitte, sot/Crossing, sot/bag", "hmc": asdict(opts)}
+             "backgrounds": "test: TUD-Stadtmitte, sot/Crossing, sot/bag", "hmc": asdict(opts),
+             "start_spread": spread}
     return LocalisationResult(n_scenes, methods, setup)
 
 
@@ -137,6 +143,9 @@ def format_table(result: LocalisationResult) -> str:
                      f"{m.relative_centre_error:11.3f} {m.scale_error:8.3f} {m.rotation_error:8.1f} {m.seconds:8.1f}")
     hmc = result.setup.get("hmc", {})
     if hmc:
-        lines.append(f"HMC: {hmc['chains']} chains x {hmc['steps']} iterations x {hmc['leapfrog']} leapfrog steps "
-                     f"per scene ({hmc['adapt']} adapting); best log-joint state kept")
+        spread = result.setup.get("start_spread", 0.0)
+        chains = f"11 chains (3x3 grid {spread} sides apart + 2 scales)" if spread else f"{hmc['chains']} chains"
+        lines.append(f"HMC: {chains} x {hmc['steps']} iterations x {hmc['leapfrog']} leapfrog steps per scene "
+                     f"({hmc['adapt']} adapting), {'u only (z integrated out)' if hmc.get('marginal') else 'joint (u, z)'}; "
+                     "best log-joint state kept")
     return "\n".join(lines)

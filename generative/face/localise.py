@@ -199,6 +199,22 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
                         res.accept_rate.view(n, c).mean(1).numpy())
 
 
+def grid_starts(u: np.ndarray, spread: float = 0.35) -> np.ndarray:
+    """Chain starts around proposals: a 3x3 grid of centres ``spread`` face sides apart, plus
+    the proposal at 0.8x and 1.25x its side (11 starts). ``(N, 4)`` -> ``(N, 11, 4)``.
+
+    A proposal's centre is often off by a third of the face side; HMC moves locally, so the
+    chains must start around it to find the mode the model prefers."""
+    u = np.asarray(u, np.float64)
+    offs = [(dx, dy, 1.0) for dy in (-1, 0, 1) for dx in (-1, 0, 1)] + [(0, 0, 0.8), (0, 0, 1.25)]
+    out = np.repeat(u[:, None], len(offs), axis=1)
+    for k, (dx, dy, f) in enumerate(offs):
+        out[:, k, 0] += dx * spread * u[:, 2]
+        out[:, k, 1] += dy * spread * u[:, 2]
+        out[:, k, 2] *= f
+    return out
+
+
 def random_starts(rng: np.random.Generator, n: int, chains: int, image_size: tuple[int, int],
                   side_range: tuple[float, float]) -> np.ndarray:
     """``(n, chains, 4)`` uniform random transforms: centre anywhere the square fits, side

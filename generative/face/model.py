@@ -384,7 +384,8 @@ def load_face_model(path: str | Path = "", device: torch.device | str = "cpu") -
             raise ValueError("not an attentrack face-model file")
         model = FaceModel.from_state(state)
     except Exception as exc:
-        raise InputError(f"cannot read face weights {p}: {type(exc).__name__}: {exc}") from None
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise InputError(f"cannot read face weights {p}: {type(exc).__name__}: {first}") from None
     model.vae.to(device)
     model.proposer.to(device)
     model.background.to(device)
