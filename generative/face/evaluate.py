@@ -19,19 +19,10 @@ from generative.face.localise import HMCOptions, grid_starts, propose, random_st
 from generative.face.model import FaceModel
 from generative.face.scenes import SIDE_RANGE, Scenes, face_squares, load_backgrounds, make_scenes
 from generative.face.transform import u_to_box
+from tracker.boxes import iou as box_iou
 
 #: the prior range of the face side used by HMC on the test scenes (the scenes' range, widened)
 PRIOR_SIDE_RANGE = (SIDE_RANGE[0] * 0.75, SIDE_RANGE[1] * 1.25)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of ``(N, 4)`` ``x, y, w, h`` boxes."""
-    x0 = np.maximum(a[:, 0], b[:, 0])
-    y0 = np.maximum(a[:, 1], b[:, 1])
-    x1 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y1 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    return inter / (a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter)
 
 
 @dataclass

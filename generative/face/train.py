@@ -25,6 +25,7 @@ from datasets.orl import CANONICAL_CROP, OrlFaces, load_orl, split_people
 from generative.face.model import FaceConfig, FaceModel, encode_target, proposer_input, vae_elbo
 from generative.face.scenes import face_squares, load_backgrounds, make_scenes
 from generative.face.transform import normalise, read_glimpse
+from tracker.boxes import iou as box_iou
 from tracker.errors import InputError
 
 #: the canonical transform of an ORL image (centre and side of :data:`CANONICAL_CROP`)
@@ -136,15 +137,6 @@ def proposer_loss(model: FaceModel, images: np.ndarray, u: np.ndarray) -> torch.
     return (torch.nn.functional.smooth_l1_loss(pred, target, reduction="none", beta=0.05) * weight).sum(1).mean()
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    x0 = np.maximum(a[:, 0], b[:, 0])
-    y0 = np.maximum(a[:, 1], b[:, 1])
-    x1 = np.minimum(a[:, 0] + a[:, 2], b[:, 0] + b[:, 2])
-    y1 = np.minimum(a[:, 1] + a[:, 3], b[:, 1] + b[:, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    return inter / (a[:, 2] * a[:, 3] + b[:, 2] * b[:, 3] - inter)
-
-
 def open_training_data(opts: FaceTrainOptions):
     """ORL split into training and held-out people, and the training backgrounds."""
     root = Path(opts.data)
@@ -234,7 +226,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
             u = decode_proposal(model.proposer(x), SCENE_WH).double().numpy()
         model.vae.train()
         model.proposer.train()
-        iou = float(_iou(u_to_box(u), u_to_box(val_scenes.u)).mean())
+        iou = float(box_iou(u_to_box(u), u_to_box(val_scenes.u)).mean())
         return {"val_elbo": round(elbo, 2), "val_proposer_iou": round(iou, 4)}
 
     from generative.face.scenes import SCENE_SIZE as SCENE_WH

@@ -8,6 +8,7 @@ import pytest
 
 from generative.face.model import SHIPPED_WEIGHTS
 from tracker.base import create_tracker
+from tracker.boxes import iou
 from tracker.errors import InputError
 
 pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped face weights absent")
@@ -30,13 +31,6 @@ def _moving_face_frames(data_dir, n=8):
     return frames, np.array(truth)
 
 
-def _iou(a, b):
-    x0, y0 = max(a[0], b[0]), max(a[1], b[1])
-    x1, y1 = min(a[0] + a[2], b[0] + b[2]), min(a[1] + a[3], b[1] + b[3])
-    inter = max(0, x1 - x0) * max(0, y1 - y0)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
 def test_follows_a_moving_face_and_draws_the_reconstruction(data_dir, one_thread):
     from generative.face.transform import u_to_box
     from tracker.draw import draw_tracks
@@ -48,7 +42,7 @@ def test_follows_a_moving_face_and_draws_the_reconstruction(data_dir, one_thread
     ious = []
     for frame, box in zip(frames[1:], boxes[1:]):
         (track,) = tracker.update(frame)
-        ious.append(_iou(track.box, box))
+        ious.append(float(iou(track.box[None], box[None])[0]))
         assert 0.0 < track.score < 1.0
     assert np.mean(ious) > 0.6, ious
     assert track.inset is not None and track.inset.shape == (24, 24) and track.inset.dtype == np.uint8
