@@ -51,6 +51,9 @@ def _register_subcommands() -> None:
     from tools.saliency_cmd import register as register_saliency  # noqa: E402
 
     register_saliency(cli, train_group, eval_group, bench_command)
+    from tools.face_cmd import register as register_face
+
+    register_face(train_group, eval_group)
 
 
 _register_subcommands()

@@ -39,6 +39,8 @@ class Track:
             has spatial attention.
         mask: ``(h, w)`` float array in ``[0, 1]``: appearance attention over the glimpse,
             when the tracker has one.
+        inset: ``(h, w)`` or ``(h, w, 3)`` uint8 image the annotated video shows beside the
+            frame (e.g. a generative model's canonical reconstruction), when there is one.
     """
 
     track_id: int
@@ -46,6 +48,7 @@ class Track:
     score: float = 1.0
     glimpse: np.ndarray | None = None
     mask: np.ndarray | None = None
+    inset: np.ndarray | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``box`` and ``glimpse`` as lists of 4 floats)."""

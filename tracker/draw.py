@@ -48,6 +48,20 @@ def overlay_heatmap(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> 
     return cv2.addWeighted(frame, 1 - alpha, coloured, alpha, 0)
 
 
+def draw_inset(frame: np.ndarray, inset: np.ndarray, slot: int, colour, side_fraction: float = 0.22) -> None:
+    """Draw ``inset`` (``(h, w)`` grey or ``(h, w, 3)`` BGR uint8) in place in the top-right
+    corner of ``frame``, below ``slot`` earlier insets, framed in ``colour``."""
+    H, W = frame.shape[:2]
+    side = max(8, int(min(H, W) * side_fraction))
+    img = inset if inset.ndim == 3 else cv2.cvtColor(inset.astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    img = cv2.resize(img.astype(np.uint8), (side, side), interpolation=cv2.INTER_NEAREST)
+    x0, y0 = W - side - 4, 4 + slot * (side + 4)
+    if y0 + side > H or x0 < 0:
+        return
+    frame[y0 : y0 + side, x0 : x0 + side] = img
+    cv2.rectangle(frame, (x0 - 1, y0 - 1), (x0 + side, y0 + side), colour, 1)
+
+
 def draw_tracks(frame: np.ndarray, tracks: list[Track], frame_index: int | None = None) -> np.ndarray:
     """Return a copy of ``frame`` with each track's box, id and score, and its attention
     (glimpse window as a thin rectangle, appearance mask as a tint) when it has them."""
@@ -63,6 +77,9 @@ def draw_tracks(frame: np.ndarray, tracks: list[Track], frame_index: int | None 
         cv2.rectangle(out, p0, p1, colour, 2, cv2.LINE_AA)
         label = f"{t.track_id}" if t.score >= 0.999 else f"{t.track_id} {t.score:.2f}"
         cv2.putText(out, label, (p0[0], max(12, p0[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+    insets = [t for t in tracks if t.inset is not None]
+    for k, t in enumerate(insets):
+        draw_inset(out, np.asarray(t.inset), k, colour_for(t.track_id))
     if frame_index is not None:
         cv2.putText(out, f"#{frame_index + 1}", (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1, cv2.LINE_AA)
     return out

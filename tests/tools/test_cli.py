@@ -58,6 +58,12 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "train", "hart", "--data", data_dir_or_none / "mot15" / "TUD-Stadtmitte", "--out", tmp_path / "run",
             "--steps", "1", "--tokens", "4", "--min-length", "2", "--max-length", "2", "--val-every", "0",
             "--workers", "0", "--assets", "none", "--no-progress", "--val-split", "0", "--set", "glimpse_size=16"],
+        "train face": None if data_dir_or_none is None else [
+            "train", "face", "--data", data_dir_or_none, "--out", tmp_path / "runface", "--vae-steps", "2",
+            "--proposer-steps", "2", "--batch", "4", "--scene-batch", "2", "--background-glimpses", "600",
+            "--val-every", "0", "--no-progress"],
+        "eval face": None if data_dir_or_none is None else [
+            "eval", "face", "--data", data_dir_or_none, "--scenes", "2", "--chains", "2", "--steps", "2", "--json"],
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
         "batch": ["batch", clip, "-m", "static", "-o", tmp_path / "b", "--workers", "1", "-q"],
@@ -109,6 +115,8 @@ def test_command_runs(command, tmp_path, clip, request):
         assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.mp4").is_file()
     if command == "batch":
         assert (tmp_path / "b" / "clip.txt").is_file() and (tmp_path / "b" / "summary.csv").is_file()
+    if command == "train face":
+        assert (tmp_path / "runface" / "face.pt").is_file() and (tmp_path / "runface" / "checkpoint.pt").is_file()
     if command == "train hart":
         assert (tmp_path / "run" / "hart.pt").is_file() and (tmp_path / "run" / "checkpoint.pt").is_file()
 
@@ -156,12 +164,15 @@ def _bad_cases(tmp_path, clip):
         "malformed gt": (["eval", "mot", "--gt", badgt, "--pred", good], ":2:"),
         "missing gt": (["eval", "mot", "--gt", tmp_path / "none.txt", "--pred", good], "not found"),
         "unknown option": (["track", clip, "--no-such-flag"], "no-such-flag"),
+        "corrupt face weights": (["eval", "face", "--weights", good, "--scenes", "1"], "face weights"),
+        "no faces folder": (["train", "face", "--data", tmp_path / "nofr", "--out", out], "faces/orl"),
     }
 
 
 BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-number box", "negative box",
              "box outside frame", "unknown model", "bad model option", "weights for a model without",
-             "missing weights", "corrupt weights", "malformed gt", "missing gt", "unknown option"]
+             "missing weights", "corrupt weights", "malformed gt", "missing gt", "unknown option",
+             "corrupt face weights", "no faces folder"]
 
 
 def test_bad_case_list_is_complete(tmp_path, clip):

@@ -6,3 +6,8 @@ try:  # HART needs its weights and modules; a broken install must not hide the o
     from tracker.trackers import hart  # noqa: F401
 except ImportError:  # pragma: no cover - only when the hart module is absent
     pass
+
+try:  # the attentional face model (generative.face) ships its own weights
+    from generative.face import tracker as _face  # noqa: F401
+except ImportError:  # pragma: no cover - only when the generative package is absent
+    pass

@@ -1,0 +1,146 @@
+"""Synthetic localisation scenes: real ORL faces placed with random similarity transforms
+into real cluttered backgrounds.
+
+Backgrounds are grey frames of the real clips and images in the data folder, split so that
+training and testing never share a background source:
+
+* ``train``: ``video/tree.avi`` (every 10th frame), ``mot15/TUD-Campus`` (every 5th) and
+  the ten ``kitti`` frames;
+* ``test``: ``mot15/TUD-Stadtmitte`` (every 10th), ``sot/Crossing`` and ``sot/bag``
+  (every 10th frame each).
+
+People are split too (:func:`datasets.orl.split_people`): the test scenes use only held-out
+people.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datasets.orl import CANONICAL_CROP, OrlFaces
+from generative.face.transform import paste_face
+from tracker.errors import InputError
+
+#: scene size ``(W, H)`` in pixels
+SCENE_SIZE = (160, 120)
+#: face side range in pixels in the scenes
+SIDE_RANGE = (30.0, 80.0)
+
+
+def _video_frames(path: Path, every: int) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames, i = [], 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % every == 0:
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        i += 1
+    cap.release()
+    return frames
+
+
+def _image_frames(files: list[Path], every: int) -> list[np.ndarray]:
+    out = []
+    for f in sorted(files)[::every]:
+        im = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
+        if im is not None:
+            out.append(im)
+    return out
+
+
+def load_backgrounds(root: str | Path, split: str) -> list[np.ndarray]:
+    """Grey background frames (``(H, W)`` float32 in [0, 1]) of one split (``train`` or ``test``).
+
+    Raises:
+        InputError: an unknown split or none of its sources under ``root``.
+    """
+    root = Path(root)
+    if split == "train":
+        frames = _video_frames(root / "video" / "tree.avi", 10)
+        frames += _video_frames(root / "mot15" / "TUD-Campus" / "TUD-Campus.mp4", 5)
+        frames += _image_frames(list((root / "kitti").glob("*.png")), 1)
+    elif split == "test":
+        frames = _video_frames(root / "mot15" / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4", 10)
+        frames += _image_frames(list((root / "sot" / "Crossing" / "img").glob("*.jpg")), 10)
+        frames += _image_frames(list((root / "sot" / "bag").glob("*.jpg")), 10)
+    else:
+        raise InputError(f"unknown background split {split!r} (train or test)")
+    if not frames:
+        raise InputError(f"no background frames for split {split!r} under {root}")
+    out = []
+    for f in frames:  # at most 320 pixels wide: scenes are small, and resizing is the cost
+        if f.shape[1] > 320:
+            f = cv2.resize(f, (320, round(f.shape[0] * 320 / f.shape[1])), interpolation=cv2.INTER_AREA)
+        out.append(f.astype(np.float32) / 255.0)
+    return out
+
+
+def face_squares(faces: OrlFaces, margin: float = 0.0) -> np.ndarray:
+    """The canonical squares of ORL faces at full resolution: ``(N, S, S)`` float32 in [0, 1]."""
+    x, y, w, h = CANONICAL_CROP
+    return np.stack([im[y : y + h, x : x + w] for im in faces.images]).astype(np.float32) / 255.0
+
+
+@dataclass
+class Scenes:
+    """A batch of scenes.
+
+    Attributes:
+        images: ``(B, H, W)`` float32 grey images in [0, 1].
+        u: ``(B, 4)`` true transforms ``cx, cy, s, theta`` (pixels, radians).
+    """
+
+    images: np.ndarray
+    u: np.ndarray
+
+
+def random_background(rng: np.random.Generator, backgrounds: list[np.ndarray],
+                      size: tuple[int, int] = SCENE_SIZE) -> np.ndarray:
+    """A random crop (random scale, the scene's aspect) of a random background, resized to ``size``."""
+    w, h = size
+    bg = backgrounds[rng.integers(len(backgrounds))]
+    bh, bw = bg.shape
+    frac = rng.uniform(0.5, 1.0)
+    cw = min(bw, int(bh * w / h)) * frac
+    ch = cw * h / w
+    x0 = rng.uniform(0, bw - cw)
+    y0 = rng.uniform(0, bh - ch)
+    crop = bg[int(y0) : int(y0 + ch), int(x0) : int(x0 + cw)]
+    out = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
+    if rng.random() < 0.5:
+        out = out[:, ::-1]
+    return np.ascontiguousarray(out)
+
+
+def make_scenes(rng: np.random.Generator, squares: np.ndarray, backgrounds: list[np.ndarray], n: int,
+                size: tuple[int, int] = SCENE_SIZE, side_range: tuple[float, float] = SIDE_RANGE,
+                max_rotation: float = 0.35, noise: float = 0.01) -> Scenes:
+    """``n`` scenes, each one face (random person, flip, brightness and contrast) placed with a
+    random transform (side log-uniform in ``side_range``, rotation uniform in
+    ``+-max_rotation``, centre uniform with the rotated square inside the image)."""
+    w, h = size
+    images = np.empty((n, h, w), np.float32)
+    us = np.empty((n, 4), np.float64)
+    for i in range(n):
+        bg = random_background(rng, backgrounds, size)
+        face = squares[rng.integers(len(squares))]
+        if rng.random() < 0.5:
+            face = face[:, ::-1]
+        face = np.clip((face - face.mean()) * rng.uniform(0.7, 1.3) + face.mean() + rng.uniform(-0.15, 0.15), 0, 1)
+        s = math.exp(rng.uniform(math.log(side_range[0]), math.log(side_range[1])))
+        th = rng.uniform(-max_rotation, max_rotation)
+        half = 0.5 * s * (abs(math.cos(th)) + abs(math.sin(th)))
+        cx = rng.uniform(half, w - half)
+        cy = rng.uniform(half, h - half)
+        u = np.array([cx, cy, s, th])
+        img = paste_face(bg, np.ascontiguousarray(face), u)
+        images[i] = np.clip(img + noise * rng.standard_normal(img.shape, dtype=np.float32), 0, 1)
+        us[i] = u
+    return Scenes(images, us)

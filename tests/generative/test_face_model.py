@@ -1,0 +1,99 @@
+"""The face model: the VAE learns held-out faces on real ORL data, the closed-form marginal
+equals the Gaussian it stands for, the background Gaussian is fitted exactly, and the
+log-joint prefers the true face window; the shipped weights load ``weights_only``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from datasets.orl import load_orl, split_people
+from generative.face.model import (SHIPPED_WEIGHTS, BackgroundModel, FaceConfig, FaceVAE, load_face_model,
+                                   log_joint, vae_elbo)
+from generative.face.train import ORL_CANONICAL_U, orl_glimpses, vae_batch
+from generative.face.transform import normalise, read_glimpse
+from tracker.errors import InputError
+
+
+def test_vae_learns_held_out_faces(data_dir, one_thread):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    faces = load_orl(data_dir / "faces" / "orl")
+    train, test = split_people(10)
+    held = faces.subset(test[:5])
+    val = orl_glimpses(held.images, np.tile(np.asarray(ORL_CANONICAL_U), (len(held), 1)), 24)
+    vae = FaceVAE(FaceConfig())
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
+
+    def held_out_elbo():
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return float(vae_elbo(vae, val).elbo)
+
+    before = held_out_elbo()
+    tr = faces.subset(train)
+    for _ in range(60):
+        loss = -vae_elbo(vae, vae_batch(rng, tr, 16, 24)).elbo
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    after = held_out_elbo()
+    assert after > before + 100, (before, after)  # nats per face, on people never seen
+
+
+def test_marginal_likelihood_is_the_linear_gaussian():
+    torch.manual_seed(0)
+    vae = FaceVAE(FaceConfig(size=6, latents=3))
+    v = torch.randn(5, 6, 6)
+    w, b = vae.decoder[0].weight, vae.decoder[0].bias
+    cov = w @ w.T + torch.exp(2 * vae.log_sigma) * torch.eye(36)
+    ref = torch.distributions.MultivariateNormal(b, covariance_matrix=cov).log_prob(v.flatten(1))
+    assert torch.allclose(vae.marginal_log_likelihood(v), ref, atol=1e-3)
+    # posterior mean maximises the joint: its gradient there is zero
+    z = vae.posterior_mean(v).detach().requires_grad_(True)
+    (vae.log_likelihood(v, z) - 0.5 * z.pow(2).sum(1)).sum().backward()
+    assert z.grad.abs().max() < 1e-3
+
+
+def test_background_fit_is_the_sample_gaussian():
+    torch.manual_seed(0)
+    x = torch.randn(4000, 3, 3) @ torch.randn(3, 3) + 0.5
+    bg = BackgroundModel(3)
+    bg.fit(x, shrink=0.0)
+    flat = x.flatten(1).double()
+    ref = torch.distributions.MultivariateNormal(flat.mean(0), covariance_matrix=torch.cov(flat.T))
+    assert torch.allclose(bg.log_prob(x[:10]).double(), ref.log_prob(flat[:10]), atol=1e-2)
+    bg.fit(x, rank=2, shrink=0.0)  # probabilistic PCA keeps the top-2 variances exactly
+    assert torch.isfinite(bg.log_prob(x[:10])).all()
+
+
+@pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped face weights absent")
+def test_shipped_weights_prefer_the_true_window(data_dir):
+    state = torch.load(SHIPPED_WEIGHTS, map_location="cpu", weights_only=True)
+    assert state["format"] == "attentrack-face-1"
+    model = load_face_model()
+    from generative.face.evaluate import test_scenes
+
+    sc = test_scenes(data_dir, 12)
+    from generative.face.localise import prepare_images
+
+    imgs = prepare_images(sc.images, sc.u[:, 2])
+    u = torch.as_tensor(sc.u, dtype=torch.float32)
+    shifted = u.clone()
+    shifted[:, 0] += 0.5 * u[:, 2]
+    with torch.no_grad():
+        def score(uu):
+            z = model.vae.posterior_mean(normalise(read_glimpse(imgs, uu, 24)))
+            return log_joint(model.vae, model.background, imgs, uu, z, (20.0, 120.0), 0.35).total
+
+        assert float((score(u) > score(shifted)).float().mean()) >= 0.75
+
+
+def test_bad_weights(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_face_model(tmp_path / "none.pt")
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "other"}, bad)
+    with pytest.raises(InputError, match="cannot read"):
+        load_face_model(bad)
