@@ -46,6 +46,9 @@ def _register_subcommands() -> None:
     cli.add_command(eval_group)
     cli.add_command(train_group)
     cli.add_command(bench_command)
+    from tools.generate_cmd import register as register_generative
+
+    register_generative(cli, train_group, eval_group)
 
 
 _register_subcommands()

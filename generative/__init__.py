@@ -1,0 +1,1 @@
+"""Attention-based generative models: DRAW, alignDRAW (and the face model)."""
