@@ -77,10 +77,10 @@ def place_in_cells(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def classifier_task(config: ClassifierConfig, root: str | os.PathLike | None = None) -> Task:
     """The classifier on the 5k training digits at random offsets; validated on all 10k test
     digits placed at random offsets (fixed seed)."""
-    from generative.data import test_digits, training_digits
+    from generative.data import official_test_digits, training_digits
 
     train_x, train_y = training_digits(root)
-    test_x, test_y = test_digits(root)
+    test_x, test_y = official_test_digits(root)
     val_x = torch.from_numpy(place_in_cells(test_x, np.random.default_rng(1).integers(0, JITTER + 1, (len(test_x), 2))))
     val_y = torch.from_numpy(test_y)
 

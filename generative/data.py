@@ -41,7 +41,7 @@ def _read_csv_cached(path: str) -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
-def test_digits(root: str | os.PathLike | None = None, count: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def official_test_digits(root: str | os.PathLike | None = None, count: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The official MNIST test digits (the first ``count``; 0: all 10,000), float32 in ``[0, 1]``."""
     images, labels = load_mnist(digits_folder(root), "t10k")
     if count:

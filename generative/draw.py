@@ -140,11 +140,19 @@ class DRAWCore(nn.Module):
         self.decoder = nn.LSTMCell(latent + cond, dec_units)
         self.write_head = WindowHead(dec_units, height, width, write_n)
         self.write_patch = nn.Linear(dec_units, write_n * write_n)
+        self.canvas0 = nn.Parameter(torch.zeros(height, width))
+
+    @torch.no_grad()
+    def init_canvas(self, mean_image: torch.Tensor) -> None:
+        """Start the canvas ``c_0`` (a learned per-pixel bias) at the logits of the data's mean image
+        ``(H, W)`` in ``[0, 1]``. A write spreads each patch value over many pixels, so writes
+        alone need thousands of steps to push the background logits down; this starts there."""
+        self.canvas0.copy_(torch.logit(mean_image.clamp(0.01, 0.99)))
 
     def initial_state(self, batch: int, device=None) -> DRAWState:
-        """All-zero state for ``batch`` images."""
+        """The state before the first step: canvas ``c_0``, zero LSTM states."""
         z = lambda n: torch.zeros(batch, n, device=device)  # noqa: E731
-        return DRAWState(torch.zeros(batch, self.height, self.width, device=device),
+        return DRAWState(self.canvas0.to(device).expand(batch, -1, -1),
                          z(self.encoder.hidden_size), z(self.encoder.hidden_size),
                          z(self.decoder.hidden_size), z(self.decoder.hidden_size))
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from generative.aligndraw import AlignDRAW, AlignDRAWConfig
-from generative.data import binarise_batch, binarise_fixed, test_digits, training_digits
+from generative.data import binarise_batch, binarise_fixed, official_test_digits, training_digits
 from generative.draw import DRAW, DRAWConfig, variational_loss
 from generative.train import Task
 
@@ -27,7 +27,7 @@ def draw_task(config: DRAWConfig, root: str | os.PathLike | None = None, val_cou
     by the bound on the first ``val_count`` test digits (fixed binarisation); the KL term is
     warmed up over ``kl_warmup`` steps (:func:`kl_weight`)."""
     train_x, _ = training_digits(root)
-    val_x = binarise_fixed(test_digits(root, val_count)[0]) if val_count else None
+    val_x = binarise_fixed(official_test_digits(root, val_count)[0]) if val_count else None
 
     def loss(model, batch, step):
         (x,) = batch
@@ -40,7 +40,9 @@ def draw_task(config: DRAWConfig, root: str | os.PathLike | None = None, val_cou
 
         return {"bound": variational_bound(model, val_x).bound}
 
-    return Task(DRAW(config), lambda rng, n: (binarise_batch(rng, train_x, n),), loss,
+    model = DRAW(config)
+    model.core.init_canvas(torch.from_numpy(train_x.mean(0)))
+    return Task(model, lambda rng, n: (binarise_batch(rng, train_x, n),), loss,
                 validate if val_x is not None else None,
                 describe=f"mnist_5k.csv.gz ({len(train_x)} training digits), stochastic binarisation per batch")
 
@@ -63,7 +65,7 @@ def aligndraw_task(config: AlignDRAWConfig, root: str | os.PathLike | None = Non
     stream = CaptionedDigits(train_x, train_y, "train", two_digit_fraction)
     val = None
     if val_count:
-        test_x, test_y = test_digits(root)
+        test_x, test_y = official_test_digits(root)
         vrng = np.random.default_rng(12345)
         imgs, comps = CaptionedDigits(test_x, test_y, "held_out", two_digit_fraction).batch(vrng, val_count)
         val = (binarise_fixed(imgs), *_caption_tensors(comps))
@@ -85,7 +87,9 @@ def aligndraw_task(config: AlignDRAWConfig, root: str | os.PathLike | None = Non
         torch.manual_seed(0)
         return {"held_out_bound": float(variational_loss(model(x, tokens, lengths), x).total.mean())}
 
-    return Task(AlignDRAW(config), batch, loss, validate if val is not None else None,
+    model = AlignDRAW(config)
+    model.core.init_canvas(torch.from_numpy(stream.batch(np.random.default_rng(99), 2000)[0].mean(0)))
+    return Task(model, batch, loss, validate if val is not None else None,
                 describe=(f"MNIST with captions generated from mnist_5k.csv.gz ({len(train_x)} training digits), "
                           f"{two_digit_fraction:.0%} two-digit canvases, held-out compositions excluded, "
                           "stochastic binarisation per batch"))

@@ -13,14 +13,14 @@ from tracker.errors import InputError
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "generative" / "weights"
 
 
-def _common_train_options(steps: int):
-    """Options shared by the ``train`` commands of this module (``steps``: the default of ``--steps``)."""
+def _common_train_options(steps: int, lr: float = 1e-3):
+    """Options shared by the ``train`` commands of this module (with the defaults of ``--steps`` and ``--lr``)."""
     opts = [
         click.option("--out", required=True, type=click.Path(), help="Output folder (checkpoint.pt, weights, log.jsonl)."),
         click.option("--data", default="", type=click.Path(), help="Data folder holding digits/ (default: the attentrack data folder)."),
         click.option("--steps", default=steps, show_default=True, type=click.IntRange(min=1)),
         click.option("--batch", default=64, show_default=True, type=click.IntRange(min=1)),
-        click.option("--lr", default=1e-3, show_default=True, type=float),
+        click.option("--lr", default=lr, show_default=True, type=float),
         click.option("--seed", default=0, show_default=True, type=int),
         click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1)),
         click.option("--checkpoint-every", default=250, show_default=True, type=click.IntRange(min=1)),
@@ -39,6 +39,13 @@ def _common_train_options(steps: int):
     return decorate
 
 
+def _seed(kw: dict) -> None:
+    """Seed torch before the model is built, so its initial weights follow ``--seed``."""
+    import torch
+
+    torch.manual_seed(kw["seed"])
+
+
 def _train_options(kw: dict, extra: dict):
     from generative.train import TrainOptions
 
@@ -52,20 +59,21 @@ def _train_options(kw: dict, extra: dict):
     "Train DRAW (Gaussian read and write attention) on the 5k MNIST training digits, binarised "
     "stochastically per batch; validates the bound on the first 1000 test digits. Writes "
     "OUT/checkpoint.pt every --checkpoint-every steps (atomically) and OUT/draw.pt at the end.\n\n"
-    "Example:\n\n\b\n  attentrack train draw --out runs/draw --steps 2400 --max-minutes 25"))
-@_common_train_options(2400)
+    "Example:\n\n\b\n  attentrack train draw --out runs/draw --max-minutes 22"))
+@_common_train_options(2400, 2e-3)
 @click.option("--glimpses", "steps_t", default=12, show_default=True, type=click.IntRange(min=1), help="DRAW steps T.")
 @click.option("--read-n", default=2, show_default=True, type=click.IntRange(min=2))
 @click.option("--write-n", default=5, show_default=True, type=click.IntRange(min=2))
 @click.option("--units", default=192, show_default=True, type=click.IntRange(min=1), help="Encoder and decoder LSTM units.")
 @click.option("--latent", default=50, show_default=True, type=click.IntRange(min=1))
-@click.option("--kl-warmup", default=300, show_default=True, type=click.IntRange(min=0),
+@click.option("--kl-warmup", default=1000, show_default=True, type=click.IntRange(min=0),
               help="Steps over which the KL weight rises linearly from 0 to 1 (0: none).")
 def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw):
     from generative.draw import DRAWConfig
     from generative.tasks import draw_task
     from generative.train import train
 
+    _seed(kw)
     config = DRAWConfig(steps=steps_t, read_n=read_n, write_n=write_n, enc_units=units, dec_units=units, latent=latent)
     task = draw_task(config, kw["data"] or None, kl_warmup=kl_warmup)
     summary = train(task, _train_options(kw, {"kl_warmup": kl_warmup}))
@@ -78,7 +86,7 @@ def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw)
     "Validates the bound on fixed canvases of test digits in held-out compositions. Writes "
     "OUT/checkpoint.pt every --checkpoint-every steps (atomically) and OUT/aligndraw.pt at the end.\n\n"
     "Example:\n\n\b\n  attentrack train aligndraw --out runs/aligndraw --steps 1500 --max-minutes 25"))
-@_common_train_options(1500)
+@_common_train_options(1500, 2e-3)
 @click.option("--glimpses", "steps_t", default=12, show_default=True, type=click.IntRange(min=1), help="alignDRAW steps T.")
 @click.option("--read-n", default=8, show_default=True, type=click.IntRange(min=2))
 @click.option("--write-n", default=8, show_default=True, type=click.IntRange(min=2))
@@ -93,6 +101,7 @@ def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units,
     from generative.tasks import aligndraw_task
     from generative.train import train
 
+    _seed(kw)
     config = AlignDRAWConfig(steps=steps_t, read_n=read_n, write_n=write_n, enc_units=units, dec_units=units,
                              latent=latent, lang_units=lang_units)
     task = aligndraw_task(config, kw["data"] or None, kl_warmup=kl_warmup, two_digit_fraction=two_digit_fraction)
@@ -110,6 +119,7 @@ def train_classifier_command(**kw):
     from generative.classifier import ClassifierConfig, classifier_task
     from generative.train import train
 
+    _seed(kw)
     summary = train(classifier_task(ClassifierConfig(), kw["data"] or None), _train_options(kw, {}))
     click.echo(json.dumps(summary))
 
@@ -147,14 +157,14 @@ def _training_note(path: str) -> dict:
 def eval_draw_command(weights, data, count, samples, threads, as_json):
     import torch
 
-    from generative.data import binarise_fixed, test_digits, training_digits
+    from generative.data import binarise_fixed, official_test_digits, training_digits
     from generative.evaluate import variational_bound
     from generative.registry import load_weights
 
     torch.set_num_threads(threads)
     path = _weights(weights, "draw.pt")
     model = load_weights(path, expect="draw")
-    test = binarise_fixed(test_digits(data or None, count)[0])
+    test = binarise_fixed(official_test_digits(data or None, count)[0])
     train_x = binarise_fixed(training_digits(data or None)[0][:len(test)])
     res = variational_bound(model, test, samples=samples)
     res_train = variational_bound(model, train_x, samples=samples)
@@ -188,14 +198,14 @@ def eval_draw_command(weights, data, count, samples, threads, as_json):
 def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_json):
     import torch
 
-    from generative.data import test_digits
+    from generative.data import official_test_digits
     from generative.evaluate import caption_accuracy
     from generative.registry import load_weights
 
     torch.set_num_threads(threads)
     model = load_weights(_weights(weights, "aligndraw.pt"), expect="aligndraw")
     clf = load_weights(_weights(classifier, "digit-classifier.pt"), expect="digit-classifier")
-    tx, ty = test_digits(data or None)
+    tx, ty = official_test_digits(data or None)
     rows = caption_accuracy(model, clf, tx, ty, images, seed)
     if as_json:
         click.echo(json.dumps({"rows": [r.to_dict() for r in rows], "config": model.config.to_dict()}))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.foundation.conftest import moving_square_frames, write_video
+from tests.generative.smoke import GENERATIVE_NEEDS_DATA, generative_smoke_args
 from tools.cli import cli, main, track_main
 
 
@@ -58,6 +59,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "train", "hart", "--data", data_dir_or_none / "mot15" / "TUD-Stadtmitte", "--out", tmp_path / "run",
             "--steps", "1", "--tokens", "4", "--min-length", "2", "--max-length", "2", "--val-every", "0",
             "--workers", "0", "--assets", "none", "--no-progress", "--val-split", "0", "--set", "glimpse_size=16"],
+        **generative_smoke_args(tmp_path, data_dir_or_none),
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
     }
@@ -81,7 +83,7 @@ def test_command_runs(command, tmp_path, clip, request):
         (seq / "groundtruth_rect.txt").write_text(
             "".join(f"{20 + 3 * i},{30 + i},24,24\n" for i in range(12)))
     data = None
-    if command == "train hart":
+    if command == "train hart" or command in GENERATIVE_NEEDS_DATA:
         data = request.getfixturevalue("data_dir")
     args = smoke_args(tmp_path, clip, data)[command]
     code, out, err = run_cli(args)
