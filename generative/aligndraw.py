@@ -17,7 +17,7 @@ Generating from a caption samples ``z_t`` from the prior.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
@@ -26,11 +26,11 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from datasets.mnist_captions import VOCAB
 from generative.draw import DRAWCore, DRAWOutput, Drawing
-from generative.registry import GenerativeModel
+from generative.registry import ConfigDict, GenerativeModel
 
 
 @dataclass
-class AlignDRAWConfig:
+class AlignDRAWConfig(ConfigDict):
     """alignDRAW hyper-parameters (defaults: the configuration trained here; the paper's
     MNIST-captions model has 32 steps, latent 150, encoder/decoder 300 units, 8 x 8
     attention patches and 128 language units each way).
@@ -58,17 +58,6 @@ class AlignDRAWConfig:
     lang_units: int = 64
     align_units: int = 64
     vocab: list[str] = field(default_factory=lambda: list(VOCAB))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "AlignDRAWConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown config fields {sorted(unknown)}")
-        return cls(**d)
 
 
 class Caption(NamedTuple):

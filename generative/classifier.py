@@ -9,7 +9,7 @@ the mean images ``sigmoid(c_T)`` of the generators.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -17,27 +17,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from datasets.mnist_captions import CELL, JITTER
-from generative.registry import GenerativeModel
+from generative.registry import ConfigDict, GenerativeModel
 from generative.train import Task
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(ConfigDict):
     """Attributes: channels of the two conv layers, hidden units of the fully connected layer."""
 
     channels1: int = 16
     channels2: int = 32
     hidden: int = 64
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ClassifierConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown config fields {sorted(unknown)}")
-        return cls(**d)
 
 
 class DigitClassifier(GenerativeModel, model_id="digit-classifier"):

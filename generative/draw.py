@@ -18,7 +18,7 @@ both models share; the loss (:func:`variational_loss`) is built outside the mode
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from generative.attention import AttentionWindow, WindowHead, read, write
-from generative.registry import GenerativeModel
+from generative.registry import ConfigDict, GenerativeModel
 
 
 class DRAWState(NamedTuple):
@@ -86,7 +86,7 @@ class Drawing(NamedTuple):
 
 
 @dataclass
-class DRAWConfig:
+class DRAWConfig(ConfigDict):
     """DRAW hyper-parameters (defaults: the configuration trained here; the paper's MNIST
     model has ``steps=64``, ``read_n=2``, ``write_n=5``, 256 units and ``latent=100``).
 
@@ -106,17 +106,6 @@ class DRAWConfig:
     enc_units: int = 192
     dec_units: int = 192
     latent: int = 50
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "DRAWConfig":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown config fields {sorted(unknown)}")
-        return cls(**d)
 
 
 class DRAWCore(nn.Module):

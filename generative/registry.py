@@ -7,6 +7,7 @@ Weights files written by :func:`save_weights` hold ``{"model_id", "config", "sta
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +18,20 @@ from torch import nn
 from tracker.errors import InputError
 
 GENERATIVE_MODELS: dict[str, type["GenerativeModel"]] = {}
+
+
+class ConfigDict:
+    """``to_dict``/``from_dict`` for the config dataclasses of the models (unknown keys are rejected)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict):
+        unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}")
+        return cls(**d)
 
 
 class GenerativeModel(nn.Module):

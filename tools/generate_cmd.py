@@ -39,20 +39,39 @@ def _common_train_options(steps: int, lr: float = 1e-3):
     return decorate
 
 
-def _seed(kw: dict) -> None:
-    """Seed torch before the model is built, so its initial weights follow ``--seed``."""
+def _draw_options(read_n: int, write_n: int, kl_warmup: int, glimpses: int = 12, units: int = 192, latent: int = 50):
+    """The model options of ``train draw`` and ``train aligndraw`` (with their defaults)."""
+    opts = [
+        click.option("--glimpses", "steps_t", default=glimpses, show_default=True, type=click.IntRange(min=1), help="Steps T."),
+        click.option("--read-n", default=read_n, show_default=True, type=click.IntRange(min=2), help="Read patch side N."),
+        click.option("--write-n", default=write_n, show_default=True, type=click.IntRange(min=2), help="Write patch side N."),
+        click.option("--units", default=units, show_default=True, type=click.IntRange(min=1), help="Encoder and decoder LSTM units."),
+        click.option("--latent", default=latent, show_default=True, type=click.IntRange(min=1), help="Size of z_t."),
+        click.option("--kl-warmup", default=kl_warmup, show_default=True, type=click.IntRange(min=0),
+                     help="Steps over which the KL weight rises linearly from 0 to 1 (0: none)."),
+    ]
+
+    def decorate(f):
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return decorate
+
+
+def _run_training(kw: dict, build_task, extra: dict) -> None:
+    """Seed torch (the initial weights follow ``--seed``), build the task, train, print the summary."""
     import torch
 
+    from generative.train import TrainOptions, train
+
     torch.manual_seed(kw["seed"])
-
-
-def _train_options(kw: dict, extra: dict):
-    from generative.train import TrainOptions
-
-    return TrainOptions(out=kw["out"], steps=kw["steps"], batch=kw["batch"], lr=kw["lr"], seed=kw["seed"],
+    task = build_task()
+    opts = TrainOptions(out=kw["out"], steps=kw["steps"], batch=kw["batch"], lr=kw["lr"], seed=kw["seed"],
                         threads=kw["threads"], checkpoint_every=kw["checkpoint_every"], val_every=kw["val_every"],
                         resume=kw["resume"], max_minutes=kw["max_minutes"], stop_after=kw["stop_after"],
                         progress=not kw["no_progress"], extra=extra)
+    click.echo(json.dumps(train(task, opts)))
 
 
 @click.command("draw", help=(
@@ -61,23 +80,13 @@ def _train_options(kw: dict, extra: dict):
     "OUT/checkpoint.pt every --checkpoint-every steps (atomically) and OUT/draw.pt at the end.\n\n"
     "Example:\n\n\b\n  attentrack train draw --out runs/draw --max-minutes 22"))
 @_common_train_options(2400, 2e-3)
-@click.option("--glimpses", "steps_t", default=12, show_default=True, type=click.IntRange(min=1), help="DRAW steps T.")
-@click.option("--read-n", default=2, show_default=True, type=click.IntRange(min=2))
-@click.option("--write-n", default=5, show_default=True, type=click.IntRange(min=2))
-@click.option("--units", default=192, show_default=True, type=click.IntRange(min=1), help="Encoder and decoder LSTM units.")
-@click.option("--latent", default=50, show_default=True, type=click.IntRange(min=1))
-@click.option("--kl-warmup", default=1000, show_default=True, type=click.IntRange(min=0),
-              help="Steps over which the KL weight rises linearly from 0 to 1 (0: none).")
+@_draw_options(read_n=2, write_n=5, kl_warmup=1000)
 def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw):
     from generative.draw import DRAWConfig
     from generative.tasks import draw_task
-    from generative.train import train
 
-    _seed(kw)
     config = DRAWConfig(steps=steps_t, read_n=read_n, write_n=write_n, enc_units=units, dec_units=units, latent=latent)
-    task = draw_task(config, kw["data"] or None, kl_warmup=kl_warmup)
-    summary = train(task, _train_options(kw, {"kl_warmup": kl_warmup}))
-    click.echo(json.dumps(summary))
+    _run_training(kw, lambda: draw_task(config, kw["data"] or None, kl_warmup=kl_warmup), {"kl_warmup": kl_warmup})
 
 
 @click.command("aligndraw", help=(
@@ -87,26 +96,18 @@ def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw)
     "OUT/checkpoint.pt every --checkpoint-every steps (atomically) and OUT/aligndraw.pt at the end.\n\n"
     "Example:\n\n\b\n  attentrack train aligndraw --out runs/aligndraw --steps 1500 --max-minutes 25"))
 @_common_train_options(1500, 2e-3)
-@click.option("--glimpses", "steps_t", default=12, show_default=True, type=click.IntRange(min=1), help="alignDRAW steps T.")
-@click.option("--read-n", default=8, show_default=True, type=click.IntRange(min=2))
-@click.option("--write-n", default=8, show_default=True, type=click.IntRange(min=2))
-@click.option("--units", default=192, show_default=True, type=click.IntRange(min=1), help="Encoder and decoder LSTM units.")
-@click.option("--latent", default=50, show_default=True, type=click.IntRange(min=1))
+@_draw_options(read_n=8, write_n=8, kl_warmup=300)
 @click.option("--lang-units", default=64, show_default=True, type=click.IntRange(min=1), help="Caption LSTM units per direction.")
 @click.option("--two-digit-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1))
-@click.option("--kl-warmup", default=300, show_default=True, type=click.IntRange(min=0),
-              help="Steps over which the KL weight rises linearly from 0 to 1 (0: none).")
 def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units, two_digit_fraction, kl_warmup, **kw):
     from generative.aligndraw import AlignDRAWConfig
     from generative.tasks import aligndraw_task
-    from generative.train import train
 
-    _seed(kw)
     config = AlignDRAWConfig(steps=steps_t, read_n=read_n, write_n=write_n, enc_units=units, dec_units=units,
                              latent=latent, lang_units=lang_units)
-    task = aligndraw_task(config, kw["data"] or None, kl_warmup=kl_warmup, two_digit_fraction=two_digit_fraction)
-    summary = train(task, _train_options(kw, {"kl_warmup": kl_warmup}))
-    click.echo(json.dumps(summary))
+    _run_training(kw, lambda: aligndraw_task(config, kw["data"] or None, kl_warmup=kl_warmup,
+                                             two_digit_fraction=two_digit_fraction),
+                  {"kl_warmup": kl_warmup, "two_digit_fraction": two_digit_fraction})
 
 
 @click.command("digit-classifier", help=(
@@ -117,11 +118,8 @@ def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units,
 @_common_train_options(1500)
 def train_classifier_command(**kw):
     from generative.classifier import ClassifierConfig, classifier_task
-    from generative.train import train
 
-    _seed(kw)
-    summary = train(classifier_task(ClassifierConfig(), kw["data"] or None), _train_options(kw, {}))
-    click.echo(json.dumps(summary))
+    _run_training(kw, lambda: classifier_task(ClassifierConfig(), kw["data"] or None), {})
 
 
 def _weights(path: str, name: str) -> str:
