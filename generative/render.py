@@ -64,8 +64,9 @@ def drawing_frames(drawing: Drawing, scale: int = 4, cols: int = 0, windows: boo
             if windows and t < t_steps:
                 x, y, bw, bh = (drawing.write_boxes[t, i].cpu().numpy() * scale).tolist()
                 if all(math.isfinite(v) for v in (x, y, bw, bh)):
-                    p1 = (int(round(max(-1, min(x, w * scale)))), int(round(max(-1, min(y, h * scale)))))
-                    p2 = (int(round(max(-1, min(x + bw, w * scale)))), int(round(max(-1, min(y + bh, h * scale)))))
+                    cx = lambda v: int(round(max(0, min(v, w * scale - 1))))  # noqa: E731
+                    cy = lambda v: int(round(max(0, min(v, h * scale - 1))))  # noqa: E731
+                    p1, p2 = (cx(x), cy(y)), (cx(x + bw - 1), cy(y + bh - 1))
                     rgb = np.ascontiguousarray(rgb)
                     cv2.rectangle(rgb, p1, p2, WINDOW_COLOUR, 1)
             tiles.append(rgb)
