@@ -208,8 +208,8 @@ def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_
     if as_json:
         click.echo(json.dumps({"rows": [r.to_dict() for r in rows], "config": model.config.to_dict()}))
         return
-    names = {"one": "one digit", "two": "two digits", "train": "seen", "held_out": "held-out"}
-    click.echo(_table(["captions", "compositions", "compositions n", "images", "alignDRAW acc", "position acc",
+    names = {"one": "one digit", "two": "two digits", "train": "seen", "held_out": "held out"}
+    click.echo(_table(["captions", "split", "compositions", "images", "alignDRAW acc", "position acc",
                        "real digits acc", "chance"],
                       [[names[r.kind], names[r.split], r.compositions, r.images, f"{r.generated:.3f}",
                         f"{r.generated_position:.3f}", f"{r.real:.3f}", f"{r.chance:.3f}"] for r in rows]))
