@@ -1,1 +1,1 @@
-"""Generative models of images with attention."""
+"""Attention-based generative models: DRAW, alignDRAW and the attentional face model."""

@@ -54,6 +54,9 @@ def _register_subcommands() -> None:
     from tools.face_cmd import register as register_face
 
     register_face(train_group, eval_group)
+    from tools.generate_cmd import register as register_generative
+
+    register_generative(cli, train_group, eval_group)
 
 
 _register_subcommands()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.foundation.conftest import moving_square_frames, write_video
+from tests.generative.smoke import GENERATIVE_NEEDS_DATA, generative_smoke_args
 from tools.cli import cli, main, track_main
 
 
@@ -64,6 +65,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "--val-every", "0", "--no-progress"],
         "eval face": None if data_dir_or_none is None else [
             "eval", "face", "--data", data_dir_or_none, "--scenes", "2", "--chains", "2", "--steps", "2", "--json"],
+        **generative_smoke_args(tmp_path, data_dir_or_none),
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
         "batch": ["batch", clip, "-m", "static", "-o", tmp_path / "b", "--workers", "1", "-q"],
