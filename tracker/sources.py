@@ -125,8 +125,9 @@ def open_source(spec: str | int | os.PathLike) -> FrameSource:
     Args:
         spec: a video file; a folder of images; a MOTChallenge or OTB sequence folder
             (frames in ``img1/`` or ``img/``, or one video file inside); a glob such as
-            ``"frames/*.png"``; a camera index (``0``); or an ``rtsp://``, ``http(s)://``
-            URL.
+            ``"frames/*.png"``; a camera index (``0``); an ``rtsp://``, ``http(s)://``
+            URL; or ``synthetic:frames=N,size=WxH,objects=K,seed=S``, a clip generated on
+            the fly (:mod:`tracker.batch.synthetic`; for benchmarks of long streams).
 
     Raises:
         InputError: when nothing can be read from ``spec``.
@@ -137,6 +138,10 @@ def open_source(spec: str | int | os.PathLike) -> FrameSource:
     if "://" in text:
         name = Path(text.split("?")[0].rstrip("/")).name or "stream"
         return VideoCaptureSource(text, name=name, live=True)
+    if text.startswith("synthetic:"):
+        from tracker.batch.synthetic import SyntheticSource
+
+        return SyntheticSource(text)
     if any(ch in text for ch in "*?["):
         paths = [p for p in glob.glob(text) if p.lower().endswith(IMAGE_EXTENSIONS)]
         if not paths:

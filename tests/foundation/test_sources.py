@@ -98,3 +98,12 @@ def test_prefetch_reraises_and_stops():
     it.close()
     time.sleep(0.3)
     assert threading.active_count() <= before
+
+
+def test_open_source_reads_generated_clips():
+    from tracker.sources import open_source
+
+    src = open_source("synthetic:frames=7,size=64x48,objects=2,seed=3")
+    frames = [f for _, f in src]
+    assert len(frames) == 7 and frames[0].shape == (48, 64, 3) and frames[0].dtype.name == "uint8"
+    assert not all((frames[0] == f).all() for f in frames[1:])  # the squares move

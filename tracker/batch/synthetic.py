@@ -118,9 +118,7 @@ class SyntheticSource(FrameSource):
 
 
 def open_any_source(spec: str) -> FrameSource:
-    """:func:`tracker.sources.open_source`, plus ``synthetic:...`` clips."""
+    """:func:`tracker.sources.open_source` (which also opens ``synthetic:...`` clips)."""
     from tracker.sources import open_source
 
-    if isinstance(spec, str) and spec.startswith(PREFIX):
-        return SyntheticSource(spec)
     return open_source(spec)
