@@ -46,6 +46,9 @@ def _register_subcommands() -> None:
     cli.add_command(eval_group)
     cli.add_command(train_group)
     cli.add_command(bench_command)
+    from tools.sqair_cmd import register as register_sqair
+
+    register_sqair(train_group, eval_group, bench_command)
 
 
 _register_subcommands()

@@ -30,6 +30,7 @@ reads the residual image rather than a summary of the propagated latents.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -70,7 +71,7 @@ class SQAIRConfig:
     what_dim: int = 32
     hidden: int = 128
     sigma: float = 0.3
-    disc_pres_prior: float = 0.1
+    disc_pres_prior: float = 1e-3
     scale_prior: float = 0.45
     scale_prior_std: float = 0.5
     aspect_prior: float = 1.0
@@ -169,11 +170,11 @@ class SQAIROutput:
         return self.pres.sum(-1)
 
 
-def _bernoulli(prob: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample ``pres ~ Bernoulli(prob)``; return ``(pres, log q(pres))`` (no gradient through
-    the sample)."""
+def _bernoulli(prob: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``pres ~ Bernoulli(prob)`` (``mode``: take the most probable value); return
+    ``(pres, log q(pres))`` (no gradient through the sample)."""
     prob = prob.clamp(1e-5, 1 - 1e-5)
-    pres = torch.bernoulli(prob.detach())
+    pres = (prob.detach() > 0.5).to(prob.dtype) if mode else torch.bernoulli(prob.detach())
     return pres, pres * prob.log() + (1 - pres) * (-prob).log1p()
 
 
@@ -182,9 +183,10 @@ def _bernoulli_log_prob(pres: torch.Tensor, prob: torch.Tensor | float) -> torch
     return pres * prob.log() + (1 - pres) * (-prob).log1p()
 
 
-def _normal_sample(loc: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Reparameterised sample and its log density summed over the last dimension."""
-    z = loc + scale * torch.randn_like(loc)
+def _normal_sample(loc: torch.Tensor, scale: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reparameterised sample (``mode``: the mean) and its log density summed over the last
+    dimension."""
+    z = loc if mode else loc + scale * torch.randn_like(loc)
     return z, Normal(loc, scale).log_prob(z).sum(-1)
 
 
@@ -222,6 +224,17 @@ class SQAIR(nn.Module):
         nn.init.constant_(self.disc_pres[-1].bias, 1.0)
         with torch.no_grad():  # discovery starts at the prior's window
             self.disc_where.net[-1].bias[:4] = self._where_prior_loc()
+        self._means = False
+
+    @contextlib.contextmanager
+    def posterior_means(self):
+        """Within this block inference takes posterior means and most probable presences
+        instead of samples (deterministic tracking)."""
+        old, self._means = self._means, True
+        try:
+            yield
+        finally:
+            self._means = old
 
     # -- priors ------------------------------------------------------------------------------
 
@@ -282,17 +295,17 @@ class SQAIR(nn.Module):
         what0, where0, h = flat(state.what), flat(state.where), flat(state.h)
         e0 = self.prop_glimpse_enc(self.read(x, state.where).flatten(0, 1))
         loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
-        d_where, lq_where = _normal_sample(loc, scale)
+        d_where, lq_where = _normal_sample(loc, scale, self._means)
         where = where0 + d_where
         p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
         lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
         e = self.prop_glimpse_enc(self.read(x, where.view(n, m, 4)).flatten(0, 1))
         loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
-        d_what, lq_what = _normal_sample(loc, scale)
+        d_what, lq_what = _normal_sample(loc, scale, self._means)
         what = what0 + d_what
         p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
         lp_what = Normal(p_loc, p_scale).log_prob(d_what).sum(-1)
-        keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0])
+        keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
         lp_keep = _bernoulli_log_prob(keep, torch.sigmoid(self.prior_pres(h))[:, 0])
         h_new = self.temporal(torch.cat([what, where, e], -1), h)
         before = flat(state.pres)
@@ -339,11 +352,11 @@ class SQAIR(nn.Module):
             f = self.disc_image_enc(torch.cat([x_small, r_small], -1))
             hd = self.disc_rnn(torch.cat([f, prev], -1), hd)
             loc, scale = self.disc_where(hd)
-            z_where, lq_where = _normal_sample(loc, scale)
+            z_where, lq_where = _normal_sample(loc, scale, self._means)
             e = self.disc_glimpse_enc(self.read(residual, z_where[:, None])[:, 0])
             loc, scale = self.disc_what(torch.cat([e, hd], -1))
-            z_what, lq_what = _normal_sample(loc, scale)
-            b, lq_b = _bernoulli(torch.sigmoid(self.disc_pres(torch.cat([e, hd], -1)))[:, 0])
+            z_what, lq_what = _normal_sample(loc, scale, self._means)
+            b, lq_b = _bernoulli(torch.sigmoid(self.disc_pres(torch.cat([e, hd], -1)))[:, 0], self._means)
             eligible = free * going
             new = eligible * b
             going = going * (1 - free + free * b)
@@ -462,20 +475,22 @@ class SQAIR(nn.Module):
         return torch.stack(frames, 1)
 
 
-def object_boxes(out: SQAIROutput, threshold: float = 0.3) -> torch.Tensor:
-    """Pixel boxes of the inferred objects: the tight box of each rendered object's pixels
-    above ``threshold`` (the window when nothing is that bright).
+def object_boxes_from_images(objects: torch.Tensor, z_where: torch.Tensor, threshold: float = 0.3) -> torch.Tensor:
+    """Pixel boxes of rendered objects: the tight box of each object's pixels above
+    ``threshold`` (its window when nothing is that bright).
 
     Args:
-        out: inference run with ``keep_objects=True``.
-        threshold: intensity (0-1) of the rendered object that counts as the object.
+        objects: ``(..., H, W)`` objects rendered alone (see :class:`FrameResult`).
+        z_where: ``(..., 4)`` their latent windows.
+        threshold: intensity (0-1) that counts as the object.
 
     Returns:
-        ``(B, K, T, N, 4)`` ``x, y, w, h`` in canvas pixels (meaningless where absent).
+        ``(..., 4)`` ``x, y, w, h`` in canvas pixels.
     """
-    if out.objects is None:
-        raise ValueError("object_boxes needs an inference run with keep_objects=True")
-    obj = out.objects
+    return _boxes(objects, where_from_latent(z_where), threshold)
+
+
+def _boxes(obj: torch.Tensor, where: torch.Tensor, threshold: float) -> torch.Tensor:
     h, w = obj.shape[-2:]
     mask = obj > threshold
     cols, rows = mask.any(-2), mask.any(-1)
@@ -487,9 +502,24 @@ def object_boxes(out: SQAIROutput, threshold: float = 0.3) -> torch.Tensor:
     y0 = torch.where(rows, ys, big).amin(-1)
     y1 = torch.where(rows, ys, -1.0).amax(-1)
     boxes = torch.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], -1)
-    window = where_to_box(out.where, (w, h))
+    window = where_to_box(where, (w, h))
     empty = ~(cols.any(-1))
     return torch.where(empty[..., None], window, boxes)
+
+
+def object_boxes(out: SQAIROutput, threshold: float = 0.3) -> torch.Tensor:
+    """Pixel boxes of the inferred objects (see :func:`object_boxes_from_images`).
+
+    Args:
+        out: inference run with ``keep_objects=True``.
+        threshold: intensity (0-1) of the rendered object that counts as the object.
+
+    Returns:
+        ``(B, K, T, N, 4)`` ``x, y, w, h`` in canvas pixels (meaningless where absent).
+    """
+    if out.objects is None:
+        raise ValueError("object_boxes needs an inference run with keep_objects=True")
+    return _boxes(out.objects, out.where, threshold)
 
 
 def save_weights(model: SQAIR, path: str | os.PathLike, extra: dict | None = None) -> None:

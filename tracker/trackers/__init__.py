@@ -6,3 +6,5 @@ try:  # HART needs its weights and modules; a broken install must not hide the o
     from tracker.trackers import hart  # noqa: F401
 except ImportError:  # pragma: no cover - only when the hart module is absent
     pass
+
+from tracker.trackers import sqair  # noqa: F401,E402
