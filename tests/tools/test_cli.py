@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.foundation.conftest import moving_square_frames, write_video
+from tests.sqair.smoke import sqair_smoke_args
 from tools.cli import cli, main, track_main
 
 
@@ -60,6 +61,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "--workers", "0", "--assets", "none", "--no-progress", "--val-split", "0", "--set", "glimpse_size=16"],
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
+        **sqair_smoke_args(tmp_path, clip, data_dir_or_none),
     }
 
 
@@ -81,7 +83,7 @@ def test_command_runs(command, tmp_path, clip, request):
         (seq / "groundtruth_rect.txt").write_text(
             "".join(f"{20 + 3 * i},{30 + i},24,24\n" for i in range(12)))
     data = None
-    if command == "train hart":
+    if command in ("train hart", "train sqair", "eval sqair"):
         data = request.getfixturevalue("data_dir")
     args = smoke_args(tmp_path, clip, data)[command]
     code, out, err = run_cli(args)

@@ -23,8 +23,8 @@ discourages extra objects and a scale prior centred near the object size);
 (:class:`ObjectState`); the loss (IWAE + VIMCO) is built outside, in
 :mod:`tracker.sqair.losses`.
 
-Differences from the paper (sized for a CPU): ``what`` is 32-d not 50-d, hidden layers 128
-not 256, propagation objects do not attend to each other (no relational RNN), and discovery
+Differences from the paper (sized for a CPU): hidden layers have 128 units, not 256;
+propagation objects do not attend to each other (no relational RNN), and discovery
 reads the residual image rather than a summary of the propagated latents.
 """
 
@@ -68,12 +68,12 @@ class SQAIRConfig:
     width: int = 50
     max_objects: int = 3
     glimpse: int = 20
-    what_dim: int = 32
+    what_dim: int = 50
     hidden: int = 128
     sigma: float = 0.3
     disc_pres_prior: float = 1e-3
-    scale_prior: float = 0.45
-    scale_prior_std: float = 0.5
+    scale_prior: float = 0.6
+    scale_prior_std: float = 0.3
     aspect_prior: float = 1.0
     shift_prior_std: float = 0.6
 
@@ -557,7 +557,7 @@ def load_weights(path: str | os.PathLike, height: int | None = None, width: int 
     config = SQAIRConfig.from_dict(json.loads(ck["config"]))
     if (height is not None and height != config.height) or (width is not None and width != config.width):
         raise InputError(
-            f"{path} was trained for a {config.width}x{config.height} canvas, not {width}x{height}"
+            f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
         )
     model = SQAIR(config)
     model.load_state_dict(ck["state_dict"])

@@ -38,7 +38,7 @@ class SQAIRTracker(Tracker):
     self_starting = True
 
     def __init__(self, weights: str = "", mode: str = "cctv", background: str = "mog2",
-                 canvas_width: int = 80, canvas_height: int = 60, max_objects: int = 6,
+                 canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 6,
                  fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
                  device: str = "cpu") -> None:
         """Build the tracker.
@@ -50,8 +50,9 @@ class SQAIRTracker(Tracker):
                 bright objects on black, e.g. Moving MNIST).
             background: background model of ``cctv``: ``mog2`` or ``median``
                 (median of the whole video; used when fitting).
-            canvas_width: canvas width in pixels for a new (fitted) model.
-            canvas_height: canvas height in pixels for a new (fitted) model.
+            canvas_width: canvas width in pixels (0: the weights', or 80 for a new fitted
+                model); weights for another canvas are refused.
+            canvas_height: canvas height in pixels (0: the weights', or 60 for a new model).
             max_objects: object slots of a new (fitted) model.
             fit_steps: optimiser steps of ``--fit``.
             fit_minutes: stop fitting after this long (0: no limit).
@@ -63,7 +64,8 @@ class SQAIRTracker(Tracker):
             raise InputError(f"sqair mode must be cctv or intensity, not {mode!r}")
         self.mode, self.background = mode, background
         self.fit_steps, self.fit_minutes, self.save = fit_steps, fit_minutes, save
-        self.canvas_size = (canvas_width, canvas_height)
+        self._asked = (canvas_width or None, canvas_height or None)
+        self.canvas_size = (canvas_width or 80, canvas_height or 60)
         self.max_objects = max_objects
         self.model = None
         self._canvas = None
@@ -78,7 +80,7 @@ class SQAIRTracker(Tracker):
     def _load(self, path: str) -> None:
         from tracker.sqair.model import load_weights
 
-        self.model = load_weights(path)
+        self.model = load_weights(path, height=self._asked[1], width=self._asked[0])
         self.canvas_size = (self.model.config.width, self.model.config.height)
         self._start_runner()
 
