@@ -23,29 +23,22 @@ from tracker.sqair.model import SQAIR, SQAIROutput, object_boxes
 
 
 @dataclass
-class MovingMnistEvaluation:
-    """Scores on held-out Moving MNIST.
+class ReadoutScores:
+    """Counting and tracking scores of one read-out of the inferred objects.
 
     Attributes:
-        sequences, frames: how much was scored.
-        count_accuracy: share of frames whose inferred object count equals the true count.
+        readout: ``raw`` (every present object) or ``merged`` (objects whose pixel boxes
+            mostly overlap are merged, see :func:`merge_overlapping`).
+        count_accuracy: share of frames whose object count equals the true count.
         count_accuracy_seq: share of sequences counted right in every frame.
-        iwae_per_sequence: mean IWAE bound ``log p(x)`` per sequence (nats, ``particles``
-            samples).
-        iwae_per_frame: the same divided by the frames per sequence.
-        particles: ``K`` of the bound.
-        mota, idf1, idsw, hota: MOT metrics of the inferred tracks against the
-            ground-truth boxes (IoU >= 0.5).
+        mota, idf1, idsw, hota: MOT metrics of the tracks against the ground-truth boxes
+            (IoU >= 0.5).
         precision, recall: detection precision and recall of the boxes.
     """
 
-    sequences: int
-    frames: int
+    readout: str
     count_accuracy: float
     count_accuracy_seq: float
-    iwae_per_sequence: float
-    iwae_per_frame: float
-    particles: int
     mota: float
     idf1: float
     idsw: int
@@ -53,23 +46,84 @@ class MovingMnistEvaluation:
     precision: float
     recall: float
 
+
+@dataclass
+class MovingMnistEvaluation:
+    """Scores on held-out Moving MNIST.
+
+    Attributes:
+        sequences, frames: how much was scored.
+        iwae_per_sequence: mean IWAE bound ``log p(x)`` per sequence (nats, ``particles``
+            samples).
+        iwae_per_frame: the same divided by the frames per sequence.
+        particles: ``K`` of the bound.
+        readouts: the scores of the ``raw`` and ``merged`` read-outs.
+    """
+
+    sequences: int
+    frames: int
+    iwae_per_sequence: float
+    iwae_per_frame: float
+    particles: int
+    readouts: list[ReadoutScores]
+
     def to_dict(self) -> dict:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
+        d = asdict(self)
+        d["readouts"] = [{k: clean(v) for k, v in r.items()} for r in d["readouts"]]
+        return {k: clean(v) if k != "readouts" else v for k, v in d.items()}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=1)
 
     def format_table(self) -> str:
-        """A one-row table of the scores."""
-        head = ["sequences", "frames", "count acc", "seq count acc", f"IWAE/seq (K={self.particles})",
+        """One row per read-out."""
+        head = ["readout", "sequences", "frames", "count acc", "seq count acc", f"IWAE/seq (K={self.particles})",
                 "IWAE/frame", "MOTA", "IDF1", "IDSW", "HOTA", "prec", "recall"]
-        row = [str(self.sequences), str(self.frames), f"{self.count_accuracy:.4f}", f"{self.count_accuracy_seq:.4f}",
-               f"{self.iwae_per_sequence:.1f}", f"{self.iwae_per_frame:.1f}", f"{self.mota:.3f}",
-               f"{self.idf1:.3f}", str(self.idsw), f"{self.hota:.3f}", f"{self.precision:.3f}",
-               f"{self.recall:.3f}"]
-        widths = [max(len(a), len(b)) for a, b in zip(head, row)]
+        rows = [[r.readout, str(self.sequences), str(self.frames), f"{r.count_accuracy:.4f}",
+                 f"{r.count_accuracy_seq:.4f}", f"{self.iwae_per_sequence:.1f}", f"{self.iwae_per_frame:.1f}",
+                 f"{r.mota:.3f}", f"{r.idf1:.3f}", str(r.idsw), f"{r.hota:.3f}", f"{r.precision:.3f}",
+                 f"{r.recall:.3f}"] for r in self.readouts]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
         fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-        return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", fmt(row)])
+        return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
+
+
+def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_overlap: float = 0.5):
+    """Merge objects of one frame whose pixel boxes mostly overlap (a post-processing of the
+    read-out, for models that split one object into parts).
+
+    Two present objects are merged when their intersection covers at least ``min_overlap``
+    of the smaller box: the larger keeps its identity and takes the union box; the smaller
+    is dropped.
+
+    Args:
+        pres: ``(B, T, N)`` bool; boxes: ``(B, T, N, 4)`` ``x, y, w, h``; ids: ``(B, T, N)``.
+
+    Returns:
+        new ``(pres, boxes, ids)`` (copies).
+    """
+    pres, boxes, ids = pres.copy(), boxes.copy(), ids.copy()
+    area = boxes[..., 2] * boxes[..., 3]
+    for b, t in zip(*np.nonzero(pres.sum(-1) > 1)):
+        order = np.argsort(-area[b, t])
+        for i_pos, i in enumerate(order):
+            if not pres[b, t, i]:
+                continue
+            for j in order[i_pos + 1:]:
+                if not pres[b, t, j]:
+                    continue
+                bi, bj = boxes[b, t, i], boxes[b, t, j]
+                iw = min(bi[0] + bi[2], bj[0] + bj[2]) - max(bi[0], bj[0])
+                ih = min(bi[1] + bi[3], bj[1] + bj[3]) - max(bi[1], bj[1])
+                inter = max(iw, 0) * max(ih, 0)
+                if inter >= min_overlap * max(min(bi[2] * bi[3], bj[2] * bj[3]), 1e-9):
+                    x0, y0 = min(bi[0], bj[0]), min(bi[1], bj[1])
+                    x1, y1 = max(bi[0] + bi[2], bj[0] + bj[2]), max(bi[1] + bi[3], bj[1] + bj[3])
+                    boxes[b, t, i] = (x0, y0, x1 - x0, y1 - y0)
+                    pres[b, t, j] = False
+                    ids[b, t, j] = 0
+    return pres, boxes, ids
 
 
 def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3):
@@ -140,9 +194,10 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
     model.eval()
     gen = MovingMnist(digits, canvas=model.config.width, n_frames=n_frames, max_digits=max_digits)
     rng = np.random.default_rng(seed)
-    correct = frames = seq_ok = 0
-    bounds = []
-    gts, preds = [], []
+    names = ("raw", "merged")
+    tallies = {k: {"correct": 0, "seq_ok": 0, "preds": []} for k in names}
+    frames = 0
+    bounds, gts = [], []
     f_off = gt_id = pred_id = 0
     todo = range(0, sequences, batch)
     if progress:
@@ -154,22 +209,23 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         data = gen.sample(rng, n)
         out = model(torch.from_numpy(data.frames), particles, keep_objects=True)
         bounds.append(iwae_bound(out.log_weights))
-        pres, boxes, ids = best_particle_tracks(out)
-        counts = pres.sum(-1)
-        ok = counts == data.counts
-        correct += int(ok.sum())
-        frames += ok.size
-        seq_ok += int(ok.all(1).sum())
-        gt_rows, f_next, gt_id = data.to_mot(f_off, gt_id)
+        raw = best_particle_tracks(out)
+        gt_rows, f_next, gt_id_next = data.to_mot(f_off, gt_id)
         gts.append(gt_rows)
-        preds.append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
-        pred_id += n * n_frames * pres.shape[-1]
-        f_off = f_next
+        for name, (pres, boxes, ids) in zip(names, (raw, merge_overlapping(*raw))):
+            ok = pres.sum(-1) == data.counts
+            tallies[name]["correct"] += int(ok.sum())
+            tallies[name]["seq_ok"] += int(ok.all(1).sum())
+            tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
+        frames += data.counts.size
+        pred_id += n * n_frames * raw[0].shape[-1]
+        f_off, gt_id = f_next, gt_id_next
     bound = float(torch.cat(bounds).mean())
-    ev = evaluate_mot({"moving-mnist": _concat(gts)}, {"moving-mnist": _concat(preds)})
-    row = ev.rows[0]
-    return MovingMnistEvaluation(
-        sequences=sequences, frames=frames, count_accuracy=correct / max(frames, 1),
-        count_accuracy_seq=seq_ok / max(sequences, 1), iwae_per_sequence=bound, iwae_per_frame=bound / n_frames,
-        particles=particles, mota=row.mota, idf1=row.idf1, idsw=row.idsw, hota=row.hota,
-        precision=row.precision, recall=row.recall)
+    readouts = []
+    for name in names:
+        tally = tallies[name]
+        row = evaluate_mot({"moving-mnist": _concat(gts)}, {"moving-mnist": _concat(tally["preds"])}).rows[0]
+        readouts.append(ReadoutScores(name, tally["correct"] / max(frames, 1), tally["seq_ok"] / max(sequences, 1),
+                                      row.mota, row.idf1, row.idsw, row.hota, row.precision, row.recall))
+    return MovingMnistEvaluation(sequences=sequences, frames=frames, iwae_per_sequence=bound,
+                                 iwae_per_frame=bound / n_frames, particles=particles, readouts=readouts)
