@@ -94,7 +94,7 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
 @click.option("--sequences", default=500, show_default=True, type=click.IntRange(min=1))
 @click.option("--frames", "n_frames", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=1234, show_default=True, type=int, help="Seed of the test sequences.")
+@click.option("--seed", default=1234, show_default=True, type=int, help="Seed of the test sequences and of the samples.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, as_json):
@@ -106,6 +106,7 @@ def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, thre
     from tracker.trackers.sqair import SHIPPED_WEIGHTS
 
     torch.set_num_threads(threads)
+    torch.manual_seed(seed)  # the particles' samples: same seed, same table
     model = load_weights(weights or SHIPPED_WEIGHTS)
     if model.config.height != model.config.width:
         raise InputError(f"{weights}: Moving MNIST needs a square canvas model")
