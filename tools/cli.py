@@ -57,6 +57,9 @@ def _register_subcommands() -> None:
     from tools.generate_cmd import register as register_generative
 
     register_generative(cli, train_group, eval_group)
+    from tools.sqair_cmd import register as register_sqair
+
+    register_sqair(train_group, eval_group, bench_command)
 
 
 _register_subcommands()

@@ -56,8 +56,10 @@ from tracker.sources import open_source
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("--name", default=None, help="Base name of the outputs (default: the source's name).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary (for scripts).")
+@click.option("--fit", is_flag=True,
+              help="First fit the model to this video without labels (models that can, e.g. sqair; resumable).")
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
-                  write_video, jsonl, crops, max_frames, name, quiet):
+                  write_video, jsonl, crops, max_frames, name, quiet, fit):
     if any(v.strip().lower() == "saliency" for v in init):  # --init saliency: tracks start from the saliency prior
         init, proposals = tuple(v for v in init if v.strip().lower() != "saliency"), "saliency"
     init_boxes = parse_init(init)
@@ -65,8 +67,16 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     options = model_options(model, parse_params(params), device=device, weights=weights)
     src = open_source(source)
     tracker = create_tracker(model, options)
+    if fit:
+        if not hasattr(tracker, "fit"):
+            raise InputError(f"model {model!r} cannot be fitted (--fit)")
+        saved = tracker.fit(source, out_dir, progress=not quiet)
+        if not quiet:
+            click.echo(f"fitted weights: {saved}")
     runner = None
-    if init_boxes is None:
+    if init_boxes is None and getattr(tracker, "self_starting", False):
+        init_boxes = []  # the tracker finds its own objects
+    elif init_boxes is None:
         extra = {"prior": prior} if proposals == "saliency" else {}
         runner = MultiObjectRunner(tracker, create_proposer(proposals, **extra))
     out = Path(out_dir)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.foundation.conftest import moving_square_frames, write_video
 from tests.generative.smoke import GENERATIVE_NEEDS_DATA, generative_smoke_args
+from tests.sqair.smoke import sqair_smoke_args
 from tools.cli import cli, main, track_main
 
 
@@ -85,6 +86,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "-m", "centre", "--json"],
         "bench saliency": ["bench", "saliency", "--arch", "resnet18", "--size", "32", "--repeats", "1", "-m", "eb",
                            "--json"],
+        **sqair_smoke_args(tmp_path, clip, data_dir_or_none),
     }
 
 

@@ -1,6 +1,6 @@
 """Built-in trackers; importing this package registers them."""
 
-from tracker.trackers import mil, static  # noqa: F401
+from tracker.trackers import mil, sqair, static  # noqa: F401
 
 try:  # HART needs its weights and modules; a broken install must not hide the others
     from tracker.trackers import hart  # noqa: F401

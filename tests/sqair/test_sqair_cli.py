@@ -1,0 +1,93 @@
+"""SQAIR on the command line: bad input gives one line and exit 2; the CCTV pieces work."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+from tests.sqair.smoke import tiny_weights
+from tests.tools.test_cli import run_cli
+from tracker.base import create_tracker
+from tracker.sqair.cctv import ForegroundCanvas, video_canvases
+
+
+@pytest.fixture
+def clip(tmp_path):
+    from tests.foundation.conftest import moving_square_frames, write_video
+
+    path = tmp_path / "clip.avi"
+    write_video(path, moving_square_frames(n=12))
+    return path
+
+
+def _one_line_error(args, needle):
+    code, out, err = run_cli(args)
+    assert code == 2, (code, out, err)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error:"), err
+    assert needle.lower() in lines[0].lower(), lines[0]
+
+
+def test_checkpoint_for_another_canvas(tmp_path, clip):
+    w = tiny_weights(tmp_path, canvas=40)
+    _one_line_error(["track", clip, "-m", "sqair", "--weights", w, "-p", "canvas_width=80", "-o", tmp_path / "o"],
+                    "40x40 canvas")
+
+
+def test_cctv_without_weights_or_fit(tmp_path, clip):
+    _one_line_error(["track", clip, "-m", "sqair", "-o", tmp_path / "o", "-q"], "--fit")
+
+
+def test_fit_of_an_empty_video(tmp_path):
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    _one_line_error(["track", empty, "-m", "sqair", "--fit", "-o", tmp_path / "o", "-q"], "")
+
+
+def test_fit_of_a_model_that_cannot(tmp_path, clip):
+    _one_line_error(["track", clip, "-m", "static", "--init", "20,30,24,24", "--fit", "-o", tmp_path / "o"],
+                    "cannot be fitted")
+
+
+def test_bad_set_and_foreign_weights(tmp_path):
+    _one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "colour=3"], "--set")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"junk")
+    _one_line_error(["eval", "sqair", "--weights", junk], "sqair weights")
+
+
+def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
+    code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=2", "-p", "canvas_width=32",
+                            "-p", "canvas_height=24", "-p", "max_objects=2", "-p", f"save={tmp_path / 'cam.pt'}",
+                            "-o", tmp_path / "o", "-q", "--no-video"])
+    assert code == 0, err
+    assert (tmp_path / "o" / "clip.txt").is_file() and (tmp_path / "cam.pt").is_file()
+    assert (tmp_path / "o" / "sqair_fit" / "checkpoint.pt").is_file()  # resumable
+    tracker = create_tracker("sqair", {"weights": str(tmp_path / "cam.pt")})
+    assert tracker.canvas_size == (32, 24)
+
+
+def test_moving_camera_warns_and_static_does_not():
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (120, 400, 3), np.uint8)
+    moving = [np.ascontiguousarray(texture[:, 10 * i:10 * i + 160]) for i in range(20)]
+    with pytest.warns(UserWarning, match="camera seems to move"):
+        video_canvases(moving, ForegroundCanvas(32, 24, "median"))
+    still = [texture[:, :160].copy() for _ in range(20)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        canv = video_canvases(still, ForegroundCanvas(32, 24, "median"))
+    assert canv.shape == (20, 24, 32) and canv.max() == 0
+
+
+def test_blobs_baseline_follows_the_square(clip):
+    from tracker.sources import open_source
+
+    tracker = create_tracker("blobs")
+    ids = set()
+    for i, frame in open_source(str(clip)):
+        tracks = tracker.start(frame, np.zeros((0, 4))) if i == 0 else tracker.update(frame)
+        ids.update(t.track_id for t in tracks)
+    assert len(ids) >= 1

@@ -1,0 +1,107 @@
+"""Key mathematical properties of SQAIR's pieces: STN read/write, IWAE, VIMCO, shapes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tracker.sqair.losses import SQAIRLoss, iwae_bound, vimco_baselines
+from tracker.sqair.model import SQAIR, SQAIRConfig, load_weights, object_boxes, save_weights
+from tracker.sqair.modules import stn_read, stn_write, where_from_latent, where_to_box
+from tracker.errors import InputError
+
+
+def test_write_of_read_of_identity_box_returns_the_glimpse():
+    torch.manual_seed(0)
+    g = torch.rand(2, 1, 20, 20)
+    where = torch.tensor([[1.0, 1.0, 0.0, 0.0]] * 2)
+    written = stn_write(g, where, (20, 20))
+    assert torch.allclose(written, g, atol=1e-6)
+    read = stn_read(written, where[:, None], 20)[:, 0]
+    assert torch.allclose(read, g, atol=1e-6)
+
+
+def test_read_of_a_written_glimpse_returns_it_at_any_window():
+    # a smooth glimpse (bilinear resampling is exact on linear ramps, close on smooth images)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, 10), torch.linspace(-1, 1, 10), indexing="ij")
+    g = torch.exp(-(xx ** 2 + yy ** 2))[None, None].repeat(3, 1, 1, 1)
+    where = torch.tensor([[0.4, 0.4, -0.2, 0.2], [0.4, 0.4, 0.0, 0.0], [0.4, 0.4, 0.2, -0.4]])
+    canvas = stn_write(g, where, (50, 50))
+    assert canvas[:, :, :2].abs().max() == 0  # nothing written outside the window
+    back = stn_read(canvas, where[:, None], 10)[:, 0]
+    inner = (slice(None), slice(None), slice(1, -1), slice(1, -1))  # edge pixels blend with the zero outside
+    assert torch.allclose(back[inner], g[inner], atol=0.03)
+
+
+def test_where_conventions():
+    where = where_from_latent(torch.tensor([[0.0, 0.0, 0.0, 0.0]]))
+    assert torch.allclose(where, torch.tensor([[0.5, 0.5, 0.0, 0.0]]))
+    assert torch.allclose(where_to_box(where, (50, 50)), torch.tensor([[12.5, 12.5, 25.0, 25.0]]))
+
+
+def test_iwae_with_one_particle_is_the_elbo():
+    lw = torch.randn(4, 1) * 10
+    assert torch.allclose(iwae_bound(lw), lw[:, 0])
+    lw5 = torch.randn(4, 5) * 3
+    b = iwae_bound(lw5)
+    assert (b >= lw5.mean(1) - 1e-5).all()  # the IWAE bound is at least the mean ELBO (Jensen)
+    assert torch.allclose(b, torch.log(torch.exp(lw5).mean(1)), atol=1e-5)
+
+
+def test_vimco_baseline_leaves_one_out():
+    lw = torch.randn(3, 5, requires_grad=True)
+    base = vimco_baselines(lw)
+    for k in range(5):
+        grad, = torch.autograd.grad(base[:, k].sum(), lw, retain_graph=True)
+        assert grad[:, k].abs().max() < 1e-7  # L_{-k} does not depend on log w_k
+        assert grad.abs().sum() > 0
+    # all particles equal: the baseline equals the bound, the learning signal is 0
+    same = torch.full((2, 5), -7.0)
+    assert torch.allclose(vimco_baselines(same), iwae_bound(same)[:, None].expand(2, 5))
+    # a particle better than the rest gets a positive signal
+    lw2 = torch.tensor([[0.0, -5.0, -5.0, -5.0, -5.0]])
+    signal = iwae_bound(lw2)[:, None] - vimco_baselines(lw2)
+    assert signal[0, 0] > 0 and (signal[0, 1:] < signal[0, 0]).all()
+    with pytest.raises(ValueError):
+        vimco_baselines(torch.zeros(2, 1))
+
+
+def test_loss_combines_bound_and_score_function():
+    lw = torch.tensor([[0.0, -1.0]], requires_grad=True)
+    lq = torch.tensor([[0.0, 0.0]], requires_grad=True)
+    terms = SQAIRLoss()(lw, lq, n_frames=2)
+    terms.total.backward()
+    assert math.isclose(terms.bound, float(iwae_bound(lw.detach())), rel_tol=1e-6)
+    assert math.isclose(terms.bound_per_frame, terms.bound / 2, rel_tol=1e-6)
+    assert lq.grad[0, 0] < 0 < lq.grad[0, 1]  # raise the better particle's presences
+
+
+def test_shapes_generation_and_boxes():
+    torch.manual_seed(0)
+    cfg = SQAIRConfig(height=30, width=40, max_objects=2, glimpse=8, what_dim=6, hidden=16)
+    model = SQAIR(cfg)
+    out = model(torch.rand(2, 3, 30, 40), particles=3, keep_objects=True)
+    assert out.log_weights.shape == (2, 3) and out.log_q_pres.shape == (2, 3)
+    assert out.pres.shape == (2, 3, 3, 2) and out.where.shape == (2, 3, 3, 2, 4)
+    assert out.objects.shape == (2, 3, 3, 2, 30, 40) and out.canvas.shape == (2, 3, 3, 30, 40)
+    assert set(out.pres.unique().tolist()) <= {0.0, 1.0}
+    assert torch.isfinite(out.log_weights).all()
+    assert object_boxes(out).shape == (2, 3, 3, 2, 4)
+    assert model.generate(2, 4).shape == (2, 4, 30, 40)
+    with pytest.raises(InputError):
+        model(torch.rand(2, 3, 50, 50))
+
+
+def test_weights_roundtrip_and_canvas_check(tmp_path):
+    model = SQAIR(SQAIRConfig(height=20, width=20, glimpse=6, what_dim=4, hidden=8))
+    save_weights(model, tmp_path / "w.pt")
+    again = load_weights(tmp_path / "w.pt", 20, 20)
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(InputError, match="20x20 canvas"):
+        load_weights(tmp_path / "w.pt", 50, 50)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError):
+        load_weights(tmp_path / "junk.pt")

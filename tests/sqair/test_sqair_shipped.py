@@ -1,0 +1,56 @@
+"""The shipped Moving MNIST weights: load safely, count better than chance on test digits,
+and track a Moving MNIST video through ``track --model sqair -p mode=intensity``."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from tests.tools.test_cli import run_cli
+from tracker.trackers.sqair import SHIPPED_WEIGHTS
+
+pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped SQAIR weights missing")
+
+
+def test_weights_load_with_weights_only():
+    ck = torch.load(SHIPPED_WEIGHTS, map_location="cpu", weights_only=True)
+    assert ck["model"] == "sqair"
+    assert SHIPPED_WEIGHTS.stat().st_size < 20 * 2**20
+
+
+def test_counts_test_digits_better_than_always_one(data_dir):
+    from datasets.moving_mnist import load_digits
+    from tracker.sqair.evaluate import evaluate_moving_mnist
+    from tracker.sqair.model import load_weights
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        torch.manual_seed(0)
+        ev = evaluate_moving_mnist(load_weights(SHIPPED_WEIGHTS), load_digits("test", data_dir), sequences=20,
+                                   n_frames=4, particles=2, batch=10, seed=7)
+    finally:
+        torch.set_num_threads(threads)
+    # the counts are uniform on 0, 1, 2: always answering 1 is right a third of the time
+    assert max(r.count_accuracy for r in ev.readouts) > 0.4, ev.format_table()
+    assert np.isfinite(ev.iwae_per_frame)
+
+
+def test_track_a_moving_mnist_video(tmp_path, data_dir):
+    from datasets.moving_mnist import MovingMnist, load_digits
+
+    seq = MovingMnist(load_digits("test", data_dir), n_frames=6).sample(
+        np.random.default_rng(0), 1, n_digits=np.array([1]))
+    path = tmp_path / "mm.avi"
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (50, 50))
+    for f in seq.frames[0]:
+        vw.write(cv2.cvtColor((f * 255).astype(np.uint8), cv2.COLOR_GRAY2BGR))
+    vw.release()
+    code, _, err = run_cli(["track", path, "-m", "sqair", "-p", "mode=intensity", "-o", tmp_path / "o", "-q",
+                            "--no-video"])
+    assert code == 0, err
+    rows = [ln.split(",") for ln in (tmp_path / "o" / "mm.txt").read_text().splitlines()]
+    assert rows, "no objects found in a video with one digit"
+    assert all(0 <= float(r[2]) < 50 and 0 <= float(r[3]) < 50 for r in rows)

@@ -1,0 +1,286 @@
+"""SQAIR commands: ``train sqair``, ``eval sqair`` (Moving MNIST), ``eval sqair-cctv``
+(TUD pedestrians, against the MOG2 + IoU baseline) and ``bench sqair`` (frames/s).
+
+:func:`register` adds them to the ``train``, ``eval`` and ``bench`` groups.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from tracker.errors import InputError
+
+DEFAULT_CCTV = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
+
+
+def _parse_sets(sets: tuple[str, ...]) -> dict:
+    from tracker.sqair.model import SQAIRConfig
+
+    out: dict = {}
+    fields = SQAIRConfig.__dataclass_fields__
+    for item in sets:
+        name, sep, value = item.partition("=")
+        if not sep or name not in fields:
+            raise InputError(f"--set needs NAME=VALUE with NAME one of {', '.join(fields)}; got {item!r}")
+        kind = type(fields[name].default)
+        try:
+            out[name] = kind(value)
+        except ValueError:
+            raise InputError(f"--set {name}: {value!r} is not a valid {kind.__name__}") from None
+    return out
+
+
+@click.command(
+    "sqair",
+    help=(
+        "Train SQAIR on Moving MNIST made from the 5k MNIST training digits (IWAE bound with "
+        "K particles, VIMCO for the presences, sequences growing from --min-length to "
+        "--max-length frames). Writes OUT/checkpoint.pt every --checkpoint-every steps "
+        "(atomically) and OUT/sqair.pt at the end; --resume continues.\n\n"
+        "Example:\n\n\b\n  attentrack train sqair --out runs/sqair --max-minutes 25 --threads 1"
+    ),
+)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option("--data", default=None, type=click.Path(), help="Data folder with digits/ (default: the attentrack data folder).")
+@click.option("--steps", default=4000, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(min=1), help="Sequences per step.")
+@click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1), help="K of the IWAE bound.")
+@click.option("--lr", default=4e-4, show_default=True, type=float)
+@click.option("--min-length", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--max-length", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--grow-every", default=120, show_default=True, type=click.IntRange(min=1),
+              help="Steps between one-frame increases of the sequence length.")
+@click.option("--checkpoint-every", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
+@click.option("--max-minutes", default=0.0, show_default=True, type=float, help="Stop and save after this long (0: no limit).")
+@click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Stop (and save) after this many steps of this run.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="A SQAIRConfig field, e.g. --set hidden=64.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
+                        seed, threads, resume, max_minutes, stop_after, sets, no_progress):
+    from tracker.sqair.train import TrainOptions, moving_mnist_batches, train
+
+    config = _parse_sets(sets)
+    opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, min_length=min_length,
+                        max_length=max_length, grow_every=grow_every, checkpoint_every=checkpoint_every,
+                        log_every=10, seed=seed, threads=threads, resume=resume, max_minutes=max_minutes,
+                        stop_after=stop_after, progress=not no_progress, config=config)
+    canvas = config.get("width", 50)
+    if config.get("height", canvas) != canvas:
+        raise InputError("Moving MNIST needs a square canvas (height = width)")
+    summary = train(opts, moving_mnist_batches("train", data, canvas=canvas))
+    click.echo(json.dumps(summary))
+
+
+@click.command(
+    "sqair",
+    help=(
+        "Score SQAIR on held-out Moving MNIST made from the official MNIST test digits "
+        "(never seen in training): counting accuracy (share of frames with the right number "
+        "of objects), the IWAE log-likelihood bound, and MOTA / IDF1 / ID switches / HOTA of "
+        "the inferred tracks against the generated boxes.\n\n"
+        "Example:\n\n\b\n  attentrack eval sqair --sequences 500"
+    ),
+)
+@click.option("--weights", default=None, type=click.Path(dir_okay=False), help="SQAIR weights (default: the shipped ones).")
+@click.option("--data", default=None, type=click.Path(), help="Data folder with digits/ (default: the attentrack data folder).")
+@click.option("--sequences", default=500, show_default=True, type=click.IntRange(min=1))
+@click.option("--frames", "n_frames", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=1234, show_default=True, type=int, help="Seed of the test sequences and of the samples.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, as_json):
+    import torch
+
+    from datasets.moving_mnist import load_digits
+    from tracker.sqair.evaluate import evaluate_moving_mnist
+    from tracker.sqair.model import load_weights
+    from tracker.trackers.sqair import SHIPPED_WEIGHTS
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)  # the particles' samples: same seed, same table
+    model = load_weights(weights or SHIPPED_WEIGHTS)
+    if model.config.height != model.config.width:
+        raise InputError(f"{weights}: Moving MNIST needs a square canvas model")
+    result = evaluate_moving_mnist(model, load_digits("test", data), sequences=sequences, n_frames=n_frames,
+                                   particles=particles, seed=seed)
+    click.echo(result.to_json() if as_json else result.format_table())
+
+
+def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bool):
+    """Run one tracker over a video; return (MOT rows, frames, seconds of tracking)."""
+    import numpy as np
+
+    from datasets.mot import MotRows
+    from tracker.sources import open_source
+
+    if fit:
+        tracker.fit(str(video), out_dir, progress=progress)
+    frames, ids, boxes = [], [], []
+    n = 0
+    t0 = time.perf_counter()
+    for index, frame in open_source(str(video)):
+        tracks = tracker.start(frame, np.zeros((0, 4))) if index == 0 else tracker.update(frame)
+        tracks = tracks or []
+        for t in tracks:
+            frames.append(index + 1)
+            ids.append(t.track_id)
+            boxes.append(t.box)
+        n += 1
+    seconds = time.perf_counter() - t0
+    if n == 0:
+        raise InputError(f"{video}: the video has no frames")
+    rows = MotRows(np.asarray(frames, int), np.asarray(ids, int), np.asarray(boxes, float).reshape(-1, 4),
+                   np.ones(len(frames)), -np.ones((len(frames), 3)))
+    return rows, n, seconds
+
+
+def _find_video(seq: Path) -> Path:
+    videos = sorted(p for p in seq.glob("*") if p.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"))
+    if (seq / "img1").is_dir():
+        return seq / "img1"
+    if not videos:
+        raise InputError(f"{seq}: no video file or img1/ folder")
+    return videos[0]
+
+
+@click.command(
+    "sqair-cctv",
+    help=(
+        "Fit SQAIR without labels on each static-camera sequence (track --model sqair --fit) "
+        "and score it against the ground truth (pedestrians; the labels are used only for "
+        "scoring), side by side with the MOG2 blobs + IoU baseline (`blobs`): MOTA, IDF1, "
+        "HOTA, ID switches, frames/s.\n\n"
+        "SEQUENCE is a MOTChallenge folder with gt/gt.txt and a video (default: TUD-Campus "
+        "and TUD-Stadtmitte from the data folder).\n\n"
+        "Example:\n\n\b\n  attentrack eval sqair-cctv --fit-steps 600 --out runs/sqair_cctv"
+    ),
+)
+@click.argument("sequences", nargs=-1, type=click.Path(), metavar="[SEQUENCE...]")
+@click.option("--out", default="runs/sqair_cctv", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for the fitted weights (resumable) and the result files.")
+@click.option("--fit-steps", default=600, show_default=True, type=click.IntRange(min=1))
+@click.option("--fit-minutes", default=0.0, show_default=True, type=float, help="Stop each fit after this long (0: no limit).")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="An option of the sqair tracker.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+@click.option("--no-progress", is_flag=True, help="No progress bars.")
+def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, as_json, no_progress):
+    import torch
+
+    from datasets.mot import read_mot, write_mot
+    from datasets.paths import data_root
+    from tools.options import parse_params
+    from tracker.base import create_tracker
+    from tracker.metrics.mot import evaluate_mot
+
+    torch.set_num_threads(threads)
+    if not sequences:
+        root = data_root(required=True)
+        sequences = tuple(str(root / s) for s in DEFAULT_CCTV)
+    out_dir = Path(out)
+    gts, preds, speed = {}, {"blobs": {}, "sqair": {}}, {"blobs": [0, 0.0], "sqair": [0, 0.0]}
+    for seq in map(Path, sequences):
+        gt_file = seq / "gt" / "gt.txt"
+        if not gt_file.is_file():
+            raise InputError(f"{seq}: no gt/gt.txt")
+        video = _find_video(seq)
+        gts[seq.name] = read_mot(gt_file, min_confidence=1)
+        opts = {**parse_params(params), "fit_steps": str(fit_steps), "fit_minutes": str(fit_minutes)}
+        for name, tracker, fit in (("blobs", create_tracker("blobs"), False),
+                                   ("sqair", create_tracker("sqair", opts), True)):
+            rows, n, secs = _track_sequence(tracker, video, fit, out_dir / seq.name, not no_progress)
+            write_mot(out_dir / seq.name / f"{name}.txt", rows)
+            preds[name][seq.name] = rows
+            speed[name][0] += n
+            speed[name][1] += secs
+    results = {name: evaluate_mot(gts, p) for name, p in preds.items()}
+    table = []
+    for name, ev in results.items():
+        for row in ev.rows:
+            table.append({"model": name, "sequence": row.sequence, "mota": row.mota, "idf1": row.idf1,
+                          "hota": row.hota, "idsw": row.idsw, "fp": row.fp, "fn": row.fn,
+                          "fps": speed[name][0] / max(speed[name][1], 1e-9)})
+    if as_json:
+        click.echo(json.dumps(table, indent=1))
+        return
+    head = f"{'model':<7} {'sequence':<16} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6} {'IDSW':>5} {'FP':>6} {'FN':>6} {'frames/s':>9}"
+    click.echo(head)
+    click.echo("-" * len(head))
+    for r in table:
+        click.echo(f"{r['model']:<7} {r['sequence']:<16} {r['mota']:>7.3f} {r['idf1']:>6.3f} {r['hota']:>6.3f} "
+                   f"{r['idsw']:>5d} {r['fp']:>6d} {r['fn']:>6d} {r['fps']:>9.1f}")
+
+
+@click.command(
+    "sqair",
+    help=(
+        "Frames/s of SQAIR inference on a CCTV clip at the model's canvas resolution: "
+        "foreground extraction plus one propagate + discover step per frame (no video "
+        "writing), with and without the MOG2 foreground.\n\n"
+        "Example:\n\n\b\n  attentrack bench sqair ../shared/data/mot15/TUD-Campus/TUD-Campus.mp4 --weights cam.pt"
+    ),
+)
+@click.argument("clip", required=False)
+@click.option("--weights", default=None, type=click.Path(dir_okay=False),
+              help="Fitted CCTV weights (default: an unfitted model of the CCTV size; speed does not depend on the weights).")
+@click.option("--min-frames", default=200, show_default=True, type=click.IntRange(min=1))
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--json", "as_json", is_flag=True)
+def bench_sqair_command(clip, weights, min_frames, threads, as_json):
+    import numpy as np
+    import torch
+
+    from datasets.paths import data_root
+    from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas, cctv_config, read_frames
+    from tracker.sqair.model import SQAIR, load_weights
+
+    torch.set_num_threads(threads)
+    if clip is None:
+        clip = str(data_root(required=True) / "mot15" / "TUD-Campus" / "TUD-Campus.mp4")
+    frames = read_frames(clip)
+    model = load_weights(weights) if weights else SQAIR(cctv_config()).eval()
+    c = model.config
+    fg = ForegroundCanvas(c.width, c.height, "mog2")
+    runner = CanvasTracker(model)
+    repeats = max(1, int(np.ceil(min_frames / len(frames))))
+    canvases = []
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        for f in frames:
+            canvases.append(fg(f))
+    t_fg = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for cv in canvases:
+        runner.step(cv)
+    t_model = time.perf_counter() - t0
+    n = len(canvases)
+    rows = [{"what": f"sqair model only ({c.width}x{c.height} canvas, {c.max_objects} slots)", "frames": n,
+             "fps": n / t_model},
+            {"what": "mog2 foreground + sqair", "frames": n, "fps": n / (t_model + t_fg)}]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    h, w = frames[0].shape[:2]
+    click.echo(f"clip: {clip} ({w}x{h}, {len(frames)} frames x {repeats}), cpu, {threads} threads")
+    head = f"{'configuration':<52} {'frames':>7} {'frames/s':>9}"
+    click.echo(head)
+    click.echo("-" * len(head))
+    for r in rows:
+        click.echo(f"{r['what']:<52} {r['frames']:>7} {r['fps']:>9.1f}")
+
+
+def register(train_group: click.Group, eval_group: click.Group, bench_group: click.Group) -> None:
+    """Add the SQAIR commands to the CLI groups."""
+    train_group.add_command(train_sqair_command)
+    eval_group.add_command(eval_sqair_command)
+    eval_group.add_command(eval_cctv_command)
+    bench_group.add_command(bench_sqair_command)

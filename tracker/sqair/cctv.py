@@ -1,0 +1,232 @@
+"""SQAIR on static-camera (CCTV) video: background, foreground canvas, fitting, tracks.
+
+The model never sees raw pixels: each frame becomes a small single-channel *foreground
+canvas* (the foreground mask against an estimated background, shrunk with area averaging
+to ``canvas_width x canvas_height``, values 0-1), on which people look like the blobs SQAIR
+explains as objects. The background is OpenCV's MOG2 (online) or the per-pixel median of
+frames sampled over the whole video (needs the video in advance; best for fitting).
+
+:func:`fit_cctv` fits SQAIR unsupervised on the canvases of one or more videos from the
+same camera (random sub-sequences, curriculum over their length, IWAE + VIMCO; resumable
+through :mod:`tracker.sqair.train`). :class:`CanvasTracker` runs the model frame by frame
+(posterior means, no sampling) and maps the objects back to full-resolution pixel boxes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from tracker.errors import InputError
+from tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, object_boxes_from_images
+
+BACKGROUNDS = ("mog2", "median")
+
+#: mean share of foreground pixels above which the camera is probably moving
+MOVING_CAMERA_FOREGROUND = 0.35
+
+
+def cctv_config(width: int = 80, height: int = 60, max_objects: int = 6) -> SQAIRConfig:
+    """Model settings for pedestrians seen by a static camera at a reduced resolution.
+
+    Windows are priced for upright people near the camera (street level): about 0.15 of the
+    frame wide and 2.2 times as tall as wide; small glimpses and hidden layers keep fitting
+    to minutes on a CPU.
+    """
+    return SQAIRConfig(height=height, width=width, max_objects=max_objects, glimpse=12, what_dim=16,
+                       hidden=96, sigma=0.3, disc_pres_prior=1e-3, scale_prior=0.15, scale_prior_std=0.5,
+                       aspect_prior=2.2, shift_prior_std=0.6)
+
+
+class ForegroundCanvas:
+    """Frames -> foreground canvases.
+
+    Args:
+        width, height: canvas size in pixels.
+        background: ``"mog2"`` (online) or ``"median"`` (needs :meth:`set_background`).
+        threshold: grey-level difference from the median background that counts as
+            foreground (median background only).
+    """
+
+    def __init__(self, width: int, height: int, background: str = "mog2", threshold: float = 25.0) -> None:
+        if background not in BACKGROUNDS:
+            raise InputError(f"unknown background {background!r}; use {' or '.join(BACKGROUNDS)}")
+        self.width, self.height, self.background, self.threshold = width, height, background, threshold
+        self._median: np.ndarray | None = None
+        self._mog2 = None
+        self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        if background == "mog2":
+            from tracker.proposals import MOG2Proposer
+
+            self._mog2 = MOG2Proposer(scale=0.5, warmup=0)
+
+    def set_background(self, frames: list[np.ndarray]) -> None:
+        """Estimate the median background from ``frames`` (``(H, W, 3)`` BGR uint8)."""
+        if not frames:
+            raise InputError("no frames to estimate the background from")
+        grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+        self._median = np.median(np.stack(grey), axis=0).astype(np.float32)
+
+    def mask(self, frame: np.ndarray) -> np.ndarray:
+        """``(h, w)`` float32 foreground mask (0/1) of ``frame`` at some reduced resolution."""
+        if self.background == "mog2":
+            return (self._mog2.foreground(frame) > 0).astype(np.float32)
+        if self._median is None:
+            raise InputError("median background not estimated yet")
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        m = (np.abs(grey - self._median) > self.threshold).astype(np.uint8)
+        m = cv2.morphologyEx(m, cv2.MORPH_OPEN, self._kernel)
+        m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, self._kernel, iterations=2)
+        return m.astype(np.float32)
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """``(height, width)`` float32 canvas in ``[0, 1]``."""
+        return cv2.resize(self.mask(frame), (self.width, self.height), interpolation=cv2.INTER_AREA)
+
+
+def read_frames(source_spec, max_frames: int | None = None) -> list[np.ndarray]:
+    """All frames of a video file or folder (``(H, W, 3)`` BGR uint8).
+
+    Raises:
+        InputError: an unreadable source, a live stream, or a video with no frames.
+    """
+    from tracker.sources import open_source
+
+    src = open_source(source_spec)
+    if src.live:
+        raise InputError("fitting SQAIR needs a recorded video, not a live stream")
+    frames = []
+    for _, frame in src:
+        frames.append(frame)
+        if max_frames and len(frames) >= max_frames:
+            break
+    if not frames:
+        raise InputError(f"{src.name}: the video has no frames")
+    return frames
+
+
+def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.ndarray:
+    """``(T, height, width)`` canvases of ``frames``; warns when the camera seems to move."""
+    if canvas.background == "median":
+        step = max(1, len(frames) // 50)
+        canvas.set_background(frames[::step])
+    out = np.stack([canvas(f) for f in frames])
+    if len(out) > 5 and float(out[5:].mean()) > MOVING_CAMERA_FOREGROUND:
+        warnings.warn(
+            f"{100 * float(out[5:].mean()):.0f}% of the image is foreground: the camera seems to move; "
+            "SQAIR's CCTV mode assumes a static camera", stacklevel=2)
+    return out
+
+
+def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, steps: int = 600,
+             resume: bool = True, max_minutes: float = 0.0, seed: int = 0, progress: bool = True,
+             lr: float = 5e-4, batch: int = 8, particles: int = 3) -> SQAIR:
+    """Fit SQAIR unsupervised on foreground canvases of one camera.
+
+    Args:
+        canvases: ``(T_i, H, W)`` canvas videos (each at least 2 frames).
+        out: folder for ``checkpoint.pt`` (resumed from when present) and ``sqair.pt``.
+        config: model settings (its canvas must match the canvases).
+        steps: total optimiser steps.
+        resume: continue from ``out/checkpoint.pt`` when it exists.
+        max_minutes: stop early (and save) after this long; 0 = no limit.
+        seed: random seed.
+        progress: progress bar.
+        lr: Adam learning rate.
+        batch: sub-sequences per step.
+        particles: ``K`` of the IWAE bound.
+
+    Returns:
+        the fitted model (in eval mode).
+    """
+    from tracker.sqair.train import TrainOptions, train
+
+    videos = [np.asarray(c, np.float32) for c in canvases if len(c) >= 2]
+    if not videos:
+        raise InputError("fitting needs a video of at least 2 frames")
+    if videos[0].shape[1:] != (config.height, config.width):
+        raise InputError(f"canvases are {videos[0].shape[2]}x{videos[0].shape[1]}, the model's canvas is "
+                         f"{config.width}x{config.height}")
+    shortest = min(len(v) for v in videos)
+    max_len = min(8, shortest)
+
+    def draw(rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+        out_b = np.empty((n, length, config.height, config.width), np.float32)
+        for i in range(n):
+            v = videos[rng.integers(len(videos))]
+            start = rng.integers(0, len(v) - length + 1)
+            out_b[i] = v[start:start + length]
+            if rng.random() < 0.5:  # mirror: people walk both ways
+                out_b[i] = out_b[i, :, :, ::-1]
+        return out_b
+
+    opts = TrainOptions(out=str(out), steps=steps, batch=batch, particles=particles, lr=lr,
+                        min_length=min(3, max_len), max_length=max_len, grow_every=max(1, steps // 8),
+                        checkpoint_every=50, log_every=25, seed=seed, resume=resume,
+                        max_minutes=max_minutes, progress=progress, config=config.to_dict())
+    model = SQAIR(config)
+    train(opts, draw, model)
+    model.eval()
+    return model
+
+
+@dataclass
+class CanvasTrack:
+    """One object of the current frame, in canvas terms."""
+
+    track_id: int
+    box: np.ndarray  # (4,) x, y, w, h in canvas pixels
+    score: float
+
+
+@dataclass
+class CanvasTracker:
+    """Runs SQAIR online on canvases with posterior means (no sampling).
+
+    Attributes:
+        model: the model.
+        min_pixels: an object must render at least this many canvas pixels above 0.3 to be
+            reported (discards faint, empty objects).
+    """
+
+    model: SQAIR
+    min_pixels: int = 2
+    state: ObjectState | None = None
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    next_id: int = 1
+
+    def reset(self) -> None:
+        self.state, self.ids, self.next_id = None, np.zeros(0, np.int64), 1
+
+    @torch.no_grad()
+    def step(self, canvas: np.ndarray) -> list[CanvasTrack]:
+        """Advance to one ``(H, W)`` canvas; returns the present objects."""
+        m = self.model
+        if self.state is None:
+            self.state = m.initial_state(1)
+            self.ids = np.zeros(m.config.max_objects, np.int64)
+        x = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.float32))[None]
+        with m.posterior_means():
+            r = m.step(x, self.state)
+        self.state = r.state
+        pres = r.state.pres[0].numpy() > 0.5
+        found = r.discovered[0].numpy() > 0.5
+        objects = r.objects[0].numpy()
+        boxes = object_boxes_from_images(r.objects[0], r.state.where[0]).numpy()
+        tracks = []
+        for i in range(len(pres)):
+            if found[i] or (pres[i] and self.ids[i] == 0):
+                self.ids[i], self.next_id = self.next_id, self.next_id + 1
+            if not pres[i]:
+                self.ids[i] = 0
+                continue
+            strength = objects[i] > 0.3
+            if strength.sum() < self.min_pixels:
+                continue
+            tracks.append(CanvasTrack(int(self.ids[i]), boxes[i], float(min(1.0, objects[i].max()))))
+        return tracks

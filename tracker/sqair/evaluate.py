@@ -1,0 +1,231 @@
+"""Scoring SQAIR on held-out Moving MNIST: counting accuracy, IWAE bound, MOT metrics.
+
+For each sequence the particle with the largest importance weight is read out: its
+presences give the count per frame, its rendered objects give pixel boxes
+(:func:`tracker.sqair.model.object_boxes`) and its object slots give identities (a slot
+keeps its identity while propagation keeps the object; a discovery in the slot starts a new
+identity). The boxes are scored against the generator's ground-truth ink boxes with
+:func:`tracker.metrics.mot.evaluate_mot`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from datasets.mot import MotRows
+from tracker.sqair.losses import iwae_bound
+from tracker.sqair.model import SQAIR, SQAIROutput, object_boxes
+
+
+@dataclass
+class ReadoutScores:
+    """Counting and tracking scores of one read-out of the inferred objects.
+
+    Attributes:
+        readout: ``raw`` (every present object) or ``merged`` (objects whose pixel boxes
+            mostly overlap are merged, see :func:`merge_overlapping`).
+        count_accuracy: share of frames whose object count equals the true count.
+        count_accuracy_seq: share of sequences counted right in every frame.
+        mota, idf1, idsw, hota: MOT metrics of the tracks against the ground-truth boxes
+            (IoU >= 0.5).
+        precision, recall: detection precision and recall of the boxes.
+    """
+
+    readout: str
+    count_accuracy: float
+    count_accuracy_seq: float
+    mota: float
+    idf1: float
+    idsw: int
+    hota: float
+    precision: float
+    recall: float
+
+
+@dataclass
+class MovingMnistEvaluation:
+    """Scores on held-out Moving MNIST.
+
+    Attributes:
+        sequences, frames: how much was scored.
+        iwae_per_sequence: mean IWAE bound ``log p(x)`` per sequence (nats, ``particles``
+            samples).
+        iwae_per_frame: the same divided by the frames per sequence.
+        particles: ``K`` of the bound.
+        readouts: the scores of the ``raw`` and ``merged`` read-outs.
+    """
+
+    sequences: int
+    frames: int
+    iwae_per_sequence: float
+    iwae_per_frame: float
+    particles: int
+    readouts: list[ReadoutScores]
+
+    def to_dict(self) -> dict:
+        clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
+        d = asdict(self)
+        d["readouts"] = [{k: clean(v) for k, v in r.items()} for r in d["readouts"]]
+        return {k: clean(v) if k != "readouts" else v for k, v in d.items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=1)
+
+    def format_table(self) -> str:
+        """One row per read-out."""
+        head = ["readout", "sequences", "frames", "count acc", "seq count acc", f"IWAE/seq (K={self.particles})",
+                "IWAE/frame", "MOTA", "IDF1", "IDSW", "HOTA", "prec", "recall"]
+        rows = [[r.readout, str(self.sequences), str(self.frames), f"{r.count_accuracy:.4f}",
+                 f"{r.count_accuracy_seq:.4f}", f"{self.iwae_per_sequence:.1f}", f"{self.iwae_per_frame:.1f}",
+                 f"{r.mota:.3f}", f"{r.idf1:.3f}", str(r.idsw), f"{r.hota:.3f}", f"{r.precision:.3f}",
+                 f"{r.recall:.3f}"] for r in self.readouts]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+        fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+        return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
+
+
+def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_overlap: float = 0.5):
+    """Merge objects of one frame whose pixel boxes mostly overlap (a post-processing of the
+    read-out, for models that split one object into parts).
+
+    Two present objects are merged when their intersection covers at least ``min_overlap``
+    of the smaller box: the larger keeps its identity and takes the union box; the smaller
+    is dropped.
+
+    Args:
+        pres: ``(B, T, N)`` bool; boxes: ``(B, T, N, 4)`` ``x, y, w, h``; ids: ``(B, T, N)``.
+
+    Returns:
+        new ``(pres, boxes, ids)`` (copies).
+    """
+    pres, boxes, ids = pres.copy(), boxes.copy(), ids.copy()
+    area = boxes[..., 2] * boxes[..., 3]
+    for b, t in zip(*np.nonzero(pres.sum(-1) > 1)):
+        order = np.argsort(-area[b, t])
+        for i_pos, i in enumerate(order):
+            if not pres[b, t, i]:
+                continue
+            for j in order[i_pos + 1:]:
+                if not pres[b, t, j]:
+                    continue
+                bi, bj = boxes[b, t, i], boxes[b, t, j]
+                iw = min(bi[0] + bi[2], bj[0] + bj[2]) - max(bi[0], bj[0])
+                ih = min(bi[1] + bi[3], bj[1] + bj[3]) - max(bi[1], bj[1])
+                inter = max(iw, 0) * max(ih, 0)
+                if inter >= min_overlap * max(min(bi[2] * bi[3], bj[2] * bj[3]), 1e-9):
+                    x0, y0 = min(bi[0], bj[0]), min(bi[1], bj[1])
+                    x1, y1 = max(bi[0] + bi[2], bj[0] + bj[2]), max(bi[1] + bi[3], bj[1] + bj[3])
+                    boxes[b, t, i] = (x0, y0, x1 - x0, y1 - y0)
+                    pres[b, t, j] = False
+                    ids[b, t, j] = 0
+    return pres, boxes, ids
+
+
+def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3):
+    """Read out the best particle of each sequence.
+
+    Args:
+        out: inference with ``keep_objects=True``.
+        threshold: rendered intensity that counts as the object, for the boxes.
+
+    Returns:
+        ``(pres, boxes, ids)``: ``(B, T, N)`` bool, ``(B, T, N, 4)`` ``x, y, w, h`` pixel
+        boxes and ``(B, T, N)`` int identities (1-based within a sequence; 0 where absent).
+    """
+    best = out.log_weights.argmax(1)
+    rows = torch.arange(len(best))
+    pres = out.pres[rows, best].bool().numpy()
+    boxes = object_boxes(out, threshold)[rows, best].numpy()
+    found = out.discovered[rows, best].bool().numpy()
+    b_n, t_n, m_n = pres.shape
+    ids = np.zeros((b_n, t_n, m_n), np.int64)
+    for b in range(b_n):
+        next_id, current = 1, np.zeros(m_n, np.int64)
+        for t in range(t_n):
+            for m in range(m_n):
+                if found[b, t, m] or (pres[b, t, m] and current[m] == 0):
+                    current[m], next_id = next_id, next_id + 1
+                elif not pres[b, t, m]:
+                    current[m] = 0
+            ids[b, t] = current * pres[b, t]
+    return pres, boxes, ids
+
+
+def tracks_to_mot(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, frame_offset: int = 0,
+                  id_offset: int = 0) -> MotRows:
+    """``(B, T, N)`` tracks (see :func:`best_particle_tracks`) as MOT rows, sequences laid end
+    to end like :meth:`datasets.moving_mnist.MovingMnistBatch.to_mot`."""
+    b_n, t_n, m_n = pres.shape
+    b, t, m = np.nonzero(pres)
+    return MotRows(frames=(frame_offset + b * t_n + t + 1).astype(int),
+                   ids=(id_offset + b * (t_n * m_n) + ids[b, t, m]).astype(int),
+                   boxes=boxes[b, t, m].astype(np.float64), conf=np.ones(len(b)), extra=-np.ones((len(b), 3)))
+
+
+def _concat(rows: list[MotRows]) -> MotRows:
+    return MotRows(*(np.concatenate([getattr(r, f) for r in rows]) for f in ("frames", "ids", "boxes", "conf", "extra")))
+
+
+@torch.no_grad()
+def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500, n_frames: int = 10,
+                          particles: int = 5, batch: int = 25, seed: int = 1234, max_digits: int = 2,
+                          progress: bool = False) -> MovingMnistEvaluation:
+    """Score ``model`` on Moving MNIST sequences drawn (with ``seed``) from ``digits``.
+
+    Args:
+        model: a trained model (its canvas must be square, the generator's side).
+        digits: ``(N, 28, 28)`` digits, normally the MNIST test set.
+        sequences: number of sequences.
+        n_frames: frames per sequence.
+        particles: ``K`` for the bound and the particle choice.
+        batch: sequences per forward pass.
+        seed: the data seed (same seed, same sequences).
+        max_digits: most digits per sequence.
+        progress: show a progress bar.
+    """
+    from datasets.moving_mnist import MovingMnist
+    from tracker.metrics.mot import evaluate_mot
+
+    model.eval()
+    gen = MovingMnist(digits, canvas=model.config.width, n_frames=n_frames, max_digits=max_digits)
+    rng = np.random.default_rng(seed)
+    names = ("raw", "merged")
+    tallies = {k: {"correct": 0, "seq_ok": 0, "preds": []} for k in names}
+    frames = 0
+    bounds, gts = [], []
+    f_off = gt_id = pred_id = 0
+    todo = range(0, sequences, batch)
+    if progress:
+        from tqdm import tqdm
+
+        todo = tqdm(todo, desc="eval sqair", dynamic_ncols=True)
+    for start in todo:
+        n = min(batch, sequences - start)
+        data = gen.sample(rng, n)
+        out = model(torch.from_numpy(data.frames), particles, keep_objects=True)
+        bounds.append(iwae_bound(out.log_weights))
+        raw = best_particle_tracks(out)
+        gt_rows, f_next, gt_id_next = data.to_mot(f_off, gt_id)
+        gts.append(gt_rows)
+        for name, (pres, boxes, ids) in zip(names, (raw, merge_overlapping(*raw))):
+            ok = pres.sum(-1) == data.counts
+            tallies[name]["correct"] += int(ok.sum())
+            tallies[name]["seq_ok"] += int(ok.all(1).sum())
+            tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
+        frames += data.counts.size
+        pred_id += n * n_frames * raw[0].shape[-1]
+        f_off, gt_id = f_next, gt_id_next
+    bound = float(torch.cat(bounds).mean())
+    readouts = []
+    for name in names:
+        tally = tallies[name]
+        row = evaluate_mot({"moving-mnist": _concat(gts)}, {"moving-mnist": _concat(tally["preds"])}).rows[0]
+        readouts.append(ReadoutScores(name, tally["correct"] / max(frames, 1), tally["seq_ok"] / max(sequences, 1),
+                                      row.mota, row.idf1, row.idsw, row.hota, row.precision, row.recall))
+    return MovingMnistEvaluation(sequences=sequences, frames=frames, iwae_per_sequence=bound,
+                                 iwae_per_frame=bound / n_frames, particles=particles, readouts=readouts)

@@ -1,0 +1,565 @@
+"""SQAIR: Sequential Attend, Infer, Repeat (Kosiorek, Kim, Posner, Teh, NeurIPS 2018).
+
+A generative model of a video in which every object is its own latent variable:
+``what`` (appearance code), ``where`` (``z_where``: logit scales and translations, see
+:mod:`tracker.sqair.modules`) and ``pres`` (Bernoulli presence). At each frame
+
+1. **propagation** updates every object of the previous frame (a temporal GRU per object
+   carries its history; ``where`` and ``what`` move by Gaussian steps; ``pres`` may drop to
+   0, and the object is then forgotten), and
+2. **discovery** adds new objects AIR-style: a GRU over free object slots looks at the frame
+   and at the residual the objects found so far leave unexplained, and stops at the first
+   absent object.
+
+Every object's glimpse is decoded from ``what`` and written onto the canvas with a spatial
+transformer; the frame is Gaussian around the sum of the objects with standard deviation
+``sigma``.
+
+Generative and inference paths sit side by side: :meth:`SQAIR.propagate` and
+:meth:`SQAIR.discover` are the inference (guide) steps, each scoring its samples under the
+matching prior (learned for propagation, fixed for discovery: a presence prior that
+discourages extra objects and a scale prior centred near the object size);
+:meth:`SQAIR.generate` samples from the priors. States are typed tuples
+(:class:`ObjectState`); the loss (IWAE + VIMCO) is built outside, in
+:mod:`tracker.sqair.losses`.
+
+Differences from the paper (sized for a CPU): hidden layers have 128 units, not 256;
+propagation objects do not attend to each other (no relational RNN), and discovery
+reads the residual image rather than a summary of the propagated latents.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.distributions import Normal
+
+from tracker.errors import InputError
+from tracker.sqair.modules import MLP, GaussianHead, GlimpseDecoder, stn_read, stn_write, where_from_latent, where_to_box
+
+
+@dataclass
+class SQAIRConfig:
+    """Hyper-parameters of :class:`SQAIR`.
+
+    Attributes:
+        height, width: canvas size in pixels.
+        max_objects: object slots per frame.
+        glimpse: glimpse side in pixels (read and written).
+        what_dim: appearance code size.
+        hidden: hidden units of every MLP and GRU.
+        sigma: standard deviation of the Gaussian pixel likelihood (intensities 0-1).
+        disc_pres_prior: prior probability that discovery adds one more object.
+        scale_prior: prior mean of an object's window side, as a fraction of the canvas.
+        scale_prior_std: prior standard deviation of the logit window side.
+        aspect_prior: prior mean of window height / window width (in pixels).
+        shift_prior_std: prior standard deviation of the window centre (normalised units).
+    """
+
+    height: int = 50
+    width: int = 50
+    max_objects: int = 3
+    glimpse: int = 20
+    what_dim: int = 50
+    hidden: int = 128
+    sigma: float = 0.3
+    disc_pres_prior: float = 1e-3
+    scale_prior: float = 0.6
+    scale_prior_std: float = 0.3
+    aspect_prior: float = 1.0
+    shift_prior_std: float = 0.6
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SQAIRConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"unknown SQAIR setting(s): {', '.join(unknown)}")
+        return cls(**data)
+
+
+class ObjectState(NamedTuple):
+    """The objects of one frame, for ``n`` independent rows (sequences x particles).
+
+    Attributes:
+        what: ``(n, N, what_dim)`` appearance codes.
+        where: ``(n, N, 4)`` ``z_where`` (logit ``sx, sy``, then ``tx, ty``).
+        pres: ``(n, N)`` float 0/1 presence.
+        h: ``(n, N, hidden)`` temporal GRU state of each object.
+    """
+
+    what: torch.Tensor
+    where: torch.Tensor
+    pres: torch.Tensor
+    h: torch.Tensor
+
+
+class StepScores(NamedTuple):
+    """Log densities of one step's samples, each ``(n,)``.
+
+    Attributes:
+        log_p: prior log density of the sampled latents.
+        log_q: posterior log density of the sampled latents.
+        log_q_pres: the part of ``log_q`` from the discrete presences (for VIMCO).
+    """
+
+    log_p: torch.Tensor
+    log_q: torch.Tensor
+    log_q_pres: torch.Tensor
+
+
+class FrameResult(NamedTuple):
+    """One frame of inference.
+
+    Attributes:
+        state: objects after propagation and discovery.
+        canvas: ``(n, H, W)`` the rendered frame.
+        objects: ``(n, N, H, W)`` every object written alone (zero where absent).
+        scores: log densities of the frame's latents.
+        log_lik: ``(n,)`` log-likelihood of the frame.
+        discovered: ``(n, N)`` 0/1, the slot got a new object at this frame.
+    """
+
+    state: ObjectState
+    canvas: torch.Tensor
+    objects: torch.Tensor
+    scores: StepScores
+    log_lik: torch.Tensor
+    discovered: torch.Tensor
+
+
+@dataclass
+class SQAIROutput:
+    """Inference on a batch of sequences with ``K`` particles each.
+
+    Attributes:
+        log_weights: ``(B, K)`` importance log-weights ``log p(x, z) - log q(z | x)``, summed
+            over frames (nats).
+        log_q_pres: ``(B, K)`` posterior log-probability of the sampled presences.
+        log_lik: ``(B, K, T)`` per-frame log-likelihood.
+        pres: ``(B, K, T, N)`` presences.
+        where: ``(B, K, T, N, 4)`` windows ``sx, sy, tx, ty``.
+        discovered: ``(B, K, T, N)`` the slot got a new object at that frame.
+        objects: ``(B, K, T, N, H, W)`` rendered objects (only with ``keep_objects``).
+        canvas: ``(B, K, T, H, W)`` rendered frames (only with ``keep_objects``).
+    """
+
+    log_weights: torch.Tensor
+    log_q_pres: torch.Tensor
+    log_lik: torch.Tensor
+    pres: torch.Tensor
+    where: torch.Tensor
+    discovered: torch.Tensor
+    objects: torch.Tensor | None = None
+    canvas: torch.Tensor | None = None
+
+    @property
+    def counts(self) -> torch.Tensor:
+        """``(B, K, T)`` number of objects per frame."""
+        return self.pres.sum(-1)
+
+
+def _bernoulli(prob: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``pres ~ Bernoulli(prob)`` (``mode``: take the most probable value); return
+    ``(pres, log q(pres))`` (no gradient through the sample)."""
+    prob = prob.clamp(1e-5, 1 - 1e-5)
+    pres = (prob.detach() > 0.5).to(prob.dtype) if mode else torch.bernoulli(prob.detach())
+    return pres, pres * prob.log() + (1 - pres) * (-prob).log1p()
+
+
+def _bernoulli_log_prob(pres: torch.Tensor, prob: torch.Tensor | float) -> torch.Tensor:
+    prob = torch.as_tensor(prob, dtype=pres.dtype).clamp(1e-5, 1 - 1e-5)
+    return pres * prob.log() + (1 - pres) * (-prob).log1p()
+
+
+def _normal_sample(loc: torch.Tensor, scale: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Reparameterised sample (``mode``: the mean) and its log density summed over the last
+    dimension."""
+    z = loc if mode else loc + scale * torch.randn_like(loc)
+    return z, Normal(loc, scale).log_prob(z).sum(-1)
+
+
+class SQAIR(nn.Module):
+    """The SQAIR model (generative model and inference network).
+
+    Args:
+        config: hyper-parameters (see :class:`SQAIRConfig`).
+    """
+
+    def __init__(self, config: SQAIRConfig | None = None) -> None:
+        super().__init__()
+        self.config = c = config or SQAIRConfig()
+        g2, hd, dw = c.glimpse * c.glimpse, c.hidden, c.what_dim
+        self.decoder = GlimpseDecoder(dw, hd, c.glimpse)
+        # propagation (inference)
+        self.prop_glimpse_enc = MLP(g2, hd, hd)
+        self.prop_where = GaussianHead(2 * hd + dw + 4, hd, 4, init_scale=0.1)
+        self.prop_what = GaussianHead(2 * hd + dw, hd, dw, init_scale=0.1)
+        self.prop_pres = MLP(2 * hd, hd, 1)
+        nn.init.constant_(self.prop_pres[-1].bias, 3.0)
+        self.temporal = nn.GRUCell(dw + 4 + hd, hd)
+        # propagation (learned prior)
+        self.prior_where = GaussianHead(hd + 4, hd, 4, init_scale=0.2)
+        self.prior_what = GaussianHead(hd + dw, hd, dw, init_scale=0.2)
+        self.prior_pres = MLP(hd, hd, 1)
+        nn.init.constant_(self.prior_pres[-1].bias, 3.0)
+        # discovery (inference)
+        self.disc_image_enc = MLP(2 * (c.height // 2) * (c.width // 2), hd, hd)
+        self.disc_rnn = nn.GRUCell(hd + dw + 4, hd)
+        self.disc_where = GaussianHead(hd, hd, 4, init_scale=0.3)
+        self.disc_glimpse_enc = MLP(g2, hd, hd)
+        self.disc_what = GaussianHead(2 * hd, hd, dw, init_scale=0.5)
+        self.disc_pres = MLP(2 * hd, hd, 1)
+        nn.init.constant_(self.disc_pres[-1].bias, 1.0)
+        with torch.no_grad():  # discovery starts at the prior's window
+            self.disc_where.net[-1].bias[:4] = self._where_prior_loc()
+        self._means = False
+
+    @contextlib.contextmanager
+    def posterior_means(self):
+        """Within this block inference takes posterior means and most probable presences
+        instead of samples (deterministic tracking)."""
+        old, self._means = self._means, True
+        try:
+            yield
+        finally:
+            self._means = old
+
+    # -- priors ------------------------------------------------------------------------------
+
+    def _where_prior_loc(self) -> torch.Tensor:
+        c = self.config
+        sx = min(max(c.scale_prior, 1e-3), 0.999)
+        sy = min(max(c.scale_prior * c.aspect_prior * c.width / c.height, 1e-3), 0.999)
+        return torch.tensor([math.log(sx / (1 - sx)), math.log(sy / (1 - sy)), 0.0, 0.0])
+
+    def discovery_where_prior(self) -> Normal:
+        """The fixed prior of a new object's ``z_where`` (``(4,)`` loc and scale)."""
+        c = self.config
+        scale = torch.tensor([c.scale_prior_std] * 2 + [c.shift_prior_std] * 2)
+        return Normal(self._where_prior_loc().to(scale), scale)
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def render(self, what: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """Decode and write objects.
+
+        Args:
+            what: ``(n, what_dim)``.
+            where: ``(n, 4)`` ``z_where``.
+
+        Returns:
+            ``(n, H, W)`` each object alone on the canvas.
+        """
+        c = self.config
+        glimpse = self.decoder(what)
+        return stn_write(glimpse, where_from_latent(where), (c.height, c.width))[:, 0]
+
+    def read(self, image: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """``(n, H, W)`` images and ``(n, m, 4)`` ``z_where`` -> ``(n, m, g*g)`` flat glimpses."""
+        g = self.config.glimpse
+        return stn_read(image[:, None], where_from_latent(where), g).flatten(2)
+
+    def initial_state(self, n: int, device=None) -> ObjectState:
+        """Empty object slots for ``n`` rows."""
+        c = self.config
+        z = lambda *s: torch.zeros(n, c.max_objects, *s, device=device)  # noqa: E731
+        return ObjectState(z(c.what_dim), z(4), z(), z(c.hidden))
+
+    # -- inference steps ---------------------------------------------------------------------
+
+    def propagate(self, x: torch.Tensor, state: ObjectState) -> tuple[ObjectState, StepScores]:
+        """Update (or forget) the previous frame's objects.
+
+        Args:
+            x: ``(n, H, W)`` the current frame, intensities 0-1.
+            state: the previous frame's objects.
+
+        Returns:
+            the propagated objects and the log densities of their new latents (only objects
+            present before count; ``where``/``what`` only for objects still present).
+        """
+        n, m = state.pres.shape
+        flat = lambda t: t.reshape(n * m, *t.shape[2:])  # noqa: E731
+        what0, where0, h = flat(state.what), flat(state.where), flat(state.h)
+        e0 = self.prop_glimpse_enc(self.read(x, state.where).flatten(0, 1))
+        loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
+        d_where, lq_where = _normal_sample(loc, scale, self._means)
+        where = where0 + d_where
+        p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
+        lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
+        e = self.prop_glimpse_enc(self.read(x, where.view(n, m, 4)).flatten(0, 1))
+        loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
+        d_what, lq_what = _normal_sample(loc, scale, self._means)
+        what = what0 + d_what
+        p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
+        lp_what = Normal(p_loc, p_scale).log_prob(d_what).sum(-1)
+        keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
+        lp_keep = _bernoulli_log_prob(keep, torch.sigmoid(self.prior_pres(h))[:, 0])
+        h_new = self.temporal(torch.cat([what, where, e], -1), h)
+        before = flat(state.pres)
+        pres = before * keep
+        log_q_pres = (before * lq_keep).view(n, m).sum(1)
+        log_q = log_q_pres + (pres * (lq_where + lq_what)).view(n, m).sum(1)
+        log_p = ((before * lp_keep) + pres * (lp_where + lp_what)).view(n, m).sum(1)
+        new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), pres.view(n, m), h_new.view(n, m, -1))
+        return new, StepScores(log_p, log_q, log_q_pres)
+
+    def discover(self, x: torch.Tensor, state: ObjectState) -> tuple[ObjectState, StepScores, torch.Tensor, torch.Tensor]:
+        """Add new objects to the free slots, AIR-style, explaining away what the present
+        objects already explain.
+
+        Args:
+            x: ``(n, H, W)`` the current frame.
+            state: the propagated objects.
+
+        Returns:
+            ``(state, scores, objects, discovered)``: the objects after discovery, the log
+            densities of the new latents, ``(n, N, H, W)`` every object rendered alone, and
+            ``(n, N)`` 0/1 marks of the new objects.
+        """
+        c = self.config
+        n, m = state.pres.shape
+        objects = self.render(state.what.flatten(0, 1), state.where.flatten(0, 1)).view(n, m, c.height, c.width)
+        objects = objects * state.pres[..., None, None]
+        canvas = objects.sum(1)
+        hd = x.new_zeros(n, c.hidden)
+        prev = x.new_zeros(n, c.what_dim + 4)
+        going = x.new_ones(n)
+        prior_where = self.discovery_where_prior()
+        what, where, pres, h = list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)), list(state.h.unbind(1))
+        obj_list = list(objects.unbind(1))
+        found = []
+        log_p = x.new_zeros(n)
+        log_q = x.new_zeros(n)
+        log_q_pres = x.new_zeros(n)
+        x_small = F.avg_pool2d(x[:, None], 2).flatten(1)
+        for i in range(m):
+            free = 1 - pres[i]
+            residual = x - canvas
+            r_small = F.avg_pool2d(residual[:, None], 2).flatten(1)
+            f = self.disc_image_enc(torch.cat([x_small, r_small], -1))
+            hd = self.disc_rnn(torch.cat([f, prev], -1), hd)
+            loc, scale = self.disc_where(hd)
+            z_where, lq_where = _normal_sample(loc, scale, self._means)
+            e = self.disc_glimpse_enc(self.read(residual, z_where[:, None])[:, 0])
+            loc, scale = self.disc_what(torch.cat([e, hd], -1))
+            z_what, lq_what = _normal_sample(loc, scale, self._means)
+            b, lq_b = _bernoulli(torch.sigmoid(self.disc_pres(torch.cat([e, hd], -1)))[:, 0], self._means)
+            eligible = free * going
+            new = eligible * b
+            going = going * (1 - free + free * b)
+            lp_where = prior_where.log_prob(z_where).sum(-1)
+            lp_what = Normal(0.0, 1.0).log_prob(z_what).sum(-1)
+            lq_p = eligible * lq_b
+            log_q_pres = log_q_pres + lq_p
+            log_q = log_q + lq_p + new * (lq_where + lq_what)
+            log_p = log_p + eligible * _bernoulli_log_prob(b, c.disc_pres_prior) + new * (lp_where + lp_what)
+            obj = self.render(z_what, z_where) * new[:, None, None]
+            canvas = canvas + obj
+            prev = torch.cat([z_what, z_where], -1) * new[:, None]
+            h_init = self.temporal(torch.cat([z_what, z_where, e], -1), torch.zeros_like(h[i]))
+            sel = new[:, None]
+            what[i] = sel * z_what + (1 - sel) * what[i]
+            where[i] = sel * z_where + (1 - sel) * where[i]
+            h[i] = sel * h_init + (1 - sel) * h[i]
+            pres[i] = pres[i] + new
+            obj_list[i] = obj_list[i] + obj
+            found.append(new)
+        out = ObjectState(torch.stack(what, 1), torch.stack(where, 1), torch.stack(pres, 1), torch.stack(h, 1))
+        return out, StepScores(log_p, log_q, log_q_pres), torch.stack(obj_list, 1), torch.stack(found, 1)
+
+    def step(self, x: torch.Tensor, state: ObjectState) -> FrameResult:
+        """Propagation then discovery on one frame ``x`` ``(n, H, W)``."""
+        prop, s1 = self.propagate(x, state)
+        new, s2, objects, found = self.discover(x, prop)
+        canvas = objects.sum(1)
+        log_lik = Normal(canvas, self.config.sigma).log_prob(x).flatten(1).sum(1)
+        scores = StepScores(s1.log_p + s2.log_p, s1.log_q + s2.log_q, s1.log_q_pres + s2.log_q_pres)
+        return FrameResult(new, canvas, objects, scores, log_lik, found)
+
+    def forward(self, frames: torch.Tensor, particles: int = 1, keep_objects: bool = False) -> SQAIROutput:
+        """Infer the objects of every frame with ``particles`` samples per sequence.
+
+        Args:
+            frames: ``(B, T, H, W)`` intensities in ``[0, 1]``.
+            particles: ``K``, posterior samples per sequence.
+            keep_objects: also return the rendered objects and canvases.
+        """
+        c = self.config
+        if frames.dim() != 4 or frames.shape[2:] != (c.height, c.width):
+            raise InputError(
+                f"SQAIR expects (B, T, {c.height}, {c.width}) frames, got {tuple(frames.shape)}"
+            )
+        b, t_n = frames.shape[:2]
+        x = frames.repeat_interleave(particles, 0)
+        n = b * particles
+        state = self.initial_state(n, frames.device)
+        log_w = frames.new_zeros(n)
+        log_q_pres = frames.new_zeros(n)
+        lls, pres, where, found, objs, canvases = [], [], [], [], [], []
+        for t in range(t_n):
+            r = self.step(x[:, t], state)
+            state = r.state
+            log_w = log_w + r.log_lik + r.scores.log_p - r.scores.log_q
+            log_q_pres = log_q_pres + r.scores.log_q_pres
+            lls.append(r.log_lik)
+            pres.append(state.pres)
+            where.append(where_from_latent(state.where))
+            found.append(r.discovered)
+            if keep_objects:
+                objs.append(r.objects)
+                canvases.append(r.canvas)
+        shape = lambda a: a.view(b, particles, *a.shape[1:])  # noqa: E731
+        stack = lambda seq: shape(torch.stack(seq, 1))  # noqa: E731
+        return SQAIROutput(
+            log_weights=shape(log_w), log_q_pres=shape(log_q_pres), log_lik=stack(lls), pres=stack(pres),
+            where=stack(where), discovered=stack(found),
+            objects=stack(objs) if keep_objects else None, canvas=stack(canvases) if keep_objects else None,
+        )
+
+    # -- generation --------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(self, n: int, n_frames: int) -> torch.Tensor:
+        """Sample ``n`` videos from the generative model.
+
+        Discovery draws objects from the fixed priors until the first absent one;
+        propagation moves them with the learned prior (whose temporal state reads the
+        generated frames, as in inference).
+
+        Returns:
+            ``(n, n_frames, H, W)`` rendered means (no pixel noise).
+        """
+        c = self.config
+        state = self.initial_state(n)
+        prior_where = self.discovery_where_prior()
+        frames = []
+        for _ in range(n_frames):
+            what, where, pres, h = (s.clone() for s in state)
+            flat_h = h.flatten(0, 1)
+            keep = torch.bernoulli(torch.sigmoid(self.prior_pres(flat_h))[:, 0]).view(n, -1)
+            lw, sw = self.prior_where(torch.cat([flat_h, where.flatten(0, 1)], -1))
+            lo, so = self.prior_what(torch.cat([flat_h, what.flatten(0, 1)], -1))
+            where = where + Normal(lw, sw).sample().view_as(where)
+            what = what + Normal(lo, so).sample().view_as(what)
+            pres = pres * keep
+            going = torch.ones(n)
+            for i in range(c.max_objects):
+                free = 1 - pres[:, i]
+                b = torch.bernoulli(torch.full((n,), c.disc_pres_prior))
+                new = free * going * b
+                going = going * (1 - free + free * b)
+                sel = new[:, None]
+                where[:, i] = sel * prior_where.sample((n,)) + (1 - sel) * where[:, i]
+                what[:, i] = sel * torch.randn(n, c.what_dim) + (1 - sel) * what[:, i]
+                h[:, i] = (1 - sel) * h[:, i]
+                pres[:, i] = pres[:, i] + new
+            objects = self.render(what.flatten(0, 1), where.flatten(0, 1)).view(n, -1, c.height, c.width)
+            frame = (objects * pres[..., None, None]).sum(1)
+            frames.append(frame)
+            e = self.prop_glimpse_enc(self.read(frame, where).flatten(0, 1))
+            h = self.temporal(torch.cat([what.flatten(0, 1), where.flatten(0, 1), e], -1), h.flatten(0, 1)).view_as(h)
+            state = ObjectState(what, where, pres, h)
+        return torch.stack(frames, 1)
+
+
+def object_boxes_from_images(objects: torch.Tensor, z_where: torch.Tensor, threshold: float = 0.3) -> torch.Tensor:
+    """Pixel boxes of rendered objects: the tight box of each object's pixels above
+    ``threshold`` (its window when nothing is that bright).
+
+    Args:
+        objects: ``(..., H, W)`` objects rendered alone (see :class:`FrameResult`).
+        z_where: ``(..., 4)`` their latent windows.
+        threshold: intensity (0-1) that counts as the object.
+
+    Returns:
+        ``(..., 4)`` ``x, y, w, h`` in canvas pixels.
+    """
+    return _boxes(objects, where_from_latent(z_where), threshold)
+
+
+def _boxes(obj: torch.Tensor, where: torch.Tensor, threshold: float) -> torch.Tensor:
+    h, w = obj.shape[-2:]
+    mask = obj > threshold
+    cols, rows = mask.any(-2), mask.any(-1)
+    xs = torch.arange(w, dtype=obj.dtype)
+    ys = torch.arange(h, dtype=obj.dtype)
+    big = float(max(h, w) + 1)
+    x0 = torch.where(cols, xs, big).amin(-1)
+    x1 = torch.where(cols, xs, -1.0).amax(-1)
+    y0 = torch.where(rows, ys, big).amin(-1)
+    y1 = torch.where(rows, ys, -1.0).amax(-1)
+    boxes = torch.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], -1)
+    window = where_to_box(where, (w, h))
+    empty = ~(cols.any(-1))
+    return torch.where(empty[..., None], window, boxes)
+
+
+def object_boxes(out: SQAIROutput, threshold: float = 0.3) -> torch.Tensor:
+    """Pixel boxes of the inferred objects (see :func:`object_boxes_from_images`).
+
+    Args:
+        out: inference run with ``keep_objects=True``.
+        threshold: intensity (0-1) of the rendered object that counts as the object.
+
+    Returns:
+        ``(B, K, T, N, 4)`` ``x, y, w, h`` in canvas pixels (meaningless where absent).
+    """
+    if out.objects is None:
+        raise ValueError("object_boxes needs an inference run with keep_objects=True")
+    return _boxes(out.objects, out.where, threshold)
+
+
+def save_weights(model: SQAIR, path: str | os.PathLike, extra: dict | None = None) -> None:
+    """Write the weights and config atomically (loadable with ``weights_only=True``)."""
+    from tracker.atomic import AtomicPath
+
+    ap = AtomicPath(path)
+    try:
+        torch.save({"model": "sqair", "config": json.dumps(model.config.to_dict()),
+                    "state_dict": model.state_dict(), **(extra or {})}, ap.tmp)
+    except BaseException:
+        ap.abort()
+        raise
+    ap.commit()
+
+
+def load_weights(path: str | os.PathLike, height: int | None = None, width: int | None = None) -> SQAIR:
+    """Load a model saved by :func:`save_weights`.
+
+    Args:
+        path: the weights file.
+        height, width: the canvas size the caller needs (checked when given).
+
+    Raises:
+        InputError: a missing or foreign file, or a checkpoint for another canvas size.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"weights file not found: {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"cannot read SQAIR weights {path}: {type(exc).__name__}") from None
+    if not isinstance(ck, dict) or ck.get("model") != "sqair":
+        raise InputError(f"{path} is not a SQAIR weights file")
+    config = SQAIRConfig.from_dict(json.loads(ck["config"]))
+    if (height is not None and height != config.height) or (width is not None and width != config.width):
+        raise InputError(
+            f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
+        )
+    model = SQAIR(config)
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    return model

@@ -1,0 +1,153 @@
+"""Building blocks of SQAIR: the spatial transformer read and write, MLPs, glimpse coders.
+
+``where`` (the object's pose) is 4 numbers ``sx, sy, tx, ty`` in normalised canvas
+coordinates (``align_corners=False``: ``-1`` and ``1`` are the outer edges of the first and
+last pixel): the window spans ``[tx - sx, tx + sx]`` horizontally, so it is ``sx * W``
+pixels wide and centred on pixel ``(tx + 1) * W / 2``. The latent ``z_where`` maps to it
+with :func:`where_from_latent` (scales through a sigmoid, translations unchanged).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def where_from_latent(z_where: torch.Tensor) -> torch.Tensor:
+    """``(..., 4)`` latent ``logit sx, logit sy, tx, ty`` -> ``(..., 4)`` ``sx, sy, tx, ty``."""
+    return torch.cat([torch.sigmoid(z_where[..., :2]), z_where[..., 2:]], dim=-1)
+
+
+def where_to_box(where: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``(..., 4)`` ``sx, sy, tx, ty`` -> ``(..., 4)`` window ``x, y, w, h`` in pixels of a
+    canvas of ``size = (W, H)``."""
+    w_px, h_px = size
+    w = where[..., 0] * w_px
+    h = where[..., 1] * h_px
+    cx = (where[..., 2] + 1) * w_px / 2
+    cy = (where[..., 3] + 1) * h_px / 2
+    return torch.stack([cx - w / 2, cy - h / 2, w, h], dim=-1)
+
+
+def _axis(n: int, dtype, device) -> torch.Tensor:
+    """``(n,)`` pixel centres in ``align_corners=False`` normalised coordinates."""
+    return (torch.arange(n, dtype=dtype, device=device) * 2 + 1) / n - 1
+
+
+def _grid(scale: torch.Tensor, shift: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Sampling grid of an axis-aligned affine map ``p -> scale * p + shift``.
+
+    Args:
+        scale, shift: ``(..., 2)`` ``x, y`` factors and offsets.
+        height, width: output size in pixels.
+
+    Returns:
+        ``(..., height, width, 2)`` for :func:`torch.nn.functional.grid_sample` (built by
+        broadcasting, much cheaper than ``affine_grid``'s matrix product).
+    """
+    u = _axis(width, scale.dtype, scale.device)
+    v = _axis(height, scale.dtype, scale.device)
+    gx = scale[..., 0, None] * u + shift[..., 0, None]  # (..., W)
+    gy = scale[..., 1, None] * v + shift[..., 1, None]  # (..., H)
+    shape = (*scale.shape[:-1], height, width)
+    return torch.stack([gx[..., None, :].expand(shape), gy[..., :, None].expand(shape)], -1)
+
+
+def stn_read(image: torch.Tensor, where: torch.Tensor, size: int) -> torch.Tensor:
+    """Read ``size x size`` glimpses from each image under its windows (bilinear).
+
+    Args:
+        image: ``(n, C, H, W)``.
+        where: ``(n, m, 4)`` ``sx, sy, tx, ty`` (see the module docstring): ``m`` windows
+            per image (read without copying the image).
+        size: glimpse side in pixels.
+
+    Returns:
+        ``(n, m, C, size, size)``; outside the canvas reads zeros.
+    """
+    n, m = where.shape[:2]
+    grid = _grid(where[..., :2], where[..., 2:], size, size)  # (n, m, g, g, 2)
+    out = F.grid_sample(image, grid.reshape(n, m * size, size, 2), mode="bilinear",
+                        padding_mode="zeros", align_corners=False)  # (n, C, m*g, g)
+    return out.view(n, image.shape[1], m, size, size).transpose(1, 2)
+
+
+def stn_write(glimpse: torch.Tensor, where: torch.Tensor, canvas: tuple[int, int]) -> torch.Tensor:
+    """Write each glimpse onto an empty canvas under its window (the inverse of the read).
+
+    Args:
+        glimpse: ``(n, C, g, g)``.
+        where: ``(n, 4)`` ``sx, sy, tx, ty``.
+        canvas: ``(H, W)`` of the output.
+
+    Returns:
+        ``(n, C, H, W)``; zero outside the window.
+    """
+    inv = 1 / where[:, :2]
+    grid = _grid(inv, -where[:, 2:] * inv, canvas[0], canvas[1])
+    return F.grid_sample(glimpse, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+class MLP(nn.Sequential):
+    """Linear layers with ELU between them (none after the last).
+
+    Args:
+        sizes: ``[in, hidden..., out]``.
+    """
+
+    def __init__(self, *sizes: int) -> None:
+        layers: list[nn.Module] = []
+        for i in range(len(sizes) - 1):
+            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers.append(nn.ELU())
+        super().__init__(*layers)
+
+
+class GaussianHead(nn.Module):
+    """An MLP giving the location and scale of a diagonal Gaussian.
+
+    Args:
+        n_in: input features.
+        hidden: hidden units.
+        n_out: dimensions of the Gaussian.
+        min_scale: floor of the standard deviation.
+        init_scale: standard deviation at initialisation (zero output weights).
+    """
+
+    def __init__(self, n_in: int, hidden: int, n_out: int, min_scale: float = 1e-3, init_scale: float = 0.5) -> None:
+        super().__init__()
+        self.net = MLP(n_in, hidden, 2 * n_out)
+        last = self.net[-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+        with torch.no_grad():
+            last.bias[n_out:] = torch.log(torch.expm1(torch.tensor(init_scale - min_scale)))
+        self.min_scale = min_scale
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(n, n_in)`` -> ``(loc, scale)``, each ``(n, n_out)``."""
+        loc, raw = self.net(x).chunk(2, dim=-1)
+        return loc, F.softplus(raw) + self.min_scale
+
+
+class GlimpseDecoder(nn.Module):
+    """``what`` code -> glimpse intensities in ``[0, 1]``.
+
+    Args:
+        what_dim: appearance code size.
+        hidden: hidden units.
+        glimpse: glimpse side in pixels.
+        bias: initial logit of every pixel (negative: objects start faint).
+    """
+
+    def __init__(self, what_dim: int, hidden: int, glimpse: int, bias: float = -2.0) -> None:
+        super().__init__()
+        self.glimpse = glimpse
+        self.net = MLP(what_dim, hidden, hidden, glimpse * glimpse)
+        nn.init.constant_(self.net[-1].bias, bias)
+
+    def forward(self, what: torch.Tensor) -> torch.Tensor:
+        """``(n, what_dim)`` -> ``(n, 1, g, g)``."""
+        return torch.sigmoid(self.net(what)).view(-1, 1, self.glimpse, self.glimpse)

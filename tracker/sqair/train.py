@@ -1,0 +1,194 @@
+"""Training SQAIR on Moving MNIST (or on any stream of frame batches), resumably.
+
+Schedule: sequences start ``min_length`` frames long and grow by one frame every
+``grow_every`` steps up to ``max_length`` (the original does not train without this
+curriculum). Objective: the IWAE bound with ``particles`` samples and VIMCO for the
+presences (:mod:`tracker.sqair.losses`).
+
+Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (model,
+optimiser, step, elapsed time, torch and data random states); ``--resume`` continues from
+it. At the end ``OUT/sqair.pt`` holds the weights (:func:`tracker.sqair.model.save_weights`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from tracker.errors import InputError
+from tracker.sqair.losses import SQAIRLoss
+from tracker.sqair.model import SQAIR, SQAIRConfig, save_weights
+
+BatchFn = Callable[[np.random.Generator, int, int], np.ndarray]
+"""``(rng, batch, length) -> (batch, length, H, W)`` float32 frames in ``[0, 1]``."""
+
+
+@dataclass
+class TrainOptions:
+    """Options of :func:`train` (the command line mirrors them).
+
+    Attributes:
+        out: output folder (checkpoint, weights, log).
+        steps: optimiser steps.
+        batch: sequences per step.
+        particles: ``K`` of the IWAE bound.
+        lr: Adam learning rate.
+        min_length, max_length: curriculum over sequence length (frames).
+        grow_every: steps between one-frame increases of the length.
+        checkpoint_every: steps between checkpoints.
+        log_every: steps between lines of ``OUT/log.jsonl``.
+        seed: seed of the model initialisation, the sampling and the data.
+        threads: torch CPU threads.
+        resume: continue from ``OUT/checkpoint.pt`` when it exists.
+        max_minutes: stop (and save) after this long; 0 = no limit.
+        stop_after: stop (and save) after this many steps of this run; 0 = no limit.
+        progress: show a progress bar.
+        config: :class:`SQAIRConfig` fields.
+    """
+
+    out: str
+    steps: int = 3000
+    batch: int = 8
+    particles: int = 5
+    lr: float = 3e-4
+    min_length: int = 3
+    max_length: int = 10
+    grow_every: int = 200
+    checkpoint_every: int = 100
+    log_every: int = 50
+    seed: int = 0
+    threads: int = 1
+    resume: bool = False
+    max_minutes: float = 0.0
+    stop_after: int = 0
+    progress: bool = True
+    config: dict = field(default_factory=dict)
+
+
+def curriculum_length(step: int, opts: TrainOptions) -> int:
+    """Sequence length at ``step``: ``min_length`` growing by 1 every ``grow_every`` steps."""
+    return min(opts.max_length, opts.min_length + step // max(opts.grow_every, 1))
+
+
+def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> dict[str, Any]:
+    """Fit SQAIR by maximising the IWAE bound.
+
+    Args:
+        opts: options.
+        batches: the data (see :data:`BatchFn`).
+        model: start from this model (default: a new one built from ``opts.config``; on
+            ``resume`` the checkpoint's weights replace it).
+
+    Returns:
+        a summary: steps, seconds, final length, last bound per frame, weights path.
+
+    Raises:
+        InputError: bad options or an unreadable checkpoint.
+    """
+    if opts.min_length < 1 or opts.max_length < opts.min_length:
+        raise InputError("need 1 <= min_length <= max_length")
+    if opts.particles < 1 or opts.batch < 1:
+        raise InputError("need particles >= 1 and batch >= 1")
+    torch.set_num_threads(max(1, opts.threads))
+    out_dir = Path(opts.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_path = out_dir / "checkpoint.pt"
+    torch.manual_seed(opts.seed)
+    model = model or SQAIR(SQAIRConfig.from_dict(dict(opts.config)))
+    model.train()
+    loss_fn = SQAIRLoss()
+    optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
+    rng = np.random.default_rng(opts.seed)
+    step, seconds = 0, 0.0
+    ema = None
+    if opts.resume and ckpt_path.is_file():
+        try:
+            ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+            if json.loads(ck["config"]) != model.config.to_dict():
+                raise ValueError("the checkpoint's model settings differ from this run's")
+            model.load_state_dict(ck["model"])
+            optim.load_state_dict(ck["optimizer"])
+            step, seconds = int(ck["step"]), float(ck["seconds"])
+            ema = ck.get("ema")
+            torch.set_rng_state(ck["torch_rng"])
+            rng.bit_generator.state = json.loads(ck["data_rng"])
+        except Exception as exc:
+            raise InputError(f"cannot resume from {ckpt_path}: {type(exc).__name__}: {exc}") from None
+
+    def save_checkpoint():
+        from tracker.atomic import AtomicPath
+
+        ap = AtomicPath(ckpt_path)
+        try:
+            torch.save({"model": model.state_dict(), "optimizer": optim.state_dict(), "step": step,
+                        "seconds": seconds, "ema": ema, "config": json.dumps(model.config.to_dict()),
+                        "options": json.dumps(asdict(opts)), "torch_rng": torch.get_rng_state(),
+                        "data_rng": json.dumps(rng.bit_generator.state)}, ap.tmp)
+        except BaseException:
+            ap.abort()
+            raise
+        ap.commit()
+
+    bar = None
+    if opts.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=opts.steps, initial=step, desc="train sqair", dynamic_ncols=True)
+    t_start = time.perf_counter() - seconds
+    first = step
+    length = curriculum_length(step, opts)
+    try:
+        while step < opts.steps:
+            if opts.max_minutes and time.perf_counter() - t_start > opts.max_minutes * 60:
+                break
+            if opts.stop_after and step - first >= opts.stop_after:
+                break
+            length = curriculum_length(step, opts)
+            frames = torch.from_numpy(np.ascontiguousarray(batches(rng, opts.batch, length)))
+            out = model(frames, opts.particles)
+            terms = loss_fn(out.log_weights, out.log_q_pres, length)
+            optim.zero_grad(set_to_none=True)
+            terms.total.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optim.step()
+            step += 1
+            ema = terms.bound_per_frame if ema is None else 0.98 * ema + 0.02 * terms.bound_per_frame
+            seconds = time.perf_counter() - t_start
+            count = float(out.counts.float().mean())
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(bound_per_frame=f"{ema:.1f}", T=length, objects=f"{count:.2f}")
+            if step % opts.log_every == 0:
+                with open(out_dir / "log.jsonl", "a") as fh:
+                    fh.write(json.dumps({"step": step, "seconds": round(seconds, 1), "length": length,
+                                         "bound_per_frame": round(ema, 2), "mean_objects": round(count, 3)}) + "\n")
+            if step % opts.checkpoint_every == 0:
+                save_checkpoint()
+    finally:
+        if bar is not None:
+            bar.close()
+    save_checkpoint()
+    weights = out_dir / "sqair.pt"
+    summary = {"steps": step, "seconds": round(seconds, 1), "length": length,
+               "bound_per_frame": None if ema is None else round(ema, 2)}
+    save_weights(model, weights, extra={"training": json.dumps(summary)})
+    summary["weights"] = str(weights)
+    return summary
+
+
+def moving_mnist_batches(split: str = "train", root=None, max_digits: int = 2, canvas: int = 50) -> BatchFn:
+    """A :data:`BatchFn` drawing Moving MNIST sequences of real digits of ``split``."""
+    from datasets.moving_mnist import MovingMnist, load_digits
+
+    gen = MovingMnist(load_digits(split, root), canvas=canvas, max_digits=max_digits)
+
+    def draw(rng: np.random.Generator, batch: int, length: int) -> np.ndarray:
+        return gen.sample(rng, batch, length).frames
+
+    return draw

@@ -1,0 +1,247 @@
+"""The ``sqair`` tracker: unsupervised detection and tracking with SQAIR.
+
+SQAIR finds its own objects, so it needs no ``--init`` boxes and no proposals: every frame
+is turned into a small canvas, the model propagates the objects it knows and discovers new
+ones, and their boxes are mapped back to frame pixels.
+
+Two modes:
+
+- ``mode=cctv`` (the default): the canvas is the foreground against a
+  background estimate (:mod:`tracker.sqair.cctv`). Needs weights fitted to the camera
+  (``track --fit`` fits them on the video itself and saves them; reuse them with
+  ``--weights``).
+- ``mode=intensity``: the canvas is the grey image itself, for Moving-MNIST-like videos
+  (bright objects on black); the shipped Moving MNIST weights are the default.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from tracker.base import Track, Tracker
+from tracker.errors import InputError
+
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sqair_moving_mnist.pt"
+
+
+class SQAIRTracker(Tracker):
+    """SQAIR (Kosiorek et al. 2018): objects are discovered and propagated by a generative model
+    fitted without labels."""
+
+    tracker_id = "sqair"
+    summary = "SQAIR, unsupervised: finds and follows objects itself (CCTV: fit with --fit)"
+    #: the tracker starts its own tracks (no --init, no proposals)
+    self_starting = True
+
+    def __init__(self, weights: str = "", mode: str = "cctv", background: str = "mog2",
+                 canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 6,
+                 fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
+                 device: str = "cpu") -> None:
+        """Build the tracker.
+
+        Args:
+            weights: SQAIR weights file (default: the shipped Moving MNIST weights with
+                ``mode=intensity``; for CCTV, weights fitted to the camera).
+            mode: ``cctv`` (foreground of a static camera) or ``intensity`` (the grey image:
+                bright objects on black, e.g. Moving MNIST).
+            background: background model of ``cctv``: ``mog2`` or ``median``
+                (median of the whole video; used when fitting).
+            canvas_width: canvas width in pixels (0: the weights', or 80 for a new fitted
+                model); weights for another canvas are refused.
+            canvas_height: canvas height in pixels (0: the weights', or 60 for a new model).
+            max_objects: object slots of a new (fitted) model.
+            fit_steps: optimiser steps of ``--fit``.
+            fit_minutes: stop fitting after this long (0: no limit).
+            save: where ``--fit`` saves the fitted weights (default OUT/sqair_fit/sqair.pt).
+            device: only ``cpu`` is used (the model is small).
+        """
+        super().__init__()
+        if mode not in ("cctv", "intensity"):
+            raise InputError(f"sqair mode must be cctv or intensity, not {mode!r}")
+        self.mode, self.background = mode, background
+        self.fit_steps, self.fit_minutes, self.save = fit_steps, fit_minutes, save
+        self._asked = (canvas_width or None, canvas_height or None)
+        self.canvas_size = (canvas_width or 80, canvas_height or 60)
+        self.max_objects = max_objects
+        self.model = None
+        self._canvas = None
+        self._runner = None
+        self._frame_size: tuple[int, int] | None = None
+        path = weights or (str(SHIPPED_WEIGHTS) if mode == "intensity" else "")
+        if path:
+            self._load(path)
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def _load(self, path: str) -> None:
+        from tracker.sqair.model import load_weights
+
+        self.model = load_weights(path, height=self._asked[1], width=self._asked[0])
+        self.canvas_size = (self.model.config.width, self.model.config.height)
+        self._start_runner()
+
+    def _start_runner(self) -> None:
+        from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
+
+        self._runner = CanvasTracker(self.model)
+        w, h = self.canvas_size
+        if self.mode == "cctv":
+            self._canvas = ForegroundCanvas(w, h, self.background)
+        else:
+            self._canvas = lambda frame: cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (w, h),
+                                                    interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+    def fit(self, source: str, out_dir: str | Path, progress: bool = True) -> Path:
+        """Fit the model without labels on the video ``source`` (resumable) and save it.
+
+        The checkpoint lives in ``OUT/sqair_fit/``; an interrupted fit continues from it.
+
+        Returns:
+            the path of the fitted weights.
+        """
+        from tracker.sqair.cctv import ForegroundCanvas, cctv_config, fit_cctv, read_frames, video_canvases
+        from tracker.sqair.model import save_weights
+
+        if self.mode != "cctv":
+            raise InputError("--fit is for CCTV video (mode=cctv)")
+        w, h = self.canvas_size
+        frames = read_frames(source)
+        canvases = video_canvases(frames, ForegroundCanvas(w, h, "median"))
+        config = cctv_config(w, h, self.max_objects)
+        if self.model is not None and self.model.config.to_dict() != config.to_dict():
+            config = self.model.config
+        run_dir = Path(out_dir) / "sqair_fit"
+        self.model = fit_cctv([canvases], run_dir, config, steps=self.fit_steps, max_minutes=self.fit_minutes,
+                              progress=progress)
+        target = Path(self.save) if self.save else run_dir / "sqair.pt"
+        save_weights(self.model, target)
+        self.background = "median"
+        self._start_runner()
+        self._canvas.set_background(frames[:: max(1, len(frames) // 50)])
+        return target
+
+    # -- tracking ----------------------------------------------------------------------------
+
+    def _require_model(self) -> None:
+        if self.model is None:
+            raise InputError("the sqair tracker needs weights for this camera: fit them with "
+                             "`track VIDEO --model sqair --fit` or give --weights")
+
+    def _step(self, frame: np.ndarray) -> list[Track]:
+        self._require_model()
+        fh, fw = frame.shape[:2]
+        if self._frame_size is None:
+            self._frame_size = (fw, fh)
+        canvas = self._canvas(frame)
+        sx, sy = fw / self.canvas_size[0], fh / self.canvas_size[1]
+        out = []
+        for t in self._runner.step(canvas):
+            x, y, w, h = (float(v) for v in t.box)
+            box = np.array([x * sx, y * sy, w * sx, h * sy])
+            box[0], box[1] = max(box[0], 0.0), max(box[1], 0.0)
+            box[2], box[3] = min(box[2], fw - box[0]), min(box[3], fh - box[1])
+            if box[2] > 0 and box[3] > 0:
+                out.append(Track(t.track_id, box, t.score))
+        return out
+
+    def start(self, frame, boxes):
+        if len(np.asarray(boxes).reshape(-1, 4)):
+            warnings.warn("sqair finds its own objects; the given boxes are ignored", stacklevel=2)
+        self._last = self._step(frame)
+        return []
+
+    def update(self, frame):
+        return self._step(frame)
+
+    def remove(self, track_ids):
+        """SQAIR forgets objects itself (presence drops to 0); explicit removal is ignored."""
+
+    @property
+    def track_ids(self):
+        if self._runner is None or self._runner.state is None:
+            return []
+        return [int(i) for i in self._runner.ids if i > 0]
+
+    def reset(self) -> None:
+        if self._runner is not None:
+            self._runner.reset()
+        self._next_id = 1
+
+
+class BlobTracker(Tracker):
+    """The CCTV baseline: MOG2 foreground blobs associated frame to frame by IoU.
+
+    Each frame's blobs (:class:`tracker.proposals.MOG2Proposer`) are matched to the live
+    tracks' last boxes by maximum total IoU (Hungarian); matched tracks take the blob's box,
+    unmatched blobs start tracks, and tracks unmatched for ``max_age`` frames end.
+    """
+
+    tracker_id = "blobs"
+    summary = "baseline for static cameras: MOG2 blobs + IoU association (no model)"
+    self_starting = True
+
+    def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_area: float = 0.005,
+                 min_aspect: float = 0.0) -> None:
+        """Build the tracker.
+
+        Args:
+            min_iou: least IoU between a track's last box and a blob to continue the track.
+            max_age: frames a track survives without a matching blob.
+            min_area: least blob area as a fraction of the frame.
+            min_aspect: least blob height/width (0 accepts any shape).
+        """
+        super().__init__()
+        from tracker.proposals import MOG2Proposer
+
+        self.min_iou, self.max_age = min_iou, max_age
+        self._proposer = MOG2Proposer(min_area=min_area, min_aspect=min_aspect)
+        self._tracks: dict[int, tuple[np.ndarray, int]] = {}  # id -> (box, frames unmatched)
+
+    def _step(self, frame: np.ndarray) -> list[Track]:
+        from scipy.optimize import linear_sum_assignment
+
+        from tracker.boxes import iou_matrix
+
+        blobs, scores = self._proposer.propose(frame)
+        ids = list(self._tracks)
+        matched: dict[int, int] = {}
+        if ids and len(blobs):
+            overlap = iou_matrix(np.stack([self._tracks[i][0] for i in ids]), blobs)
+            rows, cols = linear_sum_assignment(-overlap)
+            matched = {ids[r]: c for r, c in zip(rows, cols) if overlap[r, c] >= self.min_iou}
+        out = []
+        for tid in ids:
+            box, missed = self._tracks[tid]
+            if tid in matched:
+                self._tracks[tid] = (blobs[matched[tid]], 0)
+                out.append(Track(tid, blobs[matched[tid]].copy(), float(scores[matched[tid]])))
+            elif missed + 1 > self.max_age:
+                del self._tracks[tid]
+            else:
+                self._tracks[tid] = (box, missed + 1)
+        used = set(matched.values())
+        for j in range(len(blobs)):
+            if j not in used:
+                tid = self.new_ids(1)[0]
+                self._tracks[tid] = (blobs[j], 0)
+                out.append(Track(tid, blobs[j].copy(), float(scores[j])))
+        return out
+
+    def start(self, frame, boxes):
+        self._step(frame)
+        return []
+
+    def update(self, frame):
+        return self._step(frame)
+
+    def remove(self, track_ids):
+        for tid in track_ids:
+            self._tracks.pop(int(tid), None)
+
+    @property
+    def track_ids(self):
+        return list(self._tracks)
