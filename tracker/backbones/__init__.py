@@ -120,16 +120,22 @@ class Backbone(nn.Module):
         return sorted(loaded)
 
 
+def batchnorm_affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(scale, shift)``, each ``(C,)``: in evaluation ``bn(x) = x * scale + shift`` per channel."""
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    return scale, bn.bias.detach() - bn.running_mean * scale
+
+
 def fold_conv_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     """A convolution computing ``bn(conv(x))`` with ``bn``'s running statistics."""
-    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    scale, shift = batchnorm_affine(bn)
     fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, conv.padding,
                       conv.dilation, conv.groups, bias=True, padding_mode=conv.padding_mode)
     fused = fused.to(device=conv.weight.device, dtype=conv.weight.dtype)
     bias = conv.bias.detach() if conv.bias is not None else torch.zeros_like(bn.running_mean)
     with torch.no_grad():
         fused.weight.copy_(conv.weight.detach() * scale.reshape(-1, 1, 1, 1))
-        fused.bias.copy_((bias - bn.running_mean) * scale + bn.bias.detach())
+        fused.bias.copy_(bias * scale + shift)
     return fused
 
 

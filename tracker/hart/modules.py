@@ -206,9 +206,9 @@ class TemplateCorrelation(nn.Module):
         """Fold the batch norm into the 1x1 mixing convolution (evaluation mode only)."""
         if self.training or not isinstance(self.bn, nn.BatchNorm2d):
             raise RuntimeError("fold_batchnorm_ needs an unfolded module in evaluation mode")
-        bn = self.bn
-        scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
-        shift = bn.bias.detach() - bn.running_mean * scale
+        from tracker.backbones import batchnorm_affine
+
+        scale, shift = batchnorm_affine(self.bn)
         w = self.mix.weight.detach()  # (out, C, 1, 1)
         with torch.no_grad():
             self.mix.bias.add_((w[:, :, 0, 0] * shift).sum(1))
