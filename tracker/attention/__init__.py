@@ -188,18 +188,22 @@ class GlimpseReader(nn.Module):
     def levels_for(self, window: torch.Tensor, max_level: int) -> torch.Tensor:
         """``(N,)`` pyramid level each window is read at (the geometric-mean stride lands in
         ``[1, 2)`` pixels, or the coarsest level)."""
-        from tracker.attention.filterbank import pyramid_level
+        w = window.detach().reshape(-1, 4).float().cpu().numpy()
+        return torch.from_numpy(self._levels(w, max_level)).to(window.device)
 
-        with torch.no_grad():
-            s = self.strides(window.detach())
-            return pyramid_level(torch.sqrt(s[:, 0] * s[:, 1]), max_level)
+    def _levels(self, window: np.ndarray, max_level: int) -> np.ndarray:
+        """:meth:`levels_for` on a ``(N, 4)`` float32 NumPy array (no torch calls)."""
+        stride = window[:, 2:4] / np.float32(self.size)
+        mean = np.sqrt(np.maximum(stride[:, 0] * stride[:, 1], np.float32(1.0)))
+        return np.clip(np.floor(np.log2(mean)), 0, max_level).astype(np.int64)
 
     def levels_needed(self, window: torch.Tensor | np.ndarray, size: tuple[int, int]) -> int:
         """The coarsest level any of ``window`` needs, for building a pyramid of ``size``."""
-        w = torch.as_tensor(np.asarray(window, dtype=np.float32) if not torch.is_tensor(window) else window)
+        w = window.detach().float().cpu().numpy() if torch.is_tensor(window) else np.asarray(window, np.float32)
+        w = w.reshape(-1, 4).astype(np.float32, copy=False)
         if len(w) == 0:
             return 0
-        return int(self.levels_for(w.reshape(-1, 4).float(), ImagePyramid.max_levels_for(size)).max())
+        return int(self._levels(w, ImagePyramid.max_levels_for(size)).max())
 
     def region_needed(self, window: torch.Tensor, size: tuple[int, int]) -> tuple[int, tuple[int, int, int, int]]:
         """The coarsest level and the frame region ``(x0, y0, x1, y1)`` that reading
@@ -238,34 +242,36 @@ class GlimpseReader(nn.Module):
         c = first.shape[3]
         if index is None:
             index = torch.arange(n, device=device) if first.shape[0] == n else torch.zeros(n, dtype=torch.long, device=device)
-        out = window.new_zeros((n, c, self.size, self.size))
         if n == 0:
-            return out
+            return window.new_zeros((n, c, self.size, self.size))
         window = window.float()
+        # the geometry of the crops needs no gradients: NumPy (far fewer calls than torch)
+        win_np = window.detach().cpu().numpy()
+        levels = self._levels(win_np, pyramid.max_level)
         origin = window.new_tensor([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0])
-        levels = self.levels_for(window, pyramid.max_level)
         parts = []
-        for lv in torch.unique(levels).tolist():
-            sel = (levels == lv).nonzero().squeeze(1)
+        for lv in np.unique(levels).tolist():
+            on_level = levels == lv
+            sel_np = None if on_level.all() else np.flatnonzero(on_level)  # None: every window
             sx, sy = pyramid.scale(lv)
-            scale = window.new_tensor([sx, sy, sx, sy])
-            win = (window[sel] - origin) * scale  # level pixels
-            img = pyramid.levels[lv]
-            h_l, w_l = img.shape[1], img.shape[2]
-            stride = win[:, 2:4] / self.size
-            margin = self.margin(stride.detach())  # (n, 2)
-            with torch.no_grad():
-                half = win[:, 2:4].detach() / 2 + margin
-                lo = torch.floor(win[:, 0:2].detach() - half).long()
-                hi = torch.ceil(win[:, 0:2].detach() + half).long()
-                extent = (hi - lo + 1).max(dim=0).values  # (2,) common crop size
-                ws, hs = int(extent[0]), int(extent[1])
-                b = index[sel]
-            crop = gather_crops(img, b, lo, ws, hs).float()  # (n, hs, ws, C)
+            scale_np = np.array([sx, sy, sx, sy], np.float32)
+            origin_np = np.array([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0], np.float32)
+            win_lv = ((win_np if sel_np is None else win_np[sel_np]) - origin_np) * scale_np  # level pixels
+            margin = self.margin(torch.from_numpy(win_lv[:, 2:4] / np.float32(self.size))).numpy()
+            half = win_lv[:, 2:4] / 2 + margin
+            lo_np = np.floor(win_lv[:, 0:2] - half).astype(np.int64)
+            hi_np = np.ceil(win_lv[:, 0:2] + half).astype(np.int64)
+            ws, hs = (hi_np - lo_np + 1).max(axis=0).tolist()  # a common crop size
+            sel = None if sel_np is None else torch.from_numpy(sel_np).to(device)
+            win = window if sel is None else window[sel]
+            win = (win - origin) * window.new_tensor(scale_np.tolist())  # level pixels (with gradients)
+            b = index if sel is None else index[sel]
+            lo = torch.from_numpy(lo_np).to(device)
+            crop = gather_crops(pyramid.levels[lv], b, lo, ws, hs).float()  # (n, hs, ws, C)
             parts.append((sel, self.read_crop(crop, lo.to(win.dtype), win)))
-        if len(parts) == 1:
-            sel, g = parts[0]
-            return g if len(sel) == n else out.index_copy(0, sel, g)
+        if len(parts) == 1 and parts[0][0] is None:
+            return parts[0][1]
+        out = window.new_zeros((n, c, self.size, self.size))
         for sel, g in parts:
             out = out.index_copy(0, sel, g)
         return out

@@ -46,7 +46,7 @@ def stride_to_sigma(stride: torch.Tensor) -> torch.Tensor:
 
 def gaussian_filterbank(centre: torch.Tensor, stride: torch.Tensor, sigma: torch.Tensor, n: int,
                         length: int, start: torch.Tensor | float = 0.0,
-                        pixel_offset: float = 0.5, eps: float = 1e-8) -> torch.Tensor:
+                        pixel_offset: float = 0.5, eps: float | None = 1e-8) -> torch.Tensor:
     """One axis of a Gaussian filterbank.
 
     Args:
@@ -59,7 +59,8 @@ def gaussian_filterbank(centre: torch.Tensor, stride: torch.Tensor, sigma: torch
             (lets a caller apply the filters to a crop; 0 for the whole image).
         pixel_offset: position of a pixel's centre relative to its index (0.5: pixel ``a``
             spans ``[a, a + 1]``; 0: DRAW's convention).
-        eps: added to the row sums before normalising.
+        eps: added to the row sums before normalising (``None``: rows are left
+            unnormalised, for a caller that cuts them first; see :func:`normalise_rows`).
 
     Returns:
         ``(B, n, length)`` filter weights; each row sums to 1 (a row whose Gaussian lies
@@ -71,13 +72,20 @@ def gaussian_filterbank(centre: torch.Tensor, stride: torch.Tensor, sigma: torch
     centre = centre.to(dtype).reshape(-1, 1, 1)
     stride = torch.as_tensor(stride, dtype=dtype, device=device).reshape(-1, 1, 1)
     sigma = torch.as_tensor(sigma, dtype=dtype, device=device).reshape(-1, 1, 1)
-    start = torch.as_tensor(start, dtype=dtype, device=device).reshape(-1, 1, 1)
-    i = torch.arange(1, n + 1, dtype=dtype, device=device).reshape(1, -1, 1)
-    mu = centre + (i - n / 2.0 - 0.5) * stride  # (B, n, 1)
-    a = torch.arange(length, dtype=dtype, device=device).reshape(1, 1, -1) + pixel_offset + start
+    # positions relative to the grid centre: pixel a of the result lies at
+    # a + pixel_offset + start - centre, filter i at (i - n/2 - 0.5) * stride
+    offset = torch.as_tensor(start, dtype=dtype, device=device).reshape(-1, 1, 1) + (pixel_offset - centre)
+    i = torch.arange(1, n + 1, dtype=dtype, device=device).reshape(1, -1, 1) - (n / 2.0 + 0.5)
+    a = torch.arange(length, dtype=dtype, device=device).reshape(1, 1, -1)
+    z = (a + offset - i * stride) / sigma  # (B, n, length)
     # clamping the exponent keeps the far tails at ~1e-22 instead of denormal floats,
     # which make the matrix products that apply the filters many times slower
-    f = torch.exp(-(0.5 * ((a - mu) / sigma) ** 2).clamp(max=50.0))  # (B, n, length)
+    f = torch.exp((-0.5 * z * z).clamp(min=-50.0))
+    return f if eps is None else normalise_rows(f, eps)
+
+
+def normalise_rows(f: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Divide filterbank rows ``(B, n, length)`` by their sums (plus ``eps``)."""
     return f / (f.sum(dim=2, keepdim=True) + eps)
 
 
@@ -178,6 +186,9 @@ class GaussianGlimpse(GlimpseReader):
         n, hc, wc, _ = crop.shape
         stride = window[:, 2:4] / self.size
         sigma = self._sigma(stride)
-        fx = gaussian_filterbank(window[:, 0], stride[:, 0], sigma[:, 0], self.size, wc, start=origin[:, 0])
-        fy = gaussian_filterbank(window[:, 1], stride[:, 1], sigma[:, 1], self.size, hc, start=origin[:, 1])
+        # both axes in one call (x rows first, then y), cut to each axis' length, normalised
+        f = gaussian_filterbank(window[:, :2].t().reshape(-1), stride.t().reshape(-1), sigma.t().reshape(-1),
+                                self.size, max(hc, wc), start=origin.t().reshape(-1), eps=None)
+        fx = normalise_rows(f[:n, :, :wc])
+        fy = normalise_rows(f[n:, :, :hc])
         return read_with_filterbanks(crop, fy, fx)

@@ -21,9 +21,10 @@ def contrast_normalise(glimpse: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     """
     n = glimpse.shape[0]
     flat = glimpse.reshape(n, -1)
-    mean = flat.mean(dim=1, keepdim=True)
-    std = flat.std(dim=1, keepdim=True)
-    return ((flat - mean) / (std + eps)).reshape_as(glimpse)
+    centred = flat - flat.mean(dim=1, keepdim=True)
+    # the unbiased std, computed as a sum of squares (torch.std is several times slower)
+    std = torch.sqrt((centred * centred).sum(dim=1, keepdim=True) / max(flat.shape[1] - 1, 1))
+    return (centred / (std + eps)).reshape_as(glimpse)
 
 
 class MLP(nn.Sequential):
@@ -109,7 +110,11 @@ class DynamicConv(nn.Module):
         nw = self.cout * self.cin * self.k * self.k
         weight = params[:, :nw].reshape(n * self.cout, self.cin, self.k, self.k)
         bias = params[:, nw:].reshape(n * self.cout)
-        out = F.conv2d(x.reshape(1, n * self.cin, h, w), weight, bias, padding=self.k // 2, groups=n)
+        if self.k == 1:  # a per-object matrix product (much faster than a grouped convolution)
+            out = torch.baddbmm(bias.reshape(n, self.cout, 1), weight.reshape(n, self.cout, self.cin),
+                                x.reshape(n, self.cin, h * w))
+        else:
+            out = F.conv2d(x.reshape(1, n * self.cin, h, w), weight, bias, padding=self.k // 2, groups=n)
         return out.reshape(n, self.cout, h, w), params
 
 
@@ -168,6 +173,12 @@ def roi_features(features: torch.Tensor, box: torch.Tensor, size: int) -> torch.
     return F.grid_sample(features, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
+def unit_channels(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """``x / max(||x||, eps)`` over dim 1 (channels) of ``(N, C, H, W)``: ``F.normalize``,
+    computed with a sum of squares (faster on small maps)."""
+    return x * torch.rsqrt((x * x).sum(dim=1, keepdim=True).clamp(min=eps * eps))
+
+
 class TemplateCorrelation(nn.Module):
     """Correlates the first frame's object features with the current glimpse's features.
 
@@ -191,12 +202,12 @@ class TemplateCorrelation(nn.Module):
     def template(self, features: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
         """``(N, C, F, F)`` features and the object's ``(N, 4)`` box in glimpse
         coordinates (see :func:`roi_features`) -> ``(N, C, size, size)`` template."""
-        return F.normalize(roi_features(features, box, self.size), dim=1)
+        return unit_channels(roi_features(features, box, self.size))
 
     def forward(self, features: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         """``(N, C, F, F)`` features, ``(N, C, k, k)`` template -> ``(N, out_channels, F, F)``."""
         n, c, h, w = features.shape
-        x = F.normalize(features, dim=1).reshape(1, n * c, h, w)
+        x = unit_channels(features).reshape(1, n * c, h, w)
         k = template.shape[-1]
         r = F.conv2d(x, template.reshape(n * c, 1, k, k), padding=k // 2, groups=n * c)
         r = self.bn(r.reshape(n, c, h, w))
