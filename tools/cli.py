@@ -65,7 +65,15 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:
+    """Warnings on the command line: ``Warning: message`` (no source location)."""
+    return f"Warning: {message}\n"
+
+
 def _run(command: click.Command, args=None) -> None:
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     try:
         rv = command.main(args=args, standalone_mode=False)
     except AttentrackError as exc:

@@ -193,3 +193,18 @@ def test_bad_input_is_one_line_exit_2_no_output(case, tmp_path, clip):
     assert "Traceback" not in err
     assert needle.lower() in lines[0].lower(), lines[0]
     assert not (tmp_path / "out").exists(), "no output folder or half-written file on failure"
+
+
+def test_warnings_print_as_one_line():
+    import subprocess
+    import sys
+
+    code = ("import warnings, click\n"
+            "from tools.cli import _run\n"
+            "@click.command()\n"
+            "def warns():\n"
+            "    warnings.warn('the camera seems to move', UserWarning)\n"
+            "_run(warns, [])\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0
+    assert proc.stderr == "Warning: the camera seems to move\n"

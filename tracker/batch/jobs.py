@@ -168,9 +168,13 @@ def _weights_identity(options: BatchOptions) -> str:
     from tracker.base import available_trackers
 
     path = dict(options.params).get("weights")
+    cls = available_trackers().get(options.model)
+    module = sys.modules.get(cls.__module__ if cls else "")
+    variants = getattr(module, "SHIPPED_VARIANTS", {})
+    if path in variants:  # shipped weights named, e.g. weights=fast
+        path = str(variants[path])
     if not path:
-        cls = available_trackers().get(options.model)
-        shipped = getattr(sys.modules.get(cls.__module__ if cls else ""), "SHIPPED_WEIGHTS", None)
+        shipped = getattr(module, "SHIPPED_WEIGHTS", None)
         path = str(shipped) if shipped else None
     if not path or not Path(path).is_file():
         return ""

@@ -21,6 +21,12 @@ from tracker.errors import InputError
 #: the weights shipped in the package
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hart.pt"
 
+#: shipped weights selectable by name (``weights=fast``); see ``HART_MODEL_CARD.md``
+SHIPPED_VARIANTS = {
+    "default": SHIPPED_WEIGHTS,
+    "fast": SHIPPED_WEIGHTS.with_name("hart_fast.pt"),  # 32x32 glimpse, 8/16/16-channel backbone
+}
+
 
 class HARTTracker(Tracker):
     """Hierarchical Attentive Recurrent Tracking (Kosiorek et al. 2017), batched over objects.
@@ -34,12 +40,14 @@ class HARTTracker(Tracker):
     summary = "HART: recurrent attention tracker (spatial + appearance attention), batched"
 
     def __init__(self, weights: str = "", device: str = "auto", glimpse: str = "",
-                 threads: int = 0) -> None:
+                 threads: int = 0, jit: bool = True) -> None:
         """Load the model.
 
         Args:
-            weights: a HART weights file from ``attentrack train hart`` (empty: the
-                weights shipped with attentrack).
+            weights: a HART weights file from ``attentrack train hart``, or the name of
+                weights shipped with attentrack: ``default`` (also when empty) or ``fast``
+                (a smaller glimpse and backbone: about twice the speed with many objects,
+                less accurate; see the model card).
             device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:N]``.
             glimpse: glimpse reader to use instead of the trained one (``gaussian`` or
                 ``stn``; empty: as trained). Changing it usually costs accuracy.
@@ -47,6 +55,9 @@ class HARTTracker(Tracker):
                 to the frame-decoding thread). On CPU, OpenCV's thread pool is also set to
                 one thread: its spinning workers slow the model down by about a third.
                 Both settings are process-wide.
+            jit: run each step's network (everything after the glimpse read) as a
+                TorchScript graph, one per object count (faster with few objects; the
+                first frame with a new object count pays ~0.1-0.3 s to build its graph).
         """
         super().__init__()
         from tracker.device import resolve_device
@@ -57,13 +68,16 @@ class HARTTracker(Tracker):
             n = int(threads) if threads and int(threads) > 0 else max(1, min(4, (os.cpu_count() or 2) - 1))
             torch.set_num_threads(n)
             cv2.setNumThreads(1)  # OpenCV's spinning pool workers contend with the model
-        path = Path(weights) if weights else SHIPPED_WEIGHTS
+        path = SHIPPED_VARIANTS.get(weights or "default", Path(weights))
         self.model = load_weights(str(path), self.device).fold_batchnorm_()
         if glimpse and glimpse != self.model.config.glimpse:
             from tracker.attention import create_glimpse_reader
 
             self.model.reader = create_glimpse_reader(glimpse, self.model.config.glimpse_size)
         self.weights_path = str(path)
+        from tracker.hart.traced import TracedSteps
+
+        self._steps = TracedSteps(self.model) if jit else None
         self._ids: list[int] = []
         self._state = None
 
@@ -109,7 +123,7 @@ class HARTTracker(Tracker):
         h, w = frame.shape[:2]
         cxcywh = np.concatenate([b[:, :2] + b[:, 2:] / 2, b[:, 2:]], axis=1) / np.array([w, h, w, h])
         boxes_t = torch.as_tensor(cxcywh, dtype=torch.float32, device=self.device)
-        with torch.inference_mode():
+        with torch.no_grad():
             att0 = self.model._clamp(self.model.first_attention(boxes_t))
             pyr = self._pyramid(frame, att0)
             state, _ = self.model.init(pyr, boxes_t)
@@ -142,9 +156,10 @@ class HARTTracker(Tracker):
         """Advance every live track to ``frame``."""
         if not self._ids:
             return []
-        with torch.inference_mode():
+        with torch.no_grad():
             pyr = self._pyramid(frame, self._state.att)
-            self._state, out = self.model.step(pyr, self._state)
+            step = self._steps.step if self._steps is not None else self.model.step
+            self._state, out = step(pyr, self._state)
             return self._tracks((frame.shape[1], frame.shape[0]), out)
 
     def remove(self, track_ids) -> None:
