@@ -36,3 +36,14 @@ def test_unnormalised_filterbank_cut_then_normalised_equals_the_short_one():
     short = gaussian_filterbank(centre, stride, sigma, 6, 25, start=torch.tensor([2.0, 5.0]))
     assert torch.allclose(normalise_rows(long[:, :, :25]), short, atol=1e-6)
     assert torch.allclose(short.sum(2), torch.ones(2, 6), atol=1e-5)
+
+
+def test_pointwise_conv_equals_the_convolution():
+    from torch import nn
+
+    from tracker.hart.modules import pointwise_conv
+
+    for bias in (True, False):
+        conv = nn.Conv2d(6, 4, 1, bias=bias)
+        x = torch.randn(3, 6, 5, 7)
+        assert torch.allclose(pointwise_conv(conv, x), conv(x), atol=1e-5)

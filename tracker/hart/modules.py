@@ -27,6 +27,24 @@ def contrast_normalise(glimpse: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     return (centred / (std + eps)).reshape_as(glimpse)
 
 
+def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution (stride 1, no groups) as one matrix product, which is several
+    times faster than ``conv(x)`` on the small maps of HART.
+
+    Args:
+        conv: the ``nn.Conv2d`` with a ``(O, C, 1, 1)`` weight (and optional bias).
+        x: ``(N, C, H, W)``.
+
+    Returns:
+        ``(N, O, H, W)``, equal to ``conv(x)``.
+    """
+    n, c, h, w = x.shape
+    out = torch.matmul(conv.weight.reshape(conv.weight.shape[0], c), x.reshape(n, c, h * w))
+    if conv.bias is not None:
+        out = out + conv.bias.reshape(1, -1, 1)
+    return out.reshape(n, -1, h, w)
+
+
 class MLP(nn.Sequential):
     """Linear layers with ELU between them; the last layer's weights start small.
 
@@ -65,7 +83,7 @@ class VentralStream(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``(N, C, F, F)`` -> ``(N, maps, F, F)``."""
-        return F.elu(self.bn(self.dropout(self.conv(features))))
+        return F.elu(self.bn(self.dropout(pointwise_conv(self.conv, features))))
 
     def fold_batchnorm_(self) -> None:
         """Fold the batch norm into the 1x1 convolution (evaluation mode: dropout is off)."""
@@ -148,7 +166,7 @@ class DorsalStream(nn.Module):
         if extra is not None:
             d = torch.cat([d, extra], dim=1)
         decay = (p1 * p1).sum(1) + (p2 * p2).sum(1)
-        return self.mask(d), decay
+        return pointwise_conv(self.mask, d), decay
 
 
 def roi_features(features: torch.Tensor, box: torch.Tensor, size: int) -> torch.Tensor:
@@ -211,7 +229,7 @@ class TemplateCorrelation(nn.Module):
         k = template.shape[-1]
         r = F.conv2d(x, template.reshape(n * c, 1, k, k), padding=k // 2, groups=n * c)
         r = self.bn(r.reshape(n, c, h, w))
-        return F.elu(self.mix(r))
+        return F.elu(pointwise_conv(self.mix, r))
 
     def fold_batchnorm_(self) -> None:
         """Fold the batch norm into the 1x1 mixing convolution (evaluation mode only)."""
