@@ -116,3 +116,18 @@ def test_pyramid_of_a_region_reads_like_the_whole_frame(name):
     assert part.origin == region[:2] and part.frame_size == (640, 480) and part.size[0] < 640
     whole = ImagePyramid.from_numpy(frame, level)
     assert torch.allclose(reader(part, windows), reader(whole, windows), atol=0.5)
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_pyramid_of_only_the_needed_levels_reads_like_the_full_pyramid(name):
+    frame = _image(480, 640, 6)
+    reader = create_glimpse_reader(name, size=24)
+    windows = torch.tensor([[300.0, 200, 200, 300], [320, 240, 210, 280]])  # both on one coarse level
+    levels = reader.levels_for(windows, ImagePyramid.max_levels_for((640, 480)))
+    assert len(torch.unique(levels)) == 1 and int(levels[0]) >= 2
+    full = ImagePyramid.from_numpy(frame, int(levels[0]))
+    part = ImagePyramid.from_numpy(frame, int(levels[0]), only={int(levels[0])})
+    assert part.levels[1] is None and part.levels[int(levels[0])] is not None
+    assert part.scale(int(levels[0])) == full.scale(int(levels[0]))
+    # straight area resampling vs repeated halving: the same up to uint8 rounding
+    assert (reader(part, windows) - reader(full, windows)).abs().mean() < 1.0

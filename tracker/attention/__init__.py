@@ -48,13 +48,14 @@ class ImagePyramid:
 
     Attributes:
         levels: ``levels[l]`` is ``(B, H_l, W_l, C)`` channels-last (``uint8`` or float)
-            with ``H_l ~ H / 2**l``.
+            with ``H_l = H // 2**l``, or ``None`` for a level that was not built (see
+            ``only`` in :meth:`from_numpy`).
         size: ``(W, H)`` of level 0 in pixels.
         origin: ``(x, y)`` frame pixel of level 0's first pixel.
         frame_size: ``(W, H)`` of the whole frames (``size`` unless a region was cut).
     """
 
-    levels: list[torch.Tensor]
+    levels: list[torch.Tensor | None]
     size: tuple[int, int]
     origin: tuple[int, int] = (0, 0)
     frame_size: tuple[int, int] | None = None
@@ -70,8 +71,14 @@ class ImagePyramid:
 
     def scale(self, level: int) -> tuple[float, float]:
         """``(sx, sy)``: level-``level`` pixels per level-0 pixel."""
-        lv = self.levels[level]
-        return lv.shape[2] / self.size[0], lv.shape[1] / self.size[1]
+        w, h = self.level_size(self.size, level)
+        return w / self.size[0], h / self.size[1]
+
+    @staticmethod
+    def level_size(size: tuple[int, int], level: int) -> tuple[int, int]:
+        """``(W_l, H_l)`` of level ``level`` of an image of ``size`` ``(W, H)`` (halved ``level``
+        times, rounding down, at least 1)."""
+        return max(1, size[0] >> level), max(1, size[1] >> level)
 
     @staticmethod
     def max_levels_for(size: tuple[int, int]) -> int:
@@ -86,7 +93,8 @@ class ImagePyramid:
     @classmethod
     def from_numpy(cls, images: np.ndarray, max_level: int | None = None,
                    device: torch.device | str | None = None,
-                   region: tuple[int, int, int, int] | None = None) -> "ImagePyramid":
+                   region: tuple[int, int, int, int] | None = None,
+                   only: set[int] | None = None) -> "ImagePyramid":
         """Build a pyramid with OpenCV's area resampling.
 
         Args:
@@ -96,6 +104,8 @@ class ImagePyramid:
             device: where the level tensors go (default CPU).
             region: ``(x0, y0, x1, y1)`` frame pixels: build the pyramid of this part only
                 (clipped to the frame; cheaper when the windows cover a small part).
+            only: build just these levels, each straight from level 0 (cheaper when the
+                windows need one coarse level); the others are ``None``.
         """
         arr = np.asarray(images)
         if arr.ndim == 3:
@@ -113,18 +123,23 @@ class ImagePyramid:
         b, h, w, c = arr.shape
         top = cls.max_levels_for((w, h))
         max_level = top if max_level is None else max(0, min(int(max_level), top))
-        levels = [arr]
-        for _ in range(max_level):
-            prev = levels[-1]
-            ph, pw = prev.shape[1:3]
-            size = (max(1, pw // 2), max(1, ph // 2))
+        if only is not None:  # readers clamp their levels to the coarsest one built
+            only = {min(max(int(lv), 0), max_level) for lv in only}
+        def halve(prev: np.ndarray, level: int) -> np.ndarray:
+            size = cls.level_size((w, h), level)
             nxt = np.stack([cv2.resize(im, size, interpolation=cv2.INTER_AREA) for im in prev])
-            if nxt.ndim == 3:  # one channel: cv2 drops it
-                nxt = nxt[..., None]
-            levels.append(nxt)
-        tensors = [torch.from_numpy(np.ascontiguousarray(lv)) for lv in levels]
-        if device is not None and torch.device(device).type != "cpu":
-            tensors = [t.to(device) for t in tensors]
+            return nxt[..., None] if nxt.ndim == 3 else nxt  # one channel: cv2 drops it
+
+        levels: list[np.ndarray | None] = [arr]
+        for lv in range(1, max_level + 1):
+            if only is None:
+                levels.append(halve(levels[-1], lv))
+            else:
+                levels.append(halve(arr, lv) if lv in only else None)
+        on_device = device is not None and torch.device(device).type != "cpu"
+        tensors = [None if lv is None else torch.from_numpy(np.ascontiguousarray(lv)) for lv in levels]
+        if on_device:
+            tensors = [None if t is None else t.to(device) for t in tensors]
         return cls(tensors, (w, h), origin, frame_size)
 
     @classmethod
@@ -134,7 +149,8 @@ class ImagePyramid:
 
     def select(self, index: torch.Tensor) -> "ImagePyramid":
         """The pyramid of images ``index`` (a view when possible)."""
-        return ImagePyramid([lv[index] for lv in self.levels], self.size, self.origin, self.frame_size)
+        return ImagePyramid([None if lv is None else lv[index] for lv in self.levels], self.size, self.origin,
+                            self.frame_size)
 
 
 class GlimpseReader(nn.Module):

@@ -89,8 +89,11 @@ class HARTTracker(Tracker):
             raise InputError("frames must be (H, W, 3) uint8 BGR images")
         h, w = frame.shape[:2]
         window = att * att.new_tensor([w, h, w, h])
-        level, region = self.model.reader.region_needed(window, (w, h))
-        return ImagePyramid.from_numpy(frame, level, device=self.device, region=region)
+        reader = self.model.reader
+        level, region = reader.region_needed(window, (w, h))
+        needed = reader._levels(window.detach().float().cpu().numpy(), level)
+        return ImagePyramid.from_numpy(frame, level, device=self.device, region=region,
+                                       only={int(lv) for lv in needed})
 
     def _tracks(self, frame_size, out) -> list[Track]:
         w, h = frame_size
