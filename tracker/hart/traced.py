@@ -5,8 +5,10 @@ Python and dispatcher overhead dominate a HART step on a CPU when few objects ar
 read (backbone, ventral and dorsal streams, template correlation, LSTM, heads) as a traced
 and frozen TorchScript graph. The glimpse read stays eager (its crop geometry depends on the
 data). A trace specialises on the number of objects ``N`` (grouped convolutions take
-``N`` as a constant), so graphs are cached per ``N``; each new graph is checked against the
-eager model on its first input and replaced by the eager model if they disagree.
+``N`` as a constant), so graphs are cached per ``N``; an object count gets its graph once it
+has been seen on ``trace_after`` steps (building one takes 0.1-0.3 s, more than a few
+eager steps), and each new graph is checked against the eager model on its first input and
+replaced by the eager model if they disagree.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from tracker.hart.model import HART, HARTOutput, HARTState
 
 #: graphs kept (one per object count, least recently used dropped first)
 MAX_GRAPHS = 12
+#: steps an object count runs eagerly before it gets a graph
+TRACE_AFTER = 10
 #: largest difference tolerated between a new graph and the eager model
 TRACE_TOLERANCE = 1e-3
 
@@ -45,15 +49,18 @@ class TracedSteps:
     Args:
         model: a HART model in evaluation mode (batch norms folded or not).
         max_graphs: graphs kept in the cache.
+        trace_after: steps an object count runs eagerly before its graph is built.
     """
 
-    def __init__(self, model: HART, max_graphs: int = MAX_GRAPHS) -> None:
+    def __init__(self, model: HART, max_graphs: int = MAX_GRAPHS, trace_after: int = TRACE_AFTER) -> None:
         if model.training:
             raise RuntimeError("TracedSteps needs a model in evaluation mode")
         self.model = model
         self.after_glimpse = _AfterGlimpse(model).eval()
         self.max_graphs = int(max_graphs)
+        self.trace_after = int(trace_after)
         self._graphs: OrderedDict[int, object] = OrderedDict()
+        self._seen: dict[int, int] = {}
 
     def _graph(self, args: tuple[torch.Tensor, ...]):
         n = int(args[0].shape[0])
@@ -61,6 +68,10 @@ class TracedSteps:
         if fn is not None:
             self._graphs.move_to_end(n)
             return fn
+        self._seen[n] = self._seen.get(n, 0) + 1
+        if self._seen[n] < self.trace_after:
+            return self.after_glimpse
+        del self._seen[n]
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
