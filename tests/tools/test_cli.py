@@ -68,7 +68,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "eval", "face", "--data", data_dir_or_none, "--scenes", "2", "--chains", "2", "--steps", "2", "--json"],
         **generative_smoke_args(tmp_path, data_dir_or_none),
         "bench": ["bench", "--help"],
-        "bench track": ["bench", "track", clip, "--min-frames", "12", "--json"],
+        "bench track": ["bench", "track", clip, "--min-frames", "12", "--best-of", "2", "--json"],
         "batch": ["batch", clip, "-m", "static", "-o", tmp_path / "b", "--workers", "1", "-q"],
         "bench batch": ["bench", "batch", "-m", "static", "--no-tud", "--clips", "1", "--clip-frames", "5",
                         "--workers", "1", "--backend", "local", "--json"],
