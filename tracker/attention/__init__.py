@@ -197,10 +197,6 @@ class GlimpseReader(nn.Module):
         raise NotImplementedError
 
     # -- shared machinery -----------------------------------------------------------------
-    def strides(self, window: torch.Tensor) -> torch.Tensor:
-        """``(N, 2)`` stride in level-0 pixels along x and y."""
-        return window[:, 2:4] / self.size
-
     def levels_for(self, window: torch.Tensor, max_level: int) -> torch.Tensor:
         """``(N,)`` pyramid level each window is read at (the geometric-mean stride lands in
         ``[1, 2)`` pixels, or the coarsest level)."""

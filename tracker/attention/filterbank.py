@@ -141,21 +141,6 @@ def write_with_filterbanks(patch: torch.Tensor, fy: torch.Tensor, fx: torch.Tens
     return torch.matmul(torch.matmul(fy.transpose(1, 2).unsqueeze(1), patch), fx.unsqueeze(1))
 
 
-def pyramid_level(stride: torch.Tensor, max_level: int) -> torch.Tensor:
-    """The image-pyramid level at which a stride (level-0 pixels) becomes ``[1, 2)`` pixels.
-
-    Args:
-        stride: ``(B,)`` stride in pixels of the full-resolution image.
-        max_level: the coarsest level available.
-
-    Returns:
-        ``(B,)`` int64 levels in ``[0, max_level]`` (0 when the stride is below 1: upsampling).
-    """
-    with torch.no_grad():
-        lv = torch.floor(torch.log2(stride.clamp(min=1.0)))
-        return lv.clamp(0, max_level).long()
-
-
 from tracker.attention import GlimpseReader  # noqa: E402  (the package defines it first)
 
 
