@@ -131,3 +131,17 @@ def test_pyramid_of_only_the_needed_levels_reads_like_the_full_pyramid(name):
     assert part.scale(int(levels[0])) == full.scale(int(levels[0]))
     # straight area resampling vs repeated halving: the same up to uint8 rounding
     assert (reader(part, windows) - reader(full, windows)).abs().mean() < 1.0
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_pyramid_for_the_windows_reads_like_the_whole_frame(name):
+    frame = _image(480, 640, 7)
+    reader = create_glimpse_reader(name, size=24)
+    windows = torch.tensor([[100.0, 150, 60, 160], [300, 200, 200, 300]])  # two different levels
+    pyr = reader.pyramid_for(frame, windows)
+    level, region = reader.region_needed(windows, (640, 480))
+    assert pyr.origin == region[:2] and pyr.max_level == level
+    needed = set(reader.levels_for(windows, level).tolist())
+    assert len(needed) == 2 and {i for i, lv in enumerate(pyr.levels) if lv is not None} == {0} | needed
+    whole = ImagePyramid.from_numpy(frame, level)
+    assert (reader(pyr, windows) - reader(whole, windows)).abs().mean() < 1.0

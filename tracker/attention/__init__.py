@@ -209,10 +209,15 @@ class GlimpseReader(nn.Module):
         mean = np.sqrt(np.maximum(stride[:, 0] * stride[:, 1], np.float32(1.0)))
         return np.clip(np.floor(np.log2(mean)), 0, max_level).astype(np.int64)
 
+    @staticmethod
+    def _as_windows(window: torch.Tensor | np.ndarray) -> np.ndarray:
+        """Windows as a ``(N, 4)`` float32 NumPy array."""
+        w = window.detach().float().cpu().numpy() if torch.is_tensor(window) else np.asarray(window, np.float32)
+        return w.reshape(-1, 4).astype(np.float32, copy=False)
+
     def levels_needed(self, window: torch.Tensor | np.ndarray, size: tuple[int, int]) -> int:
         """The coarsest level any of ``window`` needs, for building a pyramid of ``size``."""
-        w = window.detach().float().cpu().numpy() if torch.is_tensor(window) else np.asarray(window, np.float32)
-        w = w.reshape(-1, 4).astype(np.float32, copy=False)
+        w = self._as_windows(window)
         if len(w) == 0:
             return 0
         return int(self._levels(w, ImagePyramid.max_levels_for(size)).max())
@@ -221,19 +226,40 @@ class GlimpseReader(nn.Module):
         """The coarsest level and the frame region ``(x0, y0, x1, y1)`` that reading
         ``window`` (``(N, 4)`` frame pixels) from a frame of ``size`` needs; the region is
         aligned to the coarsest level's pixel grid."""
-        w = window.detach().reshape(-1, 4).float().cpu()
-        level = self.levels_needed(w, size)
+        level = self.levels_needed(window, size)
+        return level, self._region(self._as_windows(window), level, size)
+
+    def pyramid_for(self, images: np.ndarray, window: torch.Tensor | np.ndarray,
+                    device: torch.device | str | None = None) -> ImagePyramid:
+        """The pyramid that reading ``window`` from ``images`` needs, and no more: the region
+        of :meth:`region_needed`, holding only the levels the windows are read at.
+
+        Args:
+            images: ``(H, W, C)`` or ``(B, H, W, C)`` ``uint8``.
+            window: ``(N, 4)`` ``cx, cy, w, h`` frame pixels (``N >= 1``).
+            device: where the level tensors go.
+        """
+        arr = np.asarray(images)
+        size = (arr.shape[-2], arr.shape[-3])
+        win = self._as_windows(window)
+        levels = self._levels(win, ImagePyramid.max_levels_for(size))
+        level = int(levels.max()) if len(levels) else 0
+        return ImagePyramid.from_numpy(arr, level, device=device, region=self._region(win, level, size),
+                                       only=set(levels.tolist()))
+
+    def _region(self, window: np.ndarray, level: int, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """:meth:`region_needed`'s region for ``(N, 4)`` NumPy windows read at levels up to ``level``."""
         cell = 2 ** level
         if self._region_margin is None:  # the reader's margin at the largest stride of a level
             self._region_margin = float(self.margin(torch.full((1, 2), 2.0)).max()) + 2.0
-        win = w.numpy().astype(np.float64)
+        win = window.astype(np.float64)
         half = win[:, 2:4] / 2
         pad = self._region_margin * cell + float(win[:, 2:4].max()) / self.size
         x0, y0 = (win[:, 0:2] - half).min(axis=0) - pad
         x1, y1 = (win[:, 0:2] + half).max(axis=0) + pad
         x0, y0 = int(np.floor(max(0.0, x0) / cell)) * cell, int(np.floor(max(0.0, y0) / cell)) * cell
         x1, y1 = int(np.ceil(min(size[0], x1) / cell)) * cell, int(np.ceil(min(size[1], y1) / cell)) * cell
-        return level, (x0, y0, max(x1, x0 + cell), max(y1, y0 + cell))
+        return x0, y0, max(x1, x0 + cell), max(y1, y0 + cell)
 
     def forward(self, pyramid: ImagePyramid, window: torch.Tensor,
                 index: torch.Tensor | None = None) -> torch.Tensor:
@@ -261,13 +287,13 @@ class GlimpseReader(nn.Module):
         win_np = window.detach().cpu().numpy()
         levels = self._levels(win_np, pyramid.max_level)
         origin = window.new_tensor([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0])
+        origin_np = np.array([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0], np.float32)
         parts = []
         for lv in np.unique(levels).tolist():
             on_level = levels == lv
             sel_np = None if on_level.all() else np.flatnonzero(on_level)  # None: every window
             sx, sy = pyramid.scale(lv)
             scale_np = np.array([sx, sy, sx, sy], np.float32)
-            origin_np = np.array([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0], np.float32)
             win_lv = ((win_np if sel_np is None else win_np[sel_np]) - origin_np) * scale_np  # level pixels
             margin = self.margin(torch.from_numpy(win_lv[:, 2:4] / np.float32(self.size))).numpy()
             half = win_lv[:, 2:4] / 2 + margin

@@ -83,17 +83,11 @@ class HARTTracker(Tracker):
 
     # -- helpers ---------------------------------------------------------------------------
     def _pyramid(self, frame: np.ndarray, att: torch.Tensor):
-        from tracker.attention import ImagePyramid
-
         if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.dtype != np.uint8:
             raise InputError("frames must be (H, W, 3) uint8 BGR images")
         h, w = frame.shape[:2]
         window = att * att.new_tensor([w, h, w, h])
-        reader = self.model.reader
-        level, region = reader.region_needed(window, (w, h))
-        needed = reader._levels(window.detach().float().cpu().numpy(), level)
-        return ImagePyramid.from_numpy(frame, level, device=self.device, region=region,
-                                       only={int(lv) for lv in needed})
+        return self.model.reader.pyramid_for(frame, window, device=self.device)
 
     def _tracks(self, frame_size, out) -> list[Track]:
         w, h = frame_size
