@@ -62,20 +62,44 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
 @click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
               help="Stop (and save) after this many steps of this run.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="A SQAIRConfig field, e.g. --set hidden=64.")
+@click.option("--pretrain-steps", default=3000, show_default=True, type=click.IntRange(min=0),
+              help="Before a fresh run: steps of pre-training the glimpse decoder and discovery encoder as a "
+                   "VAE on whole training digits (0: none; not repeated on --resume).")
+@click.option("--discovery-warmup", default=600, show_default=True, type=click.IntRange(min=0),
+              help="Steps during which discovery runs only on each sequence's first frame, so that "
+                   "propagation learns to follow objects (0: none).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
-                        seed, threads, resume, max_minutes, stop_after, sets, no_progress):
+                        seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup, no_progress):
+    from pathlib import Path
+
+    import torch
+
+    from tracker.sqair.model import SQAIR, SQAIRConfig
+    from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, moving_mnist_batches, train
 
     config = _parse_sets(sets)
     opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, min_length=min_length,
                         max_length=max_length, grow_every=grow_every, checkpoint_every=checkpoint_every,
                         log_every=10, seed=seed, threads=threads, resume=resume, max_minutes=max_minutes,
-                        stop_after=stop_after, progress=not no_progress, config=config)
+                        stop_after=stop_after, progress=not no_progress, config=config,
+                        discovery_warmup=discovery_warmup)
     canvas = config.get("width", 50)
     if config.get("height", canvas) != canvas:
         raise InputError("Moving MNIST needs a square canvas (height = width)")
-    summary = train(opts, moving_mnist_batches("train", data, canvas=canvas))
+    batches = moving_mnist_batches("train", data, canvas=canvas)
+    model = None
+    if pretrain_steps and not (resume and (Path(out) / "checkpoint.pt").is_file()):
+        from datasets.moving_mnist import load_digits
+
+        torch.set_num_threads(threads)
+        torch.manual_seed(seed)
+        model = SQAIR(SQAIRConfig.from_dict(config))
+        info = pretrain_glimpses(model, load_digits("train", data), GlimpsePretrainOptions(steps=pretrain_steps, seed=seed))
+        click.echo(json.dumps({"glimpse_pretraining": info}))
+    summary = train(opts, batches, model=model)
+    summary["pretrain_steps"] = pretrain_steps
     click.echo(json.dumps(summary))
 
 

@@ -105,3 +105,20 @@ def test_weights_roundtrip_and_canvas_check(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(InputError):
         load_weights(tmp_path / "junk.pt")
+
+
+
+def test_discovery_can_be_limited_to_the_first_frame():
+    torch.manual_seed(0)
+    model = SQAIR(SQAIRConfig(height=16, width=16, max_objects=2, glimpse=6, what_dim=4, hidden=8))
+    with torch.no_grad():
+        model.disc_pres[-1].bias.fill_(20.0)  # discovery adds an object wherever a slot is free
+        model.prop_pres[-1].bias.fill_(-20.0)  # propagation forgets every object
+    frames = torch.rand(2, 3, 16, 16)
+    with torch.no_grad(), model.posterior_means():
+        free = model(frames, 1)
+        model.first_frame_discovery_only = True
+        first = model(frames, 1)
+    assert free.discovered[:, 0].sum(-1).tolist() == [[2, 2, 2]] * 2
+    assert first.discovered[:, 0].sum(-1).tolist() == [[2, 0, 0]] * 2
+    assert first.pres[:, 0, 1:].sum() == 0  # forgotten and not re-discovered

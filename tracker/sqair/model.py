@@ -225,6 +225,9 @@ class SQAIR(nn.Module):
         with torch.no_grad():  # discovery starts at the prior's window
             self.disc_where.net[-1].bias[:4] = self._where_prior_loc()
         self._means = False
+        #: discover new objects in a sequence's first frame only (a training warm-up: see
+        #: :class:`tracker.sqair.train.TrainOptions.discovery_warmup`); False in use
+        self.first_frame_discovery_only = False
 
     @contextlib.contextmanager
     def posterior_means(self):
@@ -316,13 +319,15 @@ class SQAIR(nn.Module):
         new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), pres.view(n, m), h_new.view(n, m, -1))
         return new, StepScores(log_p, log_q, log_q_pres)
 
-    def discover(self, x: torch.Tensor, state: ObjectState) -> tuple[ObjectState, StepScores, torch.Tensor, torch.Tensor]:
+    def discover(self, x: torch.Tensor, state: ObjectState,
+                 enabled: bool = True) -> tuple[ObjectState, StepScores, torch.Tensor, torch.Tensor]:
         """Add new objects to the free slots, AIR-style, explaining away what the present
         objects already explain.
 
         Args:
             x: ``(n, H, W)`` the current frame.
             state: the propagated objects.
+            enabled: False: add nothing (every slot counts as taken; no latent is scored).
 
         Returns:
             ``(state, scores, objects, discovered)``: the objects after discovery, the log
@@ -346,7 +351,7 @@ class SQAIR(nn.Module):
         log_q_pres = x.new_zeros(n)
         x_small = F.avg_pool2d(x[:, None], 2).flatten(1)
         for i in range(m):
-            free = 1 - pres[i]
+            free = (1 - pres[i]) * float(enabled)
             residual = x - canvas
             r_small = F.avg_pool2d(residual[:, None], 2).flatten(1)
             f = self.disc_image_enc(torch.cat([x_small, r_small], -1))
@@ -380,10 +385,10 @@ class SQAIR(nn.Module):
         out = ObjectState(torch.stack(what, 1), torch.stack(where, 1), torch.stack(pres, 1), torch.stack(h, 1))
         return out, StepScores(log_p, log_q, log_q_pres), torch.stack(obj_list, 1), torch.stack(found, 1)
 
-    def step(self, x: torch.Tensor, state: ObjectState) -> FrameResult:
-        """Propagation then discovery on one frame ``x`` ``(n, H, W)``."""
+    def step(self, x: torch.Tensor, state: ObjectState, discover: bool = True) -> FrameResult:
+        """Propagation then (unless ``discover`` is False) discovery on one frame ``x`` ``(n, H, W)``."""
         prop, s1 = self.propagate(x, state)
-        new, s2, objects, found = self.discover(x, prop)
+        new, s2, objects, found = self.discover(x, prop, discover)
         canvas = objects.sum(1)
         log_lik = Normal(canvas, self.config.sigma).log_prob(x).flatten(1).sum(1)
         scores = StepScores(s1.log_p + s2.log_p, s1.log_q + s2.log_q, s1.log_q_pres + s2.log_q_pres)
@@ -410,7 +415,7 @@ class SQAIR(nn.Module):
         log_q_pres = frames.new_zeros(n)
         lls, pres, where, found, objs, canvases = [], [], [], [], [], []
         for t in range(t_n):
-            r = self.step(x[:, t], state)
+            r = self.step(x[:, t], state, discover=t == 0 or not self.first_frame_discovery_only)
             state = r.state
             log_w = log_w + r.log_lik + r.scores.log_p - r.scores.log_q
             log_q_pres = log_q_pres + r.scores.log_q_pres
