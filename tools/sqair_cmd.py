@@ -71,11 +71,7 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup, no_progress):
-    from pathlib import Path
-
-    import torch
-
-    from tracker.sqair.model import SQAIR, SQAIRConfig
+    from datasets.moving_mnist import load_digits
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, moving_mnist_batches, train
 
@@ -88,18 +84,17 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     canvas = config.get("width", 50)
     if config.get("height", canvas) != canvas:
         raise InputError("Moving MNIST needs a square canvas (height = width)")
-    batches = moving_mnist_batches("train", data, canvas=canvas)
-    model = None
-    if pretrain_steps and not (resume and (Path(out) / "checkpoint.pt").is_file()):
-        from datasets.moving_mnist import load_digits
+    digits = load_digits("train", data)
+    pretraining: dict = {}
 
-        torch.set_num_threads(threads)
-        torch.manual_seed(seed)
-        model = SQAIR(SQAIRConfig.from_dict(config))
-        info = pretrain_glimpses(model, load_digits("train", data), GlimpsePretrainOptions(steps=pretrain_steps, seed=seed))
-        click.echo(json.dumps({"glimpse_pretraining": info}))
-    summary = train(opts, batches, model=model)
+    def pretrain(model) -> None:  # a fresh run only: a resumed one has its checkpoint's weights
+        pretraining.update(pretrain_glimpses(model, digits, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed)))
+
+    summary = train(opts, moving_mnist_batches(canvas=canvas, digits=digits),
+                    fresh_start=pretrain if pretrain_steps else None)
     summary["pretrain_steps"] = pretrain_steps
+    if pretraining:
+        summary["glimpse_pretraining"] = pretraining
     click.echo(json.dumps(summary))
 
 

@@ -107,7 +107,6 @@ def test_weights_roundtrip_and_canvas_check(tmp_path):
         load_weights(tmp_path / "junk.pt")
 
 
-
 def test_discovery_can_be_limited_to_the_first_frame():
     torch.manual_seed(0)
     model = SQAIR(SQAIRConfig(height=16, width=16, max_objects=2, glimpse=6, what_dim=4, hidden=8))
@@ -117,8 +116,7 @@ def test_discovery_can_be_limited_to_the_first_frame():
     frames = torch.rand(2, 3, 16, 16)
     with torch.no_grad(), model.posterior_means():
         free = model(frames, 1)
-        model.first_frame_discovery_only = True
-        first = model(frames, 1)
+        first = model(frames, 1, first_frame_discovery_only=True)
     assert free.discovered[:, 0].sum(-1).tolist() == [[2, 2, 2]] * 2
     assert first.discovered[:, 0].sum(-1).tolist() == [[2, 0, 0]] * 2
     assert first.pres[:, 0, 1:].sum() == 0  # forgotten and not re-discovered

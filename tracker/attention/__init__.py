@@ -200,8 +200,7 @@ class GlimpseReader(nn.Module):
     def levels_for(self, window: torch.Tensor, max_level: int) -> torch.Tensor:
         """``(N,)`` pyramid level each window is read at (the geometric-mean stride lands in
         ``[1, 2)`` pixels, or the coarsest level)."""
-        w = window.detach().reshape(-1, 4).float().cpu().numpy()
-        return torch.from_numpy(self._levels(w, max_level)).to(window.device)
+        return torch.from_numpy(self._levels(self._as_windows(window), max_level)).to(window.device)
 
     def _levels(self, window: np.ndarray, max_level: int) -> np.ndarray:
         """:meth:`levels_for` on a ``(N, 4)`` float32 NumPy array (no torch calls)."""

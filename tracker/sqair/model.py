@@ -225,9 +225,6 @@ class SQAIR(nn.Module):
         with torch.no_grad():  # discovery starts at the prior's window
             self.disc_where.net[-1].bias[:4] = self._where_prior_loc()
         self._means = False
-        #: discover new objects in a sequence's first frame only (a training warm-up: see
-        #: :class:`tracker.sqair.train.TrainOptions.discovery_warmup`); False in use
-        self.first_frame_discovery_only = False
 
     @contextlib.contextmanager
     def posterior_means(self):
@@ -394,13 +391,16 @@ class SQAIR(nn.Module):
         scores = StepScores(s1.log_p + s2.log_p, s1.log_q + s2.log_q, s1.log_q_pres + s2.log_q_pres)
         return FrameResult(new, canvas, objects, scores, log_lik, found)
 
-    def forward(self, frames: torch.Tensor, particles: int = 1, keep_objects: bool = False) -> SQAIROutput:
+    def forward(self, frames: torch.Tensor, particles: int = 1, keep_objects: bool = False,
+                first_frame_discovery_only: bool = False) -> SQAIROutput:
         """Infer the objects of every frame with ``particles`` samples per sequence.
 
         Args:
             frames: ``(B, T, H, W)`` intensities in ``[0, 1]``.
             particles: ``K``, posterior samples per sequence.
             keep_objects: also return the rendered objects and canvases.
+            first_frame_discovery_only: discover new objects in the first frame only (a
+                training warm-up: see :class:`tracker.sqair.train.TrainOptions.discovery_warmup`).
         """
         c = self.config
         if frames.dim() != 4 or frames.shape[2:] != (c.height, c.width):
@@ -415,7 +415,7 @@ class SQAIR(nn.Module):
         log_q_pres = frames.new_zeros(n)
         lls, pres, where, found, objs, canvases = [], [], [], [], [], []
         for t in range(t_n):
-            r = self.step(x[:, t], state, discover=t == 0 or not self.first_frame_discovery_only)
+            r = self.step(x[:, t], state, discover=t == 0 or not first_frame_discovery_only)
             state = r.state
             log_w = log_w + r.log_lik + r.scores.log_p - r.scores.log_q
             log_q_pres = log_q_pres + r.scores.log_q_pres

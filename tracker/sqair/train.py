@@ -83,7 +83,8 @@ def curriculum_length(step: int, opts: TrainOptions) -> int:
     return min(opts.max_length, opts.min_length + step // max(opts.grow_every, 1))
 
 
-def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> dict[str, Any]:
+def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
+          fresh_start: Callable[[SQAIR], Any] | None = None) -> dict[str, Any]:
     """Fit SQAIR by maximising the IWAE bound.
 
     Args:
@@ -91,6 +92,9 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> d
         batches: the data (see :data:`BatchFn`).
         model: start from this model (default: a new one built from ``opts.config``; on
             ``resume`` the checkpoint's weights replace it).
+        fresh_start: called with the model when the run does not resume from a checkpoint,
+            before the first step (e.g. :func:`tracker.sqair.pretrain.pretrain_glimpses`); the
+            random streams of training are seeded afresh after it.
 
     Returns:
         a summary: steps, seconds, final length, last bound per frame, weights path.
@@ -114,6 +118,9 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> d
     rng = np.random.default_rng(opts.seed)
     step, seconds = 0, 0.0
     ema = None
+    if fresh_start is not None and not (opts.resume and ckpt_path.is_file()):
+        fresh_start(model)
+        torch.manual_seed(opts.seed)
     if opts.resume and ckpt_path.is_file():
         try:
             ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
@@ -157,9 +164,8 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> d
             if opts.stop_after and step - first >= opts.stop_after:
                 break
             length = curriculum_length(step, opts)
-            model.first_frame_discovery_only = step < opts.discovery_warmup
             frames = torch.from_numpy(np.ascontiguousarray(batches(rng, opts.batch, length)))
-            out = model(frames, opts.particles)
+            out = model(frames, opts.particles, first_frame_discovery_only=step < opts.discovery_warmup)
             terms = loss_fn(out.log_weights, out.log_q_pres, length)
             optim.zero_grad(set_to_none=True)
             terms.total.backward()
@@ -179,7 +185,6 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> d
             if step % opts.checkpoint_every == 0:
                 save_checkpoint()
     finally:
-        model.first_frame_discovery_only = False
         if bar is not None:
             bar.close()
     save_checkpoint()
@@ -191,11 +196,13 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None) -> d
     return summary
 
 
-def moving_mnist_batches(split: str = "train", root=None, max_digits: int = 2, canvas: int = 50) -> BatchFn:
-    """A :data:`BatchFn` drawing Moving MNIST sequences of real digits of ``split``."""
+def moving_mnist_batches(split: str = "train", root=None, max_digits: int = 2, canvas: int = 50,
+                         digits: np.ndarray | None = None) -> BatchFn:
+    """A :data:`BatchFn` drawing Moving MNIST sequences of real digits of ``split`` (or of
+    ``digits``, ``(N, 28, 28)`` in ``[0, 1]``, when given: already loaded)."""
     from datasets.moving_mnist import MovingMnist, load_digits
 
-    gen = MovingMnist(load_digits(split, root), canvas=canvas, max_digits=max_digits)
+    gen = MovingMnist(load_digits(split, root) if digits is None else digits, canvas=canvas, max_digits=max_digits)
 
     def draw(rng: np.random.Generator, batch: int, length: int) -> np.ndarray:
         return gen.sample(rng, batch, length).frames
