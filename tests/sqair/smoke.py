@@ -36,6 +36,6 @@ def sqair_smoke_args(tmp_path, clip, data_dir_or_none):
             "--frames", "2", "--particles", "1", "--json"],
         "eval sqair-cctv": ["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "--fit-steps", "1",
                             "-p", "canvas_width=32", "-p", "canvas_height=24", "-p", "max_objects=2",
-                            "--no-progress", "--json"],
+                            "-p", "pretrain_steps=3", "--no-progress", "--json"],
         "bench sqair": ["bench", "sqair", clip, "--min-frames", "12", "--json"],
     }

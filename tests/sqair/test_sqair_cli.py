@@ -60,7 +60,8 @@ def test_bad_set_and_foreign_weights(tmp_path):
 
 def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
     code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=2", "-p", "canvas_width=32",
-                            "-p", "canvas_height=24", "-p", "max_objects=2", "-p", f"save={tmp_path / 'cam.pt'}",
+                            "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=3",
+                            "-p", f"save={tmp_path / 'cam.pt'}",
                             "-o", tmp_path / "o", "-q", "--no-video"])
     assert code == 0, err
     assert (tmp_path / "o" / "clip.txt").is_file() and (tmp_path / "cam.pt").is_file()
@@ -91,3 +92,22 @@ def test_blobs_baseline_follows_the_square(clip):
         tracks = tracker.start(frame, np.zeros((0, 4))) if i == 0 else tracker.update(frame)
         ids.update(t.track_id for t in tracks)
     assert len(ids) >= 1
+
+
+def test_foreground_blobs_and_the_window_prior_they_give():
+    from tracker.sqair.cctv import blob_shape_prior, foreground_blobs
+
+    canvases = np.zeros((12, 60, 80), np.float32)
+    for t in range(12):  # one upright 6x15 "person" walking right, a 2x2 speck of noise
+        canvases[t, 20:35, 5 + 4 * t:11 + 4 * t] = 1.0
+        canvases[t, 50:52, 70:72] = 1.0
+    boxes, crops = foreground_blobs(canvases)
+    assert boxes.shape == (12, 4) and crops.shape == (12, 60, 80)  # the speck is below the size floor
+    assert np.all(boxes[:, 2:] == (6, 15)) and np.all(boxes[:, 0] == 5 + 4 * np.arange(12))
+    # each crop holds exactly one blob, centred on the canvas
+    assert np.all(crops.sum((1, 2)) == 90)
+    ys, xs = np.nonzero(crops[3])
+    assert abs((ys.min() + ys.max()) / 2 - 29.5) <= 0.5 and abs((xs.min() + xs.max()) / 2 - 39.5) <= 0.5
+    scale, aspect = blob_shape_prior(boxes, 80, 60, aspect=2.5)
+    assert aspect == 2.5 and scale == pytest.approx(15 / 2.5 / 80)
+    assert blob_shape_prior(boxes[:3], 80, 60) == (0.15, 2.2)  # too few blobs: the defaults

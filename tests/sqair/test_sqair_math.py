@@ -120,3 +120,39 @@ def test_discovery_can_be_limited_to_the_first_frame():
     assert free.discovered[:, 0].sum(-1).tolist() == [[2, 2, 2]] * 2
     assert first.discovered[:, 0].sum(-1).tolist() == [[2, 0, 0]] * 2
     assert first.pres[:, 0, 1:].sum() == 0  # forgotten and not re-discovered
+
+
+def test_residual_peak_finds_the_unexplained_object_and_anchors_discovery():
+    from tracker.sqair.model import residual_peak
+
+    img = torch.zeros(2, 30, 40)
+    img[0, 4:16, 26:32] = 1.0  # a 6x12 object centred at pixel (28.5, 9.5)
+    img[1, 14:26, 2:8] = 0.5
+    img[1, 0, 39] = 1.0  # one bright pixel holds less than the dimmer object's window
+    peak = residual_peak(img, (6, 12))
+    to_px = lambda t, n: (t + 1) * n / 2  # noqa: E731  normalised centre -> pixel coordinate
+    assert abs(to_px(peak[0, 0], 40) - 29.0) <= 1.0 and abs(to_px(peak[0, 1], 30) - 10.0) <= 1.0
+    assert abs(to_px(peak[1, 0], 40) - 5.0) <= 1.0 and abs(to_px(peak[1, 1], 30) - 20.0) <= 1.0
+    # an untrained anchored model puts its first discovered window on the object
+    model = SQAIR(SQAIRConfig(height=30, width=40, max_objects=2, glimpse=8, what_dim=4, hidden=16,
+                              scale_prior=0.15, aspect_prior=2.0, anchor=True)).eval()
+    with torch.no_grad(), model.posterior_means():
+        state, *_ = model.discover(img[:1], model.initial_state(1))
+    centre = state.where[0, 0, 2:]
+    assert abs(to_px(centre[0], 40) - 29.0) <= 1.5 and abs(to_px(centre[1], 30) - 10.0) <= 1.5
+
+
+def test_nearest_peak_follows_an_object_that_moved_and_keeps_a_lost_one():
+    from tracker.sqair.model import nearest_peak, window_mass
+
+    img = torch.zeros(1, 30, 40)
+    img[0, 4:16, 20:26] = 1.0  # the object moved 4 px right of a window centred at x=19
+    img[0, 14:26, 2:8] = 1.0  # another object far away
+    side = torch.tensor([6 / 40, 12 / 30])
+    logit = torch.log(side / (1 - side))
+    where = torch.tensor([[[*logit, (2 * 19) / 40 - 1, (2 * 10) / 30 - 1],   # near the first object
+                           [*logit, 0.8, 0.8]]])                             # nothing within reach
+    peak = nearest_peak(window_mass(img, (6, 12)), where)
+    to_px = lambda t, n: (t + 1) * n / 2  # noqa: E731
+    assert abs(to_px(peak[0, 0, 0], 40) - 23.0) <= 1.0 and abs(to_px(peak[0, 0, 1], 30) - 10.0) <= 1.0
+    assert torch.equal(peak[0, 1], where[0, 1, 2:])

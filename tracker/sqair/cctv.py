@@ -31,16 +31,78 @@ BACKGROUNDS = ("mog2", "median")
 MOVING_CAMERA_FOREGROUND = 0.35
 
 
-def cctv_config(width: int = 80, height: int = 60, max_objects: int = 6) -> SQAIRConfig:
+def cctv_config(width: int = 80, height: int = 60, max_objects: int = 6, scale_prior: float = 0.15,
+                aspect_prior: float = 2.2, disc_pres_prior: float = 1e-3) -> SQAIRConfig:
     """Model settings for pedestrians seen by a static camera at a reduced resolution.
 
-    Windows are priced for upright people near the camera (street level): about 0.15 of the
-    frame wide and 2.2 times as tall as wide; small glimpses and hidden layers keep fitting
-    to minutes on a CPU.
+    The default window prior is for upright people near the camera (street level): about 0.15
+    of the frame wide and 2.2 times as tall as wide; :func:`blob_shape_prior` measures it on
+    the camera's own foreground instead. Windows are anchored (``anchor``): discovery on the
+    residual's peak, propagation on the nearest peak of the frame; people are a tenth of the
+    canvas wide, too small for the original's position networks to find in minutes of
+    fitting. Small glimpses and hidden layers keep fitting to minutes on a CPU.
     """
     return SQAIRConfig(height=height, width=width, max_objects=max_objects, glimpse=12, what_dim=16,
-                       hidden=96, sigma=0.3, disc_pres_prior=1e-3, scale_prior=0.15, scale_prior_std=0.5,
-                       aspect_prior=2.2, shift_prior_std=0.6)
+                       hidden=96, sigma=0.3, disc_pres_prior=disc_pres_prior, scale_prior=scale_prior,
+                       scale_prior_std=0.5, aspect_prior=aspect_prior, shift_prior_std=0.6, anchor=True)
+
+
+#: foreground blobs smaller than this share of the canvas are noise, not objects
+MIN_BLOB_SHARE = 0.002
+
+
+def foreground_blobs(canvases: np.ndarray, level: float = 0.5, min_share: float = MIN_BLOB_SHARE):
+    """Connected foreground regions of every canvas.
+
+    Args:
+        canvases: ``(T, H, W)`` foreground canvases in ``[0, 1]``.
+        level: canvas value above which a pixel is foreground.
+        min_share: smallest region kept, as a share of the canvas area.
+
+    Returns:
+        ``(boxes, crops)``: ``(N, 4)`` float ``x, y, w, h`` in canvas pixels, and ``(N, H, W)``
+        float32 canvases each holding one region's pixels (the others zeroed), shifted so the
+        region's box is centred.
+    """
+    t_n, h, w = canvases.shape
+    boxes, crops = [], []
+    min_area = max(2, int(round(min_share * h * w)))
+    for frame in canvases:
+        n, labels, stats, _ = cv2.connectedComponentsWithStats((frame > level).astype(np.uint8), connectivity=8)
+        for i in range(1, n):
+            x, y, bw, bh, area = (int(v) for v in stats[i])
+            if area < min_area or bw >= w or bh >= h:
+                continue
+            crop = np.zeros((h, w), np.float32)
+            top, left = (h - bh) // 2, (w - bw) // 2
+            crop[top:top + bh, left:left + bw] = np.where(labels[y:y + bh, x:x + bw] == i, frame[y:y + bh, x:x + bw], 0.0)
+            boxes.append((x, y, bw, bh))
+            crops.append(crop)
+    return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(crops, np.float32).reshape(-1, h, w)
+
+
+def blob_shape_prior(boxes: np.ndarray, width: int, height: int, aspect: float = 2.4) -> tuple[float, float]:
+    """The window prior of a camera from its foreground blobs (no labels), for upright people.
+
+    Blobs are parts of people (legs, a head), whole people, and groups merged side by side:
+    their widths say little, but the taller blobs are whole people. The object height is
+    taken as the 75th percentile of blob heights and the width as that height over
+    ``aspect`` (height / width of a standing person's box).
+
+    Args:
+        boxes: ``(N, 4)`` blob boxes ``x, y, w, h`` in canvas pixels (:func:`foreground_blobs`).
+        width, height: canvas size.
+        aspect: height / width of an object's window.
+
+    Returns:
+        ``(scale_prior, aspect)``: the window width as a share of the canvas width (clipped to
+        0.03-0.5), and ``aspect``; the defaults of :func:`cctv_config` when there are fewer
+        than 10 blobs.
+    """
+    if len(boxes) < 10:
+        return 0.15, 2.2
+    tall = float(np.percentile(boxes[:, 3], 75))
+    return float(np.clip(tall / aspect / width, 0.03, 0.5)), float(aspect)
 
 
 class ForegroundCanvas:
@@ -125,8 +187,15 @@ def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.nda
 
 def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, steps: int = 600,
              resume: bool = True, max_minutes: float = 0.0, seed: int = 0, progress: bool = True,
-             lr: float = 5e-4, batch: int = 8, particles: int = 3) -> SQAIR:
+             lr: float = 5e-4, batch: int = 8, particles: int = 3, pretrain_steps: int = 1500,
+             discovery_warmup: int | None = None) -> SQAIR:
     """Fit SQAIR unsupervised on foreground canvases of one camera.
+
+    A fresh fit first pre-trains the glimpse coder on the canvases' own foreground blobs
+    (:func:`foreground_blobs`; :func:`tracker.sqair.pretrain.pretrain_glimpses`), so that the
+    decoder can render a whole person before any sequence is seen, and discovery runs only on
+    each sub-sequence's first frame for the first ``discovery_warmup`` steps, so that
+    propagation learns to follow.
 
     Args:
         canvases: ``(T_i, H, W)`` canvas videos (each at least 2 frames).
@@ -140,10 +209,14 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
         lr: Adam learning rate.
         batch: sub-sequences per step.
         particles: ``K`` of the IWAE bound.
+        pretrain_steps: glimpse pre-training steps (0: none; also none without blobs).
+        discovery_warmup: steps with discovery on the first frame only (default: a third of
+            ``steps``).
 
     Returns:
         the fitted model (in eval mode).
     """
+    from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, train
 
     videos = [np.asarray(c, np.float32) for c in canvases if len(c) >= 2]
@@ -165,12 +238,18 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
                 out_b[i] = out_b[i, :, :, ::-1]
         return out_b
 
+    def pretrain(model: SQAIR) -> None:
+        crops = np.concatenate([foreground_blobs(v)[1] for v in videos])
+        if len(crops):
+            pretrain_glimpses(model, crops, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed))
+
     opts = TrainOptions(out=str(out), steps=steps, batch=batch, particles=particles, lr=lr,
                         min_length=min(3, max_len), max_length=max_len, grow_every=max(1, steps // 8),
                         checkpoint_every=50, log_every=25, seed=seed, resume=resume,
-                        max_minutes=max_minutes, progress=progress, config=config.to_dict())
+                        max_minutes=max_minutes, progress=progress, config=config.to_dict(),
+                        discovery_warmup=steps // 3 if discovery_warmup is None else discovery_warmup)
     model = SQAIR(config)
-    train(opts, draw, model)
+    train(opts, draw, model, fresh_start=pretrain if pretrain_steps else None)
     model.eval()
     return model
 

@@ -62,6 +62,11 @@ class SQAIRConfig:
         scale_prior_std: prior standard deviation of the logit window side.
         aspect_prior: prior mean of window height / window width (in pixels).
         shift_prior_std: prior standard deviation of the window centre (normalised units).
+        anchor: centre each discovery step's ``where`` posterior on the peak of the
+            unexplained residual, and each propagated object's on the peak of the frame
+            nearest its last position (see :func:`residual_peak`); the networks then predict
+            offsets from these anchors. For small objects (CCTV), whose positions networks
+            over the whole image are slow to learn; off in the original model.
     """
 
     height: int = 50
@@ -76,6 +81,7 @@ class SQAIRConfig:
     scale_prior_std: float = 0.3
     aspect_prior: float = 1.0
     shift_prior_std: float = 0.6
+    anchor: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,6 +93,61 @@ class SQAIRConfig:
         if unknown:
             raise InputError(f"unknown SQAIR setting(s): {', '.join(unknown)}")
         return cls(**data)
+
+
+def window_mass(image: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+    """``(n, H, W)`` intensity (negative values as 0) inside a ``window = (w, h)`` pixel
+    window centred on each pixel (sizes rounded up to odd); no gradient flows through it."""
+    kw, kh = (max(1, int(v)) | 1 for v in window)
+    return F.avg_pool2d(image.detach().clamp(min=0)[:, None], (kh, kw), stride=1,
+                        padding=(kh // 2, kw // 2), count_include_pad=True)[:, 0]
+
+
+def _peak_centre(mass: torch.Tensor) -> torch.Tensor:
+    """``(n, H, W)`` -> ``(n, 2)`` normalised centre ``tx, ty`` of each map's maximum."""
+    n, h_px, w_px = mass.shape
+    idx = mass.flatten(1).argmax(1)
+    py, px = (idx // w_px).to(mass.dtype), (idx % w_px).to(mass.dtype)
+    return torch.stack([(2 * px + 1) / w_px - 1, (2 * py + 1) / h_px - 1], -1)
+
+
+def residual_peak(residual: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
+    """Where a window holds the most unexplained intensity.
+
+    Args:
+        residual: ``(n, H, W)`` image minus what the objects so far explain.
+        window: ``(w, h)`` window size in pixels (rounded up to odd sizes).
+
+    Returns:
+        ``(n, 2)`` the centre ``tx, ty`` of the best window, in normalised canvas coordinates
+        (``-1..1``, as ``z_where``'s shift); no gradient flows through it.
+    """
+    return _peak_centre(window_mass(residual, window))
+
+
+def nearest_peak(mass: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """The peak of ``mass`` within one window of each object's last position.
+
+    Args:
+        mass: ``(n, H, W)`` :func:`window_mass` of the frame.
+        where: ``(n, m, 4)`` the objects' last ``z_where``.
+
+    Returns:
+        ``(n, m, 2)`` normalised centres; an object with no intensity within reach keeps its
+        last centre.
+    """
+    n, h_px, w_px = mass.shape
+    m = where.shape[1]
+    w = where.detach()
+    side = torch.sigmoid(w[..., :2])  # window size / canvas size, x and y
+    xs = (torch.arange(w_px, dtype=mass.dtype, device=mass.device) * 2 + 1) / w_px - 1
+    ys = (torch.arange(h_px, dtype=mass.dtype, device=mass.device) * 2 + 1) / h_px - 1
+    near_x = (xs.view(1, 1, 1, w_px) - w[..., 2, None, None]).abs() <= 2 * side[..., 0, None, None]
+    near_y = (ys.view(1, 1, h_px, 1) - w[..., 3, None, None]).abs() <= 2 * side[..., 1, None, None]
+    local = torch.where(near_x & near_y, mass[:, None], mass.new_zeros(()))  # (n, m, H, W)
+    peak = _peak_centre(local.flatten(0, 1)).view(n, m, 2)
+    empty = local.flatten(2).amax(-1) <= 1e-6
+    return torch.where(empty[..., None], w[..., 2:], peak)
 
 
 class ObjectState(NamedTuple):
@@ -244,6 +305,11 @@ class SQAIR(nn.Module):
         sy = min(max(c.scale_prior * c.aspect_prior * c.width / c.height, 1e-3), 0.999)
         return torch.tensor([math.log(sx / (1 - sx)), math.log(sy / (1 - sy)), 0.0, 0.0])
 
+    def _prior_window_px(self) -> tuple[int, int]:
+        """The prior's window size ``(w, h)`` in canvas pixels."""
+        side = torch.sigmoid(self._where_prior_loc()[:2])
+        return round(float(side[0]) * self.config.width), round(float(side[1]) * self.config.height)
+
     def discovery_where_prior(self) -> Normal:
         """The fixed prior of a new object's ``z_where`` (``(4,)`` loc and scale)."""
         c = self.config
@@ -295,6 +361,9 @@ class SQAIR(nn.Module):
         what0, where0, h = flat(state.what), flat(state.where), flat(state.h)
         e0 = self.prop_glimpse_enc(self.read(x, state.where).flatten(0, 1))
         loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
+        if self.config.anchor:  # start from the nearest peak of the frame
+            jump = nearest_peak(window_mass(x, self._prior_window_px()), state.where) - state.where[..., 2:]
+            loc = loc + F.pad(jump.reshape(n * m, 2), (2, 0))
         d_where, lq_where = _normal_sample(loc, scale, self._means)
         where = where0 + d_where
         p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
@@ -340,6 +409,8 @@ class SQAIR(nn.Module):
         prev = x.new_zeros(n, c.what_dim + 4)
         going = x.new_ones(n)
         prior_where = self.discovery_where_prior()
+        if c.anchor:
+            anchor_window = self._prior_window_px()
         what, where, pres, h = list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)), list(state.h.unbind(1))
         obj_list = list(objects.unbind(1))
         found = []
@@ -354,6 +425,8 @@ class SQAIR(nn.Module):
             f = self.disc_image_enc(torch.cat([x_small, r_small], -1))
             hd = self.disc_rnn(torch.cat([f, prev], -1), hd)
             loc, scale = self.disc_where(hd)
+            if c.anchor:
+                loc = loc + F.pad(residual_peak(residual, anchor_window), (2, 0))
             z_where, lq_where = _normal_sample(loc, scale, self._means)
             e = self.disc_glimpse_enc(self.read(residual, z_where[:, None])[:, 0])
             loc, scale = self.disc_what(torch.cat([e, hd], -1))

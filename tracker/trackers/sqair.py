@@ -40,7 +40,7 @@ class SQAIRTracker(Tracker):
     def __init__(self, weights: str = "", mode: str = "cctv", background: str = "mog2",
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 6,
                  fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
-                 device: str = "cpu") -> None:
+                 pres_prior: float = 1e-3, pretrain_steps: int = 1500, device: str = "cpu") -> None:
         """Build the tracker.
 
         Args:
@@ -57,6 +57,10 @@ class SQAIRTracker(Tracker):
             fit_steps: optimiser steps of ``--fit``.
             fit_minutes: stop fitting after this long (0: no limit).
             save: where ``--fit`` saves the fitted weights (default OUT/sqair_fit/sqair.pt).
+            pres_prior: prior probability that discovery adds one more object (``--fit``;
+                lower: fewer, whole objects).
+            pretrain_steps: glimpse pre-training steps on the video's foreground blobs before
+                a fresh ``--fit`` (0: none).
             device: only ``cpu`` is used (the model is small).
         """
         super().__init__()
@@ -64,6 +68,9 @@ class SQAIRTracker(Tracker):
             raise InputError(f"sqair mode must be cctv or intensity, not {mode!r}")
         self.mode, self.background = mode, background
         self.fit_steps, self.fit_minutes, self.save = fit_steps, fit_minutes, save
+        self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
+        if not 0.0 < self.pres_prior < 1.0:
+            raise InputError(f"pres_prior must be between 0 and 1, not {pres_prior}")
         self._asked = (canvas_width or None, canvas_height or None)
         self.canvas_size = (canvas_width or 80, canvas_height or 60)
         self.max_objects = max_objects
@@ -103,7 +110,15 @@ class SQAIRTracker(Tracker):
         Returns:
             the path of the fitted weights.
         """
-        from tracker.sqair.cctv import ForegroundCanvas, cctv_config, fit_cctv, read_frames, video_canvases
+        from tracker.sqair.cctv import (
+            ForegroundCanvas,
+            blob_shape_prior,
+            cctv_config,
+            fit_cctv,
+            foreground_blobs,
+            read_frames,
+            video_canvases,
+        )
         from tracker.sqair.model import save_weights
 
         if self.mode != "cctv":
@@ -111,12 +126,13 @@ class SQAIRTracker(Tracker):
         w, h = self.canvas_size
         frames = read_frames(source)
         canvases = video_canvases(frames, ForegroundCanvas(w, h, "median"))
-        config = cctv_config(w, h, self.max_objects)
+        scale, aspect = blob_shape_prior(foreground_blobs(canvases)[0], w, h)
+        config = cctv_config(w, h, self.max_objects, scale, aspect, self.pres_prior)
         if self.model is not None and self.model.config.to_dict() != config.to_dict():
             config = self.model.config
         run_dir = Path(out_dir) / "sqair_fit"
         self.model = fit_cctv([canvases], run_dir, config, steps=self.fit_steps, max_minutes=self.fit_minutes,
-                              progress=progress)
+                              progress=progress, pretrain_steps=self.pretrain_steps)
         target = Path(self.save) if self.save else run_dir / "sqair.pt"
         save_weights(self.model, target)
         self.background = "median"
