@@ -299,16 +299,21 @@ class SQAIR(nn.Module):
 
     # -- priors ------------------------------------------------------------------------------
 
-    def _where_prior_loc(self) -> torch.Tensor:
+    def _prior_side(self) -> tuple[float, float]:
+        """The prior's mean window width and height as shares of the canvas width and height."""
         c = self.config
         sx = min(max(c.scale_prior, 1e-3), 0.999)
         sy = min(max(c.scale_prior * c.aspect_prior * c.width / c.height, 1e-3), 0.999)
+        return sx, sy
+
+    def _where_prior_loc(self) -> torch.Tensor:
+        sx, sy = self._prior_side()
         return torch.tensor([math.log(sx / (1 - sx)), math.log(sy / (1 - sy)), 0.0, 0.0])
 
     def _prior_window_px(self) -> tuple[int, int]:
         """The prior's window size ``(w, h)`` in canvas pixels."""
-        side = torch.sigmoid(self._where_prior_loc()[:2])
-        return round(float(side[0]) * self.config.width), round(float(side[1]) * self.config.height)
+        sx, sy = self._prior_side()
+        return round(sx * self.config.width), round(sy * self.config.height)
 
     def discovery_where_prior(self) -> Normal:
         """The fixed prior of a new object's ``z_where`` (``(4,)`` loc and scale)."""
