@@ -27,6 +27,12 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
         if not sep or name not in fields:
             raise InputError(f"--set needs NAME=VALUE with NAME one of {', '.join(fields)}; got {item!r}")
         kind = type(fields[name].default)
+        if kind is bool:
+            flag = value.strip().lower()
+            if flag not in ("true", "false", "1", "0", "yes", "no"):
+                raise InputError(f"--set {name}: {value!r} is not true or false")
+            out[name] = flag in ("true", "1", "yes")
+            continue
         try:
             out[name] = kind(value)
         except ValueError:

@@ -111,3 +111,38 @@ def test_foreground_blobs_and_the_window_prior_they_give():
     scale, aspect = blob_shape_prior(boxes, 80, 60, aspect=2.5)
     assert aspect == 2.5 and scale == pytest.approx(15 / 2.5 / 80)
     assert blob_shape_prior(boxes[:3], 80, 60) == (0.15, 2.2)  # too few blobs: the defaults
+
+
+def test_canvas_tracker_reports_objects_by_rendered_mass():
+    import torch
+
+    from tracker.sqair.cctv import CanvasTracker, cctv_config
+    from tracker.sqair.model import SQAIR
+
+    torch.manual_seed(0)
+    model = SQAIR(cctv_config(40, 30, max_objects=1, scale_prior=0.2, aspect_prior=2.0)).eval()
+
+    class HalfGrey(torch.nn.Module):  # every object renders as its window at intensity 0.5
+        def forward(self, what):
+            return torch.full((len(what), 1, model.config.glimpse, model.config.glimpse), 0.5)
+
+    model.decoder = HalfGrey()
+    canvas = np.zeros((30, 40), np.float32)
+    canvas[8:20, 16:22] = 1.0  # a person-sized blob in the middle of the canvas
+    reported = {}
+    for min_mass in (0.3, 0.7):
+        tracks = CanvasTracker(model, min_mass=min_mass).step(canvas)
+        reported[min_mass] = tracks
+    assert len(reported[0.3]) == 1 and reported[0.7] == []
+    # the score is the rendered intensity over the prior window's area: 0.5 for a window of that size
+    assert reported[0.3][0].score == pytest.approx(0.5, abs=0.15)
+
+
+def test_set_parses_true_and_false_flags():
+    from tools.sqair_cmd import _parse_sets
+    from tracker.errors import InputError
+
+    assert _parse_sets(("sequential_propagation=false", "anchor=True")) == {"sequential_propagation": False,
+                                                                             "anchor": True}
+    with pytest.raises(InputError, match="true or false"):
+        _parse_sets(("anchor=maybe",))

@@ -156,3 +156,47 @@ def test_nearest_peak_follows_an_object_that_moved_and_keeps_a_lost_one():
     to_px = lambda t, n: (t + 1) * n / 2  # noqa: E731
     assert abs(to_px(peak[0, 0, 0], 40) - 23.0) <= 1.0 and abs(to_px(peak[0, 0, 1], 30) - 10.0) <= 1.0
     assert torch.equal(peak[0, 1], where[0, 1, 2:])
+
+
+def test_window_centroid_follows_the_intensity_inside_the_window_only():
+    from tracker.sqair.model import window_centroid
+
+    img = torch.zeros(1, 30, 40)
+    img[0, 6:14, 20:24] = 1.0  # 4x8 object centred at pixel (22, 10), inside the first window
+    img[0, 6:14, 34:38] = 1.0  # another object outside it
+    side = torch.tensor([10 / 40, 12 / 30])  # a 10x12 px window
+    logit = torch.log(side / (1 - side))
+    where = torch.tensor([[[*logit, (2 * 19) / 40 - 1, (2 * 10) / 30 - 1],  # centred at (19, 10)
+                           [*logit, -0.8, 0.8]]])  # over empty canvas
+    centre = window_centroid(img, where)
+    to_px = lambda t, n: (t + 1) * n / 2  # noqa: E731
+    assert to_px(centre[0, 0, 0], 40) == pytest.approx(22.0, abs=1e-4)
+    assert to_px(centre[0, 0, 1], 30) == pytest.approx(10.0, abs=1e-4)
+    assert torch.equal(centre[0, 1], where[0, 1, 2:])
+
+
+def test_sequential_propagation_explains_away_and_follows_the_moved_object():
+    torch.manual_seed(0)
+    cfg = SQAIRConfig(height=30, width=40, max_objects=2, glimpse=8, what_dim=4, hidden=16,
+                      scale_prior=0.25, aspect_prior=1.5, anchor=True, sequential_propagation=True)
+    model = SQAIR(cfg).eval()
+    side = torch.tensor([10 / 40, 15 / 30])
+    logit = torch.log(side / (1 - side))
+    to_norm = lambda px, n: 2 * px / n - 1  # noqa: E731
+    where = torch.tensor([[[*logit, to_norm(19, 40), to_norm(10, 30)]] * 2])  # both slots on one window
+    state = model.initial_state(1)._replace(where=where, pres=torch.tensor([[1.0, 1.0]]))
+    x = torch.zeros(1, 30, 40)
+    x[0, 6:14, 20:24] = 1.0  # the object moved to (22, 10)
+    # the first slot reads the frame; the second reads the frame minus the first slot's object
+    seen = []
+    enc = model.prop_glimpse_enc.forward
+    model.prop_glimpse_enc.forward = lambda g: (seen.append(g.detach().clone()), enc(g))[1]
+    with torch.no_grad(), model.posterior_means():
+        new, scores = model.propagate(x, state)
+    first = model.render(new.what[:, 0], new.where[:, 0]) * new.pres[:, 0, None, None]
+    expected_second = model.read(x - first, where[:, 1:2])[:, 0]
+    assert torch.allclose(seen[2], expected_second, atol=1e-5)  # order: slot 0 (old, new), slot 1 (old, ...)
+    # an untrained anchored model moves the first window onto the object's centroid
+    centre = new.where[0, 0, 2:]
+    assert abs((centre[0] + 1) * 20 - 22.0) < 0.5 and abs((centre[1] + 1) * 15 - 10.0) < 0.5
+    assert torch.isfinite(scores.log_p).all() and torch.isfinite(scores.log_q).all()

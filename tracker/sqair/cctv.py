@@ -31,20 +31,25 @@ BACKGROUNDS = ("mog2", "median")
 MOVING_CAMERA_FOREGROUND = 0.35
 
 
-def cctv_config(width: int = 80, height: int = 60, max_objects: int = 6, scale_prior: float = 0.15,
+def cctv_config(width: int = 80, height: int = 60, max_objects: int = 8, scale_prior: float = 0.15,
                 aspect_prior: float = 2.2, disc_pres_prior: float = 1e-3) -> SQAIRConfig:
     """Model settings for pedestrians seen by a static camera at a reduced resolution.
 
     The default window prior is for upright people near the camera (street level): about 0.15
     of the frame wide and 2.2 times as tall as wide; :func:`blob_shape_prior` measures it on
     the camera's own foreground instead. Windows are anchored (``anchor``): discovery on the
-    residual's peak, propagation on the nearest peak of the frame; people are a tenth of the
-    canvas wide, too small for the original's position networks to find in minutes of
-    fitting. Small glimpses and hidden layers keep fitting to minutes on a CPU.
+    residual's peak, propagation on the centroid of the foreground left inside the object's
+    last window; people are a tenth of the canvas wide, too small for the original's
+    position networks to find in minutes of fitting. Propagation is sequential
+    (``sequential_propagation``): people overlap and change shape every frame, so each
+    object explains away its part of the frame before the next reads it and re-reads its
+    appearance through the discovery coder. Small glimpses and hidden layers keep fitting to
+    minutes on a CPU.
     """
     return SQAIRConfig(height=height, width=width, max_objects=max_objects, glimpse=12, what_dim=16,
                        hidden=96, sigma=0.3, disc_pres_prior=disc_pres_prior, scale_prior=scale_prior,
-                       scale_prior_std=0.5, aspect_prior=aspect_prior, shift_prior_std=0.6, anchor=True)
+                       scale_prior_std=0.5, aspect_prior=aspect_prior, shift_prior_std=0.6, anchor=True,
+                       sequential_propagation=True)
 
 
 #: foreground blobs smaller than this share of the canvas are noise, not objects
@@ -204,7 +209,8 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
         steps: total optimiser steps.
         resume: continue from ``out/checkpoint.pt`` when it exists.
         max_minutes: stop early (and save) after this long; 0 = no limit.
-        seed: random seed.
+        seed: random seed (initialisation, pre-training, training); with a step budget
+            (``max_minutes`` 0) a fit is repeatable on one machine and thread count.
         progress: progress bar.
         lr: Adam learning rate.
         batch: sub-sequences per step.
@@ -248,6 +254,7 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
                         checkpoint_every=50, log_every=25, seed=seed, resume=resume,
                         max_minutes=max_minutes, progress=progress, config=config.to_dict(),
                         discovery_warmup=steps // 3 if discovery_warmup is None else discovery_warmup)
+    torch.manual_seed(seed)  # the initialisation is part of the seeded run
     model = SQAIR(config)
     train(opts, draw, model, fresh_start=pretrain if pretrain_steps else None)
     model.eval()
@@ -271,10 +278,14 @@ class CanvasTracker:
         model: the model.
         min_pixels: an object must render at least this many canvas pixels above 0.3 to be
             reported (discards faint, empty objects).
+        min_mass: and its rendered intensity must add up to at least this share of the area
+            of the prior's window (an object's expected size): discards objects that explain
+            specks of foreground noise or a sliver of a person. The object is still tracked.
     """
 
     model: SQAIR
     min_pixels: int = 2
+    min_mass: float = 0.0
     state: ObjectState | None = None
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     next_id: int = 1
@@ -284,7 +295,8 @@ class CanvasTracker:
 
     @torch.no_grad()
     def step(self, canvas: np.ndarray) -> list[CanvasTrack]:
-        """Advance to one ``(H, W)`` canvas; returns the present objects."""
+        """Advance to one ``(H, W)`` canvas; returns the present objects (score: rendered
+        intensity as a share of the prior window's area, at most 1)."""
         m = self.model
         if self.state is None:
             self.state = m.initial_state(1)
@@ -297,6 +309,8 @@ class CanvasTracker:
         found = r.discovered[0].numpy() > 0.5
         objects = r.objects[0].numpy()
         boxes = object_boxes_from_images(r.objects[0], r.state.where[0]).numpy()
+        win_w, win_h = m._prior_window_px()
+        window_area = max(1, win_w * win_h)
         tracks = []
         for i in range(len(pres)):
             if found[i] or (pres[i] and self.ids[i] == 0):
@@ -304,8 +318,8 @@ class CanvasTracker:
             if not pres[i]:
                 self.ids[i] = 0
                 continue
-            strength = objects[i] > 0.3
-            if strength.sum() < self.min_pixels:
+            mass = float(objects[i].sum()) / window_area
+            if (objects[i] > 0.3).sum() < self.min_pixels or mass < self.min_mass:
                 continue
-            tracks.append(CanvasTrack(int(self.ids[i]), boxes[i], float(min(1.0, objects[i].max()))))
+            tracks.append(CanvasTrack(int(self.ids[i]), boxes[i], min(1.0, mass)))
         return tracks

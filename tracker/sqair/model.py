@@ -24,8 +24,10 @@ discourages extra objects and a scale prior centred near the object size);
 :mod:`tracker.sqair.losses`.
 
 Differences from the paper (sized for a CPU): hidden layers have 128 units, not 256;
-propagation objects do not attend to each other (no relational RNN), and discovery
-reads the residual image rather than a summary of the propagated latents.
+propagation objects do not attend to each other through a relational RNN (with
+``sequential_propagation`` each one reads the frame minus the objects propagated before
+it instead), and discovery reads the residual image rather than a summary of the
+propagated latents.
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ class SQAIRConfig:
             nearest its last position (see :func:`residual_peak`); the networks then predict
             offsets from these anchors. For small objects (CCTV), whose positions networks
             over the whole image are slow to learn; off in the original model.
+        sequential_propagation: propagate the objects one after another, each reading the
+            frame minus the objects propagated before it (explaining away, as discovery
+            does), its window anchored (with ``anchor``) on the intensity centroid of that
+            residual inside its last window, and its ``what`` posterior centred on the
+            discovery coder's reading of its glimpse plus a learned correction. Without it
+            objects that overlap all read the same intensity and propagation cannot keep up
+            with appearance that changes every frame (walking people); off in the original.
     """
 
     height: int = 50
@@ -82,6 +91,7 @@ class SQAIRConfig:
     aspect_prior: float = 1.0
     shift_prior_std: float = 0.6
     anchor: bool = False
+    sequential_propagation: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,6 +158,33 @@ def nearest_peak(mass: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     peak = _peak_centre(local.flatten(0, 1)).view(n, m, 2)
     empty = local.flatten(2).amax(-1) <= 1e-6
     return torch.where(empty[..., None], w[..., 2:], peak)
+
+
+def window_centroid(image: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+    """Intensity centroid (negative values as 0) inside each object's window.
+
+    Args:
+        image: ``(n, H, W)``.
+        where: ``(n, m, 4)`` ``z_where``.
+
+    Returns:
+        ``(n, m, 2)`` normalised centres ``tx, ty``; a window holding no intensity keeps its
+        centre. No gradient flows through it.
+    """
+    n, h_px, w_px = image.shape
+    w = where.detach()
+    side = torch.sigmoid(w[..., :2])  # window size / canvas size = half-extent in -1..1 units
+    xs = (torch.arange(w_px, dtype=image.dtype, device=image.device) * 2 + 1) / w_px - 1
+    ys = (torch.arange(h_px, dtype=image.dtype, device=image.device) * 2 + 1) / h_px - 1
+    in_x = ((xs - w[..., 2, None]).abs() <= side[..., 0, None]).to(image.dtype)  # (n, m, W)
+    in_y = ((ys - w[..., 3, None]).abs() <= side[..., 1, None]).to(image.dtype)  # (n, m, H)
+    img = image.detach().clamp(min=0)
+    col = torch.einsum("nmh,nhw->nmw", in_y, img) * in_x  # mass per column inside the window
+    mass = col.sum(-1)
+    row = torch.einsum("nmw,nhw->nmh", in_x, img) * in_y
+    safe = mass.clamp(min=1e-6)
+    centre = torch.stack([(col * xs).sum(-1) / safe, (row * ys).sum(-1) / safe], -1)
+    return torch.where((mass > 1e-3)[..., None], centre, w[..., 2:])
 
 
 class ObjectState(NamedTuple):
@@ -361,6 +398,8 @@ class SQAIR(nn.Module):
             the propagated objects and the log densities of their new latents (only objects
             present before count; ``where``/``what`` only for objects still present).
         """
+        if self.config.sequential_propagation:
+            return self._propagate_sequential(x, state)
         n, m = state.pres.shape
         flat = lambda t: t.reshape(n * m, *t.shape[2:])  # noqa: E731
         what0, where0, h = flat(state.what), flat(state.where), flat(state.h)
@@ -388,6 +427,47 @@ class SQAIR(nn.Module):
         log_q = log_q_pres + (pres * (lq_where + lq_what)).view(n, m).sum(1)
         log_p = ((before * lp_keep) + pres * (lp_where + lp_what)).view(n, m).sum(1)
         new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), pres.view(n, m), h_new.view(n, m, -1))
+        return new, StepScores(log_p, log_q, log_q_pres)
+
+    def _propagate_sequential(self, x: torch.Tensor, state: ObjectState) -> tuple[ObjectState, StepScores]:
+        """:meth:`propagate` with objects taken in slot order, each explaining away its part
+        of the frame before the next one reads it (see ``SQAIRConfig.sequential_propagation``)."""
+        c = self.config
+        n, m = state.pres.shape
+        canvas = torch.zeros_like(x)
+        no_state = x.new_zeros(n, c.hidden)
+        log_p, log_q, log_q_pres = x.new_zeros(n), x.new_zeros(n), x.new_zeros(n)
+        whats, wheres, press, hs = [], [], [], []
+        for i in range(m):
+            what0, where0, h, before = state.what[:, i], state.where[:, i], state.h[:, i], state.pres[:, i]
+            residual = x - canvas
+            e0 = self.prop_glimpse_enc(self.read(residual, where0[:, None])[:, 0])
+            loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
+            if c.anchor:  # start from the centroid of the residual inside the last window
+                loc = loc + F.pad(window_centroid(residual, where0[:, None])[:, 0] - where0[:, 2:], (2, 0))
+            d_where, lq_where = _normal_sample(loc, scale, self._means)
+            where = where0 + d_where
+            p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
+            lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
+            glimpse = self.read(residual, where[:, None])[:, 0]
+            e = self.prop_glimpse_enc(glimpse)
+            base, _ = self.disc_what(torch.cat([self.disc_glimpse_enc(glimpse), no_state], -1))
+            loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
+            what, lq_what = _normal_sample(base + loc, scale, self._means)
+            p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
+            lp_what = Normal(p_loc, p_scale).log_prob(what - what0).sum(-1)
+            keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
+            lp_keep = _bernoulli_log_prob(keep, torch.sigmoid(self.prior_pres(h))[:, 0])
+            pres = before * keep
+            canvas = canvas + self.render(what, where) * pres[:, None, None]
+            log_q_pres = log_q_pres + before * lq_keep
+            log_q = log_q + before * lq_keep + pres * (lq_where + lq_what)
+            log_p = log_p + before * lp_keep + pres * (lp_where + lp_what)
+            whats.append(what)
+            wheres.append(where)
+            press.append(pres)
+            hs.append(self.temporal(torch.cat([what, where, e], -1), h))
+        new = ObjectState(torch.stack(whats, 1), torch.stack(wheres, 1), torch.stack(press, 1), torch.stack(hs, 1))
         return new, StepScores(log_p, log_q, log_q_pres)
 
     def discover(self, x: torch.Tensor, state: ObjectState,

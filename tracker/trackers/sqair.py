@@ -38,9 +38,10 @@ class SQAIRTracker(Tracker):
     self_starting = True
 
     def __init__(self, weights: str = "", mode: str = "cctv", background: str = "mog2",
-                 canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 6,
+                 canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
                  fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
-                 pres_prior: float = 1e-3, pretrain_steps: int = 1500, device: str = "cpu") -> None:
+                 pres_prior: float = 1e-7, pretrain_steps: int = 1500, min_mass: float = 0.1,
+                 seed: int = 0, device: str = "cpu") -> None:
         """Build the tracker.
 
         Args:
@@ -61,6 +62,10 @@ class SQAIRTracker(Tracker):
                 lower: fewer, whole objects).
             pretrain_steps: glimpse pre-training steps on the video's foreground blobs before
                 a fresh ``--fit`` (0: none).
+            min_mass: ``cctv`` only: report an object only when its rendered foreground
+                adds up to this share of an expected object's area (the prior's window);
+                smaller objects (noise, slivers of people) are still tracked, not reported.
+            seed: random seed of ``--fit`` (initialisation, pre-training, training).
             device: only ``cpu`` is used (the model is small).
         """
         super().__init__()
@@ -69,6 +74,10 @@ class SQAIRTracker(Tracker):
         self.mode, self.background = mode, background
         self.fit_steps, self.fit_minutes, self.save = fit_steps, fit_minutes, save
         self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
+        self.min_mass = float(min_mass)
+        self.seed = int(seed)
+        if not 0.0 <= self.min_mass <= 1.0:
+            raise InputError(f"min_mass must be between 0 and 1, not {min_mass}")
         if not 0.0 < self.pres_prior < 1.0:
             raise InputError(f"pres_prior must be between 0 and 1, not {pres_prior}")
         self._asked = (canvas_width or None, canvas_height or None)
@@ -94,7 +103,7 @@ class SQAIRTracker(Tracker):
     def _start_runner(self) -> None:
         from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
 
-        self._runner = CanvasTracker(self.model)
+        self._runner = CanvasTracker(self.model, min_mass=self.min_mass if self.mode == "cctv" else 0.0)
         w, h = self.canvas_size
         if self.mode == "cctv":
             self._canvas = ForegroundCanvas(w, h, self.background)
@@ -132,7 +141,7 @@ class SQAIRTracker(Tracker):
             config = self.model.config
         run_dir = Path(out_dir) / "sqair_fit"
         self.model = fit_cctv([canvases], run_dir, config, steps=self.fit_steps, max_minutes=self.fit_minutes,
-                              progress=progress, pretrain_steps=self.pretrain_steps)
+                              progress=progress, pretrain_steps=self.pretrain_steps, seed=self.seed)
         target = Path(self.save) if self.save else run_dir / "sqair.pt"
         save_weights(self.model, target)
         self.background = "median"
