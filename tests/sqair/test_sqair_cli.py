@@ -146,3 +146,23 @@ def test_set_parses_true_and_false_flags():
                                                                              "anchor": True}
     with pytest.raises(InputError, match="true or false"):
         _parse_sets(("anchor=maybe",))
+
+
+def test_canvas_tracker_forgets_objects_over_empty_canvas_and_finds_the_next_blob():
+    import torch
+
+    from tracker.sqair.cctv import CanvasTracker, cctv_config
+    from tracker.sqair.model import SQAIR
+
+    torch.manual_seed(0)
+    model = SQAIR(cctv_config(40, 30, max_objects=3, scale_prior=0.2, aspect_prior=2.0)).eval()
+    runner = CanvasTracker(model, min_pixels=0)
+    runner.step(np.zeros((30, 40), np.float32))  # e.g. MOG2's first frame: nothing yet
+    assert float(runner.state.pres.sum()) == 0.0  # no empty object holds a slot
+    canvas = np.zeros((30, 40), np.float32)
+    canvas[8:20, 26:32] = 1.0
+    runner.step(canvas)
+    present = runner.state.pres[0] > 0.5
+    assert present.any()
+    centres_px = (runner.state.where[0, present, 2] + 1) * 20  # x centres in canvas pixels
+    assert (centres_px - 29.0).abs().min() < 2.0

@@ -281,11 +281,14 @@ class CanvasTracker:
         min_mass: and its rendered intensity must add up to at least this share of the area
             of the prior's window (an object's expected size): discards objects that explain
             specks of foreground noise or a sliver of a person. The object is still tracked.
+        min_support: an object whose window's mean canvas intensity is below this is
+            forgotten (its slot freed).
     """
 
     model: SQAIR
     min_pixels: int = 2
     min_mass: float = 0.0
+    min_support: float = 0.02
     state: ObjectState | None = None
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     next_id: int = 1
@@ -304,8 +307,12 @@ class CanvasTracker:
         x = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.float32))[None]
         with m.posterior_means():
             r = m.step(x, self.state)
-        self.state = r.state
-        pres = r.state.pres[0].numpy() > 0.5
+        # an object whose window holds (almost) no foreground explains nothing: forget it, so
+        # that its slot is free for discovery (an empty first frame, e.g. before an online
+        # background model has formed, would otherwise fill every slot with empty objects)
+        support = m.read(x, r.state.where)[0].mean(-1)
+        self.state = r.state._replace(pres=r.state.pres * (support >= self.min_support).to(x.dtype)[None])
+        pres = self.state.pres[0].numpy() > 0.5
         found = r.discovered[0].numpy() > 0.5
         objects = r.objects[0].numpy()
         boxes = object_boxes_from_images(r.objects[0], r.state.where[0]).numpy()
