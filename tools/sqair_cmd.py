@@ -18,6 +18,7 @@ DEFAULT_CCTV = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
 
 
 def _parse_sets(sets: tuple[str, ...]) -> dict:
+    from tracker.base import coerce_option
     from tracker.sqair.model import SQAIRConfig
 
     out: dict = {}
@@ -26,17 +27,7 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
         name, sep, value = item.partition("=")
         if not sep or name not in fields:
             raise InputError(f"--set needs NAME=VALUE with NAME one of {', '.join(fields)}; got {item!r}")
-        kind = type(fields[name].default)
-        if kind is bool:
-            flag = value.strip().lower()
-            if flag not in ("true", "false", "1", "0", "yes", "no"):
-                raise InputError(f"--set {name}: {value!r} is not true or false")
-            out[name] = flag in ("true", "1", "yes")
-            continue
-        try:
-            out[name] = kind(value)
-        except ValueError:
-            raise InputError(f"--set {name}: {value!r} is not a valid {kind.__name__}") from None
+        out[name] = coerce_option(value.strip(), type(fields[name].default).__name__, f"--set {name}")
     return out
 
 

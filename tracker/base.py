@@ -245,7 +245,10 @@ def _docstring_args(doc: str) -> dict[str, str]:
     return out
 
 
-def _coerce(value: str, annotation: Any, name: str):
+def coerce_option(value: str, annotation: Any, name: str):
+    """Convert an option's text ``value`` to its ``annotation`` (``bool``, ``int`` or ``float``,
+    as a type or its name; ``1/true/yes/on`` and ``0/false/no/off`` for booleans); other
+    annotations keep the text. A bad value is an :class:`InputError` naming ``name``."""
     ann = annotation if not isinstance(annotation, str) else annotation
     text = str(ann)
     try:
@@ -288,7 +291,7 @@ def create_tracker(name: str, options: dict[str, Any] | None = None) -> Tracker:
             valid = ", ".join(sorted(params)) or "none"
             raise InputError(f"model {name!r} has no option {key!r}; its options: {valid}")
         if isinstance(value, str):
-            value = _coerce(value, params[key].annotation, key)
+            value = coerce_option(value, params[key].annotation, key)
         kwargs[key] = value
     return cls(**kwargs)
 

@@ -144,7 +144,7 @@ def test_set_parses_true_and_false_flags():
 
     assert _parse_sets(("sequential_propagation=false", "anchor=True")) == {"sequential_propagation": False,
                                                                              "anchor": True}
-    with pytest.raises(InputError, match="true or false"):
+    with pytest.raises(InputError, match="anchor='maybe' is not a valid bool"):
         _parse_sets(("anchor=maybe",))
 
 

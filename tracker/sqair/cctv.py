@@ -316,7 +316,7 @@ class CanvasTracker:
         found = r.discovered[0].numpy() > 0.5
         objects = r.objects[0].numpy()
         boxes = object_boxes_from_images(r.objects[0], r.state.where[0]).numpy()
-        win_w, win_h = m._prior_window_px()
+        win_w, win_h = m.prior_window_px()
         window_area = max(1, win_w * win_h)
         tracks = []
         for i in range(len(pres)):

@@ -45,7 +45,16 @@ from torch import nn
 from torch.distributions import Normal
 
 from tracker.errors import InputError
-from tracker.sqair.modules import MLP, GaussianHead, GlimpseDecoder, stn_read, stn_write, where_from_latent, where_to_box
+from tracker.sqair.modules import (
+    MLP,
+    GaussianHead,
+    GlimpseDecoder,
+    _axis,
+    stn_read,
+    stn_write,
+    where_from_latent,
+    where_to_box,
+)
 
 
 @dataclass
@@ -150,8 +159,7 @@ def nearest_peak(mass: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     m = where.shape[1]
     w = where.detach()
     side = torch.sigmoid(w[..., :2])  # window size / canvas size, x and y
-    xs = (torch.arange(w_px, dtype=mass.dtype, device=mass.device) * 2 + 1) / w_px - 1
-    ys = (torch.arange(h_px, dtype=mass.dtype, device=mass.device) * 2 + 1) / h_px - 1
+    xs, ys = _axis(w_px, mass.dtype, mass.device), _axis(h_px, mass.dtype, mass.device)
     near_x = (xs.view(1, 1, 1, w_px) - w[..., 2, None, None]).abs() <= 2 * side[..., 0, None, None]
     near_y = (ys.view(1, 1, h_px, 1) - w[..., 3, None, None]).abs() <= 2 * side[..., 1, None, None]
     local = torch.where(near_x & near_y, mass[:, None], mass.new_zeros(()))  # (n, m, H, W)
@@ -174,8 +182,7 @@ def window_centroid(image: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
     n, h_px, w_px = image.shape
     w = where.detach()
     side = torch.sigmoid(w[..., :2])  # window size / canvas size = half-extent in -1..1 units
-    xs = (torch.arange(w_px, dtype=image.dtype, device=image.device) * 2 + 1) / w_px - 1
-    ys = (torch.arange(h_px, dtype=image.dtype, device=image.device) * 2 + 1) / h_px - 1
+    xs, ys = _axis(w_px, image.dtype, image.device), _axis(h_px, image.dtype, image.device)
     in_x = ((xs - w[..., 2, None]).abs() <= side[..., 0, None]).to(image.dtype)  # (n, m, W)
     in_y = ((ys - w[..., 3, None]).abs() <= side[..., 1, None]).to(image.dtype)  # (n, m, H)
     img = image.detach().clamp(min=0)
@@ -215,6 +222,15 @@ class StepScores(NamedTuple):
     log_p: torch.Tensor
     log_q: torch.Tensor
     log_q_pres: torch.Tensor
+
+
+class _Propagated(NamedTuple):
+    """Per-object outcome of a propagation step, each ``(k,)``."""
+
+    pres: torch.Tensor
+    log_p: torch.Tensor
+    log_q_pres: torch.Tensor
+    log_q_latents: torch.Tensor
 
 
 class FrameResult(NamedTuple):
@@ -347,7 +363,7 @@ class SQAIR(nn.Module):
         sx, sy = self._prior_side()
         return torch.tensor([math.log(sx / (1 - sx)), math.log(sy / (1 - sy)), 0.0, 0.0])
 
-    def _prior_window_px(self) -> tuple[int, int]:
+    def prior_window_px(self) -> tuple[int, int]:
         """The prior's window size ``(w, h)`` in canvas pixels."""
         sx, sy = self._prior_side()
         return round(sx * self.config.width), round(sy * self.config.height)
@@ -406,28 +422,43 @@ class SQAIR(nn.Module):
         e0 = self.prop_glimpse_enc(self.read(x, state.where).flatten(0, 1))
         loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
         if self.config.anchor:  # start from the nearest peak of the frame
-            jump = nearest_peak(window_mass(x, self._prior_window_px()), state.where) - state.where[..., 2:]
+            jump = nearest_peak(window_mass(x, self.prior_window_px()), state.where) - state.where[..., 2:]
             loc = loc + F.pad(jump.reshape(n * m, 2), (2, 0))
         d_where, lq_where = _normal_sample(loc, scale, self._means)
         where = where0 + d_where
-        p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
-        lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
         e = self.prop_glimpse_enc(self.read(x, where.view(n, m, 4)).flatten(0, 1))
         loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
         d_what, lq_what = _normal_sample(loc, scale, self._means)
         what = what0 + d_what
+        o = self._keep_and_score(what0, where0, h, flat(state.pres), d_what, d_where, e, lq_where + lq_what)
+        h_new = self.temporal(torch.cat([what, where, e], -1), h)
+        new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), o.pres.view(n, m), h_new.view(n, m, -1))
+        log_q_pres = o.log_q_pres.view(n, m).sum(1)
+        log_q = log_q_pres + o.log_q_latents.view(n, m).sum(1)
+        return new, StepScores(o.log_p.view(n, m).sum(1), log_q, log_q_pres)
+
+    def _keep_and_score(self, what0, where0, h, before, d_what, d_where, e, lq_latents) -> _Propagated:
+        """The part of a propagation step shared by the parallel and the sequential forms:
+        sample whether each object is kept and score the new latents under the learned
+        propagation prior.
+
+        Args:
+            what0, where0, h, before: ``(k, ...)`` the objects' previous ``what``, ``where``,
+                GRU state and presence.
+            d_what, d_where: ``(k, ...)`` their sampled steps (new latent minus previous).
+            e: ``(k, hidden)`` the encoding of their new glimpses.
+            lq_latents: ``(k,)`` posterior log density of the sampled ``what`` and ``where``.
+        """
+        p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
+        lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
         p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
         lp_what = Normal(p_loc, p_scale).log_prob(d_what).sum(-1)
         keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
         lp_keep = _bernoulli_log_prob(keep, torch.sigmoid(self.prior_pres(h))[:, 0])
-        h_new = self.temporal(torch.cat([what, where, e], -1), h)
-        before = flat(state.pres)
         pres = before * keep
-        log_q_pres = (before * lq_keep).view(n, m).sum(1)
-        log_q = log_q_pres + (pres * (lq_where + lq_what)).view(n, m).sum(1)
-        log_p = ((before * lp_keep) + pres * (lp_where + lp_what)).view(n, m).sum(1)
-        new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), pres.view(n, m), h_new.view(n, m, -1))
-        return new, StepScores(log_p, log_q, log_q_pres)
+        log_q_pres = before * lq_keep
+        return _Propagated(pres, log_p=before * lp_keep + pres * (lp_where + lp_what),
+                           log_q_pres=log_q_pres, log_q_latents=pres * lq_latents)
 
     def _propagate_sequential(self, x: torch.Tensor, state: ObjectState) -> tuple[ObjectState, StepScores]:
         """:meth:`propagate` with objects taken in slot order, each explaining away its part
@@ -447,25 +478,19 @@ class SQAIR(nn.Module):
                 loc = loc + F.pad(window_centroid(residual, where0[:, None])[:, 0] - where0[:, 2:], (2, 0))
             d_where, lq_where = _normal_sample(loc, scale, self._means)
             where = where0 + d_where
-            p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
-            lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
             glimpse = self.read(residual, where[:, None])[:, 0]
             e = self.prop_glimpse_enc(glimpse)
             base, _ = self.disc_what(torch.cat([self.disc_glimpse_enc(glimpse), no_state], -1))
             loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
             what, lq_what = _normal_sample(base + loc, scale, self._means)
-            p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
-            lp_what = Normal(p_loc, p_scale).log_prob(what - what0).sum(-1)
-            keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
-            lp_keep = _bernoulli_log_prob(keep, torch.sigmoid(self.prior_pres(h))[:, 0])
-            pres = before * keep
-            canvas = canvas + self.render(what, where) * pres[:, None, None]
-            log_q_pres = log_q_pres + before * lq_keep
-            log_q = log_q + before * lq_keep + pres * (lq_where + lq_what)
-            log_p = log_p + before * lp_keep + pres * (lp_where + lp_what)
+            o = self._keep_and_score(what0, where0, h, before, what - what0, d_where, e, lq_where + lq_what)
+            canvas = canvas + self.render(what, where) * o.pres[:, None, None]
+            log_p = log_p + o.log_p
+            log_q = log_q + o.log_q_pres + o.log_q_latents
+            log_q_pres = log_q_pres + o.log_q_pres
             whats.append(what)
             wheres.append(where)
-            press.append(pres)
+            press.append(o.pres)
             hs.append(self.temporal(torch.cat([what, where, e], -1), h))
         new = ObjectState(torch.stack(whats, 1), torch.stack(wheres, 1), torch.stack(press, 1), torch.stack(hs, 1))
         return new, StepScores(log_p, log_q, log_q_pres)
@@ -495,7 +520,7 @@ class SQAIR(nn.Module):
         going = x.new_ones(n)
         prior_where = self.discovery_where_prior()
         if c.anchor:
-            anchor_window = self._prior_window_px()
+            anchor_window = self.prior_window_px()
         what, where, pres, h = list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)), list(state.h.unbind(1))
         obj_list = list(objects.unbind(1))
         found = []
