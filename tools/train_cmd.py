@@ -61,6 +61,7 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
                  pretrain_fraction, real_fraction, val_split, val_every, checkpoint_every, seed, threads,
                  workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights, sets,
                  no_progress):
+    from tracker.base import coerce_option
     from tracker.hart.model import HARTConfig
     from tracker.hart.train import TrainOptions, train
 
@@ -72,11 +73,7 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
         name = name.strip().replace("-", "_")
         if not sep or name not in types:
             raise InputError(f"--set {s!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
-        t = types[name]
-        try:
-            config[name] = (value.lower() in ("1", "true", "yes")) if t is bool else t(value)
-        except ValueError:
-            raise InputError(f"--set {s!r}: {value!r} is not a valid {t.__name__}") from None
+        config[name] = coerce_option(value, types[name], f"--set {name}")
     opts = TrainOptions(data=list(data), out=out, assets=assets, steps=steps, tokens=tokens,
                         min_length=min_length, max_length=max_length, iou_threshold=iou_threshold, lr=lr,
                         optimizer=optimizer, pretrain_fraction=pretrain_fraction, real_fraction=real_fraction,

@@ -249,8 +249,8 @@ def coerce_option(value: str, annotation: Any, name: str):
     """Convert an option's text ``value`` to its ``annotation`` (``bool``, ``int`` or ``float``,
     as a type or its name; ``1/true/yes/on`` and ``0/false/no/off`` for booleans); other
     annotations keep the text. A bad value is an :class:`InputError` naming ``name``."""
-    ann = annotation if not isinstance(annotation, str) else annotation
-    text = str(ann)
+    ann = annotation
+    text = ann.__name__ if isinstance(ann, type) else str(ann)
     try:
         if ann is bool or text == "bool":
             low = value.lower()

@@ -170,13 +170,15 @@ def _bad_cases(tmp_path, clip):
         "unknown option": (["track", clip, "--no-such-flag"], "no-such-flag"),
         "corrupt face weights": (["eval", "face", "--weights", good, "--scenes", "1"], "face weights"),
         "no faces folder": (["train", "face", "--data", tmp_path / "nofr", "--out", out], "faces/orl"),
+        "bad --set flag": (["train", "hart", "--data", tmp_path / "nofr", "--out", out, "--set", "att_input=maybe"],
+                           "att_input='maybe' is not a valid bool"),
     }
 
 
 BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-number box", "negative box",
              "box outside frame", "unknown model", "bad model option", "weights for a model without",
              "missing weights", "corrupt weights", "malformed gt", "missing gt", "unknown option",
-             "corrupt face weights", "no faces folder"]
+             "corrupt face weights", "no faces folder", "bad --set flag"]
 
 
 def test_bad_case_list_is_complete(tmp_path, clip):
