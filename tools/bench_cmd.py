@@ -1,8 +1,9 @@
 """``attentrack bench``: throughput and peak memory of decoding, the pipeline and models.
 
 Each row runs in a fresh process so that its peak memory (max resident set size) is its
-own. Frames/s counts the whole loop after start-up: decoding, tracking and writing the
-MOTChallenge output.
+own. Frames/s counts the whole loop (decoding, tracking and writing the MOTChallenge output)
+after the first ``--warmup`` frames, whose time (start-up: the first frame, building the
+compiled graphs) is shown on its own.
 """
 
 from __future__ import annotations
@@ -44,14 +45,16 @@ class BenchRow:
     frames: int
     seconds: float
     peak_mb: float
+    warmup_seconds: float = 0.0
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
-def measure(job: dict) -> tuple[int, float, float]:
-    """Run ``job`` in a fresh interpreter (``python -m tools.bench_worker``); return frames, seconds, peak MB."""
+def measure(job: dict) -> tuple[int, float, float, float]:
+    """Run ``job`` in a fresh interpreter (``python -m tools.bench_worker``); return the frames
+    timed, their seconds, the peak MB and the seconds of the warm-up frames."""
     repo_root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH", "")]))}
     proc = subprocess.run([sys.executable, "-m", "tools.bench_worker"], input=json.dumps(job), capture_output=True,
@@ -64,15 +67,17 @@ def measure(job: dict) -> tuple[int, float, float]:
         raise InputError(f"benchmark of {what} failed: {last}") from None
     if "error" in result:
         raise InputError(f"benchmark of {what} failed: {result['error']}")
-    return int(result["frames"]), float(result["seconds"]), float(result["peak_mb"])
+    return int(result["frames"]), float(result["seconds"]), float(result["peak_mb"]), float(result["warmup_seconds"])
 
 
 def format_rows(rows: list[BenchRow], decode_fps: float) -> str:
     """The benchmark table as text."""
-    head = f"{'configuration':<28} {'objects':>7} {'frames':>7} {'frames/s':>9} {'x decode':>9} {'peak MB':>8}"
+    head = (f"{'configuration':<28} {'objects':>7} {'frames':>7} {'frames/s':>9} {'x decode':>9} {'peak MB':>8} "
+            f"{'warm-up s':>9}")
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r.what:<28} {r.objects:>7} {r.frames:>7} {r.fps:>9.1f} {r.fps / decode_fps:>9.2f} {r.peak_mb:>8.0f}")
+        lines.append(f"{r.what:<28} {r.objects:>7} {r.frames:>7} {r.fps:>9.1f} {r.fps / decode_fps:>9.2f} "
+                     f"{r.peak_mb:>8.0f} {r.warmup_seconds:>9.2f}")
     return "\n".join(lines)
 
 
@@ -96,13 +101,15 @@ def bench_group():
               help="Objects tracked at once (repeatable).")
 @click.option("--min-frames", default=500, show_default=True, type=click.IntRange(min=1),
               help="The clip is replayed until at least this many frames are timed.")
+@click.option("--warmup", default=30, show_default=True, type=click.IntRange(min=0),
+              help="Frames run before timing starts (their time is shown as 'warm-up s').")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="cpu", show_default=True)
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="torch threads.")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="Option for the models.")
 @click.option("--best-of", default=1, show_default=True, type=click.IntRange(min=1),
               help="Time every row this many times (each in a fresh process), rows interleaved; keep the fastest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
-def bench_track_command(clip, models, objects, min_frames, device, threads, params, best_of, as_json):
+def bench_track_command(clip, models, objects, min_frames, warmup, device, threads, params, best_of, as_json):
     from datasets.paths import data_root
     from tracker.sources import open_source
 
@@ -114,20 +121,20 @@ def bench_track_command(clip, models, objects, min_frames, device, threads, para
     source = open_source(clip)
     if source.live or not source.frame_count:
         raise InputError("bench needs a file or folder with a known number of frames")
-    repeats = max(1, int(np.ceil(min_frames / source.frame_count)))
-    base = {"clip": clip, "repeats": repeats, "device": device, "threads": threads, "params": {}}
+    repeats = max(1, int(np.ceil((min_frames + warmup) / source.frame_count)))
+    base = {"clip": clip, "repeats": repeats, "device": device, "threads": threads, "params": {}, "warmup": warmup}
     configs = [(None, 0)] + [("static", n) for n in objects] + [(m, n) for m in models if m != "static" for n in objects]
     rows: list[BenchRow | None] = [None] * len(configs)
     for _ in range(best_of):  # rounds over all rows, so slow spells of the machine hit every row alike
         for i, (model, n) in enumerate(configs):
             job = {**base, "model": model, "objects": n,
                    "params": parse_params(params) if model not in (None, "static") else {}}
-            frames, seconds, peak = measure(job)
+            frames, seconds, peak, warm = measure(job)
             what = "decode only" if model is None else f"pipeline + {model}" if model == "static" else model
-            row, old = BenchRow(what, n, frames, seconds, peak), rows[i]
+            row, old = BenchRow(what, n, frames, seconds, peak, warm), rows[i]
             if old is not None:  # keep the fastest time and the highest peak memory
                 row = row if row.fps > old.fps else old
-                row = BenchRow(row.what, n, row.frames, row.seconds, max(peak, old.peak_mb))
+                row = BenchRow(row.what, n, row.frames, row.seconds, max(peak, old.peak_mb), row.warmup_seconds)
             rows[i] = row
     decode_fps = rows[0].fps
     if as_json:
@@ -135,7 +142,7 @@ def bench_track_command(clip, models, objects, min_frames, device, threads, para
     else:
         best = f", best of {best_of} runs" if best_of > 1 else ""
         click.echo(f"clip: {clip} ({source.size[0]}x{source.size[1]}, {source.frame_count} frames x {repeats}), "
-                   f"device {device}, {threads} threads{best}")
+                   f"device {device}, {threads} threads{best}; frames/s after {warmup} warm-up frames")
         click.echo(format_rows(rows, decode_fps))
 
 

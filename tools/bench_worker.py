@@ -15,19 +15,43 @@ import time
 from pathlib import Path
 
 
+class _ClockSink:
+    """A sink that notes when the tracker has finished frame ``mark`` (0-based)."""
+
+    def __init__(self, mark: int) -> None:
+        self.mark, self.at = mark, None
+
+    def write(self, frame_index, frame, tracks):
+        if frame_index == self.mark:
+            self.at = time.perf_counter()
+
+    def close(self):
+        return []
+
+    def abort(self):
+        pass
+
+
 def measure_job(job: dict) -> dict:
-    """Run one job (keys: clip, repeats, model or None, objects, params, device, threads)."""
+    """Run one job (keys: clip, repeats, model or None, objects, params, device, threads,
+    warmup). Frames/s are timed after the first ``warmup`` frames (start-up: the first frame,
+    compiling graphs); ``warmup_seconds`` is how long those frames took."""
     import torch
 
     from tools.bench_sources import RepeatedSource, grid_boxes
     from tracker.sources import open_source
 
     torch.set_num_threads(int(job["threads"]))
+    warmup = int(job.get("warmup", 0))
     source = RepeatedSource(open_source(job["clip"]), int(job["repeats"]))
+    clock = _ClockSink(warmup - 1)
+    t0 = time.perf_counter()
     if job["model"] is None:  # decode only
-        t0 = time.perf_counter()
-        frames = sum(1 for _ in source)
-        seconds = time.perf_counter() - t0
+        frames = 0
+        for index, frame in source:
+            clock.write(index, frame, [])
+            frames += 1
+        end = time.perf_counter()
     else:
         from tools.options import model_options
         from tracker.base import create_tracker
@@ -36,12 +60,15 @@ def measure_job(job: dict) -> dict:
 
         tracker = create_tracker(job["model"], model_options(job["model"], job["params"], device=job["device"]))
         boxes = grid_boxes(int(job["objects"]), *source.size)
+        t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            summary = run_tracking(source, tracker, [MotTxtSink(Path(tmp) / "out.txt")], init_boxes=boxes,
+            summary = run_tracking(source, tracker, [MotTxtSink(Path(tmp) / "out.txt"), clock], init_boxes=boxes,
                                    progress=False)
-        frames, seconds = summary.frames, summary.seconds
+        frames, end = summary.frames, t0 + summary.seconds
+    start = t0 if clock.at is None or warmup <= 0 else clock.at
+    timed = frames - (warmup if clock.at is not None and warmup > 0 else 0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {"frames": frames, "seconds": seconds, "peak_mb": peak_mb}
+    return {"frames": timed, "seconds": end - start, "peak_mb": peak_mb, "warmup_seconds": start - t0}
 
 
 def main() -> int:

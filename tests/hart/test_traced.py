@@ -1,11 +1,13 @@
-"""TorchScript steps give the eager model's tracks, for every object count they meet."""
+"""Compiled steps (TorchScript, ONNX Runtime) give the eager model's tracks, for every object
+count they meet."""
 
 import numpy as np
+import pytest
 import torch
 
 from tracker.attention import ImagePyramid
 from tracker.hart.model import HART, HARTConfig
-from tracker.hart.traced import TracedSteps
+from tracker.hart.traced import TracedSteps, onnx_runtime_available
 from tracker.trackers.hart import HARTTracker
 
 TINY = dict(glimpse_size=24, backbone_width=8, rnn_units=32)
@@ -15,10 +17,17 @@ def _frames(n=4, seed=0):
     return np.random.default_rng(seed).integers(0, 256, (n, 120, 160, 3), dtype=np.uint8)
 
 
-def test_traced_steps_equal_eager_steps_for_several_object_counts():
+ORT = pytest.mark.skipif(not onnx_runtime_available(),
+                         reason="onnx/onnxruntime not installed (pip install 'attentrack[fast]')")
+ENGINES = ["jit", pytest.param("onnx", marks=ORT), pytest.param("auto", marks=ORT)]
+
+
+@pytest.mark.parametrize("arch", ["corr", "paper"])
+@pytest.mark.parametrize("engine", ENGINES)
+def test_traced_steps_equal_eager_steps_for_several_object_counts(engine, arch):
     torch.manual_seed(0)
-    model = HART(HARTConfig(**TINY)).eval().fold_batchnorm_()
-    traced = TracedSteps(model, max_graphs=2, trace_after=2)
+    model = HART(HARTConfig(arch=arch, **TINY)).eval().fold_batchnorm_()
+    traced = TracedSteps(model, max_graphs=2, trace_after=2, engine=engine)
     frames = _frames()
     for boxes in (torch.tensor([[0.3, 0.4, 0.1, 0.3]]),
                   torch.tensor([[0.3, 0.4, 0.1, 0.3], [0.6, 0.5, 0.2, 0.2], [0.8, 0.2, 0.05, 0.1]])):
@@ -35,19 +44,48 @@ def test_traced_steps_equal_eager_steps_for_several_object_counts():
                 for a, b in zip(eager, traced_state):
                     assert torch.allclose(a, b, atol=1e-5)
     assert set(traced._graphs) == {1, 3}  # built on the second step of each count
-    assert all(fn is not traced.after_glimpse for fn in traced._graphs.values())  # both traced
+    assert all(fn is not traced.after_glimpse for fn in traced._graphs.values())  # both compiled
+    expected = {"jit"} if engine == "jit" else {"onnx"} if engine == "onnx" else {"jit", "onnx"}
+    assert set(traced.chosen.values()) <= expected and len(traced.chosen) == 2
 
 
-def test_tracker_with_and_without_jit_agree():
+@pytest.mark.parametrize("engine", ENGINES)
+def test_tracker_with_and_without_a_compiled_graph_agree(engine):
     frames = _frames(6, seed=1)
     boxes = np.array([[30.0, 20, 20, 40], [90, 50, 30, 30]])
     runs = []
-    for jit in (True, False):
-        t = HARTTracker(device="cpu", jit=jit)
-        if jit:
-            t._steps.trace_after = 1  # a graph from the first step on
+    for name in (engine, "eager"):
+        t = HARTTracker(device="cpu", engine=name)
+        t._steps.trace_after = 1  # a graph from the first step on
         t.start(frames[0], boxes)
         runs.append(np.stack([[tr.box for tr in t.update(f)] for f in frames[1:]]))
-        if jit:
-            assert set(t._steps._graphs) == {2}
+        assert set(t._steps._graphs) == (set() if name == "eager" else {2})
     np.testing.assert_allclose(runs[0], runs[1], atol=1e-3)
+
+
+def test_unknown_or_unavailable_engine_is_a_one_line_error():
+    from tracker.errors import InputError
+
+    model = HART(HARTConfig(**TINY)).eval()
+    with pytest.raises(InputError, match="unknown HART engine"):
+        TracedSteps(model, engine="tensorrt")
+
+
+def test_graphs_are_shared_by_steps_of_equal_models():
+    torch.manual_seed(3)
+    model = HART(HARTConfig(**TINY)).eval().fold_batchnorm_()
+    twin = HART(HARTConfig(**TINY)).eval().fold_batchnorm_()
+    twin.load_state_dict(model.state_dict())
+    first, second = TracedSteps(model, trace_after=2, engine="jit"), TracedSteps(twin, trace_after=2, engine="jit")
+    frames = _frames(3, seed=4)
+    with torch.no_grad():
+        state, _ = model.init(ImagePyramid.from_numpy(frames[0]), torch.tensor([[0.4, 0.5, 0.1, 0.2]]))
+        for frame in frames[1:]:
+            first.step(ImagePyramid.from_numpy(frame), state)
+        assert 1 in first._graphs  # built on the second step
+        second.step(ImagePyramid.from_numpy(frames[1]), state)
+        assert second._graphs.get(1) is first._graphs[1]  # the twin uses it from its first step
+        other = HART(HARTConfig(**TINY)).eval().fold_batchnorm_()  # other weights: a graph of its own later
+        third = TracedSteps(other, trace_after=2, engine="jit")
+        third.step(ImagePyramid.from_numpy(frames[1]), state)
+        assert 1 not in third._graphs

@@ -104,8 +104,9 @@ class ImagePyramid:
             device: where the level tensors go (default CPU).
             region: ``(x0, y0, x1, y1)`` frame pixels: build the pyramid of this part only
                 (clipped to the frame; cheaper when the windows cover a small part).
-            only: build just these levels, each straight from level 0 (cheaper when the
-                windows need one coarse level); the others are ``None``.
+            only: keep just these levels (the others are ``None``: not converted to
+                tensors nor moved to ``device``); every level is still made from the one
+                before it, as without ``only``, so the kept levels are identical.
         """
         arr = np.asarray(images)
         if arr.ndim == 3:
@@ -131,11 +132,10 @@ class ImagePyramid:
             return nxt[..., None] if nxt.ndim == 3 else nxt  # one channel: cv2 drops it
 
         levels: list[np.ndarray | None] = [arr]
-        for lv in range(1, max_level + 1):
-            if only is None:
-                levels.append(halve(levels[-1], lv))
-            else:
-                levels.append(halve(arr, lv) if lv in only else None)
+        previous = arr
+        for lv in range(1, max_level + 1):  # halving level by level is cheaper than one big step
+            previous = halve(previous, lv)
+            levels.append(previous if only is None or lv in only else None)
         on_device = device is not None and torch.device(device).type != "cpu"
         tensors = [None if lv is None else torch.from_numpy(np.ascontiguousarray(lv)) for lv in levels]
         if on_device:
@@ -178,9 +178,10 @@ class GlimpseReader(nn.Module):
         self._region_margin: float | None = None
 
     # -- to implement ---------------------------------------------------------------------
-    def margin(self, stride: torch.Tensor) -> torch.Tensor:
-        """Extra pixels needed on each side of the window (level pixels), ``(n, 2)``."""
-        return torch.ones_like(stride)
+    def margin(self, stride: np.ndarray) -> np.ndarray:
+        """Extra pixels needed on each side of the window (level pixels): ``(n, 2)`` float32
+        strides (level pixels between glimpse pixels) -> ``(n, 2)``."""
+        return np.ones_like(stride)
 
     def read_crop(self, crop: torch.Tensor, origin: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
         """Read glimpses from crops.
@@ -250,7 +251,7 @@ class GlimpseReader(nn.Module):
         """:meth:`region_needed`'s region for ``(N, 4)`` NumPy windows read at levels up to ``level``."""
         cell = 2 ** level
         if self._region_margin is None:  # the reader's margin at the largest stride of a level
-            self._region_margin = float(self.margin(torch.full((1, 2), 2.0)).max()) + 2.0
+            self._region_margin = float(self.margin(np.full((1, 2), 2.0, np.float32)).max()) + 2.0
         win = window.astype(np.float64)
         half = win[:, 2:4] / 2
         pad = self._region_margin * cell + float(win[:, 2:4].max()) / self.size
@@ -259,6 +260,26 @@ class GlimpseReader(nn.Module):
         x0, y0 = int(np.floor(max(0.0, x0) / cell)) * cell, int(np.floor(max(0.0, y0) / cell)) * cell
         x1, y1 = int(np.ceil(min(size[0], x1) / cell)) * cell, int(np.ceil(min(size[1], y1) / cell)) * cell
         return x0, y0, max(x1, x0 + cell), max(y1, y0 + cell)
+
+    def _crop_plan(self, pyramid: ImagePyramid, win_np: np.ndarray):
+        """The crops that reading ``(N, 4)`` float32 frame-pixel windows needs, one group per
+        pyramid level: yields ``(sel, level, win_lv, lo, (ws, hs))`` with ``sel`` the
+        windows' indices (``None``: all of them), ``win_lv`` ``(n, 4)`` the windows in level
+        pixels, ``lo`` ``(n, 2)`` int64 each crop's top-left level pixel and ``(ws, hs)`` the
+        common crop size. NumPy only (no torch calls: far cheaper per call)."""
+        levels = self._levels(win_np, pyramid.max_level)
+        origin = np.array([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0], np.float32)
+        for lv in np.unique(levels).tolist():
+            on_level = levels == lv
+            sel = None if on_level.all() else np.flatnonzero(on_level)
+            sx, sy = pyramid.scale(lv)
+            win_lv = ((win_np if sel is None else win_np[sel]) - origin) * np.array([sx, sy, sx, sy], np.float32)
+            margin = self.margin(win_lv[:, 2:4] / np.float32(self.size))
+            half = win_lv[:, 2:4] / 2 + margin
+            lo = np.floor(win_lv[:, 0:2] - half).astype(np.int64)
+            hi = np.ceil(win_lv[:, 0:2] + half).astype(np.int64)
+            ws, hs = (hi - lo + 1).max(axis=0).tolist()
+            yield sel, lv, win_lv, lo, (ws, hs)
 
     def forward(self, pyramid: ImagePyramid, window: torch.Tensor,
                 index: torch.Tensor | None = None) -> torch.Tensor:
@@ -283,25 +304,13 @@ class GlimpseReader(nn.Module):
             return window.new_zeros((n, c, self.size, self.size))
         window = window.float()
         # the geometry of the crops needs no gradients: NumPy (far fewer calls than torch)
-        win_np = window.detach().cpu().numpy()
-        levels = self._levels(win_np, pyramid.max_level)
         origin = window.new_tensor([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0])
-        origin_np = np.array([pyramid.origin[0], pyramid.origin[1], 0.0, 0.0], np.float32)
         parts = []
-        for lv in np.unique(levels).tolist():
-            on_level = levels == lv
-            sel_np = None if on_level.all() else np.flatnonzero(on_level)  # None: every window
+        for sel_np, lv, win_lv, lo_np, (ws, hs) in self._crop_plan(pyramid, window.detach().cpu().numpy()):
             sx, sy = pyramid.scale(lv)
-            scale_np = np.array([sx, sy, sx, sy], np.float32)
-            win_lv = ((win_np if sel_np is None else win_np[sel_np]) - origin_np) * scale_np  # level pixels
-            margin = self.margin(torch.from_numpy(win_lv[:, 2:4] / np.float32(self.size))).numpy()
-            half = win_lv[:, 2:4] / 2 + margin
-            lo_np = np.floor(win_lv[:, 0:2] - half).astype(np.int64)
-            hi_np = np.ceil(win_lv[:, 0:2] + half).astype(np.int64)
-            ws, hs = (hi_np - lo_np + 1).max(axis=0).tolist()  # a common crop size
             sel = None if sel_np is None else torch.from_numpy(sel_np).to(device)
             win = window if sel is None else window[sel]
-            win = (win - origin) * window.new_tensor(scale_np.tolist())  # level pixels (with gradients)
+            win = (win - origin) * window.new_tensor([sx, sy, sx, sy])  # level pixels (with gradients)
             b = index if sel is None else index[sel]
             lo = torch.from_numpy(lo_np).to(device)
             crop = gather_crops(pyramid.levels[lv], b, lo, ws, hs).float()  # (n, hs, ws, C)
@@ -311,6 +320,43 @@ class GlimpseReader(nn.Module):
         out = window.new_zeros((n, c, self.size, self.size))
         for sel, g in parts:
             out = out.index_copy(0, sel, g)
+        return out
+
+    def read_crop_numpy(self, crop: np.ndarray, origin: np.ndarray, window: np.ndarray) -> np.ndarray | None:
+        """:meth:`read_crop` in NumPy (``float32`` arrays in and out), for fast inference on
+        the CPU; ``None`` when the reader has no NumPy implementation."""
+        return None
+
+    def read_numpy(self, pyramid: ImagePyramid, window: np.ndarray) -> np.ndarray | None:
+        """:meth:`forward` without gradients, for one image on the CPU, in NumPy: a few
+        array calls instead of dozens of tensor operations (the read dominates a tracking
+        step with few objects).
+
+        Args:
+            pyramid: one image (``B == 1``) with CPU levels.
+            window: ``(N, 4)`` float32 ``cx, cy, w, h`` in level-0 pixels.
+
+        Returns:
+            ``(N, C, size, size)`` float32 glimpses (equal to :meth:`forward`'s to float
+            rounding), or ``None`` when this reader or this pyramid has no NumPy path.
+        """
+        first = pyramid.levels[0]
+        if first is None or first.device.type != "cpu" or first.shape[0] != 1 or first.shape[3] > 4:
+            return None
+        win_np = np.asarray(window, np.float32).reshape(-1, 4)
+        n, c = len(win_np), first.shape[3]
+        out = None
+        zeros = np.zeros(n, np.int64)
+        for sel, lv, win_lv, lo, (ws, hs) in self._crop_plan(pyramid, win_np):
+            crop = gather_crops(pyramid.levels[lv], torch.from_numpy(zeros[: len(lo)]), torch.from_numpy(lo), ws, hs)
+            g = self.read_crop_numpy(crop.numpy().astype(np.float32), lo.astype(np.float32), win_lv)
+            if g is None:
+                return None
+            if sel is None:
+                return g
+            if out is None:
+                out = np.zeros((n, c, self.size, self.size), np.float32)
+            out[sel] = g
         return out
 
 

@@ -26,6 +26,7 @@ few pixels under their support (see :func:`filterbank_support`).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 #: filters are cut at this many standard deviations when cropping their support
@@ -164,8 +165,13 @@ class GaussianGlimpse(GlimpseReader):
             return torch.full_like(stride, self.sigma)
         return stride_to_sigma(stride)
 
+    def _sigma_numpy(self, stride: np.ndarray) -> np.ndarray:
+        if self.sigma > 0:
+            return np.full_like(stride, self.sigma)
+        return np.sqrt(np.float32(0.25) + stride * stride / np.float32(12.0))
+
     def margin(self, stride):
-        return SUPPORT_SIGMAS * self._sigma(stride) + 1.0
+        return SUPPORT_SIGMAS * self._sigma_numpy(stride) + np.float32(1.0)
 
     def read_crop(self, crop, origin, window):
         n, hc, wc, _ = crop.shape
@@ -177,3 +183,29 @@ class GaussianGlimpse(GlimpseReader):
         fx = normalise_rows(f[:n, :, :wc])
         fy = normalise_rows(f[n:, :, :hc])
         return read_with_filterbanks(crop, fy, fx)
+
+    def read_crop_numpy(self, crop, origin, window):
+        """:meth:`read_crop` in NumPy: ``crop`` ``(n, Hc, Wc, C)``, ``origin`` ``(n, 2)`` and
+        ``window`` ``(n, 4)`` float32 -> ``(n, C, size, size)`` float32."""
+        n, hc, wc, c = crop.shape
+        g = self.size
+        stride = window[:, 2:4] / np.float32(g)  # (n, 2)
+        sigma = self._sigma_numpy(stride)
+        steps = np.arange(1, g + 1, dtype=np.float32) - np.float32(g / 2.0 + 0.5)  # (g,)
+        means = window[:, 0:2, None] + steps * stride[:, :, None]  # (n, 2, g) pixel positions
+        fx = _filter_rows(means[:, 0], sigma[:, 0], origin[:, 0], wc)
+        fy = _filter_rows(means[:, 1], sigma[:, 1], origin[:, 1], hc)
+        rows = np.matmul(fy, crop.reshape(n, hc, wc * c))  # (n, g, Wc*C)
+        rows = np.ascontiguousarray(rows.reshape(n, g, wc, c).transpose(0, 1, 3, 2)).reshape(n, g * c, wc)
+        out = np.matmul(rows, fx.transpose(0, 2, 1))  # (n, g*C, g): one product per window
+        return np.ascontiguousarray(out.reshape(n, g, c, g).transpose(0, 2, 1, 3))
+
+
+def _filter_rows(means: np.ndarray, sigma: np.ndarray, start: np.ndarray, length: int) -> np.ndarray:
+    """One filterbank axis in NumPy, as :func:`gaussian_filterbank` with ``pixel_offset=0.5``
+    followed by :func:`normalise_rows`: ``means`` ``(n, g)``, ``sigma`` and ``start``
+    ``(n,)`` -> ``(n, g, length)`` float32."""
+    centres = np.arange(length, dtype=np.float32) + np.float32(0.5) + start[:, None]  # (n, length)
+    z = (centres[:, None, :] - means[:, :, None]) / sigma[:, None, None]
+    f = np.exp(np.maximum(np.float32(-0.5) * z * z, np.float32(-50.0)))
+    return f / (f.sum(axis=2, keepdims=True) + np.float32(1e-8))

@@ -10,6 +10,7 @@ pixel ``j`` samples the same position as mean ``mu_j`` of the Gaussian read in
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,7 +51,7 @@ class SpatialTransformerGlimpse(GlimpseReader):
     reader_id = "stn"
 
     def margin(self, stride):
-        return torch.full_like(stride, 2.0)
+        return np.full_like(stride, 2.0)
 
     def read_crop(self, crop, origin, window):
         n, hc, wc, c = crop.shape

@@ -40,7 +40,7 @@ class HARTTracker(Tracker):
     summary = "HART: recurrent attention tracker (spatial + appearance attention), batched"
 
     def __init__(self, weights: str = "", device: str = "auto", glimpse: str = "",
-                 threads: int = 0, jit: bool = True) -> None:
+                 threads: int = 0, engine: str = "auto") -> None:
         """Load the model.
 
         Args:
@@ -55,9 +55,12 @@ class HARTTracker(Tracker):
                 to the frame-decoding thread). On CPU, OpenCV's thread pool is also set to
                 one thread: its spinning workers slow the model down by about a third.
                 Both settings are process-wide.
-            jit: run each step's network (everything after the glimpse read) as a
-                TorchScript graph, one per object count, built once a count has lasted 10
-                frames (it costs 0.1-0.3 s; then each step is ~1.5x faster with few objects).
+            engine: how each step's network (everything after the glimpse read) runs:
+                ``auto`` (default) compiles one graph per object count once the count has
+                lasted 10 frames (0.1-0.5 s) with TorchScript and, when the optional
+                ``attentrack[fast]`` packages are installed, with ONNX Runtime, and keeps the
+                faster; ``onnx`` or ``jit`` for one of them; ``eager`` for none (see
+                :mod:`tracker.hart.traced`).
         """
         super().__init__()
         from tracker.device import resolve_device
@@ -77,7 +80,7 @@ class HARTTracker(Tracker):
         self.weights_path = str(path)
         from tracker.hart.traced import TracedSteps
 
-        self._steps = TracedSteps(self.model) if jit else None
+        self._steps = TracedSteps(self.model, engine=engine)
         self._ids: list[int] = []
         self._state = None
 
@@ -91,15 +94,13 @@ class HARTTracker(Tracker):
 
     def _tracks(self, frame_size, out) -> list[Track]:
         w, h = frame_size
-        scale = out.box.new_tensor([w, h, w, h])
-        box = out.box * scale
-        att = out.att * scale
-        mask = torch.sigmoid(out.mask_logit)  # (N, 1, F, F)
-        score = out.score.clamp(0, 1)
-        xywh = torch.cat([box[:, :2] - box[:, 2:] / 2, box[:, 2:]], dim=1).cpu().numpy().astype(np.float64)
-        gw = torch.cat([att[:, :2] - att[:, 2:] / 2, att[:, 2:]], dim=1).cpu().numpy().astype(np.float64)
-        masks = mask[:, 0].cpu().numpy()
-        scores = score.cpu().numpy()
+        scale = np.array([w, h, w, h], np.float64)
+        box = out.box.cpu().numpy() * scale  # NumPy: a few small arrays, cheaper than tensor calls
+        att = out.att.cpu().numpy() * scale
+        xywh = np.concatenate([box[:, :2] - box[:, 2:] / 2, box[:, 2:]], axis=1)
+        gw = np.concatenate([att[:, :2] - att[:, 2:] / 2, att[:, 2:]], axis=1)
+        masks = 1.0 / (1.0 + np.exp(-out.mask_logit[:, 0].cpu().numpy()))  # (N, F, F) appearance attention
+        scores = np.clip(out.score.cpu().numpy(), 0.0, 1.0)
         return [Track(tid, xywh[i], float(scores[i]), gw[i], masks[i]) for i, tid in enumerate(self._ids)]
 
     # -- the Tracker protocol -----------------------------------------------------------------
@@ -155,8 +156,7 @@ class HARTTracker(Tracker):
             return []
         with torch.no_grad():
             pyr = self._pyramid(frame, self._state.att)
-            step = self._steps.step if self._steps is not None else self.model.step
-            self._state, out = step(pyr, self._state)
+            self._state, out = self._steps.step(pyr, self._state)
             return self._tracks((frame.shape[1], frame.shape[0]), out)
 
     def remove(self, track_ids) -> None:
