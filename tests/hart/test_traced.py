@@ -89,3 +89,14 @@ def test_graphs_are_shared_by_steps_of_equal_models():
         third = TracedSteps(other, trace_after=2, engine="jit")
         third.step(ImagePyramid.from_numpy(frames[1]), state)
         assert 1 not in third._graphs
+
+
+def test_onnx_engine_without_onnx_runtime_is_a_one_line_error(monkeypatch):
+    import tracker.hart.traced as traced
+    from tracker.errors import InputError
+
+    monkeypatch.setattr(traced, "onnx_runtime_available", lambda: False)
+    model = HART(HARTConfig(**TINY)).eval()
+    with pytest.raises(InputError, match="attentrack\\[fast\\]"):
+        traced.TracedSteps(model, engine="onnx")
+    assert traced.TracedSteps(model, engine="auto")._use_onnx is False  # auto falls back to TorchScript
