@@ -14,7 +14,8 @@ does not grow with the window. Only the crops are converted to float; the frame 
 ``uint8``. Windows of all objects are read in one batch (one gather per pyramid level).
 
 Adding a reader is one class: subclass :class:`GlimpseReader`, set ``reader_id`` and
-implement :meth:`GlimpseReader.read_crop`.
+implement :meth:`GlimpseReader.read_crop` (and, optionally, the same in NumPy as
+:meth:`GlimpseReader.read_crop_numpy`, which trackers use on the CPU: fewer, cheaper calls).
 
 Built-in readers: ``gaussian`` (:mod:`tracker.attention.filterbank`, HART's read) and
 ``stn`` (bilinear spatial transformer, :mod:`tracker.attention.spatial_transformer`).
