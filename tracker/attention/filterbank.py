@@ -206,6 +206,11 @@ def _filter_rows(means: np.ndarray, sigma: np.ndarray, start: np.ndarray, length
     followed by :func:`normalise_rows`: ``means`` ``(n, g)``, ``sigma`` and ``start``
     ``(n,)`` -> ``(n, g, length)`` float32."""
     centres = np.arange(length, dtype=np.float32) + np.float32(0.5) + start[:, None]  # (n, length)
-    z = (centres[:, None, :] - means[:, :, None]) / sigma[:, None, None]
-    f = np.exp(np.maximum(np.float32(-0.5) * z * z, np.float32(-50.0)))
-    return f / (f.sum(axis=2, keepdims=True) + np.float32(1e-8))
+    f = centres[:, None, :] - means[:, :, None]  # one array, updated in place (fewer temporaries)
+    f /= sigma[:, None, None]
+    np.square(f, out=f)
+    f *= np.float32(-0.5)
+    np.maximum(f, np.float32(-50.0), out=f)
+    np.exp(f, out=f)
+    f /= f.sum(axis=2, keepdims=True) + np.float32(1e-8)
+    return f
