@@ -100,3 +100,15 @@ def test_onnx_engine_without_onnx_runtime_is_a_one_line_error(monkeypatch):
     with pytest.raises(InputError, match="attentrack\\[fast\\]"):
         traced.TracedSteps(model, engine="onnx")
     assert traced.TracedSteps(model, engine="auto")._use_onnx is False  # auto falls back to TorchScript
+
+
+@ORT
+def test_auto_times_both_engines_only_between_the_counts_each_has_won():
+    model = HART(HARTConfig(**TINY)).eval()
+    steps = TracedSteps(model, engine="auto")
+    assert steps._engines_to_try(5) == ["jit", "onnx"]  # nothing timed yet
+    steps._won = {"onnx": 3, "jit": 12}
+    assert steps._engines_to_try(2) == ["onnx"] and steps._engines_to_try(3) == ["onnx"]
+    assert steps._engines_to_try(12) == ["jit"] and steps._engines_to_try(20) == ["jit"]
+    assert steps._engines_to_try(7) == ["jit", "onnx"]
+    assert TracedSteps(model, engine="jit")._engines_to_try(2) == ["jit"]

@@ -167,15 +167,31 @@ class TracedSteps:
         self._key = (model_fingerprint(model), engine, str(device)) if engine != "eager" else None
         #: per object count, the engine its graph came from (``jit``, ``onnx`` or ``eager``)
         self.chosen: dict[int, str] = {}
+        #: ``auto``: the largest object count ONNX Runtime won a timing at, the smallest TorchScript won at
+        self._won = {"onnx": 0, "jit": 1 << 30}
+
+    def _engines_to_try(self, n: int) -> list[str]:
+        """The engines worth building for ``n`` objects. With ``auto``, ONNX Runtime's lead
+        shrinks as ``n`` grows (its per-call overhead is lower, its convolutions are not
+        faster), so once one engine has won at some count it is assumed to win beyond it:
+        ONNX Runtime below the largest count it won, TorchScript above the smallest count
+        it won, both (and a timing) only in between."""
+        if self.engine != "auto":
+            return [self.engine]
+        if not self._use_onnx:
+            return ["jit"]
+        if n <= self._won["onnx"]:
+            return ["onnx"]
+        if n >= self._won["jit"]:
+            return ["jit"]
+        return ["jit", "onnx"]
 
     def _candidates(self, args: tuple[torch.Tensor, ...]) -> dict[str, object]:
-        """Graphs for ``args``' object count from the engines asked for, each checked
+        """Graphs for ``args``' object count from the engines worth trying, each checked
         against the eager model; engines that fail or disagree are left out."""
         want = self.after_glimpse(*args)
         found = {}
-        engines = ["jit"] if self.engine in ("auto", "jit") else []
-        engines += ["onnx"] if self._use_onnx else []
-        for name in engines:
+        for name in self._engines_to_try(int(args[0].shape[0])):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -211,6 +227,7 @@ class TracedSteps:
             found = self._candidates(args)
             if len(found) > 1:  # keep the faster on this machine and object count
                 name = min(found, key=lambda k: _seconds_per_call(found[k], args))
+                self._won[name] = max(self._won[name], n) if name == "onnx" else min(self._won[name], n)
             else:
                 name = next(iter(found), "eager")
             fn = found.get(name, self.after_glimpse)
