@@ -44,9 +44,9 @@ def measure_job(job: dict) -> dict:
     torch.set_num_threads(int(job["threads"]))
     warmup = int(job.get("warmup", 0))
     source = RepeatedSource(open_source(job["clip"]), int(job["repeats"]))
-    clock = _ClockSink(warmup - 1)
-    t0 = time.perf_counter()
+    clock = _ClockSink(warmup - 1)  # mark -1 (no warm-up): never reached
     if job["model"] is None:  # decode only
+        t0 = time.perf_counter()
         frames = 0
         for index, frame in source:
             clock.write(index, frame, [])
@@ -65,8 +65,9 @@ def measure_job(job: dict) -> dict:
             summary = run_tracking(source, tracker, [MotTxtSink(Path(tmp) / "out.txt"), clock], init_boxes=boxes,
                                    progress=False)
         frames, end = summary.frames, t0 + summary.seconds
-    start = t0 if clock.at is None or warmup <= 0 else clock.at
-    timed = frames - (warmup if clock.at is not None and warmup > 0 else 0)
+    warmed = clock.at is not None  # False also when the run was shorter than the warm-up
+    start = clock.at if warmed else t0
+    timed = frames - warmup if warmed else frames
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return {"frames": timed, "seconds": end - start, "peak_mb": peak_mb, "warmup_seconds": start - t0}
 

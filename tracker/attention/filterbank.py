@@ -33,16 +33,18 @@ import torch
 SUPPORT_SIGMAS = 3.0
 
 
-def stride_to_sigma(stride: torch.Tensor) -> torch.Tensor:
+def stride_to_sigma(stride: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
     """Standard deviation (pixels) of the Gaussian filters for a given stride (pixels).
 
     Args:
-        stride: any shape, the distance between neighbouring filter centres in pixels.
+        stride: a tensor or a NumPy array of any shape, the distance between neighbouring
+            filter centres in pixels.
 
     Returns:
-        the same shape: ``sqrt(0.25 + stride^2 / 12)``.
+        the same type and shape: ``sqrt(0.25 + stride^2 / 12)``.
     """
-    return torch.sqrt(0.25 + stride * stride / 12.0)
+    sqrt = torch.sqrt if torch.is_tensor(stride) else np.sqrt
+    return sqrt(0.25 + stride * stride / 12.0)
 
 
 def gaussian_filterbank(centre: torch.Tensor, stride: torch.Tensor, sigma: torch.Tensor, n: int,
@@ -160,18 +162,15 @@ class GaussianGlimpse(GlimpseReader):
         super().__init__(size)
         self.sigma = float(sigma)
 
-    def _sigma(self, stride: torch.Tensor) -> torch.Tensor:
+    def _sigma(self, stride: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+        """Filter standard deviations for strides (a tensor or a NumPy array, same type out)."""
         if self.sigma > 0:
-            return torch.full_like(stride, self.sigma)
+            full = torch.full_like if torch.is_tensor(stride) else np.full_like
+            return full(stride, self.sigma)
         return stride_to_sigma(stride)
 
-    def _sigma_numpy(self, stride: np.ndarray) -> np.ndarray:
-        if self.sigma > 0:
-            return np.full_like(stride, self.sigma)
-        return np.sqrt(np.float32(0.25) + stride * stride / np.float32(12.0))
-
     def margin(self, stride):
-        return SUPPORT_SIGMAS * self._sigma_numpy(stride) + np.float32(1.0)
+        return SUPPORT_SIGMAS * self._sigma(stride) + 1.0
 
     def read_crop(self, crop, origin, window):
         n, hc, wc, _ = crop.shape
@@ -190,7 +189,7 @@ class GaussianGlimpse(GlimpseReader):
         n, hc, wc, c = crop.shape
         g = self.size
         stride = window[:, 2:4] / np.float32(g)  # (n, 2)
-        sigma = self._sigma_numpy(stride)
+        sigma = self._sigma(stride)
         steps = np.arange(1, g + 1, dtype=np.float32) - np.float32(g / 2.0 + 0.5)  # (g,)
         means = window[:, 0:2, None] + steps * stride[:, :, None]  # (n, 2, g) pixel positions
         fx = _filter_rows(means[:, 0], sigma[:, 0], origin[:, 0], wc)

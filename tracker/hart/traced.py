@@ -7,13 +7,14 @@ compiled graph, built by one of two engines:
 
 - ``jit``: a traced and frozen TorchScript graph (always available);
 - ``onnx``: the same module exported to ONNX and run by ONNX Runtime (the optional
-  ``attentrack[fast]`` extra: ``onnx`` and ``onnxruntime``); about 2-4x faster than
-  TorchScript with few objects on a CPU.
+  ``attentrack[fast]`` extra: ``onnx`` and ``onnxruntime``); faster than TorchScript with
+  few objects on a CPU (measurements in ``tracker/weights/HART_MODEL_CARD.md``).
 
-``engine="auto"`` builds both when ONNX Runtime is installed, times them on the object
-count's first input and keeps the faster (with many objects the backbone's convolutions
-dominate and TorchScript can win). The glimpse read stays outside the graph (its crop
-geometry depends on the data); on the CPU it runs in NumPy
+``engine="auto"``, when ONNX Runtime is installed, builds both for an object count, times
+them on its first input and keeps the faster (with many objects the backbone's convolutions
+dominate and TorchScript can win); counts at or below one ONNX Runtime has won, or at or
+above one TorchScript has won, get that engine without a timing. The glimpse read stays
+outside the graph (its crop geometry depends on the data); on the CPU it runs in NumPy
 (:meth:`tracker.attention.GlimpseReader.read_numpy`).
 
 A graph specialises on the number of objects ``N`` (grouped convolutions take ``N`` as a
@@ -151,7 +152,8 @@ class TracedSteps:
             raise RuntimeError("TracedSteps needs a model in evaluation mode")
         if engine not in ENGINES:
             raise InputError(f"unknown HART engine {engine!r}; use one of {', '.join(ENGINES)}")
-        on_cpu = next(model.parameters()).device.type == "cpu"
+        device = next(model.parameters()).device
+        on_cpu = device.type == "cpu"
         if engine == "onnx" and not (on_cpu and onnx_runtime_available()):
             raise InputError("engine=onnx needs the model on the CPU and the optional packages onnx and "
                              "onnxruntime (pip install 'attentrack[fast]')")
@@ -163,7 +165,6 @@ class TracedSteps:
         self._use_onnx = engine == "onnx" or (engine == "auto" and on_cpu and onnx_runtime_available())
         self._graphs: OrderedDict[int, object] = OrderedDict()
         self._seen: dict[int, int] = {}
-        device = next(model.parameters()).device
         self._key = (model_fingerprint(model), engine, str(device)) if engine != "eager" else None
         #: per object count, the engine its graph came from (``jit``, ``onnx`` or ``eager``)
         self.chosen: dict[int, str] = {}
@@ -243,7 +244,7 @@ class TracedSteps:
 
     def read(self, pyramid: ImagePyramid, att: torch.Tensor) -> torch.Tensor:
         """The glimpses ``(N, 3, G, G)`` of normalised windows ``att`` ``(N, 4)`` (NumPy on the CPU)."""
-        if att.device.type == "cpu" and pyramid.levels[0] is not None and pyramid.levels[0].shape[0] == 1:
+        if att.device.type == "cpu":  # read_numpy declines (None) pyramids it cannot read
             w, h = pyramid.frame_size
             window = att.numpy() * np.array([w, h, w, h], np.float32)
             glimpse = self.model.reader.read_numpy(pyramid, window)

@@ -57,7 +57,7 @@ class HARTTracker(Tracker):
                 Both settings are process-wide.
             engine: how each step's network (everything after the glimpse read) runs:
                 ``auto`` (default) compiles one graph per object count once the count has
-                lasted 10 frames (0.1-0.5 s) with TorchScript and, when the optional
+                lasted 10 frames (0.1-0.6 s) with TorchScript and, when the optional
                 ``attentrack[fast]`` packages are installed, with ONNX Runtime, and keeps the
                 faster; ``onnx`` or ``jit`` for one of them; ``eager`` for none (see
                 :mod:`tracker.hart.traced`).
