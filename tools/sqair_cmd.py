@@ -31,6 +31,23 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
     return out
 
 
+def _fine_tuned_start(path: str, changes: dict):
+    """The SQAIR model of the weights at ``path`` with ``changes`` (``--set``) applied to its
+    settings; settings that change a layer's shape are refused."""
+    from tracker.sqair.model import SQAIR, SQAIRConfig, load_weights
+
+    loaded = load_weights(path)
+    settings = {**loaded.config.to_dict(), **changes}
+    model = SQAIR(SQAIRConfig.from_dict(settings))
+    try:
+        model.load_state_dict(loaded.state_dict())
+    except RuntimeError:
+        shaped = sorted(k for k in changes if getattr(loaded.config, k) != settings[k])
+        raise InputError(f"--set {', '.join(shaped)} changes the shape of the model in {path}; "
+                         "only settings that keep its layers can be changed when fine-tuning") from None
+    return model
+
+
 @click.command(
     "sqair",
     help=(
@@ -65,14 +82,23 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
 @click.option("--discovery-warmup", default=600, show_default=True, type=click.IntRange(min=0),
               help="Steps during which discovery runs only on each sequence's first frame, so that "
                    "propagation learns to follow objects (0: none).")
+@click.option("--init-weights", default=None, type=click.Path(dir_okay=False),
+              help="Fine-tune: start from these SQAIR weights (their settings, changed by --set; no "
+                   "glimpse pre-training) instead of a new model.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
-                        seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup, no_progress):
+                        seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
+                        init_weights, no_progress):
     from datasets.moving_mnist import load_digits
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, moving_mnist_batches, train
 
     config = _parse_sets(sets)
+    model = None
+    if init_weights:
+        model = _fine_tuned_start(init_weights, config)
+        config = model.config.to_dict()
+        pretrain_steps = 0
     opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, min_length=min_length,
                         max_length=max_length, grow_every=grow_every, checkpoint_every=checkpoint_every,
                         log_every=10, seed=seed, threads=threads, resume=resume, max_minutes=max_minutes,
@@ -87,8 +113,10 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     def pretrain(model) -> None:  # a fresh run only: a resumed one has its checkpoint's weights
         pretraining.update(pretrain_glimpses(model, digits, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed)))
 
-    summary = train(opts, moving_mnist_batches(canvas=canvas, digits=digits),
+    summary = train(opts, moving_mnist_batches(canvas=canvas, digits=digits), model=model,
                     fresh_start=pretrain if pretrain_steps else None)
+    if init_weights:
+        summary["init_weights"] = str(init_weights)
     summary["pretrain_steps"] = pretrain_steps
     if pretraining:
         summary["glimpse_pretraining"] = pretraining

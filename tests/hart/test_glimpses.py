@@ -1,5 +1,6 @@
 """Glimpse readers: identity reads, batching, pyramid levels and the registry."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -104,6 +105,18 @@ def test_pyramid_levels_and_sizes():
     assert ImagePyramid.from_numpy(_image(480, 640), max_level=1).max_level == 1
     with pytest.raises(InputError):
         ImagePyramid.from_numpy(np.zeros((5, 5), np.uint8))
+
+
+def test_every_level_is_the_area_mean_of_the_one_before():
+    rng = np.random.default_rng(3)
+    for h, w in ((480, 640), (123, 250), (64, 64)):  # even sides (the bilinear shortcut) and odd ones
+        for frame in (rng.integers(0, 256, (h, w, 3), dtype=np.uint8), rng.integers(0, 256, (h, w, 1), dtype=np.uint8)):
+            pyr = ImagePyramid.from_numpy(frame)
+            for lv in range(1, pyr.max_level + 1):
+                prev = pyr.levels[lv - 1][0].numpy()
+                size = ImagePyramid.level_size(pyr.size, lv)
+                want = cv2.resize(prev, size, interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+                assert np.array_equal(pyr.levels[lv][0].numpy(), want), (h, w, frame.shape[2], lv)
 
 
 @pytest.mark.parametrize("name", READERS)

@@ -17,7 +17,7 @@ def test_short_fit_on_tud_campus_raises_the_bound_and_keeps_identities(tmp_path,
     try:
         frames = read_frames(data_dir / "mot15" / "TUD-Campus" / "TUD-Campus.mp4", max_frames=40)
         canvases = video_canvases(frames, ForegroundCanvas(40, 30, "median"))
-        config = cctv_config(40, 30, max_objects=4, scale_prior=0.12, aspect_prior=2.4, disc_pres_prior=1e-7)
+        config = cctv_config(40, 30, max_objects=4, scale_prior=0.12, aspect_prior=2.4, disc_pres_prior=1e-5)
         model = fit_cctv([canvases], tmp_path / "fit", config, steps=60, progress=False, batch=4, particles=2,
                          pretrain_steps=100)
     finally:

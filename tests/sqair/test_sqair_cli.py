@@ -166,3 +166,22 @@ def test_canvas_tracker_forgets_objects_over_empty_canvas_and_finds_the_next_blo
     assert present.any()
     centres_px = (runner.state.where[0, present, 2] + 1) * 20  # x centres in canvas pixels
     assert (centres_px - 29.0).abs().min() < 2.0
+
+
+def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_dir):
+    import torch
+
+    from tracker.sqair.model import load_weights
+
+    start = tiny_weights(tmp_path)
+    out = tmp_path / "ft"
+    code, _, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights", start,
+                            "--set", "disc_pres_prior=1e-9", "--steps", "1", "--batch", "1", "--particles", "2",
+                            "--min-length", "2", "--max-length", "2", "--lr", "1e-12", "--no-progress"])
+    assert code == 0, err
+    tuned, original = load_weights(out / "sqair.pt"), load_weights(start)
+    assert tuned.config.disc_pres_prior == 1e-9 and tuned.config.hidden == original.config.hidden
+    for (name, a), b in zip(tuned.state_dict().items(), original.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6), name  # one step at a vanishing rate: still the start
+    _one_line_error(["train", "sqair", "--out", tmp_path / "ft2", "--data", data_dir, "--init-weights", start,
+                     "--set", "hidden=32", "--steps", "1"], "changes the shape")

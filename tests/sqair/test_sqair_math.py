@@ -200,3 +200,16 @@ def test_sequential_propagation_explains_away_and_follows_the_moved_object():
     centre = new.where[0, 0, 2:]
     assert abs((centre[0] + 1) * 20 - 22.0) < 0.5 and abs((centre[1] + 1) * 15 - 10.0) < 0.5
     assert torch.isfinite(scores.log_p).all() and torch.isfinite(scores.log_q).all()
+
+
+def test_a_fixed_presence_prior_is_used_however_small():
+    from tracker.sqair.model import _bernoulli_log_prob
+
+    present, absent = torch.ones(1), torch.zeros(1)
+    for prior in (1e-3, 1e-5, 1e-8, 1e-12):  # priors below 1e-5 used to be clamped to 1e-5
+        assert float(_bernoulli_log_prob(present, prior)) == pytest.approx(math.log(prior), rel=1e-6)
+        assert float(_bernoulli_log_prob(absent, prior)) == pytest.approx(math.log1p(-prior), abs=1e-9)
+    learned = torch.tensor([1e-9, 0.5])  # a network's probability is still kept off 0 and 1
+    assert torch.isfinite(_bernoulli_log_prob(torch.ones(2), learned)).all()
+    with pytest.raises(ValueError):
+        _bernoulli_log_prob(present, 0.0)

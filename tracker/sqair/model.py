@@ -293,8 +293,15 @@ def _bernoulli(prob: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, to
 
 
 def _bernoulli_log_prob(pres: torch.Tensor, prob: torch.Tensor | float) -> torch.Tensor:
-    prob = torch.as_tensor(prob, dtype=pres.dtype).clamp(1e-5, 1 - 1e-5)
-    return pres * prob.log() + (1 - pres) * (-prob).log1p()
+    """``log p(pres)`` under ``Bernoulli(prob)``. A network's ``prob`` (a tensor) is clamped
+    to ``[1e-5, 1 - 1e-5]``; a fixed prior (a float, e.g. ``disc_pres_prior``) is used as
+    given, however small (clamping it silently turned priors below 1e-5 into 1e-5)."""
+    if torch.is_tensor(prob):
+        prob = prob.clamp(1e-5, 1 - 1e-5)
+        return pres * prob.log() + (1 - pres) * (-prob).log1p()
+    if not 0.0 < prob < 1.0:
+        raise ValueError(f"a Bernoulli prior must lie strictly between 0 and 1, got {prob}")
+    return pres * math.log(prob) + (1 - pres) * math.log1p(-prob)
 
 
 def _normal_sample(loc: torch.Tensor, scale: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -40,7 +40,7 @@ class SQAIRTracker(Tracker):
     def __init__(self, weights: str = "", mode: str = "cctv", background: str = "mog2",
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
                  fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
-                 pres_prior: float = 1e-7, pretrain_steps: int = 1500, min_mass: float = 0.1,
+                 pres_prior: float = 1e-5, pretrain_steps: int = 1500, min_mass: float = 0.1,
                  seed: int = 0, device: str = "cpu") -> None:
         """Build the tracker.
 
