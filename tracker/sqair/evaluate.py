@@ -34,6 +34,9 @@ class ReadoutScores:
         mota, idf1, idsw, hota: MOT metrics of the tracks against the ground-truth boxes
             (IoU >= 0.5).
         precision, recall: detection precision and recall of the boxes.
+        count_confusion: ``count_confusion[t][p]`` frames with ``t`` true objects in which
+            ``p`` were counted (``t`` up to the generator's most digits, ``p`` up to the
+            model's slots).
     """
 
     readout: str
@@ -45,6 +48,7 @@ class ReadoutScores:
     hota: float
     precision: float
     recall: float
+    count_confusion: list[list[int]]
 
 
 @dataclass
@@ -84,9 +88,20 @@ class MovingMnistEvaluation:
                  f"{r.count_accuracy_seq:.4f}", f"{self.iwae_per_sequence:.1f}", f"{self.iwae_per_frame:.1f}",
                  f"{r.mota:.3f}", f"{r.idf1:.3f}", str(r.idsw), f"{r.hota:.3f}", f"{r.precision:.3f}",
                  f"{r.recall:.3f}"] for r in self.readouts]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-        fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-        return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
+        lines = _markdown(head, rows)
+        for r in self.readouts:  # where the counting errors are
+            conf = r.count_confusion
+            lines += ["", f"{r.readout}: frames by true count (rows) and counted objects (columns)"]
+            lines += _markdown(["true \\ counted", *map(str, range(len(conf[0])))],
+                               [[str(t), *map(str, row)] for t, row in enumerate(conf)])
+        return "\n".join(lines)
+
+
+def _markdown(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A right-aligned markdown table's lines."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)]
 
 
 def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_overlap: float = 0.5):
@@ -195,7 +210,9 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
     gen = MovingMnist(digits, canvas=model.config.width, n_frames=n_frames, max_digits=max_digits)
     rng = np.random.default_rng(seed)
     names = ("raw", "merged")
-    tallies = {k: {"correct": 0, "seq_ok": 0, "preds": []} for k in names}
+    slots = model.config.max_objects
+    tallies = {k: {"correct": 0, "seq_ok": 0, "preds": [], "confusion": np.zeros((max_digits + 1, slots + 1), int)}
+               for k in names}
     frames = 0
     bounds, gts = [], []
     f_off = gt_id = pred_id = 0
@@ -216,6 +233,7 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
             ok = pres.sum(-1) == data.counts
             tallies[name]["correct"] += int(ok.sum())
             tallies[name]["seq_ok"] += int(ok.all(1).sum())
+            np.add.at(tallies[name]["confusion"], (data.counts, np.minimum(pres.sum(-1), slots)), 1)
             tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
         frames += data.counts.size
         pred_id += n * n_frames * raw[0].shape[-1]
@@ -226,6 +244,7 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         tally = tallies[name]
         row = evaluate_mot({"moving-mnist": _concat(gts)}, {"moving-mnist": _concat(tally["preds"])}).rows[0]
         readouts.append(ReadoutScores(name, tally["correct"] / max(frames, 1), tally["seq_ok"] / max(sequences, 1),
-                                      row.mota, row.idf1, row.idsw, row.hota, row.precision, row.recall))
+                                      row.mota, row.idf1, row.idsw, row.hota, row.precision, row.recall,
+                                      tally["confusion"].tolist()))
     return MovingMnistEvaluation(sequences=sequences, frames=frames, iwae_per_sequence=bound,
                                  iwae_per_frame=bound / n_frames, particles=particles, readouts=readouts)
