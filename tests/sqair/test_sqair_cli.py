@@ -53,6 +53,7 @@ def test_fit_of_a_model_that_cannot(tmp_path, clip):
 
 def test_bad_set_and_foreign_weights(tmp_path):
     _one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "colour=3"], "--set")
+    _one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "disc_pres_prior=0"], "disc_pres_prior")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"junk")
     _one_line_error(["eval", "sqair", "--weights", junk], "sqair weights")

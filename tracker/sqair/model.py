@@ -102,6 +102,10 @@ class SQAIRConfig:
     anchor: bool = False
     sequential_propagation: bool = False
 
+    def __post_init__(self) -> None:
+        if not 0.0 < float(self.disc_pres_prior) < 1.0:
+            raise InputError(f"disc_pres_prior must lie strictly between 0 and 1, got {self.disc_pres_prior}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
