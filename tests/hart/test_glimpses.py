@@ -109,7 +109,7 @@ def test_pyramid_levels_and_sizes():
 
 def test_every_level_is_the_area_mean_of_the_one_before():
     rng = np.random.default_rng(3)
-    for h, w in ((480, 640), (123, 250), (64, 64)):  # even sides (the bilinear shortcut) and odd ones
+    for h, w in ((480, 640), (123, 250), (64, 64)):  # even and odd sides
         for frame in (rng.integers(0, 256, (h, w, 3), dtype=np.uint8), rng.integers(0, 256, (h, w, 1), dtype=np.uint8)):
             pyr = ImagePyramid.from_numpy(frame)
             for lv in range(1, pyr.max_level + 1):

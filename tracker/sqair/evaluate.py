@@ -230,10 +230,11 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         gt_rows, f_next, gt_id_next = data.to_mot(f_off, gt_id)
         gts.append(gt_rows)
         for name, (pres, boxes, ids) in zip(names, (raw, merge_overlapping(*raw))):
-            ok = pres.sum(-1) == data.counts
+            counted = pres.sum(-1)
+            ok = counted == data.counts
             tallies[name]["correct"] += int(ok.sum())
             tallies[name]["seq_ok"] += int(ok.all(1).sum())
-            np.add.at(tallies[name]["confusion"], (data.counts, np.minimum(pres.sum(-1), slots)), 1)
+            np.add.at(tallies[name]["confusion"], (data.counts, np.minimum(counted, slots)), 1)
             tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
         frames += data.counts.size
         pred_id += n * n_frames * raw[0].shape[-1]
