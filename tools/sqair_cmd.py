@@ -17,6 +17,10 @@ from tracker.errors import InputError
 DEFAULT_CCTV = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
 
 
+#: training digits held out for ``train sqair --validate``
+VALIDATION_DIGITS = 500
+
+
 def _parse_sets(sets: tuple[str, ...]) -> dict:
     from tracker.base import coerce_option
     from tracker.sqair.model import SQAIRConfig
@@ -85,13 +89,18 @@ def _fine_tuned_start(path: str, changes: dict):
 @click.option("--init-weights", default=None, type=click.Path(dir_okay=False),
               help="Fine-tune: start from these SQAIR weights (their settings, changed by --set; no "
                    "glimpse pre-training) instead of a new model.")
+@click.option("--validate", "val_sequences", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Hold the last 500 of the training digits out of training and, every --validate-every "
+                   "steps, count the objects of this many Moving MNIST sequences made from them; "
+                   "OUT/best.pt keeps the weights that counted best (0: no validation, all 5,000 digits train).")
+@click.option("--validate-every", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
-                        init_weights, no_progress):
+                        init_weights, val_sequences, validate_every, no_progress):
     from datasets.moving_mnist import load_digits
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
-    from tracker.sqair.train import TrainOptions, moving_mnist_batches, train
+    from tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
 
     config = _parse_sets(sets)
     model = None
@@ -103,18 +112,22 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
                         max_length=max_length, grow_every=grow_every, checkpoint_every=checkpoint_every,
                         log_every=10, seed=seed, threads=threads, resume=resume, max_minutes=max_minutes,
                         stop_after=stop_after, progress=not no_progress, config=config,
-                        discovery_warmup=discovery_warmup)
+                        discovery_warmup=discovery_warmup, validate_every=validate_every)
     canvas = config.get("width", 50)
     if config.get("height", canvas) != canvas:
         raise InputError("Moving MNIST needs a square canvas (height = width)")
     digits = load_digits("train", data)
+    validate = None
+    if val_sequences:
+        digits, held_out = digits[:-VALIDATION_DIGITS], digits[-VALIDATION_DIGITS:]
+        validate = moving_mnist_validator(held_out, val_sequences, canvas=canvas)
     pretraining: dict = {}
 
     def pretrain(model) -> None:  # a fresh run only: a resumed one has its checkpoint's weights
         pretraining.update(pretrain_glimpses(model, digits, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed)))
 
     summary = train(opts, moving_mnist_batches(canvas=canvas, digits=digits), model=model,
-                    fresh_start=pretrain if pretrain_steps else None)
+                    fresh_start=pretrain if pretrain_steps else None, validate=validate)
     if init_weights:
         summary["init_weights"] = str(init_weights)
     summary["pretrain_steps"] = pretrain_steps

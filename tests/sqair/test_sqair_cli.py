@@ -186,3 +186,17 @@ def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_
         assert torch.allclose(a, b, atol=1e-6), name  # one step at a vanishing rate: still the start
     _one_line_error(["train", "sqair", "--out", tmp_path / "ft2", "--data", data_dir, "--init-weights", start,
                      "--set", "hidden=32", "--steps", "1"], "changes the shape")
+
+
+def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir):
+    import json
+
+    out = tmp_path / "val"
+    code, stdout, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights",
+                                 tiny_weights(tmp_path), "--steps", "2", "--batch", "1", "--particles", "2",
+                                 "--min-length", "2", "--max-length", "2", "--validate", "3",
+                                 "--validate-every", "1", "--no-progress"])
+    assert code == 0, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["best_step"] in (1, 2) and 0.0 <= summary["best_score"] <= 1.0
+    assert (out / "best.pt").is_file() and (out / "sqair.pt").is_file()

@@ -68,3 +68,46 @@ def test_training_resumes_exactly(tmp_path, data_dir):
         assert torch.allclose(a[k], b[k], atol=1e-6), k
     assert curriculum_length(0, TrainOptions(out="x", **{**base, "steps": 1})) == 2
     assert curriculum_length(100, TrainOptions(out="x", **{**base, "steps": 1})) == 3
+
+
+def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_path, data_dir):
+    import json
+
+    from tracker.sqair.model import load_weights
+    from tracker.sqair.train import moving_mnist_validator
+
+    digits = load_digits("train", data_dir)
+    gen = MovingMnist(digits[:-50], canvas=32, max_digits=1)
+
+    def draw(rng, n, length):
+        return gen.sample(rng, n, length).frames
+
+    base = dict(batch=2, particles=2, min_length=2, max_length=2, checkpoint_every=2, progress=False,
+                config=_tiny().to_dict(), steps=4)
+    plain = train(TrainOptions(out=str(tmp_path / "plain"), **base), draw)
+    scores = []
+    validator = moving_mnist_validator(digits[-50:], sequences=4, particles=2, canvas=32, max_digits=1)
+
+    def validate(model):
+        assert not model.training and not torch.is_grad_enabled()
+        scores.append(validator(model))
+        return scores[-1] if len(scores) != 2 else 2.0  # the second validation (step 2) is the best
+
+    checked = train(TrainOptions(out=str(tmp_path / "val"), validate_every=1, **base), draw, validate=validate)
+    assert len(scores) == 4 and all(0.0 <= s <= 1.0 for s in scores)
+    assert checked["best_step"] == 2 and checked["best_score"] == 2.0
+    assert json.loads(torch.load(tmp_path / "val" / "best.pt", weights_only=True)["training"])["steps"] == 2
+    assert load_weights(tmp_path / "val" / "best.pt").config.hidden == _tiny().hidden
+    logged = [json.loads(ln) for ln in (tmp_path / "val" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "validation" in r] == [1, 2, 3, 4]
+    a = torch.load(tmp_path / "plain" / "sqair.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "val" / "sqair.pt", weights_only=True)["state_dict"]
+    for k in a:  # validating draws no random numbers from training's streams
+        assert torch.equal(a[k], b[k]), k
+    assert plain["steps"] == checked["steps"] == 4 and "best_step" not in plain
+    # a resumed run remembers the best score so far
+    first = train(TrainOptions(out=str(tmp_path / "res"), validate_every=1, stop_after=2, **base), draw,
+                  validate=lambda m: 1.0)
+    again = train(TrainOptions(out=str(tmp_path / "res"), validate_every=1, resume=True, **base), draw,
+                  validate=lambda m: 0.5)
+    assert first["best_step"] == again["best_step"] == 1 and again["best_score"] == 1.0
