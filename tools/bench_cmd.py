@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
@@ -46,15 +46,17 @@ class BenchRow:
     seconds: float
     peak_mb: float
     warmup_seconds: float = 0.0
+    stage_seconds: dict = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
-def measure(job: dict) -> tuple[int, float, float, float]:
+def measure(job: dict) -> tuple[int, float, float, float, dict]:
     """Run ``job`` in a fresh interpreter (``python -m tools.bench_worker``); return the frames
-    timed, their seconds, the peak MB and the seconds of the warm-up frames."""
+    timed, their seconds, the peak MB, the seconds of the warm-up frames and the timed frames'
+    seconds per stage of the tracker (empty when it times none)."""
     repo_root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH", "")]))}
     proc = subprocess.run([sys.executable, "-m", "tools.bench_worker"], input=json.dumps(job), capture_output=True,
@@ -67,7 +69,8 @@ def measure(job: dict) -> tuple[int, float, float, float]:
         raise InputError(f"benchmark of {what} failed: {last}") from None
     if "error" in result:
         raise InputError(f"benchmark of {what} failed: {result['error']}")
-    return int(result["frames"]), float(result["seconds"]), float(result["peak_mb"]), float(result["warmup_seconds"])
+    return (int(result["frames"]), float(result["seconds"]), float(result["peak_mb"]), float(result["warmup_seconds"]),
+            dict(result.get("stage_seconds", {})))
 
 
 def format_rows(rows: list[BenchRow], decode_fps: float) -> str:
@@ -78,6 +81,24 @@ def format_rows(rows: list[BenchRow], decode_fps: float) -> str:
     for r in rows:
         lines.append(f"{r.what:<28} {r.objects:>7} {r.frames:>7} {r.fps:>9.1f} {r.fps / decode_fps:>9.2f} "
                      f"{r.peak_mb:>8.0f} {r.warmup_seconds:>9.2f}")
+    return "\n".join(lines)
+
+
+def format_stages(rows: list[BenchRow]) -> str:
+    """Milliseconds per timed frame in each stage the trackers time (``Tracker.stage_seconds``),
+    and the rest of the frame (decoding, the pipeline, writing the output); empty when no row
+    has stages."""
+    timed = [r for r in rows if r.stage_seconds and r.frames]
+    if not timed:
+        return ""
+    names = list(dict.fromkeys(k for r in timed for k in r.stage_seconds))
+    head = f"{'configuration':<28} {'objects':>7} " + " ".join(f"{n:>13}" for n in names) + f" {'rest':>8} {'frame':>8}"
+    lines = ["milliseconds per frame by stage:", head, "-" * len(head)]
+    for r in timed:
+        per = {k: 1000.0 * v / r.frames for k, v in r.stage_seconds.items()}
+        frame = 1000.0 * r.seconds / r.frames
+        cells = " ".join(f"{per.get(n, 0.0):>13.3f}" for n in names)
+        lines.append(f"{r.what:<28} {r.objects:>7} {cells} {frame - sum(per.values()):>8.3f} {frame:>8.3f}")
     return "\n".join(lines)
 
 
@@ -129,12 +150,13 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
         for i, (model, n) in enumerate(configs):
             job = {**base, "model": model, "objects": n,
                    "params": parse_params(params) if model not in (None, "static") else {}}
-            frames, seconds, peak, warm = measure(job)
+            frames, seconds, peak, warm, stages = measure(job)
             what = "decode only" if model is None else f"pipeline + {model}" if model == "static" else model
-            row, old = BenchRow(what, n, frames, seconds, peak, warm), rows[i]
+            row, old = BenchRow(what, n, frames, seconds, peak, warm, stages), rows[i]
             if old is not None:  # keep the fastest time and the highest peak memory
                 row = row if row.fps > old.fps else old
-                row = BenchRow(row.what, n, row.frames, row.seconds, max(peak, old.peak_mb), row.warmup_seconds)
+                row = BenchRow(row.what, n, row.frames, row.seconds, max(peak, old.peak_mb), row.warmup_seconds,
+                               row.stage_seconds)
             rows[i] = row
     decode_fps = rows[0].fps
     if as_json:
@@ -144,6 +166,9 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
         click.echo(f"clip: {clip} ({source.size[0]}x{source.size[1]}, {source.frame_count} frames x {repeats}), "
                    f"device {device}, {threads} threads{best}; frames/s after {warmup} warm-up frames")
         click.echo(format_rows(rows, decode_fps))
+        stages = format_stages(rows)
+        if stages:
+            click.echo("\n" + stages)
 
 
 bench_command = bench_group

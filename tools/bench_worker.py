@@ -16,14 +16,18 @@ from pathlib import Path
 
 
 class _ClockSink:
-    """A sink that notes when the tracker has finished frame ``mark`` (0-based)."""
+    """A sink that notes when the tracker has finished frame ``mark`` (0-based), and then
+    restarts the tracker's stage timings (``Tracker.stage_seconds``) so they cover the timed
+    frames only."""
 
-    def __init__(self, mark: int) -> None:
-        self.mark, self.at = mark, None
+    def __init__(self, mark: int, tracker=None) -> None:
+        self.mark, self.at, self.tracker = mark, None, tracker
 
     def write(self, frame_index, frame, tracks):
         if frame_index == self.mark:
             self.at = time.perf_counter()
+            if self.tracker is not None:
+                self.tracker.stage_seconds.clear()
 
     def close(self):
         return []
@@ -35,7 +39,8 @@ class _ClockSink:
 def measure_job(job: dict) -> dict:
     """Run one job (keys: clip, repeats, model or None, objects, params, device, threads,
     warmup). Frames/s are timed after the first ``warmup`` frames (start-up: the first frame,
-    compiling graphs); ``warmup_seconds`` is how long those frames took."""
+    compiling graphs); ``warmup_seconds`` is how long those frames took; ``stage_seconds``
+    the timed frames' seconds in each stage the tracker times (empty if none)."""
     import torch
 
     from tools.bench_sources import RepeatedSource, grid_boxes
@@ -45,6 +50,7 @@ def measure_job(job: dict) -> dict:
     warmup = int(job.get("warmup", 0))
     source = RepeatedSource(open_source(job["clip"]), int(job["repeats"]))
     clock = _ClockSink(warmup - 1)  # mark -1 (no warm-up): never reached
+    stages: dict = {}
     if job["model"] is None:  # decode only
         t0 = time.perf_counter()
         frames = 0
@@ -60,16 +66,19 @@ def measure_job(job: dict) -> dict:
 
         tracker = create_tracker(job["model"], model_options(job["model"], job["params"], device=job["device"]))
         boxes = grid_boxes(int(job["objects"]), *source.size)
+        clock.tracker = tracker
         t0 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             summary = run_tracking(source, tracker, [MotTxtSink(Path(tmp) / "out.txt"), clock], init_boxes=boxes,
                                    progress=False)
         frames, end = summary.frames, t0 + summary.seconds
+        stages = dict(tracker.stage_seconds)
     warmed = clock.at is not None  # False also when the run was shorter than the warm-up
     start = clock.at if warmed else t0
     timed = frames - warmup if warmed else frames
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return {"frames": timed, "seconds": end - start, "peak_mb": peak_mb, "warmup_seconds": start - t0}
+    return {"frames": timed, "seconds": end - start, "peak_mb": peak_mb, "warmup_seconds": start - t0,
+            "stage_seconds": stages}
 
 
 def main() -> int:

@@ -79,6 +79,9 @@ class Tracker(ABC):
 
     def __init__(self) -> None:
         self._next_id = 1
+        #: seconds spent in each stage of :meth:`update` so far (trackers that time their
+        #: stages fill it, e.g. ``{"pyramid": ..., "glimpse read": ...}``; clear it to restart)
+        self.stage_seconds: dict[str, float] = {}
 
     def new_ids(self, n: int) -> list[int]:
         """Reserve ``n`` fresh track ids."""

@@ -255,7 +255,12 @@ class TracedSteps:
     @torch.no_grad()
     def step(self, pyramid: ImagePyramid, state: HARTState) -> tuple[HARTState, HARTOutput]:
         """As :meth:`HART.step` (``dfn_decay`` of the output is zeros: a training term)."""
-        glimpse = self.read(pyramid, state.att)
+        return self.advance(self.read(pyramid, state.att), state)
+
+    @torch.no_grad()
+    def advance(self, glimpse: torch.Tensor, state: HARTState) -> tuple[HARTState, HARTOutput]:
+        """The network part of :meth:`step`: from the glimpses ``(N, 3, G, G)`` read at
+        ``state.att`` to the next state and the output."""
         args = (glimpse, *state)
         res = self._graph(args)(*args)
         n = glimpse.shape[0]

@@ -8,6 +8,7 @@ Weights ship with the package (``tracker/weights/hart.pt``, see
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import cv2
@@ -20,6 +21,11 @@ from tracker.errors import InputError
 
 #: the weights shipped in the package
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hart.pt"
+
+#: the stages of :meth:`HARTTracker.update` timed in ``stage_seconds``: the image pyramid
+#: of the frame, the glimpse read, the network (everything after the read) and the
+#: conversion of its output to tracks
+STAGES = ("pyramid", "glimpse read", "network", "tracks")
 
 #: shipped weights selectable by name (``weights=fast``); see ``HART_MODEL_CARD.md``
 SHIPPED_VARIANTS = {
@@ -155,9 +161,18 @@ class HARTTracker(Tracker):
         if not self._ids:
             return []
         with torch.no_grad():
+            t0 = time.perf_counter()
             pyr = self._pyramid(frame, self._state.att)
-            self._state, out = self._steps.step(pyr, self._state)
-            return self._tracks((frame.shape[1], frame.shape[0]), out)
+            t1 = time.perf_counter()
+            glimpse = self._steps.read(pyr, self._state.att)
+            t2 = time.perf_counter()
+            self._state, out = self._steps.advance(glimpse, self._state)
+            t3 = time.perf_counter()
+            tracks = self._tracks((frame.shape[1], frame.shape[0]), out)
+        t4 = time.perf_counter()
+        for stage, seconds in zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+        return tracks
 
     def remove(self, track_ids) -> None:
         """Forget the given track ids (unknown ids are ignored)."""
