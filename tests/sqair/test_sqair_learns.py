@@ -91,15 +91,15 @@ def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_pat
     def validate(model):
         assert not model.training and not torch.is_grad_enabled()
         scores.append(validator(model))
-        return scores[-1] if len(scores) != 2 else 2.0  # the second validation (step 2) is the best
+        return scores[-1] if len(scores) != 3 else 2.0  # the third validation (step 2) is the best
 
     checked = train(TrainOptions(out=str(tmp_path / "val"), validate_every=1, **base), draw, validate=validate)
-    assert len(scores) == 4 and all(0.0 <= s <= 1.0 for s in scores)
+    assert len(scores) == 5 and all(0.0 <= s <= 1.0 for s in scores)  # steps 0 (the start) to 4
     assert checked["best_step"] == 2 and checked["best_score"] == 2.0
     assert json.loads(torch.load(tmp_path / "val" / "best.pt", weights_only=True)["training"])["steps"] == 2
     assert load_weights(tmp_path / "val" / "best.pt").config.hidden == _tiny().hidden
     logged = [json.loads(ln) for ln in (tmp_path / "val" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in logged if "validation" in r] == [1, 2, 3, 4]
+    assert [r["step"] for r in logged if "validation" in r] == [0, 1, 2, 3, 4]
     a = torch.load(tmp_path / "plain" / "sqair.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "val" / "sqair.pt", weights_only=True)["state_dict"]
     for k in a:  # validating draws no random numbers from training's streams
@@ -107,7 +107,7 @@ def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_pat
     assert plain["steps"] == checked["steps"] == 4 and "best_step" not in plain
     # a resumed run remembers the best score so far
     first = train(TrainOptions(out=str(tmp_path / "res"), validate_every=1, stop_after=2, **base), draw,
-                  validate=lambda m: 1.0)
+                  validate=lambda m: 1.0)  # best at the start (step 0): later equal scores do not replace it
     again = train(TrainOptions(out=str(tmp_path / "res"), validate_every=1, resume=True, **base), draw,
                   validate=lambda m: 0.5)
-    assert first["best_step"] == again["best_step"] == 1 and again["best_score"] == 1.0
+    assert first["best_step"] == again["best_step"] == 0 and again["best_score"] == 1.0

@@ -104,8 +104,9 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
             before the first step (e.g. :func:`tracker.sqair.pretrain.pretrain_glimpses`); the
             random streams of training are seeded afresh after it.
         validate: scores the model (higher is better; called in eval mode, without
-            gradients, on its own random stream) every ``opts.validate_every`` steps; the
-            best-scoring weights are written to ``OUT/best.pt``.
+            gradients, on its own random stream) before the first step of a new run and every
+            ``opts.validate_every`` steps; the best-scoring weights are written to
+            ``OUT/best.pt``.
 
     Returns:
         a summary: steps, seconds, final length, last bound per frame, weights path (and,
@@ -171,6 +172,8 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
     t_start = time.perf_counter() - seconds
     first = step
     length = curriculum_length(step, opts)
+    if validate is not None and opts.validate_every and step == 0:  # the starting point (e.g. weights to fine-tune)
+        _validate(model, validate, step, seconds, best, out_dir, opts.seed)
     try:
         while step < opts.steps:
             if opts.max_minutes and time.perf_counter() - t_start > opts.max_minutes * 60:
