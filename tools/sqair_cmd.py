@@ -143,7 +143,9 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
         "Score SQAIR on held-out Moving MNIST made from the official MNIST test digits "
         "(never seen in training): counting accuracy (share of frames with the right number "
         "of objects), the IWAE log-likelihood bound, and MOTA / IDF1 / ID switches / HOTA of "
-        "the inferred tracks against the generated boxes.\n\n"
+        "the inferred tracks against the generated boxes. --digits validation scores the 500 "
+        "training digits that `train sqair --validate` holds out instead (for choosing among "
+        "weights without looking at the test digits).\n\n"
         "Example:\n\n\b\n  attentrack eval sqair --sequences 500"
     ),
 )
@@ -154,8 +156,11 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
 @click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1234, show_default=True, type=int, help="Seed of the test sequences and of the samples.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--digits", "digit_set", type=click.Choice(["test", "validation"]), default="test", show_default=True,
+              help="test: the official MNIST test digits; validation: the training digits held out by "
+                   "`train sqair --validate`.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, as_json):
+def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, digit_set, as_json):
     import torch
 
     from datasets.moving_mnist import load_digits
@@ -168,7 +173,8 @@ def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, thre
     model = load_weights(weights or SHIPPED_WEIGHTS)
     if model.config.height != model.config.width:
         raise InputError(f"{weights}: Moving MNIST needs a square canvas model")
-    result = evaluate_moving_mnist(model, load_digits("test", data), sequences=sequences, n_frames=n_frames,
+    digits = load_digits("test", data) if digit_set == "test" else load_digits("train", data)[-VALIDATION_DIGITS:]
+    result = evaluate_moving_mnist(model, digits, sequences=sequences, n_frames=n_frames,
                                    particles=particles, seed=seed)
     click.echo(result.to_json() if as_json else result.format_table())
 

@@ -33,7 +33,7 @@ def sqair_smoke_args(tmp_path, clip, data_dir_or_none):
             "--particles", "2", "--min-length", "2", "--max-length", "2", "--no-progress", *TINY],
         "eval sqair": None if data is None else [
             "eval", "sqair", "--weights", tiny_weights(tmp_path), "--data", data, "--sequences", "2",
-            "--frames", "2", "--particles", "1", "--json"],
+            "--frames", "2", "--particles", "1", "--digits", "validation", "--json"],
         "eval sqair-cctv": ["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "--fit-steps", "1",
                             "-p", "canvas_width=32", "-p", "canvas_height=24", "-p", "max_objects=2",
                             "-p", "pretrain_steps=3", "--no-progress", "--json"],
