@@ -92,8 +92,8 @@ def _fine_tuned_start(path: str, changes: dict):
 @click.option("--validate", "val_sequences", default=0, show_default=True, type=click.IntRange(min=0),
               help="Hold the last 500 of the training digits out of training and, before the first step "
                    "and every --validate-every steps, count the objects of this many Moving MNIST sequences "
-                   "made from them; "
-                   "OUT/best.pt keeps the weights that counted best (0: no validation, all 5,000 digits train).")
+                   "made from them; OUT/best.pt keeps the weights that counted best (0: no validation, all "
+                   "5,000 digits train).")
 @click.option("--validate-every", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
