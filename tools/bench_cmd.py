@@ -112,7 +112,8 @@ def bench_group():
     "track",
     help=(
         "Frames/s and peak memory: decode only, the pipeline with the `static` tracker (its "
-        "own overhead), and each --model with each --objects count, on one clip.\n\n"
+        "own overhead), and each --model with each --objects count, on one clip; for trackers "
+        "that time their stages (HART), also milliseconds per frame in each stage.\n\n"
         "Example:\n\n  attentrack bench ../shared/data/mot15/TUD-Campus/TUD-Campus.mp4 --model hart --objects 1 --objects 20"
     ),
 )
