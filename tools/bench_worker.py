@@ -20,8 +20,9 @@ class _ClockSink:
     restarts the tracker's stage timings (``Tracker.stage_seconds``) so they cover the timed
     frames only."""
 
-    def __init__(self, mark: int, tracker=None) -> None:
-        self.mark, self.at, self.tracker = mark, None, tracker
+    def __init__(self, mark: int) -> None:
+        self.mark, self.at = mark, None
+        self.tracker = None  # set once the tracker is built (the decode-only row has none)
 
     def write(self, frame_index, frame, tracks):
         if frame_index == self.mark:

@@ -21,6 +21,13 @@ DEFAULT_CCTV = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
 VALIDATION_DIGITS = 500
 
 
+def _held_out(digits):
+    """``(training, validation)``: the training digits split as ``train sqair --validate``
+    and ``eval sqair --digits validation`` split them (the last :data:`VALIDATION_DIGITS`
+    are held out)."""
+    return digits[:-VALIDATION_DIGITS], digits[-VALIDATION_DIGITS:]
+
+
 def _parse_sets(sets: tuple[str, ...]) -> dict:
     from tracker.base import coerce_option
     from tracker.sqair.model import SQAIRConfig
@@ -120,7 +127,7 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     digits = load_digits("train", data)
     validate = None
     if val_sequences:
-        digits, held_out = digits[:-VALIDATION_DIGITS], digits[-VALIDATION_DIGITS:]
+        digits, held_out = _held_out(digits)
         validate = moving_mnist_validator(held_out, val_sequences, canvas=canvas)
     pretraining: dict = {}
 
@@ -173,7 +180,7 @@ def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, thre
     model = load_weights(weights or SHIPPED_WEIGHTS)
     if model.config.height != model.config.width:
         raise InputError(f"{weights}: Moving MNIST needs a square canvas model")
-    digits = load_digits("test", data) if digit_set == "test" else load_digits("train", data)[-VALIDATION_DIGITS:]
+    digits = load_digits("test", data) if digit_set == "test" else _held_out(load_digits("train", data))[1]
     result = evaluate_moving_mnist(model, digits, sequences=sequences, n_frames=n_frames,
                                    particles=particles, seed=seed)
     click.echo(result.to_json() if as_json else result.format_table())

@@ -152,7 +152,7 @@ def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3):
         ``(pres, boxes, ids)``: ``(B, T, N)`` bool, ``(B, T, N, 4)`` ``x, y, w, h`` pixel
         boxes and ``(B, T, N)`` int identities (1-based within a sequence; 0 where absent).
     """
-    best = out.log_weights.argmax(1)
+    best = out.best_particle()
     rows = torch.arange(len(best))
     pres = out.pres[rows, best].bool().numpy()
     boxes = object_boxes(out, threshold)[rows, best].numpy()

@@ -287,6 +287,11 @@ class SQAIROutput:
         """``(B, K, T)`` number of objects per frame."""
         return self.pres.sum(-1)
 
+    def best_particle(self) -> torch.Tensor:
+        """``(B,)`` index of each sequence's particle with the largest importance weight
+        (the one evaluation reads out)."""
+        return self.log_weights.argmax(1)
+
 
 def _bernoulli(prob: torch.Tensor, mode: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``pres ~ Bernoulli(prob)`` (``mode``: take the most probable value); return

@@ -172,7 +172,8 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
     t_start = time.perf_counter() - seconds
     first = step
     length = curriculum_length(step, opts)
-    if validate is not None and opts.validate_every and step == 0:  # the starting point (e.g. weights to fine-tune)
+    validating = validate is not None and opts.validate_every > 0
+    if validating and step == 0:  # the starting point (e.g. weights to fine-tune)
         _validate(model, validate, step, seconds, best, out_dir, opts.seed)
     try:
         while step < opts.steps:
@@ -199,7 +200,7 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
                 with open(out_dir / "log.jsonl", "a") as fh:
                     fh.write(json.dumps({"step": step, "seconds": round(seconds, 1), "length": length,
                                          "bound_per_frame": round(ema, 2), "mean_objects": round(count, 3)}) + "\n")
-            if validate is not None and opts.validate_every and step % opts.validate_every == 0:
+            if validating and step % opts.validate_every == 0:
                 _validate(model, validate, step, seconds, best, out_dir, opts.seed)
             if step % opts.checkpoint_every == 0:
                 save_checkpoint()
@@ -250,7 +251,7 @@ def moving_mnist_validator(digits: np.ndarray, sequences: int = 200, particles: 
         correct = 0
         for start in range(0, sequences, 25):
             out = model(frames[start:start + 25], particles)
-            best = out.log_weights.argmax(1)
+            best = out.best_particle()
             counted = out.counts[torch.arange(len(best)), best]
             correct += int((counted == counts[start:start + 25]).sum())
         return correct / counts.numel()
