@@ -8,7 +8,11 @@ position is reflected and the velocity component flipped), so digits never leave
 
 Splits follow the real MNIST split: ``"train"`` draws from the 5,000 training digits of
 ``digits/mnist_5k.csv.gz``, ``"test"`` from the official 10,000 test digits
-(``digits/t10k-*``), so test digits are never seen in training.
+(``digits/t10k-*``), so test digits are never seen in training. ``"opencv"`` draws from the
+5,000 handwritten digits of OpenCV's sample sheet (``digits/opencv_digits.png``: whole 28 x 28 images
+shrunk to 20 x 20 cells, enlarged back, see :func:`cell_to_mnist_frame`): a third set of digits,
+none of them in the other two, for choosing among trained models without touching the test
+digits.
 
 Ground truth per frame and digit: the tight box of the digit's ink (pixels above
 ``INK_THRESHOLD``) as ``x, y, w, h`` in canvas pixels, and the digit's identity (its index
@@ -30,14 +34,15 @@ from tracker.errors import InputError
 INK_THRESHOLD = 0.1
 """Intensity (0-1) above which a digit pixel counts as ink for its ground-truth box."""
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "opencv")
 
 
 def load_digits(split: str, root: str | os.PathLike | None = None) -> np.ndarray:
     """Real MNIST digits of one split.
 
     Args:
-        split: ``"train"`` (the 5k training csv) or ``"test"`` (the official 10k test set).
+        split: ``"train"`` (the 5k training csv), ``"test"`` (the official 10k test set) or
+            ``"opencv"`` (OpenCV's 5k digit sheet, see :func:`cell_to_mnist_frame`).
         root: the data folder (default: :func:`datasets.paths.data_root`).
 
     Returns:
@@ -49,14 +54,38 @@ def load_digits(split: str, root: str | os.PathLike | None = None) -> np.ndarray
     from datasets.paths import data_root
 
     if split not in SPLITS:
-        raise InputError(f"unknown Moving MNIST split {split!r}; use train or test")
+        raise InputError(f"unknown Moving MNIST split {split!r}; use {', '.join(SPLITS)}")
     base = Path(root) if root is not None else data_root(required=True)
     digits = base / "digits" if (Path(base) / "digits").is_dir() else Path(base)
     if split == "train":
         images, _ = read_mnist_csv(digits / "mnist_5k.csv.gz")
+    elif split == "opencv":
+        from datasets.mnist import read_opencv_digits
+
+        cells, _ = read_opencv_digits(digits / "opencv_digits.png")
+        return np.stack([cell_to_mnist_frame(c.astype(np.float32) / 255.0) for c in cells])
     else:
         images, _ = load_mnist(digits, "t10k")
     return images.astype(np.float32) / 255.0
+
+
+def cell_to_mnist_frame(cell: np.ndarray) -> np.ndarray:
+    """An OpenCV sample-sheet digit cell back at MNIST's size.
+
+    The sheet's 20 x 20 cells are whole 28 x 28 MNIST-style images shrunk to 20 x 20 (their
+    digits are about 15 pixels tall, MNIST's 20); enlarging them by 28 / 20 with bilinear
+    interpolation restores MNIST's digit size and margin.
+
+    Args:
+        cell: ``(h, w)`` intensities, float in ``[0, 1]``.
+
+    Returns:
+        ``(28, 28)`` float32 in ``[0, 1]``.
+    """
+    import cv2
+
+    out = cv2.resize(np.asarray(cell, np.float32), (MNIST_SIZE, MNIST_SIZE), interpolation=cv2.INTER_LINEAR)
+    return np.clip(out, 0.0, 1.0)
 
 
 @dataclass
@@ -109,6 +138,49 @@ def ink_box(patch: np.ndarray, x0: int, y0: int, threshold: float = INK_THRESHOL
     return np.array([x0 + xs.min(), y0 + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], np.float32)
 
 
+@dataclass(frozen=True)
+class DigitAugment:
+    """Random shape changes of each digit of a sequence (drawn once per digit and sequence),
+    for training on more handwriting than the digits hold.
+
+    Attributes:
+        rotation: largest rotation in degrees (uniform in ``+-rotation``).
+        scale: largest relative size change (uniform in ``1 +- scale``), per axis independently
+            within ``+-aspect`` of the common change.
+        aspect: largest relative change of the width against the height.
+        shear: largest horizontal shear (uniform in ``+-shear``; slant).
+        thickness: probability of thinning or thickening the strokes by one pixel (a grey-level
+            erosion or dilation, each half as likely).
+    """
+
+    rotation: float = 12.0
+    scale: float = 0.1
+    aspect: float = 0.1
+    shear: float = 0.25
+    thickness: float = 0.3
+
+    def __call__(self, digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``(28, 28)`` float digit -> a randomly transformed copy (same size, about its centre)."""
+        import cv2
+
+        angle = np.deg2rad(rng.uniform(-self.rotation, self.rotation))
+        common = rng.uniform(1 - self.scale, 1 + self.scale)
+        sx = common * rng.uniform(1 - self.aspect, 1 + self.aspect)
+        shear = rng.uniform(-self.shear, self.shear)
+        c, s = np.cos(angle), np.sin(angle)
+        linear = np.array([[c, -s], [s, c]]) @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([sx, common])
+        centre = np.array([(MNIST_SIZE - 1) / 2] * 2)
+        affine = np.hstack([linear, (centre - linear @ centre)[:, None]]).astype(np.float32)
+        out = cv2.warpAffine(digit, affine, (MNIST_SIZE, MNIST_SIZE), flags=cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
+        u = rng.uniform()
+        if u < self.thickness / 2:
+            out = cv2.erode(out, np.ones((2, 2), np.uint8))
+        elif u < self.thickness:
+            out = cv2.dilate(out, np.ones((2, 2), np.uint8))
+        return np.clip(out, 0.0, 1.0)
+
+
 class MovingMnist:
     """A generator of Moving MNIST sequences from a set of real digits.
 
@@ -120,10 +192,13 @@ class MovingMnist:
         speed: ``(low, high)`` initial speed in pixels per frame.
         max_speed: speed clip in pixels per frame.
         accel_std: standard deviation of the per-frame velocity noise (pixels / frame^2).
+        augment: change each digit's shape at random before it moves (training only;
+            ``None``: the digits as they are).
     """
 
     def __init__(self, digits: np.ndarray, canvas: int = 50, n_frames: int = 10, max_digits: int = 2,
-                 speed: tuple[float, float] = (1.0, 3.0), max_speed: float = 4.0, accel_std: float = 0.5) -> None:
+                 speed: tuple[float, float] = (1.0, 3.0), max_speed: float = 4.0, accel_std: float = 0.5,
+                 augment: DigitAugment | None = None) -> None:
         if digits.ndim != 3 or digits.shape[1:] != (MNIST_SIZE, MNIST_SIZE) or len(digits) == 0:
             raise InputError(f"Moving MNIST needs (N, 28, 28) digits, got {digits.shape}")
         if canvas < MNIST_SIZE:
@@ -133,6 +208,7 @@ class MovingMnist:
         self.digits = digits.astype(np.float32, copy=False)
         self.canvas, self.n_frames, self.max_digits = canvas, n_frames, max_digits
         self.speed, self.max_speed, self.accel_std = speed, max_speed, accel_std
+        self.augment = augment
 
     def trajectory(self, rng: np.random.Generator, n_frames: int) -> np.ndarray:
         """``(T, 2)`` top-left positions of one digit: noisy acceleration with bounces."""
@@ -176,6 +252,8 @@ class MovingMnist:
         for b in range(batch):
             for m in range(int(n_digits[b])):
                 digit = self.digits[rng.integers(len(self.digits))]
+                if self.augment is not None:
+                    digit = self.augment(digit, rng)
                 traj = self.trajectory(rng, t_n)
                 for t in range(t_n):
                     x0, y0 = int(round(traj[t, 0])), int(round(traj[t, 1]))

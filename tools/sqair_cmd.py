@@ -42,12 +42,18 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
     return out
 
 
-def _fine_tuned_start(path: str, changes: dict):
+def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     """The SQAIR model of the weights at ``path`` with ``changes`` (``--set``) applied to its
-    settings; settings that change a layer's shape are refused."""
+    settings. ``glimpse_hidden`` may grow (the appearance path is widened without changing what
+    the model computes, :func:`tracker.sqair.widen.widen_appearance`); other settings that
+    change a layer's shape are refused."""
     from tracker.sqair.model import SQAIR, SQAIRConfig, load_weights
+    from tracker.sqair.widen import widen_appearance
 
     loaded = load_weights(path)
+    changes = dict(changes)
+    if "glimpse_hidden" in changes:
+        loaded = widen_appearance(loaded, int(changes.pop("glimpse_hidden")) or loaded.config.hidden, seed=seed)
     settings = {**loaded.config.to_dict(), **changes}
     model = SQAIR(SQAIRConfig.from_dict(settings))
     try:
@@ -55,7 +61,8 @@ def _fine_tuned_start(path: str, changes: dict):
     except RuntimeError:
         shaped = sorted(k for k in changes if getattr(loaded.config, k) != settings[k])
         raise InputError(f"--set {', '.join(shaped)} changes the shape of the model in {path}; "
-                         "only settings that keep its layers can be changed when fine-tuning") from None
+                         "only settings that keep its layers (or grow glimpse_hidden) can be changed "
+                         "when fine-tuning") from None
     return model
 
 
@@ -97,15 +104,22 @@ def _fine_tuned_start(path: str, changes: dict):
               help="Fine-tune: start from these SQAIR weights (their settings, changed by --set; no "
                    "glimpse pre-training) instead of a new model.")
 @click.option("--validate", "val_sequences", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Hold the last 500 of the training digits out of training and, before the first step "
-                   "and every --validate-every steps, count the objects of this many Moving MNIST sequences "
-                   "made from them; OUT/best.pt keeps the weights that counted best (0: no validation, all "
-                   "5,000 digits train).")
+              help="Before the first step and every --validate-every steps, count the objects of this many "
+                   "Moving MNIST sequences made from the --validate-digits; OUT/best.pt keeps the weights that "
+                   "counted best (0: no validation, all 5,000 digits train).")
 @click.option("--validate-every", default=100, show_default=True, type=click.IntRange(min=1))
+@click.option("--validate-digits", type=click.Choice(["held-out", "opencv"]), default="held-out", show_default=True,
+              help="Digits of the --validate sequences: held-out (the last 500 training digits, kept out of "
+                   "training) or opencv (the 5,000 digits of OpenCV's sample sheet; all training digits train). "
+                   "Weights trained earlier on the held-out digits count them too well; opencv's were never "
+                   "trained on.")
+@click.option("--augment", is_flag=True,
+              help="Change every training digit's shape at random (rotation, size, slant, stroke width; "
+                   "datasets.moving_mnist.DigitAugment) so the model sees more handwriting than 5,000 digits.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
-                        init_weights, val_sequences, validate_every, no_progress):
+                        init_weights, val_sequences, validate_every, validate_digits, augment, no_progress):
     from datasets.moving_mnist import load_digits
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
@@ -113,7 +127,7 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     config = _parse_sets(sets)
     model = None
     if init_weights:
-        model = _fine_tuned_start(init_weights, config)
+        model = _fine_tuned_start(init_weights, config, seed)
         config = model.config.to_dict()
         pretrain_steps = 0
     opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, min_length=min_length,
@@ -127,14 +141,20 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     digits = load_digits("train", data)
     validate = None
     if val_sequences:
-        digits, held_out = _held_out(digits)
+        if validate_digits == "opencv":
+            held_out = load_digits("opencv", data)
+        else:
+            digits, held_out = _held_out(digits)
         validate = moving_mnist_validator(held_out, val_sequences, canvas=canvas)
     pretraining: dict = {}
 
     def pretrain(model) -> None:  # a fresh run only: a resumed one has its checkpoint's weights
         pretraining.update(pretrain_glimpses(model, digits, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed)))
 
-    summary = train(opts, moving_mnist_batches(canvas=canvas, digits=digits), model=model,
+    from datasets.moving_mnist import DigitAugment
+
+    batches = moving_mnist_batches(canvas=canvas, digits=digits, augment=DigitAugment() if augment else None)
+    summary = train(opts, batches, model=model,
                     fresh_start=pretrain if pretrain_steps else None, validate=validate)
     if init_weights:
         summary["init_weights"] = str(init_weights)
@@ -163,9 +183,11 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
 @click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1234, show_default=True, type=int, help="Seed of the test sequences and of the samples.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
-@click.option("--digits", "digit_set", type=click.Choice(["test", "validation"]), default="test", show_default=True,
+@click.option("--digits", "digit_set", type=click.Choice(["test", "validation", "opencv"]), default="test",
+              show_default=True,
               help="test: the official MNIST test digits; validation: the training digits held out by "
-                   "`train sqair --validate`.")
+                   "`train sqair --validate`; opencv: the 5,000 digits of OpenCV's sample sheet (never trained on "
+                   "by `train sqair`).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, digit_set, as_json):
     import torch
@@ -180,7 +202,7 @@ def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, thre
     model = load_weights(weights or SHIPPED_WEIGHTS)
     if model.config.height != model.config.width:
         raise InputError(f"{weights}: Moving MNIST needs a square canvas model")
-    digits = load_digits("test", data) if digit_set == "test" else _held_out(load_digits("train", data))[1]
+    digits = _held_out(load_digits("train", data))[1] if digit_set == "validation" else load_digits(digit_set, data)
     result = evaluate_moving_mnist(model, digits, sequences=sequences, n_frames=n_frames,
                                    particles=particles, seed=seed)
     click.echo(result.to_json() if as_json else result.format_table())

@@ -72,3 +72,36 @@ def test_ink_box_and_bad_input():
     assert ink_box(np.zeros((28, 28)), 0, 0).tolist() == [0, 0, 0, 0]
     with pytest.raises(InputError):
         MovingMnist(np.zeros((5, 20, 20), np.float32))
+
+
+def test_opencv_digits_are_a_third_set_at_mnist_size(data_dir, train_digits):
+    sheet = load_digits("opencv", data_dir)
+    test = load_digits("test", data_dir)
+    assert sheet.shape == (5000, 28, 28) and sheet.dtype == np.float32 and 0.0 <= sheet.min() and sheet.max() <= 1.0
+    # enlarged back to MNIST's size: as much ink, digits as tall as MNIST's (about 20 px)
+    assert abs(sheet.mean() - test.mean()) < 0.02
+    heights = np.array([ink_box(d, 0, 0)[3] for d in sheet[::50]])
+    assert 18 <= np.median(heights) <= 23
+    # none of them is one of the other sets' digits
+    flat = lambda a: a.reshape(len(a), -1) / np.linalg.norm(a.reshape(len(a), -1), axis=1, keepdims=True)  # noqa: E731
+    for other in (train_digits[:1000], test[:1000]):
+        assert (flat(sheet[::10]) @ flat(other).T).max() < 0.99
+
+
+def test_augmented_digits_change_shape_but_keep_their_ink_and_the_seed_decides():
+    from datasets.moving_mnist import DigitAugment
+
+    digit = np.zeros((28, 28), np.float32)
+    digit[4:24, 12:16] = 1.0  # a "1"
+    aug = DigitAugment()
+    a, b = aug(digit, np.random.default_rng(3)), aug(digit, np.random.default_rng(3))
+    assert np.array_equal(a, b) and a.shape == (28, 28) and a.dtype == np.float32
+    changed = [aug(digit, np.random.default_rng(s)) for s in range(20)]
+    assert all(np.abs(c - digit).sum() > 1.0 for c in changed)
+    mass = np.array([c.sum() for c in changed])
+    assert (mass > 0.4 * digit.sum()).all() and (mass < 2.0 * digit.sum()).all()  # still a digit, not erased
+    none = DigitAugment(rotation=0.0, scale=0.0, aspect=0.0, shear=0.0, thickness=0.0)
+    assert np.allclose(none(digit, np.random.default_rng(0)), digit, atol=1e-6)
+    gen = MovingMnist(digit[None], canvas=40, n_frames=3, max_digits=1, augment=aug)
+    frames = gen.sample(np.random.default_rng(0), 4, n_digits=np.ones(4, int)).frames
+    assert not np.allclose(frames[0, 0].sum(), frames[1, 0].sum())  # each sequence's digit drawn afresh

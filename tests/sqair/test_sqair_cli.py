@@ -188,6 +188,22 @@ def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_
                      "--set", "hidden=32", "--steps", "1"], "changes the shape")
 
 
+def test_fine_tuning_can_grow_the_appearance_path(tmp_path, data_dir):
+    from tracker.sqair.model import load_weights
+
+    start = tiny_weights(tmp_path)
+    width = load_weights(start).config.appearance_hidden
+    out = tmp_path / "wide"
+    code, _, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights", start,
+                            "--set", f"glimpse_hidden={2 * width}", "--steps", "1", "--batch", "1", "--particles", "2",
+                            "--min-length", "2", "--max-length", "2", "--no-progress"])
+    assert code == 0, err
+    grown = load_weights(out / "sqair.pt")
+    assert grown.config.glimpse_hidden == 2 * width and grown.decoder.net[0].out_features == 2 * width
+    _one_line_error(["train", "sqair", "--out", tmp_path / "narrow", "--data", data_dir, "--init-weights", start,
+                     "--set", f"glimpse_hidden={width // 2}", "--steps", "1"], "can only grow")
+
+
 def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir):
     import json
 
@@ -200,3 +216,20 @@ def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir):
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["best_step"] in (0, 1, 2) and 0.0 <= summary["best_score"] <= 1.0
     assert (out / "best.pt").is_file() and (out / "sqair.pt").is_file()
+
+
+def test_training_with_augmented_digits_validates_on_the_opencv_digits(tmp_path, data_dir):
+    import json
+
+    out = tmp_path / "aug"
+    code, stdout, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights",
+                                 tiny_weights(tmp_path), "--steps", "1", "--batch", "1", "--particles", "2",
+                                 "--min-length", "2", "--max-length", "2", "--validate", "2", "--validate-every", "1",
+                                 "--validate-digits", "opencv", "--augment", "--no-progress"])
+    assert code == 0, err
+    summary = json.loads(stdout.strip().splitlines()[-1])
+    assert summary["best_step"] in (0, 1) and (out / "best.pt").is_file()
+    code, stdout, err = run_cli(["eval", "sqair", "--weights", out / "best.pt", "--data", data_dir, "--digits", "opencv",
+                                 "--sequences", "2", "--particles", "1", "--json"])
+    assert code == 0, err
+    assert json.loads(stdout)["sequences"] == 2

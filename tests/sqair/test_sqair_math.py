@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tracker.sqair.losses import SQAIRLoss, iwae_bound, vimco_baselines
-from tracker.sqair.model import SQAIR, SQAIRConfig, load_weights, object_boxes, save_weights
+from tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, load_weights, object_boxes, save_weights
 from tracker.sqair.modules import stn_read, stn_write, where_from_latent, where_to_box
 from tracker.errors import InputError
 
@@ -213,3 +213,71 @@ def test_a_fixed_presence_prior_is_used_however_small():
     assert torch.isfinite(_bernoulli_log_prob(torch.ones(2), learned)).all()
     with pytest.raises(ValueError):
         _bernoulli_log_prob(present, 0.0)
+
+
+def test_widening_the_appearance_path_keeps_the_function_and_lets_new_units_learn():
+    from tracker.sqair.widen import widen_appearance
+
+    torch.manual_seed(0)
+    small = SQAIR(SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2))
+    with torch.no_grad():  # non-trivial output layers (GaussianHead starts them at zero)
+        for p in small.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    grown = widen_appearance(small, 40, seed=3)
+    assert grown.config.appearance_hidden == 40 and grown.decoder.net[0].out_features == 40
+    assert grown.disc_what.net[0].out_features == 40 and grown.prop_glimpse_enc[0].out_features == 40
+    frames = torch.rand(2, 3, 24, 24)
+    torch.manual_seed(5)
+    a = small(frames, 2, keep_objects=True)
+    torch.manual_seed(5)
+    b = grown(frames, 2, keep_objects=True)
+    assert torch.equal(a.pres, b.pres)
+    assert torch.allclose(a.log_weights, b.log_weights, atol=1e-4) and torch.allclose(a.canvas, b.canvas, atol=1e-6)
+    # the new units' output weights start at zero but get gradient, so training can use them
+    grown.decoder(torch.randn(4, 6)).sum().backward()
+    assert grown.decoder.net[-1].weight[:, 16:].abs().max() == 0
+    assert grown.decoder.net[-1].weight.grad[:, 16:].abs().max() > 0
+    with pytest.raises(InputError):
+        widen_appearance(grown, 20)
+
+
+def test_clipped_canvas_renders_overlapping_objects_as_moving_mnist_draws_digits():
+    torch.manual_seed(0)
+    config = dict(height=16, width=16, glimpse=6, what_dim=4, hidden=8, max_objects=2)
+    plain, clipped = SQAIR(SQAIRConfig(**config)), SQAIR(SQAIRConfig(**config, clip_canvas=True))
+    clipped.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        for m in (plain, clipped):
+            m.decoder.net[-1].bias.fill_(6.0)  # bright objects: two overlapping ones sum to ~2
+    what = torch.zeros(1, 2, 4)
+    where = torch.tensor([[[0.0, 0.0, -0.1, 0.0], [0.0, 0.0, 0.1, 0.0]]])  # half-canvas windows, overlapping
+    state = ObjectState(what, where, torch.ones(1, 2), torch.zeros(1, 2, 8))
+    frame = torch.zeros(1, 16, 16)
+    with plain.posterior_means(), clipped.posterior_means():  # same weights, same (mean) objects
+        a, b = plain.step(frame, state, discover=False), clipped.step(frame, state, discover=False)
+        assert torch.allclose(a.objects, b.objects)
+        assert a.canvas.max() > 1.9 and b.canvas.max() <= 1.0
+        assert torch.allclose(b.canvas, a.objects.sum(1).clamp(max=1.0))
+        # the likelihood is of the clipped frame: a frame drawn like Moving MNIST's scores higher
+        target = a.objects.sum(1).clamp(max=1.0)
+        assert clipped.step(target, state, discover=False).log_lik > plain.step(target, state, discover=False).log_lik
+    assert clipped.generate(3, 2).max() <= 1.0
+
+
+def test_a_fixed_keep_prior_charges_every_object_in_every_frame():
+    torch.manual_seed(0)
+    config = dict(height=16, width=16, glimpse=6, what_dim=4, hidden=8, max_objects=2)
+    learned, fixed = SQAIR(SQAIRConfig(**config)), SQAIR(SQAIRConfig(**config, prop_pres_prior=1e-8))
+    fixed.load_state_dict(learned.state_dict())
+    state = ObjectState(torch.zeros(1, 2, 4), torch.zeros(1, 2, 4), torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2, 8))
+    frame = torch.rand(1, 16, 16)
+    with learned.posterior_means(), fixed.posterior_means():  # the prop_pres bias keeps the object
+        new_l, s_l = learned.propagate(frame, state)
+        new_f, s_f = fixed.propagate(frame, state)
+    assert new_l.pres.tolist() == new_f.pres.tolist() == [[1.0, 0.0]]  # the absent slot stays absent, unscored
+    p_learned = torch.sigmoid(learned.prior_pres(state.h[:, 0]))[0, 0]
+    gap = float((s_f.log_p - s_l.log_p).detach())
+    assert gap == pytest.approx(math.log(1e-8) - float(p_learned.detach().log()), abs=1e-3)
+    with pytest.raises(InputError):
+        SQAIRConfig(prop_pres_prior=1.0)
+    assert fixed.generate(2, 3).shape == (2, 3, 16, 16)

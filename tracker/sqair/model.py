@@ -66,9 +66,20 @@ class SQAIRConfig:
         max_objects: object slots per frame.
         glimpse: glimpse side in pixels (read and written).
         what_dim: appearance code size.
-        hidden: hidden units of every MLP and GRU.
+        hidden: hidden units of every MLP and GRU (except the appearance path's, below).
+        glimpse_hidden: hidden units of the appearance path: the glimpse decoder, both glimpse
+            encoders and both ``what`` heads (0: ``hidden``). These layers decide how sharply one
+            object renders a digit; a model trained with fewer can be grown into more without
+            changing what it computes (:func:`tracker.sqair.widen.widen_appearance`).
         sigma: standard deviation of the Gaussian pixel likelihood (intensities 0-1).
         disc_pres_prior: prior probability that discovery adds one more object.
+        prop_pres_prior: fixed prior probability that propagation keeps an object (0: a
+            learned prior, as in the original). A learned prior soon says "keep" almost surely,
+            so an object costs prior mass only in the frame that discovers it while it earns
+            likelihood in every frame: a second object on a digit's blurry residual pays for
+            itself within a frame or two and is kept for good. A small fixed value (e.g.
+            ``1e-8``, about 18 nats, the same as ``disc_pres_prior``) charges every object
+            again in every frame, like AIR's prior on the number of objects per image.
         scale_prior: prior mean of an object's window side, as a fraction of the canvas.
         scale_prior_std: prior standard deviation of the logit window side.
         aspect_prior: prior mean of window height / window width (in pixels).
@@ -85,6 +96,11 @@ class SQAIRConfig:
             discovery coder's reading of its glimpse plus a learned correction. Without it
             objects that overlap all read the same intensity and propagation cannot keep up
             with appearance that changes every frame (walking people); off in the original.
+        clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
+            MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
+            sum. With the plain sum two overlapping objects over-explain their overlap, so the
+            model learns objects with a hole where another object lies, and a hole left when
+            the objects part is filled by an extra object. Off in the original.
     """
 
     height: int = 50
@@ -93,18 +109,30 @@ class SQAIRConfig:
     glimpse: int = 20
     what_dim: int = 50
     hidden: int = 128
+    glimpse_hidden: int = 0
     sigma: float = 0.3
     disc_pres_prior: float = 1e-3
+    prop_pres_prior: float = 0.0
     scale_prior: float = 0.6
     scale_prior_std: float = 0.3
     aspect_prior: float = 1.0
     shift_prior_std: float = 0.6
     anchor: bool = False
     sequential_propagation: bool = False
+    clip_canvas: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.disc_pres_prior) < 1.0:
             raise InputError(f"disc_pres_prior must lie strictly between 0 and 1, got {self.disc_pres_prior}")
+        if not 0.0 <= float(self.prop_pres_prior) < 1.0:
+            raise InputError(f"prop_pres_prior must be 0 (learned) or lie strictly between 0 and 1, got {self.prop_pres_prior}")
+        if int(self.glimpse_hidden) < 0:
+            raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
+
+    @property
+    def appearance_hidden(self) -> int:
+        """Hidden units of the appearance path (``glimpse_hidden``, or ``hidden`` when 0)."""
+        return int(self.glimpse_hidden) or self.hidden
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -330,12 +358,12 @@ class SQAIR(nn.Module):
     def __init__(self, config: SQAIRConfig | None = None) -> None:
         super().__init__()
         self.config = c = config or SQAIRConfig()
-        g2, hd, dw = c.glimpse * c.glimpse, c.hidden, c.what_dim
-        self.decoder = GlimpseDecoder(dw, hd, c.glimpse)
+        g2, hd, dw, ah = c.glimpse * c.glimpse, c.hidden, c.what_dim, c.appearance_hidden
+        self.decoder = GlimpseDecoder(dw, ah, c.glimpse)
         # propagation (inference)
-        self.prop_glimpse_enc = MLP(g2, hd, hd)
+        self.prop_glimpse_enc = MLP(g2, ah, hd)
         self.prop_where = GaussianHead(2 * hd + dw + 4, hd, 4, init_scale=0.1)
-        self.prop_what = GaussianHead(2 * hd + dw, hd, dw, init_scale=0.1)
+        self.prop_what = GaussianHead(2 * hd + dw, ah, dw, init_scale=0.1)
         self.prop_pres = MLP(2 * hd, hd, 1)
         nn.init.constant_(self.prop_pres[-1].bias, 3.0)
         self.temporal = nn.GRUCell(dw + 4 + hd, hd)
@@ -348,8 +376,8 @@ class SQAIR(nn.Module):
         self.disc_image_enc = MLP(2 * (c.height // 2) * (c.width // 2), hd, hd)
         self.disc_rnn = nn.GRUCell(hd + dw + 4, hd)
         self.disc_where = GaussianHead(hd, hd, 4, init_scale=0.3)
-        self.disc_glimpse_enc = MLP(g2, hd, hd)
-        self.disc_what = GaussianHead(2 * hd, hd, dw, init_scale=0.5)
+        self.disc_glimpse_enc = MLP(g2, ah, hd)
+        self.disc_what = GaussianHead(2 * hd, ah, dw, init_scale=0.5)
         self.disc_pres = MLP(2 * hd, hd, 1)
         nn.init.constant_(self.disc_pres[-1].bias, 1.0)
         with torch.no_grad():  # discovery starts at the prior's window
@@ -390,7 +418,17 @@ class SQAIR(nn.Module):
         scale = torch.tensor([c.scale_prior_std] * 2 + [c.shift_prior_std] * 2)
         return Normal(self._where_prior_loc().to(scale), scale)
 
+    def _keep_prior(self, h: torch.Tensor) -> torch.Tensor | float:
+        """Prior probability that propagation keeps each object: ``(k,)`` learned from the
+        objects' GRU states ``h`` ``(k, hidden)``, or the fixed ``prop_pres_prior``."""
+        fixed = float(self.config.prop_pres_prior)
+        return fixed if fixed > 0 else torch.sigmoid(self.prior_pres(h))[:, 0]
+
     # -- rendering ---------------------------------------------------------------------------
+
+    def compose(self, total: torch.Tensor) -> torch.Tensor:
+        """The rendered frame from the sum of the objects (clipped to 1 with ``clip_canvas``)."""
+        return total.clamp(max=1.0) if self.config.clip_canvas else total
 
     def render(self, what: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
         """Decode and write objects.
@@ -470,7 +508,7 @@ class SQAIR(nn.Module):
         p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
         lp_what = Normal(p_loc, p_scale).log_prob(d_what).sum(-1)
         keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
-        lp_keep = _bernoulli_log_prob(keep, torch.sigmoid(self.prior_pres(h))[:, 0])
+        lp_keep = _bernoulli_log_prob(keep, self._keep_prior(h))
         pres = before * keep
         log_q_pres = before * lq_keep
         return _Propagated(pres, log_p=before * lp_keep + pres * (lp_where + lp_what),
@@ -487,7 +525,7 @@ class SQAIR(nn.Module):
         whats, wheres, press, hs = [], [], [], []
         for i in range(m):
             what0, where0, h, before = state.what[:, i], state.where[:, i], state.h[:, i], state.pres[:, i]
-            residual = x - canvas
+            residual = x - self.compose(canvas)
             e0 = self.prop_glimpse_enc(self.read(residual, where0[:, None])[:, 0])
             loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
             if c.anchor:  # start from the centroid of the residual inside the last window
@@ -546,7 +584,7 @@ class SQAIR(nn.Module):
         x_small = F.avg_pool2d(x[:, None], 2).flatten(1)
         for i in range(m):
             free = (1 - pres[i]) * float(enabled)
-            residual = x - canvas
+            residual = x - self.compose(canvas)
             r_small = F.avg_pool2d(residual[:, None], 2).flatten(1)
             f = self.disc_image_enc(torch.cat([x_small, r_small], -1))
             hd = self.disc_rnn(torch.cat([f, prev], -1), hd)
@@ -585,7 +623,7 @@ class SQAIR(nn.Module):
         """Propagation then (unless ``discover`` is False) discovery on one frame ``x`` ``(n, H, W)``."""
         prop, s1 = self.propagate(x, state)
         new, s2, objects, found = self.discover(x, prop, discover)
-        canvas = objects.sum(1)
+        canvas = self.compose(objects.sum(1))
         log_lik = Normal(canvas, self.config.sigma).log_prob(x).flatten(1).sum(1)
         scores = StepScores(s1.log_p + s2.log_p, s1.log_q + s2.log_q, s1.log_q_pres + s2.log_q_pres)
         return FrameResult(new, canvas, objects, scores, log_lik, found)
@@ -653,7 +691,8 @@ class SQAIR(nn.Module):
         for _ in range(n_frames):
             what, where, pres, h = (s.clone() for s in state)
             flat_h = h.flatten(0, 1)
-            keep = torch.bernoulli(torch.sigmoid(self.prior_pres(flat_h))[:, 0]).view(n, -1)
+            keep_prob = self._keep_prior(flat_h)
+            keep = torch.bernoulli(torch.as_tensor(keep_prob).expand(len(flat_h))).view(n, -1)
             lw, sw = self.prior_where(torch.cat([flat_h, where.flatten(0, 1)], -1))
             lo, so = self.prior_what(torch.cat([flat_h, what.flatten(0, 1)], -1))
             where = where + Normal(lw, sw).sample().view_as(where)
@@ -671,7 +710,7 @@ class SQAIR(nn.Module):
                 h[:, i] = (1 - sel) * h[:, i]
                 pres[:, i] = pres[:, i] + new
             objects = self.render(what.flatten(0, 1), where.flatten(0, 1)).view(n, -1, c.height, c.width)
-            frame = (objects * pres[..., None, None]).sum(1)
+            frame = self.compose((objects * pres[..., None, None]).sum(1))
             frames.append(frame)
             e = self.prop_glimpse_enc(self.read(frame, where).flatten(0, 1))
             h = self.temporal(torch.cat([what.flatten(0, 1), where.flatten(0, 1), e], -1), h.flatten(0, 1)).view_as(h)
