@@ -120,7 +120,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
                         init_weights, val_sequences, validate_every, validate_digits, augment, no_progress):
-    from datasets.moving_mnist import load_digits
+    from datasets.moving_mnist import DigitAugment, load_digits
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
 
@@ -150,8 +150,6 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
 
     def pretrain(model) -> None:  # a fresh run only: a resumed one has its checkpoint's weights
         pretraining.update(pretrain_glimpses(model, digits, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed)))
-
-    from datasets.moving_mnist import DigitAugment
 
     batches = moving_mnist_batches(canvas=canvas, digits=digits, augment=DigitAugment() if augment else None)
     summary = train(opts, batches, model=model,

@@ -98,9 +98,9 @@ class SQAIRConfig:
             with appearance that changes every frame (walking people); off in the original.
         clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
             MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
-            sum. With the plain sum two overlapping objects over-explain their overlap, so the
-            model learns objects with a hole where another object lies, and a hole left when
-            the objects part is filled by an extra object. Off in the original.
+            sum, under which two overlapping objects over-explain their overlap and are
+            pushed to leave a hole there. Off in the original; fine-tuning the Moving MNIST
+            weights with it did not count better (see the model card).
     """
 
     height: int = 50

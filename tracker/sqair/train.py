@@ -260,7 +260,7 @@ def moving_mnist_validator(digits: np.ndarray, sequences: int = 200, particles: 
 
 
 def moving_mnist_batches(split: str = "train", root=None, max_digits: int = 2, canvas: int = 50,
-                         digits: np.ndarray | None = None, augment=None) -> BatchFn:
+                         digits: np.ndarray | None = None, augment: Callable | None = None) -> BatchFn:
     """A :data:`BatchFn` drawing Moving MNIST sequences of real digits of ``split`` (or of
     ``digits``, ``(N, 28, 28)`` in ``[0, 1]``, when given: already loaded), each digit changed
     at random by ``augment`` (a :class:`datasets.moving_mnist.DigitAugment`) when given."""
