@@ -12,7 +12,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import click
@@ -156,8 +156,7 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
             row, old = BenchRow(what, n, frames, seconds, peak, warm, stages), rows[i]
             if old is not None:  # keep the fastest time and the highest peak memory
                 row = row if row.fps > old.fps else old
-                row = BenchRow(row.what, n, row.frames, row.seconds, max(peak, old.peak_mb), row.warmup_seconds,
-                               row.stage_seconds)
+                row = replace(row, peak_mb=max(peak, old.peak_mb))
             rows[i] = row
     decode_fps = rows[0].fps
     if as_json:
