@@ -194,26 +194,36 @@ class MovingMnist:
         accel_std: standard deviation of the per-frame velocity noise (pixels / frame^2).
         augment: change each digit's shape at random before it moves (training only;
             ``None``: the digits as they are).
+        overlap: probability that a digit after a sequence's first starts on top of the
+            first (training data rich in occluded digits; 0: independent starts, the original's).
+        overlap_offset: most distance in pixels, along each axis, between the top-left corners
+            of such an overlapping start and the first digit's.
     """
 
     def __init__(self, digits: np.ndarray, canvas: int = 50, n_frames: int = 10, max_digits: int = 2,
                  speed: tuple[float, float] = (1.0, 3.0), max_speed: float = 4.0, accel_std: float = 0.5,
-                 augment: DigitAugment | None = None) -> None:
+                 augment: DigitAugment | None = None, overlap: float = 0.0, overlap_offset: float = 6.0) -> None:
         if digits.ndim != 3 or digits.shape[1:] != (MNIST_SIZE, MNIST_SIZE) or len(digits) == 0:
             raise InputError(f"Moving MNIST needs (N, 28, 28) digits, got {digits.shape}")
         if canvas < MNIST_SIZE:
             raise InputError(f"canvas must be at least {MNIST_SIZE} pixels, got {canvas}")
         if n_frames < 1 or max_digits < 0:
             raise InputError("need n_frames >= 1 and max_digits >= 0")
+        if not 0.0 <= overlap <= 1.0 or overlap_offset < 0:
+            raise InputError(f"overlap must lie in [0, 1] and overlap_offset be >= 0, got {overlap}, {overlap_offset}")
         self.digits = digits.astype(np.float32, copy=False)
         self.canvas, self.n_frames, self.max_digits = canvas, n_frames, max_digits
         self.speed, self.max_speed, self.accel_std = speed, max_speed, accel_std
         self.augment = augment
+        self.overlap, self.overlap_offset = float(overlap), float(overlap_offset)
 
-    def trajectory(self, rng: np.random.Generator, n_frames: int) -> np.ndarray:
-        """``(T, 2)`` top-left positions of one digit: noisy acceleration with bounces."""
+    def trajectory(self, rng: np.random.Generator, n_frames: int, start: np.ndarray | None = None) -> np.ndarray:
+        """``(T, 2)`` top-left positions of one digit: noisy acceleration with bounces, from
+        ``start`` (``(2,)`` pixels, clipped to the canvas) or a uniform position."""
         lim = float(self.canvas - MNIST_SIZE)
         pos = rng.uniform(0, lim, size=2)
+        if start is not None:
+            pos = np.clip(np.asarray(start, np.float64), 0, lim)
         angle = rng.uniform(0, 2 * np.pi)
         vel = rng.uniform(*self.speed) * np.array([np.cos(angle), np.sin(angle)])
         out = np.empty((n_frames, 2), np.float32)
@@ -250,11 +260,17 @@ class MovingMnist:
         if n_digits is None:
             n_digits = rng.integers(0, m_n + 1, size=batch)
         for b in range(batch):
+            first = None
             for m in range(int(n_digits[b])):
                 digit = self.digits[rng.integers(len(self.digits))]
                 if self.augment is not None:
                     digit = self.augment(digit, rng)
-                traj = self.trajectory(rng, t_n)
+                start = None
+                if m > 0 and self.overlap > 0 and rng.uniform() < self.overlap:
+                    start = first + rng.uniform(-self.overlap_offset, self.overlap_offset, size=2)
+                traj = self.trajectory(rng, t_n, start)
+                if m == 0:
+                    first = traj[0]
                 for t in range(t_n):
                     x0, y0 = int(round(traj[t, 0])), int(round(traj[t, 1]))
                     frames[b, t, y0:y0 + MNIST_SIZE, x0:x0 + MNIST_SIZE] += digit

@@ -116,10 +116,14 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 @click.option("--augment", is_flag=True,
               help="Change every training digit's shape at random (rotation, size, slant, stroke width; "
                    "datasets.moving_mnist.DigitAugment) so the model sees more handwriting than 5,000 digits.")
+@click.option("--overlap", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Probability that a sequence's second digit starts on top of its first (more occluded "
+                   "digits to learn to tell apart; 0: independent starts, as in the original).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
-                        init_weights, val_sequences, validate_every, validate_digits, augment, no_progress):
+                        init_weights, val_sequences, validate_every, validate_digits, augment, overlap,
+                        no_progress):
     from datasets.moving_mnist import DigitAugment, load_digits
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
@@ -151,7 +155,8 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     def pretrain(model) -> None:  # a fresh run only: a resumed one has its checkpoint's weights
         pretraining.update(pretrain_glimpses(model, digits, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed)))
 
-    batches = moving_mnist_batches(canvas=canvas, digits=digits, augment=DigitAugment() if augment else None)
+    batches = moving_mnist_batches(canvas=canvas, digits=digits, augment=DigitAugment() if augment else None,
+                                   overlap=overlap)
     summary = train(opts, batches, model=model,
                     fresh_start=pretrain if pretrain_steps else None, validate=validate)
     if init_weights:

@@ -56,6 +56,24 @@ def test_same_seed_same_sequences(train_digits):
     assert np.array_equal(a.frames, b.frames) and np.array_equal(a.boxes, b.boxes)
 
 
+def test_overlap_starts_the_second_digit_on_the_first_and_zero_keeps_the_original_draws(train_digits):
+    two = np.full(300, 2)
+    plain = MovingMnist(train_digits).sample(np.random.default_rng(3), 300, n_digits=two)
+    zero = MovingMnist(train_digits, overlap=0.0).sample(np.random.default_rng(3), 300, n_digits=two)
+    assert np.array_equal(plain.frames, zero.frames)  # the option off draws exactly what it did before
+    on = MovingMnist(train_digits, overlap=1.0, overlap_offset=4.0).sample(np.random.default_rng(3), 300, n_digits=two)
+    gap_on = np.abs(on.positions[:, 0, 0] - on.positions[:, 0, 1])
+    gap_off = np.abs(plain.positions[:, 0, 0] - plain.positions[:, 0, 1])
+    assert gap_on.max() <= 4.0 + 0.5 and gap_off.max() > 10  # rounded to whole pixels
+    assert not np.allclose(on.positions[:, 1:], on.positions[:, :1])  # they then move apart
+    half = MovingMnist(train_digits, overlap=0.5, overlap_offset=4.0).sample(np.random.default_rng(4), 400, n_digits=np.full(400, 2))
+    share = (np.abs(half.positions[:, 0, 0] - half.positions[:, 0, 1]).max(-1) <= 4.5).mean()
+    assert 0.4 < share < 0.65  # half on top, plus the independent starts that land close by chance
+    for bad in ({"overlap": 1.5}, {"overlap": -0.1}, {"overlap_offset": -1.0}):
+        with pytest.raises(InputError, match="overlap"):
+            MovingMnist(train_digits, **bad)
+
+
 def test_to_mot_gives_unique_ids_per_sequence(train_digits):
     gen = MovingMnist(train_digits, n_frames=4)
     b = gen.sample(np.random.default_rng(2), 3, n_digits=np.array([2, 2, 1]))

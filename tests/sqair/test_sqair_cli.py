@@ -218,14 +218,15 @@ def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir):
     assert (out / "best.pt").is_file() and (out / "sqair.pt").is_file()
 
 
-def test_training_with_augmented_digits_validates_on_the_opencv_digits(tmp_path, data_dir):
+def test_training_with_augmented_overlapping_digits_validates_on_the_opencv_digits(tmp_path, data_dir):
     import json
 
     out = tmp_path / "aug"
     code, stdout, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights",
                                  tiny_weights(tmp_path), "--steps", "1", "--batch", "1", "--particles", "2",
                                  "--min-length", "2", "--max-length", "2", "--validate", "2", "--validate-every", "1",
-                                 "--validate-digits", "opencv", "--augment", "--no-progress"])
+                                 "--validate-digits", "opencv", "--augment", "--overlap", "0.5",
+                                 "--no-progress"])
     assert code == 0, err
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["best_step"] in (0, 1) and (out / "best.pt").is_file()
@@ -233,3 +234,5 @@ def test_training_with_augmented_digits_validates_on_the_opencv_digits(tmp_path,
                                  "--sequences", "2", "--particles", "1", "--json"])
     assert code == 0, err
     assert json.loads(stdout)["sequences"] == 2
+    code, _, err = run_cli(["train", "sqair", "--out", tmp_path / "bad", "--data", data_dir, "--overlap", "1.5"])
+    assert code == 2 and "overlap" in err and not (tmp_path / "bad").exists()

@@ -260,14 +260,17 @@ def moving_mnist_validator(digits: np.ndarray, sequences: int = 200, particles: 
 
 
 def moving_mnist_batches(split: str = "train", root=None, max_digits: int = 2, canvas: int = 50,
-                         digits: np.ndarray | None = None, augment: Callable | None = None) -> BatchFn:
+                         digits: np.ndarray | None = None, augment: Callable | None = None,
+                         overlap: float = 0.0) -> BatchFn:
     """A :data:`BatchFn` drawing Moving MNIST sequences of real digits of ``split`` (or of
     ``digits``, ``(N, 28, 28)`` in ``[0, 1]``, when given: already loaded), each digit changed
-    at random by ``augment`` (a :class:`datasets.moving_mnist.DigitAugment`) when given."""
+    at random by ``augment`` (a :class:`datasets.moving_mnist.DigitAugment`) when given; with
+    probability ``overlap`` a second digit starts on top of the first (see
+    :class:`datasets.moving_mnist.MovingMnist`)."""
     from datasets.moving_mnist import MovingMnist, load_digits
 
     gen = MovingMnist(load_digits(split, root) if digits is None else digits, canvas=canvas, max_digits=max_digits,
-                      augment=augment)
+                      augment=augment, overlap=overlap)
 
     def draw(rng: np.random.Generator, batch: int, length: int) -> np.ndarray:
         return gen.sample(rng, batch, length).frames
