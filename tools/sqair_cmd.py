@@ -212,14 +212,14 @@ def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, thre
 
 
 def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bool):
-    """Run one tracker over a video; return (MOT rows, frames, seconds of tracking)."""
+    """Run one tracker over a video (after fitting it there when ``fit``); return (MOT rows,
+    frames, seconds of tracking, the fitted weights' path or None)."""
     import numpy as np
 
     from datasets.mot import MotRows
     from tracker.sources import open_source
 
-    if fit:
-        tracker.fit(str(video), out_dir, progress=progress)
+    fitted = tracker.fit(str(video), out_dir, progress=progress) if fit else None
     frames, ids, boxes = [], [], []
     n = 0
     t0 = time.perf_counter()
@@ -236,7 +236,7 @@ def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bo
         raise InputError(f"{video}: the video has no frames")
     rows = MotRows(np.asarray(frames, int), np.asarray(ids, int), np.asarray(boxes, float).reshape(-1, 4),
                    np.ones(len(frames)), -np.ones((len(frames), 3)))
-    return rows, n, seconds
+    return rows, n, seconds, fitted
 
 
 def _find_video(seq: Path) -> Path:
@@ -254,7 +254,9 @@ def _find_video(seq: Path) -> Path:
         "Fit SQAIR without labels on each static-camera sequence (track --model sqair --fit) "
         "and score it against the ground truth (pedestrians; the labels are used only for "
         "scoring), side by side with the MOG2 blobs + IoU baseline (`blobs`): MOTA, IDF1, "
-        "HOTA, ID switches, frames/s.\n\n"
+        "HOTA, ID switches, frames/s. `sqair-reuse` tracks the video again as `track --weights "
+        "FITTED` would, streaming from the fitted weights and the camera background saved with "
+        "them.\n\n"
         "SEQUENCE is a MOTChallenge folder with gt/gt.txt and a video (default: TUD-Campus "
         "and TUD-Stadtmitte from the data folder).\n\n"
         "Example:\n\n\b\n  attentrack eval sqair-cctv --fit-steps 600 --out runs/sqair_cctv"
@@ -283,7 +285,8 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, a
         root = data_root(required=True)
         sequences = tuple(str(root / s) for s in DEFAULT_CCTV)
     out_dir = Path(out)
-    gts, preds, speed = {}, {"blobs": {}, "sqair": {}}, {"blobs": [0, 0.0], "sqair": [0, 0.0]}
+    names = ("blobs", "sqair", "sqair-reuse")
+    gts, preds, speed = {}, {k: {} for k in names}, {k: [0, 0.0] for k in names}
     for seq in map(Path, sequences):
         gt_file = seq / "gt" / "gt.txt"
         if not gt_file.is_file():
@@ -291,9 +294,16 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, a
         video = _find_video(seq)
         gts[seq.name] = read_mot(gt_file, min_confidence=1)
         opts = {**parse_params(params), "fit_steps": str(fit_steps), "fit_minutes": str(fit_minutes)}
-        for name, tracker, fit in (("blobs", create_tracker("blobs"), False),
-                                   ("sqair", create_tracker("sqair", opts), True)):
-            rows, n, secs = _track_sequence(tracker, video, fit, out_dir / seq.name, not no_progress)
+        fitted = None
+        for name in names:
+            if name == "blobs":
+                tracker, fit = create_tracker("blobs"), False
+            elif name == "sqair":
+                tracker, fit = create_tracker("sqair", opts), True
+            else:  # a fresh tracker from what the fit saved, as a later `track --weights` run
+                tracker, fit = create_tracker("sqair", {**opts, "weights": str(fitted)}), False
+            rows, n, secs, weights = _track_sequence(tracker, video, fit, out_dir / seq.name, not no_progress)
+            fitted = weights or fitted
             write_mot(out_dir / seq.name / f"{name}.txt", rows)
             preds[name][seq.name] = rows
             speed[name][0] += n
@@ -308,11 +318,11 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, a
     if as_json:
         click.echo(json.dumps(table, indent=1))
         return
-    head = f"{'model':<7} {'sequence':<16} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6} {'IDSW':>5} {'FP':>6} {'FN':>6} {'frames/s':>9}"
+    head = f"{'model':<11} {'sequence':<16} {'MOTA':>7} {'IDF1':>6} {'HOTA':>6} {'IDSW':>5} {'FP':>6} {'FN':>6} {'frames/s':>9}"
     click.echo(head)
     click.echo("-" * len(head))
     for r in table:
-        click.echo(f"{r['model']:<7} {r['sequence']:<16} {r['mota']:>7.3f} {r['idf1']:>6.3f} {r['hota']:>6.3f} "
+        click.echo(f"{r['model']:<11} {r['sequence']:<16} {r['mota']:>7.3f} {r['idf1']:>6.3f} {r['hota']:>6.3f} "
                    f"{r['idsw']:>5d} {r['fp']:>6d} {r['fn']:>6d} {r['fps']:>9.1f}")
 
 

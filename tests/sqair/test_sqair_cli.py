@@ -71,6 +71,71 @@ def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
     assert tracker.canvas_size == (32, 24)
 
 
+def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_foreground(tmp_path, clip):
+    from tests.foundation.conftest import moving_square_frames
+    from tracker.sqair.cctv import read_camera_background
+
+    code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=1", "-p", "canvas_width=32",
+                            "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=0",
+                            "-p", f"save={tmp_path / 'cam.pt'}", "-o", tmp_path / "o", "-q", "--no-video"])
+    assert code == 0, err
+    saved = read_camera_background(tmp_path / "cam.pt")
+    frames = moving_square_frames(n=12)
+    assert saved is not None and saved.dtype == np.uint8 and saved.shape == frames[0].shape[:2]
+    fitted = video_canvases(frames, ForegroundCanvas(32, 24, "median"))  # what the fit saw
+    reuse = create_tracker("sqair", {"weights": str(tmp_path / "cam.pt"), "adapt": 0.0})  # background=auto
+    assert reuse._canvas.background == "median"
+    assert np.allclose(np.stack([reuse._canvas(f) for f in frames]), fitted, atol=1e-6)
+    code, _, err = run_cli(["track", clip, "-m", "sqair", "--weights", tmp_path / "cam.pt", "-o", tmp_path / "o2",
+                            "-q", "--no-video"])
+    assert code == 0, err
+    assert (tmp_path / "o2" / "clip.txt").is_file()
+    # weights with no background (e.g. fitted before they were saved): auto falls back to MOG2, median refuses
+    bare = tiny_weights(tmp_path, canvas=40)
+    assert read_camera_background(bare) is None
+    assert create_tracker("sqair", {"weights": str(bare)})._canvas.background == "mog2"
+    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=median", "-o", tmp_path / "o3"],
+                    "no camera background")
+    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=blue", "-o", tmp_path / "o4"],
+                    "background")
+    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "adapt=1.5", "-o", tmp_path / "o5"],
+                    "adapt")
+
+
+def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_path, clip):
+    import json
+
+    from tests.sqair.smoke import sqair_smoke_args
+
+    code, out, err = run_cli(sqair_smoke_args(tmp_path, clip, None)["eval sqair-cctv"])
+    assert code == 0, err
+    rows = json.loads(out)
+    assert [r["model"] for r in rows] == ["blobs", "blobs", "sqair", "sqair", "sqair-reuse", "sqair-reuse"]
+    assert all(0.0 <= r["idf1"] <= 1.0 and r["fps"] > 0 for r in rows)
+    assert (tmp_path / "cc" / "SQUARE" / "sqair-reuse.txt").is_file()
+
+
+def test_median_background_follows_slow_light_but_not_the_objects():
+    frame = np.full((60, 80, 3), 100, np.uint8)
+    fixed, adapting = (ForegroundCanvas(16, 12, "median", adapt=a) for a in (0.0, 0.2))
+    for c in (fixed, adapting):
+        c.set_background_image(np.full((60, 80), 100, np.uint8))
+    for t in range(60):  # the scene brightens by one grey level per frame; a square sits still
+        f = np.full((60, 80, 3), 100 + t, np.uint8)
+        f[20:40, 30:50] = 250
+        a, b = fixed.mask(f), adapting.mask(f)
+    assert a.mean() > 0.9  # 59 levels brighter than a fixed background: all foreground
+    assert b[:15].max() == 0 and b[45:].max() == 0  # the adapting one followed the light
+    assert b[25:35, 35:45].min() == 1  # but not the object in front of it
+    big = ForegroundCanvas(16, 12, "median")
+    big.set_background_image(np.full((120, 160), 100, np.uint8))  # saved at another resolution: resized
+    assert big.mask(frame).shape == (60, 80) and big.mask(frame).max() == 0
+    with pytest.raises(Exception, match="adapt"):
+        ForegroundCanvas(16, 12, "median", adapt=1.0)
+    with pytest.raises(Exception, match="grey"):
+        big.set_background_image(np.zeros((4, 4, 3)))
+
+
 def test_moving_camera_warns_and_static_does_not():
     rng = np.random.default_rng(0)
     texture = rng.integers(0, 255, (120, 400, 3), np.uint8)

@@ -4,7 +4,10 @@ The model never sees raw pixels: each frame becomes a small single-channel *fore
 canvas* (the foreground mask against an estimated background, shrunk with area averaging
 to ``canvas_width x canvas_height``, values 0-1), on which people look like the blobs SQAIR
 explains as objects. The background is OpenCV's MOG2 (online) or the per-pixel median of
-frames sampled over the whole video (needs the video in advance; best for fitting).
+frames sampled over the whole video (needs the video in advance; best for fitting). A fit
+saves its median background with the weights (:func:`read_camera_background`), so tracking
+later with those weights reads the same foreground as the fit did, adapting the background
+slowly to light changes (``adapt``).
 
 :func:`fit_cctv` fits SQAIR unsupervised on the canvases of one or more videos from the
 same camera (random sub-sequences, curriculum over their length, IWAE + VIMCO; resumable
@@ -115,15 +118,23 @@ class ForegroundCanvas:
 
     Args:
         width, height: canvas size in pixels.
-        background: ``"mog2"`` (online) or ``"median"`` (needs :meth:`set_background`).
+        background: ``"mog2"`` (online) or ``"median"`` (needs :meth:`set_background` or
+            :meth:`set_background_image`).
         threshold: grey-level difference from the median background that counts as
             foreground (median background only).
+        adapt: median background only: each frame, the background pixels not marked as
+            foreground move this share of the way to the frame's grey level (a selective
+            running average that follows slow light changes; 0: the background stays fixed).
     """
 
-    def __init__(self, width: int, height: int, background: str = "mog2", threshold: float = 25.0) -> None:
+    def __init__(self, width: int, height: int, background: str = "mog2", threshold: float = 25.0,
+                 adapt: float = 0.0) -> None:
         if background not in BACKGROUNDS:
             raise InputError(f"unknown background {background!r}; use {' or '.join(BACKGROUNDS)}")
+        if not 0.0 <= adapt < 1.0:
+            raise InputError(f"background adapt rate must lie in [0, 1), got {adapt}")
         self.width, self.height, self.background, self.threshold = width, height, background, threshold
+        self.adapt = float(adapt)
         self._median: np.ndarray | None = None
         self._mog2 = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
@@ -139,6 +150,19 @@ class ForegroundCanvas:
         grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
         self._median = np.median(np.stack(grey), axis=0).astype(np.float32)
 
+    @property
+    def background_image(self) -> np.ndarray | None:
+        """The median background, ``(H, W)`` float32 grey levels 0-255 (None before it is set)."""
+        return self._median
+
+    def set_background_image(self, grey: np.ndarray) -> None:
+        """Use ``grey`` (``(H, W)`` grey levels 0-255, e.g. a camera's saved background) as the
+        median background; it is resized to the frames when their size differs."""
+        grey = np.asarray(grey)
+        if grey.ndim != 2 or min(grey.shape) < 1:
+            raise InputError(f"a background image must be (H, W) grey levels, got shape {grey.shape}")
+        self._median = grey.astype(np.float32)
+
     def mask(self, frame: np.ndarray) -> np.ndarray:
         """``(h, w)`` float32 foreground mask (0/1) of ``frame`` at some reduced resolution."""
         if self.background == "mog2":
@@ -146,7 +170,12 @@ class ForegroundCanvas:
         if self._median is None:
             raise InputError("median background not estimated yet")
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        if self._median.shape != grey.shape:  # the same camera recorded at another size
+            self._median = cv2.resize(self._median, grey.shape[::-1], interpolation=cv2.INTER_AREA)
         m = (np.abs(grey - self._median) > self.threshold).astype(np.uint8)
+        if self.adapt > 0:
+            still = m == 0
+            self._median[still] += self.adapt * (grey[still] - self._median[still])
         m = cv2.morphologyEx(m, cv2.MORPH_OPEN, self._kernel)
         m = cv2.morphologyEx(m, cv2.MORPH_CLOSE, self._kernel, iterations=2)
         return m.astype(np.float32)
@@ -154,6 +183,21 @@ class ForegroundCanvas:
     def __call__(self, frame: np.ndarray) -> np.ndarray:
         """``(height, width)`` float32 canvas in ``[0, 1]``."""
         return cv2.resize(self.mask(frame), (self.width, self.height), interpolation=cv2.INTER_AREA)
+
+
+def read_camera_background(path: str | Path) -> np.ndarray | None:
+    """The median background saved with fitted weights (``(H, W)`` uint8 grey levels), or
+    None when the file carries none (e.g. Moving MNIST weights or weights fitted before
+    backgrounds were saved)."""
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    grey = ck.get("background") if isinstance(ck, dict) else None
+    return None if grey is None else grey.numpy()
+
+
+def background_extra(canvas: ForegroundCanvas) -> dict:
+    """What :func:`tracker.sqair.model.save_weights` stores of ``canvas``'s median background."""
+    grey = canvas.background_image
+    return {} if grey is None else {"background": torch.from_numpy(np.clip(np.rint(grey), 0, 255).astype(np.uint8))}
 
 
 def read_frames(source_spec, max_frames: int | None = None) -> list[np.ndarray]:

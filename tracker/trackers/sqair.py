@@ -8,8 +8,8 @@ Two modes:
 
 - ``mode=cctv`` (the default): the canvas is the foreground against a
   background estimate (:mod:`tracker.sqair.cctv`). Needs weights fitted to the camera
-  (``track --fit`` fits them on the video itself and saves them; reuse them with
-  ``--weights``).
+  (``track --fit`` fits them on the video itself and saves them with the camera's median
+  background; reuse them with ``--weights`` and the same background is used, adapting slowly).
 - ``mode=intensity``: the canvas is the grey image itself, for Moving-MNIST-like videos
   (bright objects on black); the shipped Moving MNIST weights are the default.
 """
@@ -37,7 +37,7 @@ class SQAIRTracker(Tracker):
     #: the tracker starts its own tracks (no --init, no proposals)
     self_starting = True
 
-    def __init__(self, weights: str = "", mode: str = "cctv", background: str = "mog2",
+    def __init__(self, weights: str = "", mode: str = "cctv", background: str = "auto", adapt: float = 0.001,
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
                  fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
                  pres_prior: float = 1e-5, pretrain_steps: int = 1500, min_mass: float = 0.1,
@@ -49,8 +49,13 @@ class SQAIRTracker(Tracker):
                 ``mode=intensity``; for CCTV, weights fitted to the camera).
             mode: ``cctv`` (foreground of a static camera) or ``intensity`` (the grey image:
                 bright objects on black, e.g. Moving MNIST).
-            background: background model of ``cctv``: ``mog2`` or ``median``
-                (median of the whole video; used when fitting).
+            background: background model of ``cctv``: ``median`` (the camera's median
+                background: the one saved with fitted weights, or after ``--fit`` the video's),
+                ``mog2`` (OpenCV's, learnt online from the stream) or ``auto`` (``median`` when
+                the weights carry a background, else ``mog2``).
+            adapt: ``median`` background: per-frame rate at which background pixels follow
+                the stream (slow light changes; 0: fixed). After ``--fit`` the video is
+                tracked against its own median, unadapted.
             canvas_width: canvas width in pixels (0: the weights', or 80 for a new fitted
                 model); weights for another canvas are refused.
             canvas_height: canvas height in pixels (0: the weights', or 60 for a new model).
@@ -71,7 +76,12 @@ class SQAIRTracker(Tracker):
         super().__init__()
         if mode not in ("cctv", "intensity"):
             raise InputError(f"sqair mode must be cctv or intensity, not {mode!r}")
-        self.mode, self.background = mode, background
+        if background not in ("auto", "median", "mog2"):
+            raise InputError(f"sqair background must be auto, median or mog2, not {background!r}")
+        if not 0.0 <= float(adapt) < 1.0:
+            raise InputError(f"adapt must lie in [0, 1), not {adapt}")
+        self.mode, self.background, self.adapt = mode, background, float(adapt)
+        self._camera_background = None
         self.fit_steps, self.fit_minutes, self.save = fit_steps, fit_minutes, save
         self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
         self.min_mass = float(min_mass)
@@ -94,10 +104,16 @@ class SQAIRTracker(Tracker):
     # -- set-up ------------------------------------------------------------------------------
 
     def _load(self, path: str) -> None:
+        from tracker.sqair.cctv import read_camera_background
         from tracker.sqair.model import load_weights
 
         self.model = load_weights(path, height=self._asked[1], width=self._asked[0])
         self.canvas_size = (self.model.config.width, self.model.config.height)
+        if self.mode == "cctv":
+            self._camera_background = read_camera_background(path)
+            if self._camera_background is None and self.background == "median":
+                raise InputError(f"{path} carries no camera background (fitted before backgrounds were saved?): "
+                                 "use -p background=mog2, or fit again with --fit")
         self._start_runner()
 
     def _start_runner(self) -> None:
@@ -106,7 +122,12 @@ class SQAIRTracker(Tracker):
         self._runner = CanvasTracker(self.model, min_mass=self.min_mass if self.mode == "cctv" else 0.0)
         w, h = self.canvas_size
         if self.mode == "cctv":
-            self._canvas = ForegroundCanvas(w, h, self.background)
+            kind = self.background
+            if kind == "auto":
+                kind = "median" if self._camera_background is not None else "mog2"
+            self._canvas = ForegroundCanvas(w, h, kind, adapt=self.adapt)
+            if kind == "median" and self._camera_background is not None:
+                self._canvas.set_background_image(self._camera_background)
         else:
             self._canvas = lambda frame: cv2.resize(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), (w, h),
                                                     interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
@@ -128,13 +149,15 @@ class SQAIRTracker(Tracker):
             read_frames,
             video_canvases,
         )
+        from tracker.sqair.cctv import background_extra
         from tracker.sqair.model import save_weights
 
         if self.mode != "cctv":
             raise InputError("--fit is for CCTV video (mode=cctv)")
         w, h = self.canvas_size
         frames = read_frames(source)
-        canvases = video_canvases(frames, ForegroundCanvas(w, h, "median"))
+        median = ForegroundCanvas(w, h, "median")
+        canvases = video_canvases(frames, median)
         scale, aspect = blob_shape_prior(foreground_blobs(canvases)[0], w, h)
         config = cctv_config(w, h, self.max_objects, scale, aspect, self.pres_prior)
         if self.model is not None and self.model.config.to_dict() != config.to_dict():
@@ -143,10 +166,10 @@ class SQAIRTracker(Tracker):
         self.model = fit_cctv([canvases], run_dir, config, steps=self.fit_steps, max_minutes=self.fit_minutes,
                               progress=progress, pretrain_steps=self.pretrain_steps, seed=self.seed)
         target = Path(self.save) if self.save else run_dir / "sqair.pt"
-        save_weights(self.model, target)
-        self.background = "median"
+        save_weights(self.model, target, extra=background_extra(median))  # the camera's background goes with it
+        self.background, self.adapt = "median", 0.0  # the video's own median: nothing to adapt to
+        self._camera_background = median.background_image
         self._start_runner()
-        self._canvas.set_background(frames[:: max(1, len(frames) // 50)])
         return target
 
     # -- tracking ----------------------------------------------------------------------------
