@@ -115,6 +115,40 @@ def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_pa
     assert (tmp_path / "cc" / "SQUARE" / "sqair-reuse.txt").is_file()
 
 
+def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    from tests.foundation.conftest import moving_square_frames, write_video
+    from tracker.sqair.cctv import fit_canvases, read_frames
+
+    path = tmp_path / "long.avi"
+    write_video(path, moving_square_frames(n=300, size=(320, 240), step=(1, 0)))
+    held = 300 * 320 * 240 * 3  # bytes of the frames, were they all kept
+    tracemalloc.start()
+    canvases, total = fit_canvases(path, ForegroundCanvas(32, 24, "median"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert total == 300 and canvases.shape == (300, 24, 32) and canvases.dtype == np.float16
+    assert peak < held / 5, (peak, held)
+    # the same canvases as the in-memory path (same background frames), and the cap
+    frames = read_frames(path)
+    in_memory = video_canvases(frames, ForegroundCanvas(32, 24, "median"))
+    assert np.allclose(canvases.astype(np.float32), in_memory, rtol=0, atol=1e-3)  # float16 storage
+    first, total = fit_canvases(path, ForegroundCanvas(32, 24, "median"), max_frames=40)
+    assert first.shape == (40, 24, 32) and total == 300
+    assert np.allclose(first.astype(np.float32), video_canvases(frames[:40], ForegroundCanvas(32, 24, "median")),
+                       rtol=0, atol=1e-3)
+
+
+def test_fit_uses_the_first_fit_frames_and_says_so(tmp_path, clip):
+    with pytest.warns(UserWarning, match="first 6 of 12 frames"):
+        code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=1", "-p", "canvas_width=32",
+                                "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=0",
+                                "-p", "fit_frames=6", "-o", tmp_path / "o", "-q", "--no-video"])
+    assert code == 0, err
+    _one_line_error(["track", clip, "-m", "sqair", "--fit", "-p", "fit_frames=1", "-o", tmp_path / "o2"], "fit_frames")
+
+
 def test_median_background_follows_slow_light_but_not_the_objects():
     frame = np.full((60, 80, 3), 100, np.uint8)
     fixed, adapting = (ForegroundCanvas(16, 12, "median", adapt=a) for a in (0.0, 0.2))

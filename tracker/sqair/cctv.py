@@ -32,6 +32,10 @@ BACKGROUNDS = ("mog2", "median")
 
 #: mean share of foreground pixels above which the camera is probably moving
 MOVING_CAMERA_FOREGROUND = 0.35
+#: evenly spaced frames whose per-pixel median is the background
+BACKGROUND_SAMPLES = 50
+#: most canvases whose foreground blobs are collected (window prior, glimpse pre-training)
+MAX_BLOB_FRAMES = 2000
 
 
 def cctv_config(width: int = 80, height: int = 60, max_objects: int = 8, scale_prior: float = 0.15,
@@ -89,6 +93,13 @@ def foreground_blobs(canvases: np.ndarray, level: float = 0.5, min_share: float 
     return np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(crops, np.float32).reshape(-1, h, w)
 
 
+def blob_frames(canvases: np.ndarray) -> np.ndarray:
+    """At most :data:`MAX_BLOB_FRAMES` evenly spaced canvases of a video, as float32, for
+    :func:`foreground_blobs` (a long video's every blob would not fit in memory)."""
+    stride = max(1, -(-len(canvases) // MAX_BLOB_FRAMES))
+    return np.asarray(canvases[::stride], np.float32)
+
+
 def blob_shape_prior(boxes: np.ndarray, width: int, height: int, aspect: float = 2.4) -> tuple[float, float]:
     """The window prior of a camera from its foreground blobs (no labels), for upright people.
 
@@ -144,10 +155,11 @@ class ForegroundCanvas:
             self._mog2 = MOG2Proposer(scale=0.5, warmup=0)
 
     def set_background(self, frames: list[np.ndarray]) -> None:
-        """Estimate the median background from ``frames`` (``(H, W, 3)`` BGR uint8)."""
+        """Estimate the median background from ``frames`` (``(H, W, 3)`` BGR or ``(H, W)``
+        grey uint8)."""
         if not frames:
             raise InputError("no frames to estimate the background from")
-        grey = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
+        grey = [f if f.ndim == 2 else cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
         self._median = np.median(np.stack(grey), axis=0).astype(np.float32)
 
     @property
@@ -201,37 +213,85 @@ def background_extra(canvas: ForegroundCanvas) -> dict:
 
 
 def read_frames(source_spec, max_frames: int | None = None) -> list[np.ndarray]:
-    """All frames of a video file or folder (``(H, W, 3)`` BGR uint8).
+    """All frames of a video file or folder (``(H, W, 3)`` BGR uint8), in memory: for short
+    clips (tests, benchmarks); fitting streams with :func:`fit_canvases`.
 
     Raises:
         InputError: an unreadable source, a live stream, or a video with no frames.
     """
+    frames = []
+    for frame in _recorded_frames(source_spec):
+        frames.append(frame)
+        if max_frames and len(frames) >= max_frames:
+            break
+    if not frames:
+        raise InputError(f"{source_spec}: the video has no frames")
+    return frames
+
+
+def _recorded_frames(source_spec):
+    """The frames of a recorded video, one at a time (a live stream is refused)."""
     from tracker.sources import open_source
 
     src = open_source(source_spec)
     if src.live:
         raise InputError("fitting SQAIR needs a recorded video, not a live stream")
-    frames = []
     for _, frame in src:
-        frames.append(frame)
-        if max_frames and len(frames) >= max_frames:
-            break
-    if not frames:
-        raise InputError(f"{src.name}: the video has no frames")
-    return frames
+        yield frame
+
+
+def _warn_if_moving(canvases: np.ndarray) -> None:
+    if len(canvases) > 5 and float(canvases[5:].mean(dtype=np.float64)) > MOVING_CAMERA_FOREGROUND:
+        warnings.warn(
+            f"{100 * float(canvases[5:].mean(dtype=np.float64)):.0f}% of the image is foreground: the camera "
+            "seems to move; SQAIR's CCTV mode assumes a static camera", stacklevel=3)
 
 
 def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.ndarray:
     """``(T, height, width)`` canvases of ``frames``; warns when the camera seems to move."""
     if canvas.background == "median":
-        step = max(1, len(frames) // 50)
+        step = max(1, len(frames) // BACKGROUND_SAMPLES)
         canvas.set_background(frames[::step])
     out = np.stack([canvas(f) for f in frames])
-    if len(out) > 5 and float(out[5:].mean()) > MOVING_CAMERA_FOREGROUND:
-        warnings.warn(
-            f"{100 * float(out[5:].mean()):.0f}% of the image is foreground: the camera seems to move; "
-            "SQAIR's CCTV mode assumes a static camera", stacklevel=2)
+    _warn_if_moving(out)
     return out
+
+
+def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0) -> tuple[np.ndarray, int]:
+    """The canvases of a recorded video for fitting, in bounded memory.
+
+    Streams the video three times: to count its frames, to estimate ``canvas``'s median
+    background from :data:`BACKGROUND_SAMPLES` evenly spaced frames (the same frames
+    :func:`video_canvases` uses), and to make the canvases, kept as float16 (a 80x60 canvas is
+    9.6 kB a frame). Warns when the camera seems to move.
+
+    Args:
+        source_spec: a video file or image folder.
+        canvas: a ``median`` :class:`ForegroundCanvas` (its background is set here).
+        max_frames: use only the first this many frames (0: all).
+
+    Returns:
+        ``(canvases, frames in the video)``: ``(T, height, width)`` float16 in ``[0, 1]``.
+    """
+    if canvas.background != "median":
+        raise InputError("fit_canvases needs a median ForegroundCanvas")
+    total = sum(1 for _ in _recorded_frames(source_spec))
+    if total == 0:
+        raise InputError(f"{source_spec}: the video has no frames")
+    used = min(total, max_frames) if max_frames else total
+    step = max(1, used // BACKGROUND_SAMPLES)
+    canvas.set_background([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+                           for i, f in zip(range(used), _recorded_frames(source_spec)) if i % step == 0])
+    out = np.empty((used, canvas.height, canvas.width), np.float16)
+    n = 0
+    for frame in _recorded_frames(source_spec):
+        if n == used:
+            break
+        out[n] = canvas(frame)
+        n += 1
+    out = out[:n]  # a file that delivered fewer frames the third time
+    _warn_if_moving(out)
+    return out, total
 
 
 def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, steps: int = 600,
@@ -269,7 +329,7 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
     from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from tracker.sqair.train import TrainOptions, train
 
-    videos = [np.asarray(c, np.float32) for c in canvases if len(c) >= 2]
+    videos = [np.asarray(c) for c in canvases if len(c) >= 2]  # float16 or float32; drawn as float32
     if not videos:
         raise InputError("fitting needs a video of at least 2 frames")
     if videos[0].shape[1:] != (config.height, config.width):
@@ -289,7 +349,7 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
         return out_b
 
     def pretrain(model: SQAIR) -> None:
-        crops = np.concatenate([foreground_blobs(v)[1] for v in videos])
+        crops = np.concatenate([foreground_blobs(blob_frames(v))[1] for v in videos])
         if len(crops):
             pretrain_glimpses(model, crops, GlimpsePretrainOptions(steps=pretrain_steps, seed=seed))
 

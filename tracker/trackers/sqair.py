@@ -39,7 +39,7 @@ class SQAIRTracker(Tracker):
 
     def __init__(self, weights: str = "", mode: str = "cctv", background: str = "auto", adapt: float = 0.001,
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
-                 fit_steps: int = 600, fit_minutes: float = 0.0, save: str = "",
+                 fit_steps: int = 600, fit_minutes: float = 0.0, fit_frames: int = 20000, save: str = "",
                  pres_prior: float = 1e-5, pretrain_steps: int = 1500, min_mass: float = 0.1,
                  seed: int = 0, device: str = "cpu") -> None:
         """Build the tracker.
@@ -62,6 +62,8 @@ class SQAIRTracker(Tracker):
             max_objects: object slots of a new (fitted) model.
             fit_steps: optimiser steps of ``--fit``.
             fit_minutes: stop fitting after this long (0: no limit).
+            fit_frames: ``--fit`` uses at most the video's first this many frames (0: all); the
+                fit keeps one small float16 canvas per frame (9.6 kB at 80x60), never the frames.
             save: where ``--fit`` saves the fitted weights (default OUT/sqair_fit/sqair.pt).
             pres_prior: prior probability that discovery adds one more object (``--fit``;
                 lower: fewer, whole objects).
@@ -83,6 +85,9 @@ class SQAIRTracker(Tracker):
         self.mode, self.background, self.adapt = mode, background, float(adapt)
         self._camera_background = None
         self.fit_steps, self.fit_minutes, self.save = fit_steps, fit_minutes, save
+        if int(fit_frames) < 0 or int(fit_frames) == 1:
+            raise InputError(f"fit_frames must be 0 (all) or at least 2, not {fit_frames}")
+        self.fit_frames = int(fit_frames)
         self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
         self.min_mass = float(min_mass)
         self.seed = int(seed)
@@ -142,23 +147,24 @@ class SQAIRTracker(Tracker):
         """
         from tracker.sqair.cctv import (
             ForegroundCanvas,
+            background_extra,
+            blob_frames,
             blob_shape_prior,
             cctv_config,
+            fit_canvases,
             fit_cctv,
             foreground_blobs,
-            read_frames,
-            video_canvases,
         )
-        from tracker.sqair.cctv import background_extra
         from tracker.sqair.model import save_weights
 
         if self.mode != "cctv":
             raise InputError("--fit is for CCTV video (mode=cctv)")
         w, h = self.canvas_size
-        frames = read_frames(source)
         median = ForegroundCanvas(w, h, "median")
-        canvases = video_canvases(frames, median)
-        scale, aspect = blob_shape_prior(foreground_blobs(canvases)[0], w, h)
+        canvases, total = fit_canvases(source, median, self.fit_frames)  # streamed: bounded memory
+        if total > len(canvases):
+            warnings.warn(f"fitting on the first {len(canvases)} of {total} frames (-p fit_frames)", stacklevel=2)
+        scale, aspect = blob_shape_prior(foreground_blobs(blob_frames(canvases))[0], w, h)
         config = cctv_config(w, h, self.max_objects, scale, aspect, self.pres_prior)
         if self.model is not None and self.model.config.to_dict() != config.to_dict():
             config = self.model.config
