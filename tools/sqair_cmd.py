@@ -191,8 +191,11 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
               help="test: the official MNIST test digits; validation: the training digits held out by "
                    "`train sqair --validate`; opencv: the 5,000 digits of OpenCV's sample sheet (never trained on "
                    "by `train sqair`).")
+@click.option("--online", is_flag=True,
+              help="Also score what the streaming tracker (track --model sqair -p mode=intensity -p particles=K) "
+                   "reports frame by frame, with the same --particles (1: posterior means).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, digit_set, as_json):
+def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, digit_set, online, as_json):
     import torch
 
     from datasets.moving_mnist import load_digits
@@ -207,7 +210,7 @@ def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, thre
         raise InputError(f"{weights}: Moving MNIST needs a square canvas model")
     digits = _held_out(load_digits("train", data))[1] if digit_set == "validation" else load_digits(digit_set, data)
     result = evaluate_moving_mnist(model, digits, sequences=sequences, n_frames=n_frames,
-                                   particles=particles, seed=seed)
+                                   particles=particles, seed=seed, online=online)
     click.echo(result.to_json() if as_json else result.format_table())
 
 

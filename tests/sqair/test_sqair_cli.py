@@ -335,3 +335,41 @@ def test_training_with_augmented_overlapping_digits_validates_on_the_opencv_digi
     assert json.loads(stdout)["sequences"] == 2
     code, _, err = run_cli(["train", "sqair", "--out", tmp_path / "bad", "--data", data_dir, "--overlap", "1.5"])
     assert code == 2 and "overlap" in err and not (tmp_path / "bad").exists()
+
+
+def test_streaming_tracker_follows_k_particles_and_keeps_identities_when_the_shown_one_changes(data_dir):
+    import torch
+
+    from datasets.moving_mnist import MovingMnist, load_digits
+    from tracker.sqair.cctv import CanvasTrack, CanvasTracker
+    from tracker.sqair.model import load_weights
+    from tracker.trackers.sqair import SHIPPED_WEIGHTS
+
+    model = load_weights(SHIPPED_WEIGHTS)
+    seq = MovingMnist(load_digits("test", data_dir)).sample(np.random.default_rng(3), 1, n_digits=np.array([2]))
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(5)
+        runner = CanvasTracker(model, particles=4)
+        runs.append([[(t.track_id, tuple(np.round(t.box, 3))) for t in runner.step(f)] for f in seq.frames[0]])
+    assert runs[0] == runs[1]  # same seed, same reports
+    assert all(len({i for i, _ in frame}) == len(frame) for frame in runs[0])  # identities unique per frame
+    assert sum(len(frame) for frame in runs[0]) >= 15  # two digits found in most of the 10 frames
+    with pytest.raises(Exception, match="particles"):
+        CanvasTracker(model, particles=0)
+    # a change of the shown particle: its objects take the overlapping reported identities
+    runner = CanvasTracker(model, particles=2)
+    runner.ids = np.array([[7, 9, 0], [12, 7, 0]])  # particle 1 holds 7 elsewhere: it must swap, not duplicate
+    runner._last = [CanvasTrack(7, np.array([10.0, 10, 12, 16]), 1.0), CanvasTrack(9, np.array([30.0, 20, 12, 16]), 1.0)]
+    runner._inherit_identities(1, np.array([True, True, False]), np.array([[11.0, 10, 12, 16], [40, 40, 5, 5], [0, 0, 0, 0]]))
+    assert runner.ids[1].tolist() == [7, 12, 0] and runner.ids[0].tolist() == [7, 9, 0]
+
+
+def test_eval_scores_the_online_readout(tmp_path, data_dir):
+    import json
+
+    code, out, err = run_cli(["eval", "sqair", "--weights", tiny_weights(tmp_path), "--data", data_dir, "--sequences", "2",
+                              "--frames", "3", "--particles", "2", "--online", "--json"])
+    assert code == 0, err
+    readouts = {r["readout"]: r for r in json.loads(out)["readouts"]}
+    assert set(readouts) == {"raw", "merged", "online"} and 0.0 <= readouts["online"]["count_accuracy"] <= 1.0

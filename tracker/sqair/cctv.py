@@ -376,10 +376,13 @@ class CanvasTrack:
 
 @dataclass
 class CanvasTracker:
-    """Runs SQAIR online on canvases with posterior means (no sampling).
+    """Runs SQAIR online on canvases: with posterior means (``particles=1``, deterministic) or
+    with ``particles`` samples followed side by side, reporting at each frame the one whose
+    importance weight, summed over the frames so far, is highest (online best-of-K).
 
     Attributes:
         model: the model.
+        particles: ``K``, posterior samples followed (1: posterior means, no sampling).
         min_pixels: an object must render at least this many canvas pixels above 0.3 to be
             reported (discards faint, empty objects).
         min_mass: and its rendered intensity must add up to at least this share of the area
@@ -387,50 +390,95 @@ class CanvasTracker:
             specks of foreground noise or a sliver of a person. The object is still tracked.
         min_support: an object whose window's mean canvas intensity is below this is
             forgotten (its slot freed).
+        min_iou: when the reported particle changes, its objects take the identities of the
+            objects reported in the previous frame whose boxes overlap them by at least this IoU.
     """
 
     model: SQAIR
+    particles: int = 1
     min_pixels: int = 2
     min_mass: float = 0.0
     min_support: float = 0.02
+    min_iou: float = 0.3
     state: ObjectState | None = None
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # (K, N) per particle
+    log_weights: torch.Tensor | None = None  # (K,) summed over the frames, minus their maximum
     next_id: int = 1
+    _shown: int = -1
+    _last: list = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if int(self.particles) < 1:
+            raise InputError(f"particles must be at least 1, got {self.particles}")
 
     def reset(self) -> None:
-        self.state, self.ids, self.next_id = None, np.zeros(0, np.int64), 1
+        self.state, self.ids, self.log_weights, self.next_id = None, np.zeros((0, 0), np.int64), None, 1
+        self._shown, self._last = -1, []
 
     @torch.no_grad()
     def step(self, canvas: np.ndarray) -> list[CanvasTrack]:
         """Advance to one ``(H, W)`` canvas; returns the present objects (score: rendered
         intensity as a share of the prior window's area, at most 1)."""
-        m = self.model
+        m, k = self.model, int(self.particles)
         if self.state is None:
-            self.state = m.initial_state(1)
-            self.ids = np.zeros(m.config.max_objects, np.int64)
-        x = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.float32))[None]
-        with m.posterior_means():
+            self.state = m.initial_state(k)
+            self.ids = np.zeros((k, m.config.max_objects), np.int64)
+            self.log_weights = torch.zeros(k)
+        x = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.float32))[None].expand(k, -1, -1)
+        if k == 1:
+            with m.posterior_means():
+                r = m.step(x, self.state)
+        else:
             r = m.step(x, self.state)
+            self.log_weights = self.log_weights + r.log_lik + r.scores.log_p - r.scores.log_q
+            self.log_weights = self.log_weights - self.log_weights.max()
         # an object whose window holds (almost) no foreground explains nothing: forget it, so
         # that its slot is free for discovery (an empty first frame, e.g. before an online
         # background model has formed, would otherwise fill every slot with empty objects)
-        support = m.read(x, r.state.where)[0].mean(-1)
-        self.state = r.state._replace(pres=r.state.pres * (support >= self.min_support).to(x.dtype)[None])
-        pres = self.state.pres[0].numpy() > 0.5
-        found = r.discovered[0].numpy() > 0.5
-        objects = r.objects[0].numpy()
-        boxes = object_boxes_from_images(r.objects[0], r.state.where[0]).numpy()
+        support = m.read(x, r.state.where).mean(-1)
+        self.state = r.state._replace(pres=r.state.pres * (support >= self.min_support).to(x.dtype))
+        pres = self.state.pres.numpy() > 0.5
+        found = r.discovered.numpy() > 0.5
+        for p in range(k):  # identities per particle
+            for i in range(pres.shape[1]):
+                if found[p, i] or (pres[p, i] and self.ids[p, i] == 0):
+                    self.ids[p, i], self.next_id = self.next_id, self.next_id + 1
+                elif not pres[p, i]:
+                    self.ids[p, i] = 0
+        best = int(self.log_weights.argmax()) if k > 1 else 0
+        objects = r.objects[best].numpy()
+        boxes = object_boxes_from_images(r.objects[best], r.state.where[best]).numpy()
+        if best != self._shown and self._shown >= 0:
+            self._inherit_identities(best, pres[best], boxes)
+        self._shown = best
         win_w, win_h = m.prior_window_px()
         window_area = max(1, win_w * win_h)
         tracks = []
-        for i in range(len(pres)):
-            if found[i] or (pres[i] and self.ids[i] == 0):
-                self.ids[i], self.next_id = self.next_id, self.next_id + 1
-            if not pres[i]:
-                self.ids[i] = 0
+        for i in range(pres.shape[1]):
+            if not pres[best, i]:
                 continue
             mass = float(objects[i].sum()) / window_area
             if (objects[i] > 0.3).sum() < self.min_pixels or mass < self.min_mass:
                 continue
-            tracks.append(CanvasTrack(int(self.ids[i]), boxes[i], min(1.0, mass)))
+            tracks.append(CanvasTrack(int(self.ids[best, i]), boxes[i], min(1.0, mass)))
+        self._last = tracks
         return tracks
+
+    def _inherit_identities(self, best: int, present: np.ndarray, boxes: np.ndarray) -> None:
+        """The newly reported particle's objects take the identities of the last reported
+        objects they overlap (so a change of particle is not a change of every identity)."""
+        from scipy.optimize import linear_sum_assignment
+
+        from tracker.boxes import iou_matrix
+
+        slots = np.flatnonzero(present)
+        if not len(slots) or not self._last:
+            return
+        iou = iou_matrix(boxes[slots].astype(np.float64), np.stack([t.box for t in self._last]).astype(np.float64))
+        rows, cols = linear_sum_assignment(-iou)
+        row = self.ids[best]
+        for r_i, c_i in zip(rows, cols):
+            if iou[r_i, c_i] >= self.min_iou:
+                old_id, target = self._last[c_i].track_id, slots[r_i]
+                row[row == old_id] = row[target]  # a slot already holding it swaps: no duplicates
+                row[target] = old_id

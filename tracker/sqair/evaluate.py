@@ -28,7 +28,10 @@ class ReadoutScores:
 
     Attributes:
         readout: ``raw`` (every present object) or ``merged`` (objects whose pixel boxes
-            mostly overlap are merged, see :func:`merge_overlapping`).
+            mostly overlap are merged, see :func:`merge_overlapping`) of the best of ``K``
+            particles, or ``online`` (what ``track --model sqair`` reports frame by frame:
+            :class:`tracker.sqair.cctv.CanvasTracker` with the same ``K``, see
+            :func:`online_tracks`).
         count_accuracy: share of frames whose object count equals the true count.
         count_accuracy_seq: share of sequences counted right in every frame.
         mota, idf1, idsw, hota: MOT metrics of the tracks against the ground-truth boxes
@@ -171,6 +174,29 @@ def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3):
     return pres, boxes, ids
 
 
+def online_tracks(model: SQAIR, frames: np.ndarray, particles: int):
+    """What the streaming tracker reports on each sequence, as ``(pres, boxes, ids)`` arrays
+    like :func:`best_particle_tracks` (``(B, T, N)``, ``(B, T, N, 4)`` ``x, y, w, h``, ``(B, T, N)``).
+
+    Args:
+        frames: ``(B, T, H, W)`` in ``[0, 1]``.
+        particles: ``K`` of :class:`tracker.sqair.cctv.CanvasTracker` (1: posterior means).
+    """
+    from tracker.sqair.cctv import CanvasTracker
+
+    b_n, t_n = frames.shape[:2]
+    m_n = model.config.max_objects
+    pres, boxes, ids = np.zeros((b_n, t_n, m_n), bool), np.zeros((b_n, t_n, m_n, 4)), np.zeros((b_n, t_n, m_n), np.int64)
+    for b in range(b_n):
+        runner = CanvasTracker(model, particles=particles)
+        for t in range(t_n):
+            for j, track in enumerate(runner.step(frames[b, t])):
+                pres[b, t, j], boxes[b, t, j], ids[b, t, j] = True, track.box, track.track_id
+        seen = np.unique(ids[b][pres[b]])  # renumbered 1, 2, ... within the sequence (0: none)
+        ids[b][pres[b]] = np.searchsorted(seen, ids[b][pres[b]]) + 1
+    return pres, boxes, ids
+
+
 def tracks_to_mot(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, frame_offset: int = 0,
                   id_offset: int = 0) -> MotRows:
     """``(B, T, N)`` tracks (see :func:`best_particle_tracks`) as MOT rows, sequences laid end
@@ -189,7 +215,7 @@ def _concat(rows: list[MotRows]) -> MotRows:
 @torch.no_grad()
 def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500, n_frames: int = 10,
                           particles: int = 5, batch: int = 25, seed: int = 1234, max_digits: int = 2,
-                          progress: bool = False) -> MovingMnistEvaluation:
+                          progress: bool = False, online: bool = False) -> MovingMnistEvaluation:
     """Score ``model`` on Moving MNIST sequences drawn (with ``seed``) from ``digits``.
 
     Args:
@@ -202,6 +228,7 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         seed: the data seed (same seed, same sequences).
         max_digits: most digits per sequence.
         progress: show a progress bar.
+        online: also score the ``online`` read-out (the streaming tracker; slower).
     """
     from datasets.moving_mnist import MovingMnist
     from tracker.metrics.mot import evaluate_mot
@@ -209,7 +236,7 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
     model.eval()
     gen = MovingMnist(digits, canvas=model.config.width, n_frames=n_frames, max_digits=max_digits)
     rng = np.random.default_rng(seed)
-    names = ("raw", "merged")
+    names = ("raw", "merged", "online") if online else ("raw", "merged")
     slots = model.config.max_objects
     tallies = {k: {"correct": 0, "seq_ok": 0, "preds": [], "confusion": np.zeros((max_digits + 1, slots + 1), int)}
                for k in names}
@@ -229,7 +256,12 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         raw = best_particle_tracks(out)
         gt_rows, f_next, gt_id_next = data.to_mot(f_off, gt_id)
         gts.append(gt_rows)
-        for name, (pres, boxes, ids) in zip(names, (raw, merge_overlapping(*raw))):
+        readouts_now = [raw, merge_overlapping(*raw)]
+        if online:  # its samples leave the other read-outs' random stream as it was
+            rng_state = torch.get_rng_state()
+            readouts_now.append(online_tracks(model, data.frames, particles))
+            torch.set_rng_state(rng_state)
+        for name, (pres, boxes, ids) in zip(names, readouts_now):
             counted = pres.sum(-1)
             ok = counted == data.counts
             tallies[name]["correct"] += int(ok.sum())

@@ -41,7 +41,7 @@ class SQAIRTracker(Tracker):
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
                  fit_steps: int = 600, fit_minutes: float = 0.0, fit_frames: int = 20000, save: str = "",
                  pres_prior: float = 1e-5, pretrain_steps: int = 1500, min_mass: float = 0.1,
-                 seed: int = 0, device: str = "cpu") -> None:
+                 particles: int = 1, seed: int = 0, device: str = "cpu") -> None:
         """Build the tracker.
 
         Args:
@@ -72,7 +72,11 @@ class SQAIRTracker(Tracker):
             min_mass: ``cctv`` only: report an object only when its rendered foreground
                 adds up to this share of an expected object's area (the prior's window);
                 smaller objects (noise, slivers of people) are still tracked, not reported.
-            seed: random seed of ``--fit`` (initialisation, pre-training, training).
+            particles: posterior samples followed while tracking, reporting at each frame the
+                one with the highest importance weight so far (1: posterior means,
+                deterministic; K costs about K times the model's time).
+            seed: random seed of ``--fit`` (initialisation, pre-training, training) and of the
+                tracking samples when ``particles`` > 1.
             device: only ``cpu`` is used (the model is small).
         """
         super().__init__()
@@ -91,6 +95,9 @@ class SQAIRTracker(Tracker):
         self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
         self.min_mass = float(min_mass)
         self.seed = int(seed)
+        if int(particles) < 1:
+            raise InputError(f"particles must be at least 1, not {particles}")
+        self.particles = int(particles)
         if not 0.0 <= self.min_mass <= 1.0:
             raise InputError(f"min_mass must be between 0 and 1, not {min_mass}")
         if not 0.0 < self.pres_prior < 1.0:
@@ -124,7 +131,12 @@ class SQAIRTracker(Tracker):
     def _start_runner(self) -> None:
         from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
 
-        self._runner = CanvasTracker(self.model, min_mass=self.min_mass if self.mode == "cctv" else 0.0)
+        self._runner = CanvasTracker(self.model, particles=self.particles,
+                                     min_mass=self.min_mass if self.mode == "cctv" else 0.0)
+        if self.particles > 1:
+            import torch
+
+            torch.manual_seed(self.seed)  # the same video, the same samples
         w, h = self.canvas_size
         if self.mode == "cctv":
             kind = self.background
