@@ -404,8 +404,8 @@ class CanvasTracker:
     ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # (K, N) per particle
     log_weights: torch.Tensor | None = None  # (K,) summed over the frames, minus their maximum
     next_id: int = 1
-    _shown: int = -1
-    _last: list = field(default_factory=list)
+    _shown: int = field(default=-1, init=False)  # the particle reported last (-1: none yet)
+    _last: list = field(default_factory=list, init=False)  # the CanvasTracks reported last
 
     def __post_init__(self) -> None:
         if int(self.particles) < 1:
