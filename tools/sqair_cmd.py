@@ -343,8 +343,10 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, a
               help="Fitted CCTV weights (default: an unfitted model of the CCTV size; speed does not depend on the weights).")
 @click.option("--min-frames", default=200, show_default=True, type=click.IntRange(min=1))
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@click.option("--particles", multiple=True, type=click.IntRange(min=1), default=(1,), show_default=True,
+              help="Samples the tracker follows (-p particles; 1: posterior means); repeat for one row each.")
 @click.option("--json", "as_json", is_flag=True)
-def bench_sqair_command(clip, weights, min_frames, threads, as_json):
+def bench_sqair_command(clip, weights, min_frames, threads, particles, as_json):
     import numpy as np
     import torch
 
@@ -359,7 +361,6 @@ def bench_sqair_command(clip, weights, min_frames, threads, as_json):
     model = load_weights(weights) if weights else SQAIR(cctv_config()).eval()
     c = model.config
     fg = ForegroundCanvas(c.width, c.height, "mog2")
-    runner = CanvasTracker(model)
     repeats = max(1, int(np.ceil(min_frames / len(frames))))
     canvases = []
     t0 = time.perf_counter()
@@ -367,24 +368,28 @@ def bench_sqair_command(clip, weights, min_frames, threads, as_json):
         for f in frames:
             canvases.append(fg(f))
     t_fg = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for cv in canvases:
-        runner.step(cv)
-    t_model = time.perf_counter() - t0
     n = len(canvases)
-    rows = [{"what": f"sqair model only ({c.width}x{c.height} canvas, {c.max_objects} slots)", "frames": n,
-             "fps": n / t_model},
-            {"what": "mog2 foreground + sqair", "frames": n, "fps": n / (t_model + t_fg)}]
+    rows = []
+    for k in particles:
+        runner = CanvasTracker(model, particles=k)
+        t0 = time.perf_counter()
+        for cv in canvases:
+            runner.step(cv)
+        t_model = time.perf_counter() - t0
+        label = "posterior means" if k == 1 else f"{k} particles"
+        rows += [{"what": f"sqair model only ({c.width}x{c.height} canvas, {c.max_objects} slots, {label})",
+                  "frames": n, "fps": n / t_model},
+                 {"what": f"mog2 foreground + sqair ({label})", "frames": n, "fps": n / (t_model + t_fg)}]
     if as_json:
         click.echo(json.dumps(rows, indent=1))
         return
     h, w = frames[0].shape[:2]
     click.echo(f"clip: {clip} ({w}x{h}, {len(frames)} frames x {repeats}), cpu, {threads} threads")
-    head = f"{'configuration':<52} {'frames':>7} {'frames/s':>9}"
+    head = f"{'configuration':<68} {'frames':>7} {'frames/s':>9}"
     click.echo(head)
     click.echo("-" * len(head))
     for r in rows:
-        click.echo(f"{r['what']:<52} {r['frames']:>7} {r['fps']:>9.1f}")
+        click.echo(f"{r['what']:<68} {r['frames']:>7} {r['fps']:>9.1f}")
 
 
 def register(train_group: click.Group, eval_group: click.Group, bench_group: click.Group) -> None:

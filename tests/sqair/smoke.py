@@ -37,5 +37,5 @@ def sqair_smoke_args(tmp_path, clip, data_dir_or_none):
         "eval sqair-cctv": ["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "--fit-steps", "1",
                             "-p", "canvas_width=32", "-p", "canvas_height=24", "-p", "max_objects=2",
                             "-p", "pretrain_steps=3", "--no-progress", "--json"],
-        "bench sqair": ["bench", "sqair", clip, "--min-frames", "12", "--json"],
+        "bench sqair": ["bench", "sqair", clip, "--min-frames", "12", "--particles", "1", "--particles", "2", "--json"],
     }

@@ -74,7 +74,8 @@ class SQAIRTracker(Tracker):
                 smaller objects (noise, slivers of people) are still tracked, not reported.
             particles: posterior samples followed while tracking, reporting at each frame the
                 one with the highest importance weight so far (1: posterior means,
-                deterministic; K costs about K times the model's time).
+                deterministic; the K samples run as one batch: 5 halve the frame rate of an
+                80x60 CCTV model in ``attentrack bench sqair --particles 5``).
             seed: random seed of ``--fit`` (initialisation, pre-training, training) and of the
                 tracking samples when ``particles`` > 1.
             device: only ``cpu`` is used (the model is small).
