@@ -240,18 +240,22 @@ def _recorded_frames(source_spec):
         yield frame
 
 
+def _background_step(n_frames: int) -> int:
+    """Every how many frames of ``n_frames`` one is sampled for the median background."""
+    return max(1, n_frames // BACKGROUND_SAMPLES)
+
+
 def _warn_if_moving(canvases: np.ndarray) -> None:
-    if len(canvases) > 5 and float(canvases[5:].mean(dtype=np.float64)) > MOVING_CAMERA_FOREGROUND:
-        warnings.warn(
-            f"{100 * float(canvases[5:].mean(dtype=np.float64)):.0f}% of the image is foreground: the camera "
-            "seems to move; SQAIR's CCTV mode assumes a static camera", stacklevel=3)
+    share = float(canvases[5:].mean(dtype=np.float64)) if len(canvases) > 5 else 0.0
+    if share > MOVING_CAMERA_FOREGROUND:
+        warnings.warn(f"{100 * share:.0f}% of the image is foreground: the camera seems to move; "
+                      "SQAIR's CCTV mode assumes a static camera", stacklevel=3)
 
 
 def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.ndarray:
     """``(T, height, width)`` canvases of ``frames``; warns when the camera seems to move."""
     if canvas.background == "median":
-        step = max(1, len(frames) // BACKGROUND_SAMPLES)
-        canvas.set_background(frames[::step])
+        canvas.set_background(frames[::_background_step(len(frames))])
     out = np.stack([canvas(f) for f in frames])
     _warn_if_moving(out)
     return out
@@ -279,7 +283,7 @@ def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0) -> 
     if total == 0:
         raise InputError(f"{source_spec}: the video has no frames")
     used = min(total, max_frames) if max_frames else total
-    step = max(1, used // BACKGROUND_SAMPLES)
+    step = _background_step(used)
     canvas.set_background([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
                            for i, f in zip(range(used), _recorded_frames(source_spec)) if i % step == 0])
     out = np.empty((used, canvas.height, canvas.width), np.float16)
