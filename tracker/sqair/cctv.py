@@ -5,7 +5,7 @@ canvas* (the foreground mask against an estimated background, shrunk with area a
 to ``canvas_width x canvas_height``, values 0-1), on which people look like the blobs SQAIR
 explains as objects. The background is OpenCV's MOG2 (online) or the per-pixel median of
 frames sampled over the whole video (needs the video in advance; best for fitting). A fit
-saves its median background with the weights (:func:`read_camera_background`), so tracking
+saves its median background with the weights (:func:`camera_background`), so tracking
 later with those weights reads the same foreground as the fit did, adapting the background
 slowly to light changes (``adapt``).
 
@@ -197,12 +197,11 @@ class ForegroundCanvas:
         return cv2.resize(self.mask(frame), (self.width, self.height), interpolation=cv2.INTER_AREA)
 
 
-def read_camera_background(path: str | Path) -> np.ndarray | None:
-    """The median background saved with fitted weights (``(H, W)`` uint8 grey levels), or
-    None when the file carries none (e.g. Moving MNIST weights or weights fitted before
-    backgrounds were saved)."""
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    grey = ck.get("background") if isinstance(ck, dict) else None
+def camera_background(checkpoint: dict) -> np.ndarray | None:
+    """The median background saved with fitted weights (``(H, W)`` uint8 grey levels) from a
+    checkpoint read by :func:`tracker.sqair.model.read_checkpoint`, or None when it carries
+    none (e.g. Moving MNIST weights or weights fitted before backgrounds were saved)."""
+    grey = checkpoint.get("background")
     return None if grey is None else grey.numpy()
 
 
@@ -396,6 +395,8 @@ class CanvasTracker:
             forgotten (its slot freed).
         min_iou: when the reported particle changes, its objects take the identities of the
             objects reported in the previous frame whose boxes overlap them by at least this IoU.
+        seed: seed of the tracker's own random stream (``particles > 1``): the same seed and
+            canvases give the same reports; torch's global generator is left as it was.
     """
 
     model: SQAIR
@@ -404,12 +405,14 @@ class CanvasTracker:
     min_mass: float = 0.0
     min_support: float = 0.02
     min_iou: float = 0.3
+    seed: int = 0
     state: ObjectState | None = None
     ids: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))  # (K, N) per particle
     log_weights: torch.Tensor | None = None  # (K,) summed over the frames, minus their maximum
     next_id: int = 1
     _shown: int = field(default=-1, init=False)  # the particle reported last (-1: none yet)
     _last: list = field(default_factory=list, init=False)  # the CanvasTracks reported last
+    _rng_state: torch.Tensor | None = field(default=None, init=False)  # the private random stream (None: unseeded)
 
     def __post_init__(self) -> None:
         if int(self.particles) < 1:
@@ -417,7 +420,7 @@ class CanvasTracker:
 
     def reset(self) -> None:
         self.state, self.ids, self.log_weights, self.next_id = None, np.zeros((0, 0), np.int64), None, 1
-        self._shown, self._last = -1, []
+        self._shown, self._last, self._rng_state = -1, [], None
 
     @torch.no_grad()
     def step(self, canvas: np.ndarray) -> list[CanvasTrack]:
@@ -433,7 +436,13 @@ class CanvasTracker:
             with m.posterior_means():
                 r = m.step(x, self.state)
         else:
-            r = m.step(x, self.state)
+            with torch.random.fork_rng(devices=[]):  # sample from the private stream
+                if self._rng_state is None:
+                    torch.manual_seed(self.seed)
+                else:
+                    torch.set_rng_state(self._rng_state)
+                r = m.step(x, self.state)
+                self._rng_state = torch.get_rng_state()
             self.log_weights = self.log_weights + r.log_lik + r.scores.log_p - r.scores.log_q
             self.log_weights = self.log_weights - self.log_weights.max()
         # an object whose window holds (almost) no foreground explains nothing: forget it, so

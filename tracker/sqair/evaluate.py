@@ -174,13 +174,14 @@ def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3):
     return pres, boxes, ids
 
 
-def online_tracks(model: SQAIR, frames: np.ndarray, particles: int):
+def online_tracks(model: SQAIR, frames: np.ndarray, particles: int, seed: int = 0):
     """What the streaming tracker reports on each sequence, as ``(pres, boxes, ids)`` arrays
     like :func:`best_particle_tracks` (``(B, T, N)``, ``(B, T, N, 4)`` ``x, y, w, h``, ``(B, T, N)``).
 
     Args:
         frames: ``(B, T, H, W)`` in ``[0, 1]``.
         particles: ``K`` of :class:`tracker.sqair.cctv.CanvasTracker` (1: posterior means).
+        seed: sequence ``b`` is followed with the tracker's random stream seeded ``seed + b``.
     """
     from tracker.sqair.cctv import CanvasTracker
 
@@ -188,7 +189,7 @@ def online_tracks(model: SQAIR, frames: np.ndarray, particles: int):
     m_n = model.config.max_objects
     pres, boxes, ids = np.zeros((b_n, t_n, m_n), bool), np.zeros((b_n, t_n, m_n, 4)), np.zeros((b_n, t_n, m_n), np.int64)
     for b in range(b_n):
-        runner = CanvasTracker(model, particles=particles)
+        runner = CanvasTracker(model, particles=particles, seed=seed + b)
         for t in range(t_n):
             for j, track in enumerate(runner.step(frames[b, t])):
                 pres[b, t, j], boxes[b, t, j], ids[b, t, j] = True, track.box, track.track_id
@@ -257,10 +258,8 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         gt_rows, f_next, gt_id_next = data.to_mot(f_off, gt_id)
         gts.append(gt_rows)
         readouts_now = [raw, merge_overlapping(*raw)]
-        if online:  # its samples leave the other read-outs' random stream as it was
-            rng_state = torch.get_rng_state()
-            readouts_now.append(online_tracks(model, data.frames, particles))
-            torch.set_rng_state(rng_state)
+        if online:  # its own random streams: the other read-outs' stays as it was
+            readouts_now.append(online_tracks(model, data.frames, particles, seed=seed + start))
         for name, (pres, boxes, ids) in zip(names, readouts_now):
             counted = pres.sum(-1)
             ok = counted == data.counts

@@ -779,6 +779,46 @@ def save_weights(model: SQAIR, path: str | os.PathLike, extra: dict | None = Non
     ap.commit()
 
 
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """The contents of a file saved by :func:`save_weights` (``config``, ``state_dict`` and any
+    extras, e.g. a camera background), read once.
+
+    Raises:
+        InputError: a missing, unreadable or foreign file.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"weights file not found: {path}")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise InputError(f"cannot read SQAIR weights {path}: {type(exc).__name__}") from None
+    if not isinstance(ck, dict) or ck.get("model") != "sqair":
+        raise InputError(f"{path} is not a SQAIR weights file")
+    return ck
+
+
+def model_from_checkpoint(ck: dict, path: str | os.PathLike, height: int | None = None,
+                          width: int | None = None) -> SQAIR:
+    """The model (in eval mode) of a checkpoint read by :func:`read_checkpoint` from ``path``
+    (named in errors).
+
+    Args:
+        height, width: the canvas size the caller needs (checked when given).
+
+    Raises:
+        InputError: a checkpoint for another canvas size.
+    """
+    config = SQAIRConfig.from_dict(json.loads(ck["config"]))
+    if (height is not None and height != config.height) or (width is not None and width != config.width):
+        raise InputError(
+            f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
+        )
+    model = SQAIR(config)
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    return model
+
+
 def load_weights(path: str | os.PathLike, height: int | None = None, width: int | None = None) -> SQAIR:
     """Load a model saved by :func:`save_weights`.
 
@@ -789,20 +829,4 @@ def load_weights(path: str | os.PathLike, height: int | None = None, width: int 
     Raises:
         InputError: a missing or foreign file, or a checkpoint for another canvas size.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"weights file not found: {path}")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"cannot read SQAIR weights {path}: {type(exc).__name__}") from None
-    if not isinstance(ck, dict) or ck.get("model") != "sqair":
-        raise InputError(f"{path} is not a SQAIR weights file")
-    config = SQAIRConfig.from_dict(json.loads(ck["config"]))
-    if (height is not None and height != config.height) or (width is not None and width != config.width):
-        raise InputError(
-            f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
-        )
-    model = SQAIR(config)
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
-    return model
+    return model_from_checkpoint(read_checkpoint(path), path, height, width)

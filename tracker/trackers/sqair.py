@@ -117,13 +117,14 @@ class SQAIRTracker(Tracker):
     # -- set-up ------------------------------------------------------------------------------
 
     def _load(self, path: str) -> None:
-        from tracker.sqair.cctv import read_camera_background
-        from tracker.sqair.model import load_weights
+        from tracker.sqair.cctv import camera_background
+        from tracker.sqair.model import model_from_checkpoint, read_checkpoint
 
-        self.model = load_weights(path, height=self._asked[1], width=self._asked[0])
+        checkpoint = read_checkpoint(path)
+        self.model = model_from_checkpoint(checkpoint, path, height=self._asked[1], width=self._asked[0])
         self.canvas_size = (self.model.config.width, self.model.config.height)
         if self.mode == "cctv":
-            self._camera_background = read_camera_background(path)
+            self._camera_background = camera_background(checkpoint)
             if self._camera_background is None and self.background == "median":
                 raise InputError(f"{path} carries no camera background (fitted before backgrounds were saved?): "
                                  "use -p background=mog2, or fit again with --fit")
@@ -132,12 +133,8 @@ class SQAIRTracker(Tracker):
     def _start_runner(self) -> None:
         from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
 
-        self._runner = CanvasTracker(self.model, particles=self.particles,
+        self._runner = CanvasTracker(self.model, particles=self.particles, seed=self.seed,  # same video, same samples
                                      min_mass=self.min_mass if self.mode == "cctv" else 0.0)
-        if self.particles > 1:
-            import torch
-
-            torch.manual_seed(self.seed)  # the same video, the same samples
         w, h = self.canvas_size
         if self.mode == "cctv":
             kind = self.background
