@@ -281,3 +281,22 @@ def test_a_fixed_keep_prior_charges_every_object_in_every_frame():
     with pytest.raises(InputError):
         SQAIRConfig(prop_pres_prior=1.0)
     assert fixed.generate(2, 3).shape == (2, 3, 16, 16)
+
+
+def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
+    import numpy as np
+
+    from tracker.sqair.cctv import snap_box_to_mask
+
+    frame = (640, 480)
+    mask = np.zeros((240, 320), np.float32)  # half the frame's resolution, like MOG2's
+    mask[50:150, 100:130] = 1  # a person: frame pixels x 200-260, y 100-300
+    mask[50:150, 160:180] = 1  # a neighbour 60 frame pixels to the right
+    coarse = np.array([196.0, 104.0, 56.0, 200.0])  # off by a few pixels, as an 8x-scaled canvas box
+    assert np.allclose(snap_box_to_mask(coarse, mask, frame, (8.0, 8.0)), [200, 100, 60, 200])
+    wide = np.array([190.0, 100.0, 80.0, 200.0])  # reaches 270 + 8: the neighbour (from 320) stays out
+    assert np.allclose(snap_box_to_mask(wide, mask, frame, (8.0, 8.0)), [200, 100, 60, 200])
+    empty = np.array([400.0, 300.0, 40.0, 80.0])  # no foreground to fit to: unchanged
+    assert np.allclose(snap_box_to_mask(empty, mask, frame, (8.0, 8.0)), empty)
+    edge = np.array([-4.0, -4.0, 20.0, 20.0])  # at the border the region is clipped to the frame
+    assert np.allclose(snap_box_to_mask(edge, mask, frame, (8.0, 8.0)), edge)

@@ -148,6 +148,7 @@ class ForegroundCanvas:
         self.adapt = float(adapt)
         self._median: np.ndarray | None = None
         self._mog2 = None
+        self.last_mask: np.ndarray | None = None  # the mask of the last frame turned into a canvas
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         if background == "mog2":
             from tracker.proposals import MOG2Proposer
@@ -193,8 +194,45 @@ class ForegroundCanvas:
         return m.astype(np.float32)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """``(height, width)`` float32 canvas in ``[0, 1]``."""
-        return cv2.resize(self.mask(frame), (self.width, self.height), interpolation=cv2.INTER_AREA)
+        """``(height, width)`` float32 canvas in ``[0, 1]`` (the mask it came from is kept as
+        :attr:`last_mask`)."""
+        self.last_mask = self.mask(frame)
+        return cv2.resize(self.last_mask, (self.width, self.height), interpolation=cv2.INTER_AREA)
+
+
+def snap_box_to_mask(box: np.ndarray, mask: np.ndarray, frame_size: tuple[int, int], margin: tuple[float, float],
+                     min_fill: float = 0.1) -> np.ndarray:
+    """A box found on the coarse canvas, fitted to the foreground at the mask's resolution.
+
+    The box is widened by ``margin`` on every side and shrunk to the tight box of the
+    foreground pixels inside it; each edge therefore moves by at most ``margin`` outwards
+    (a canvas pixel: the coarse box's rounding), so a neighbour's foreground beyond that is
+    never taken in.
+
+    Args:
+        box: ``x, y, w, h`` in frame pixels.
+        mask: ``(h, w)`` 0/1 foreground at any resolution covering the whole frame.
+        frame_size: the frame's ``(width, height)`` in pixels.
+        margin: ``(mx, my)`` in frame pixels.
+        min_fill: keep ``box`` unchanged when the foreground covers less than this share of
+            it (nothing to fit to).
+
+    Returns:
+        the fitted ``x, y, w, h`` in frame pixels (a copy of ``box`` when it is kept).
+    """
+    fw, fh = frame_size
+    mh, mw = mask.shape[:2]
+    kx, ky = mw / fw, mh / fh  # frame pixels -> mask pixels
+    x0 = int(np.floor(max(0.0, box[0] - margin[0]) * kx))
+    y0 = int(np.floor(max(0.0, box[1] - margin[1]) * ky))
+    x1 = int(np.ceil(min(float(fw), box[0] + box[2] + margin[0]) * kx))
+    y1 = int(np.ceil(min(float(fh), box[1] + box[3] + margin[1]) * ky))
+    region = mask[y0:y1, x0:x1] > 0.5
+    if region.size == 0 or region.sum() < min_fill * max(1.0, box[2] * kx * box[3] * ky):
+        return np.asarray(box, np.float64).copy()
+    cols, rows = np.flatnonzero(region.any(0)), np.flatnonzero(region.any(1))
+    return np.array([(x0 + cols[0]) / kx, (y0 + rows[0]) / ky,
+                     (cols[-1] - cols[0] + 1) / kx, (rows[-1] - rows[0] + 1) / ky], np.float64)
 
 
 def camera_background(checkpoint: dict) -> np.ndarray | None:

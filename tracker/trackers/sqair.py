@@ -41,7 +41,7 @@ class SQAIRTracker(Tracker):
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
                  fit_steps: int = 600, fit_minutes: float = 0.0, fit_frames: int = 20000, save: str = "",
                  pres_prior: float = 1e-5, pretrain_steps: int = 1500, min_mass: float = 0.1,
-                 particles: int = 1, seed: int = 0, device: str = "cpu") -> None:
+                 particles: int = 1, snap: bool = True, seed: int = 0, device: str = "cpu") -> None:
         """Build the tracker.
 
         Args:
@@ -76,6 +76,10 @@ class SQAIRTracker(Tracker):
                 one with the highest importance weight so far (1: posterior means,
                 deterministic; the K samples run as one batch: 5 halve the frame rate of an
                 80x60 CCTV model in ``attentrack bench sqair --particles 5``).
+            snap: ``cctv`` only: fit each reported box to the foreground at the mask's
+                resolution (each edge moves at most one canvas pixel outwards; see
+                :func:`tracker.sqair.cctv.snap_box_to_mask`) instead of the coarse canvas box
+                scaled up.
             seed: random seed of ``--fit`` (initialisation, pre-training, training) and of the
                 tracking samples when ``particles`` > 1.
             device: only ``cpu`` is used (the model is small).
@@ -95,6 +99,7 @@ class SQAIRTracker(Tracker):
         self.fit_frames = int(fit_frames)
         self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
         self.min_mass = float(min_mass)
+        self.snap = bool(snap)
         self.seed = int(seed)
         if int(particles) < 1:
             raise InputError(f"particles must be at least 1, not {particles}")
@@ -196,6 +201,8 @@ class SQAIRTracker(Tracker):
                              "`track VIDEO --model sqair --fit` or give --weights")
 
     def _step(self, frame: np.ndarray) -> list[Track]:
+        from tracker.sqair.cctv import snap_box_to_mask
+
         self._require_model()
         fh, fw = frame.shape[:2]
         if self._frame_size is None:
@@ -203,9 +210,12 @@ class SQAIRTracker(Tracker):
         canvas = self._canvas(frame)
         sx, sy = fw / self.canvas_size[0], fh / self.canvas_size[1]
         out = []
+        mask = getattr(self._canvas, "last_mask", None) if self.snap else None
         for t in self._runner.step(canvas):
             x, y, w, h = (float(v) for v in t.box)
             box = np.array([x * sx, y * sy, w * sx, h * sy])
+            if mask is not None:
+                box = snap_box_to_mask(box, mask, (fw, fh), (sx, sy))
             box[0], box[1] = max(box[0], 0.0), max(box[1], 0.0)
             box[2], box[3] = min(box[2], fw - box[0]), min(box[3], fh - box[1])
             if box[2] > 0 and box[3] > 0:
