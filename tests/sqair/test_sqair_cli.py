@@ -101,6 +101,9 @@ def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_for
                     "background")
     _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "adapt=1.5", "-o", tmp_path / "o5"],
                     "adapt")
+    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "max_size_std=-1", "-o", tmp_path / "o6"],
+                    "max_size_std")
+    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "snap=maybe", "-o", tmp_path / "o7"], "snap")
 
 
 def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_path, clip):

@@ -300,3 +300,29 @@ def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
     assert np.allclose(snap_box_to_mask(empty, mask, frame, (8.0, 8.0)), empty)
     edge = np.array([-4.0, -4.0, 20.0, 20.0])  # at the border the region is clipped to the frame
     assert np.allclose(snap_box_to_mask(edge, mask, frame, (8.0, 8.0)), edge)
+
+
+def test_a_box_wider_than_the_prior_allows_is_a_group_and_is_not_reported():
+    import numpy as np
+
+    from tracker.sqair.cctv import CanvasTracker, cctv_config
+
+    model = SQAIR(cctv_config(80, 60, scale_prior=0.1, aspect_prior=2.0)).eval()
+    assert model.prior_window_px() == (8, 16)  # 0.1 of 80 wide, twice as tall in pixels
+    wide_w, _ = model.prior_window_px(2.0)  # two prior std (0.5 on the logit side) above
+    side = 1 / (1 + math.exp(-(math.log(0.1 / 0.9) + 1.0)))
+    assert wide_w == round(side * 80) == 19
+    runner = CanvasTracker(model, min_mass=0.1, max_size_std=2.0)
+    person = np.zeros((60, 80), np.float32)
+    person[10:26, 30:38] = 1.0  # one prior window of ink
+    assert runner.report_score(person, np.array([30.0, 10, 8, 16])) == 1.0
+    group = np.zeros((60, 80), np.float32)
+    group[10:26, 20:44] = 1.0  # three people side by side: 24 px > 19
+    assert runner.report_score(group, np.array([20.0, 10, 24, 16])) is None
+    tall = np.zeros((60, 80), np.float32)
+    tall[0:50, 30:40] = 1.0  # someone near the camera: taller, not wider, than the prior allows
+    assert runner.report_score(tall, np.array([30.0, 0, 10, 50])) == 1.0
+    assert CanvasTracker(model, min_mass=0.1).report_score(group, np.array([20.0, 10, 24, 16])) == 1.0  # no limit
+    speck = np.zeros((60, 80), np.float32)
+    speck[5:7, 5:7] = 1.0  # too little ink for min_mass
+    assert runner.report_score(speck, np.array([5.0, 5, 2, 2])) is None

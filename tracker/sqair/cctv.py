@@ -429,6 +429,11 @@ class CanvasTracker:
         min_mass: and its rendered intensity must add up to at least this share of the area
             of the prior's window (an object's expected size): discards objects that explain
             specks of foreground noise or a sliver of a person. The object is still tracked.
+        max_size_std: and its box must be no wider than the prior's window this many prior
+            standard deviations above its mean width (0: no limit): a wider box holds a group
+            of objects explained as one (people walking side by side), not one object. Only
+            the width is limited: people near the camera are much taller than the prior's
+            mean, and groups stand side by side. The object is still tracked.
         min_support: an object whose window's mean canvas intensity is below this is
             forgotten (its slot freed).
         min_iou: when the reported particle changes, its objects take the identities of the
@@ -441,6 +446,7 @@ class CanvasTracker:
     particles: int = 1
     min_pixels: int = 2
     min_mass: float = 0.0
+    max_size_std: float = 0.0
     min_support: float = 0.02
     min_iou: float = 0.3
     seed: int = 0
@@ -502,18 +508,33 @@ class CanvasTracker:
         if best != self._shown and self._shown >= 0:
             self._inherit_identities(best, pres[best], boxes)
         self._shown = best
-        win_w, win_h = m.prior_window_px()
-        window_area = max(1, win_w * win_h)
         tracks = []
         for i in range(pres.shape[1]):
-            if not pres[best, i]:
-                continue
-            mass = float(objects[i].sum()) / window_area
-            if (objects[i] > 0.3).sum() < self.min_pixels or mass < self.min_mass:
-                continue
-            tracks.append(CanvasTrack(int(self.ids[best, i]), boxes[i], min(1.0, mass)))
+            score = self.report_score(objects[i], boxes[i]) if pres[best, i] else None
+            if score is not None:
+                tracks.append(CanvasTrack(int(self.ids[best, i]), boxes[i], score))
         self._last = tracks
         return tracks
+
+    def report_score(self, rendered: np.ndarray, box: np.ndarray) -> float | None:
+        """Whether a present object is reported, and with what score.
+
+        Args:
+            rendered: ``(H, W)`` the object rendered alone on the canvas.
+            box: its ``x, y, w, h`` box in canvas pixels.
+
+        Returns:
+            its rendered intensity as a share of the prior window's area (at most 1), or None
+            when it is too faint (``min_pixels``, ``min_mass``) or wider than a single object
+            (``max_size_std``).
+        """
+        win_w, win_h = self.model.prior_window_px()
+        mass = float(rendered.sum()) / max(1, win_w * win_h)
+        if (rendered > 0.3).sum() < self.min_pixels or mass < self.min_mass:
+            return None
+        if self.max_size_std > 0 and box[2] > self.model.prior_window_px(self.max_size_std)[0]:
+            return None
+        return min(1.0, mass)
 
     def _inherit_identities(self, best: int, present: np.ndarray, boxes: np.ndarray) -> None:
         """The newly reported particle's objects take the identities of the last reported

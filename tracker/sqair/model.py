@@ -407,9 +407,13 @@ class SQAIR(nn.Module):
         sx, sy = self._prior_side()
         return torch.tensor([math.log(sx / (1 - sx)), math.log(sy / (1 - sy)), 0.0, 0.0])
 
-    def prior_window_px(self) -> tuple[int, int]:
-        """The prior's window size ``(w, h)`` in canvas pixels."""
+    def prior_window_px(self, stds: float = 0.0) -> tuple[int, int]:
+        """The prior's window size ``(w, h)`` in canvas pixels: its mean, or ``stds`` prior
+        standard deviations above it (on the logit side, where the prior is normal)."""
         sx, sy = self._prior_side()
+        if stds:
+            up = stds * self.config.scale_prior_std
+            sx, sy = (1.0 / (1.0 + math.exp(-(math.log(s / (1 - s)) + up))) for s in (sx, sy))
         return round(sx * self.config.width), round(sy * self.config.height)
 
     def discovery_where_prior(self) -> Normal:

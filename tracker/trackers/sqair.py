@@ -41,7 +41,8 @@ class SQAIRTracker(Tracker):
                  canvas_width: int = 0, canvas_height: int = 0, max_objects: int = 8,
                  fit_steps: int = 600, fit_minutes: float = 0.0, fit_frames: int = 20000, save: str = "",
                  pres_prior: float = 1e-5, pretrain_steps: int = 1500, min_mass: float = 0.1,
-                 particles: int = 1, snap: bool = True, seed: int = 0, device: str = "cpu") -> None:
+                 max_size_std: float = 2.0, particles: int = 1, snap: bool = True, seed: int = 0,
+                 device: str = "cpu") -> None:
         """Build the tracker.
 
         Args:
@@ -72,6 +73,10 @@ class SQAIRTracker(Tracker):
             min_mass: ``cctv`` only: report an object only when its rendered foreground
                 adds up to this share of an expected object's area (the prior's window);
                 smaller objects (noise, slivers of people) are still tracked, not reported.
+            max_size_std: ``cctv`` only: do not report an object whose box is wider than the
+                prior's window this many prior standard deviations above its mean width (2:
+                outside the 95 % range; such a box holds a group of people explained as one);
+                the object is still tracked; 0: no limit.
             particles: posterior samples followed while tracking, reporting at each frame the
                 one with the highest importance weight so far (1: posterior means,
                 deterministic; the K samples run as one batch: 5 halve the frame rate of an
@@ -99,6 +104,9 @@ class SQAIRTracker(Tracker):
         self.fit_frames = int(fit_frames)
         self.pres_prior, self.pretrain_steps = float(pres_prior), int(pretrain_steps)
         self.min_mass = float(min_mass)
+        if float(max_size_std) < 0:
+            raise InputError(f"max_size_std must be 0 (no limit) or positive, not {max_size_std}")
+        self.max_size_std = float(max_size_std)
         self.snap = bool(snap)
         self.seed = int(seed)
         if int(particles) < 1:
@@ -138,8 +146,10 @@ class SQAIRTracker(Tracker):
     def _start_runner(self) -> None:
         from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
 
+        cctv = self.mode == "cctv"
         self._runner = CanvasTracker(self.model, particles=self.particles, seed=self.seed,  # same video, same samples
-                                     min_mass=self.min_mass if self.mode == "cctv" else 0.0)
+                                     min_mass=self.min_mass if cctv else 0.0,
+                                     max_size_std=self.max_size_std if cctv else 0.0)
         w, h = self.canvas_size
         if self.mode == "cctv":
             kind = self.background
