@@ -379,3 +379,13 @@ def test_eval_scores_the_online_readout(tmp_path, data_dir):
     assert code == 0, err
     readouts = {r["readout"]: r for r in json.loads(out)["readouts"]}
     assert set(readouts) == {"raw", "merged", "online"} and 0.0 <= readouts["online"]["count_accuracy"] <= 1.0
+
+
+def test_after_a_fit_the_video_is_tracked_against_its_median_adapted_at_the_asked_rate(tmp_path, clip):
+    tracker = create_tracker("sqair", {"fit_steps": 1, "canvas_width": 32, "canvas_height": 24, "max_objects": 2,
+                                       "pretrain_steps": 0, "adapt": 0.01, "background": "mog2"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a tiny synthetic clip: short-fit warnings are not the point
+        tracker.fit(clip, tmp_path / "o", progress=False)
+    assert tracker._canvas.background == "median" and tracker._canvas.adapt == 0.01
+    assert tracker._canvas.background_image is not None

@@ -56,7 +56,8 @@ class SQAIRTracker(Tracker):
                 the weights carry a background, else ``mog2``).
             adapt: ``median`` background: per-frame rate at which background pixels follow
                 the stream (slow light changes; 0: fixed). After ``--fit`` the video is
-                tracked against its own median, unadapted.
+                tracked against its own median, adapted at this rate too (the median of 50
+                frames is refined, and light changes within the video followed).
             canvas_width: canvas width in pixels (0: the weights', or 80 for a new fitted
                 model); weights for another canvas are refused.
             canvas_height: canvas height in pixels (0: the weights', or 60 for a new model).
@@ -198,7 +199,7 @@ class SQAIRTracker(Tracker):
                               progress=progress, pretrain_steps=self.pretrain_steps, seed=self.seed)
         target = Path(self.save) if self.save else run_dir / "sqair.pt"
         save_weights(self.model, target, extra=background_extra(median))  # the camera's background goes with it
-        self.background, self.adapt = "median", 0.0  # the video's own median: nothing to adapt to
+        self.background = "median"  # the video's own median
         self._camera_background = median.background_image
         self._start_runner()
         return target
