@@ -29,6 +29,7 @@ import numpy as np
 
 from datasets.mnist import MNIST_SIZE, load_mnist, read_mnist_csv
 from datasets.mot import MotRows
+from tracker.boxes import mask_box
 from tracker.errors import InputError
 
 INK_THRESHOLD = 0.1
@@ -132,10 +133,7 @@ class MovingMnistBatch:
 def ink_box(patch: np.ndarray, x0: int, y0: int, threshold: float = INK_THRESHOLD) -> np.ndarray:
     """``(4,)`` ``x, y, w, h`` of the pixels of ``patch`` above ``threshold``, offset by
     ``(x0, y0)``; zeros when there is no ink."""
-    ys, xs = np.nonzero(patch > threshold)
-    if len(xs) == 0:
-        return np.zeros(4, np.float32)
-    return np.array([x0 + xs.min(), y0 + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], np.float32)
+    return mask_box(patch, x0, y0, threshold)
 
 
 @dataclass(frozen=True)

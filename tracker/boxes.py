@@ -99,6 +99,16 @@ def centre_distance(boxes_a, boxes_b) -> np.ndarray:
     return np.linalg.norm(a - b, axis=1)
 
 
+def mask_box(mask: np.ndarray, x0: float = 0, y0: float = 0, threshold: float = 0.5) -> np.ndarray:
+    """``(4,)`` float32 ``x, y, w, h`` (pixels) of the tight box of the pixels of the 2-D
+    ``mask`` above ``threshold``, offset by ``(x0, y0)`` (where the mask sits in a larger
+    image); zeros when no pixel is above it."""
+    ys, xs = np.nonzero(mask > threshold)
+    if len(xs) == 0:
+        return np.zeros(4, np.float32)
+    return np.array([x0 + xs.min(), y0 + ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], np.float32)
+
+
 def clip_to_frame(boxes, width: int, height: int) -> np.ndarray:
     """Clip ``(N, 4)`` ``x, y, w, h`` boxes to a ``width x height`` frame (may give w or h 0)."""
     xyxy = xywh_to_xyxy(boxes)

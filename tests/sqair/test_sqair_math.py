@@ -298,6 +298,7 @@ def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
     assert np.allclose(snap_box_to_mask(wide, mask, frame, (8.0, 8.0)), [200, 100, 60, 200])
     empty = np.array([400.0, 300.0, 40.0, 80.0])  # no foreground to fit to: unchanged
     assert np.allclose(snap_box_to_mask(empty, mask, frame, (8.0, 8.0)), empty)
+    assert np.allclose(snap_box_to_mask(empty, mask, frame, (8.0, 8.0), min_fill=0.0), empty)  # even with no floor
     edge = np.array([-4.0, -4.0, 20.0, 20.0])  # at the border the region is clipped to the frame
     assert np.allclose(snap_box_to_mask(edge, mask, frame, (8.0, 8.0)), edge)
 

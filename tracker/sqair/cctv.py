@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 import torch
 
+from tracker.boxes import mask_box
 from tracker.errors import InputError
 from tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, object_boxes_from_images
 
@@ -227,12 +228,12 @@ def snap_box_to_mask(box: np.ndarray, mask: np.ndarray, frame_size: tuple[int, i
     y0 = int(np.floor(max(0.0, box[1] - margin[1]) * ky))
     x1 = int(np.ceil(min(float(fw), box[0] + box[2] + margin[0]) * kx))
     y1 = int(np.ceil(min(float(fh), box[1] + box[3] + margin[1]) * ky))
-    region = mask[y0:y1, x0:x1] > 0.5
-    if region.size == 0 or region.sum() < min_fill * max(1.0, box[2] * kx * box[3] * ky):
+    region = mask[y0:y1, x0:x1]
+    filled = int((region > 0.5).sum())
+    if filled == 0 or filled < min_fill * max(1.0, box[2] * kx * box[3] * ky):
         return np.asarray(box, np.float64).copy()
-    cols, rows = np.flatnonzero(region.any(0)), np.flatnonzero(region.any(1))
-    return np.array([(x0 + cols[0]) / kx, (y0 + rows[0]) / ky,
-                     (cols[-1] - cols[0] + 1) / kx, (rows[-1] - rows[0] + 1) / ky], np.float64)
+    x, y, w, h = mask_box(region, x0, y0, 0.5).astype(np.float64)  # in mask pixels
+    return np.array([x / kx, y / ky, w / kx, h / ky], np.float64)
 
 
 def camera_background(checkpoint: dict) -> np.ndarray | None:
