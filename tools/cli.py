@@ -40,6 +40,7 @@ cli.add_command(track_command)
 
 def _register_subcommands() -> None:
     from tools.batch_cmd import batch_command
+    from tools.camera_cmd import camera_motion_command
     from tools.bench_cmd import bench_command
     from tools.eval_cmd import eval_group
     from tools.train_cmd import train_group
@@ -48,6 +49,7 @@ def _register_subcommands() -> None:
     cli.add_command(train_group)
     cli.add_command(bench_command)
     cli.add_command(batch_command)
+    cli.add_command(camera_motion_command)
     from tools.saliency_cmd import register as register_saliency  # noqa: E402
 
     register_saliency(cli, train_group, eval_group, bench_command)

@@ -68,6 +68,9 @@ class Tracker(ABC):
     tracker_id: ClassVar[str] = ""
     #: one line for ``attentrack models`` and ``--help``
     summary: ClassVar[str] = ""
+    #: what of this tracker assumes a static camera (e.g. ``"the blobs baseline"``), named by
+    #: the camera-motion warning of :func:`tracker.pipeline.run_tracking`; empty: nothing
+    static_camera_user: str = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

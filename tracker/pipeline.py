@@ -7,6 +7,7 @@ per frame beyond what the sinks write out.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from tracker.base import Track, Tracker
 from tracker.boxes import as_boxes, check_boxes_in_frame
+from tracker.camera_motion import CameraMotionCheck
 from tracker.errors import InputError
 from tracker.multi import MultiObjectRunner
 from tracker.sinks import Sink
@@ -54,6 +56,22 @@ class RunSummary:
         }
 
 
+def static_camera_user(tracker: Tracker, proposals: str | None) -> str:
+    """What of a run assumes a static camera, for :func:`run_tracking`'s camera-motion check.
+
+    Args:
+        tracker: the run's tracker (its ``static_camera_user``, e.g. ``"the blobs baseline"``).
+        proposals: the proposer that starts tracks (``"mog2"`` subtracts a background), or None
+            when the run follows given boxes or the tracker starts its own tracks.
+
+    Returns:
+        the name to warn with; empty when nothing assumes a static camera.
+    """
+    if tracker.static_camera_user:
+        return tracker.static_camera_user
+    return "background subtraction (--proposals mog2)" if proposals == "mog2" else ""
+
+
 def run_tracking(
     source: FrameSource,
     tracker: Tracker,
@@ -63,6 +81,7 @@ def run_tracking(
     max_frames: int | None = None,
     progress: bool = True,
     prefetch_size: int = 8,
+    static_camera_user: str = "",
 ) -> RunSummary:
     """Track through ``source`` and write every frame's tracks to ``sinks``.
 
@@ -75,6 +94,10 @@ def run_tracking(
         max_frames: stop after this many frames.
         progress: show a tqdm bar with frames/s on stderr.
         prefetch_size: frames decoded ahead in the reader thread.
+        static_camera_user: what in this run assumes a static camera (e.g. ``"the blobs
+            baseline"``); when given, the first frames are checked for camera motion
+            (:class:`tracker.camera_motion.CameraMotionCheck`) and a moving camera gets one
+            warning naming the source and it (see :func:`static_camera_user`).
 
     Raises:
         InputError: bad boxes, or when neither ``init_boxes`` nor ``runner`` is given.
@@ -92,12 +115,15 @@ def run_tracking(
 
         bar = tqdm(total=source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames),
                    unit="frame", desc=source.name, leave=False, dynamic_ncols=True)
+    camera = CameraMotionCheck() if static_camera_user else None
     frames = prefetch(iter(source), maxsize=prefetch_size)
     t0 = time.perf_counter()
     try:
         for index, frame in frames:
             if max_frames is not None and index >= max_frames:
                 break
+            if camera is not None and not camera.decided and camera.update(frame):
+                warnings.warn(f"{source.name}: {camera.message(static_camera_user)}", stacklevel=2)
             if index == 0 and init_boxes is not None:
                 ids = tracker.start(frame, init_boxes)
                 tracks = [Track(tid, box.copy(), 1.0) for tid, box in zip(ids, init_boxes)]
@@ -123,6 +149,8 @@ def run_tracking(
         for sink in sinks:
             sink.abort()
         raise InputError(f"{source.name}: no frames were read")
+    if camera is not None and not camera.decided and camera.finish():  # a clip shorter than the check
+        warnings.warn(f"{source.name}: {camera.message(static_camera_user)}", stacklevel=2)
     summary.seconds = time.perf_counter() - t0
     summary.tracks = len(ids_seen)
     for sink in sinks:

@@ -11,6 +11,7 @@ import glob
 import os
 import queue
 import threading
+import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterator
@@ -78,6 +79,11 @@ class ImageFilesSource(FrameSource):
             yield i, self.read(i)
 
 
+#: a recorded video that decodes to fewer than this share of the frames its header announces
+#: gets a warning (headers' counts can be slightly off, a damaged file's far off)
+SHORT_DECODE = 0.9
+
+
 class VideoCaptureSource(FrameSource):
     """Frames decoded by ``cv2.VideoCapture`` from a file, camera index or URL."""
 
@@ -117,6 +123,9 @@ class VideoCaptureSource(FrameSource):
                 index += 1
         finally:
             cap.release()
+        if self.frame_count and index < SHORT_DECODE * self.frame_count:
+            warnings.warn(f"{self.name}: decoding stopped after {index} of the {self.frame_count} frames its header "
+                          "announces (a damaged or truncated file?)", stacklevel=2)
 
 
 def open_source(spec: str | int | os.PathLike) -> FrameSource:

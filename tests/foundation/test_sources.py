@@ -107,3 +107,23 @@ def test_open_source_reads_generated_clips():
     frames = [f for _, f in src]
     assert len(frames) == 7 and frames[0].shape == (48, 64, 3) and frames[0].dtype.name == "uint8"
     assert not all((frames[0] == f).all() for f in frames[1:])  # the squares move
+
+
+def test_a_video_that_decodes_short_of_its_header_warns_once_at_the_end(square_clip, tmp_path):
+    import warnings
+
+    path, frames = square_clip
+    data = path.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 3])  # the header still announces every frame
+    src = open_source(str(cut))
+    assert src.frame_count == len(frames)
+    with pytest.warns(UserWarning, match=rf"cut: decoding stopped after \d+ of the {len(frames)} frames"):
+        decoded = sum(1 for _ in src)
+    assert 0 < decoded < len(frames)
+    with warnings.catch_warnings():  # a whole file, and a consumer that stops early: no warning
+        warnings.simplefilter("error")
+        assert sum(1 for _ in open_source(str(path))) == len(frames)
+        for index, _ in open_source(str(cut)):
+            if index == 2:
+                break

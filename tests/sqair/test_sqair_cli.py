@@ -386,6 +386,8 @@ def test_after_a_fit_the_video_is_tracked_against_its_median_adapted_at_the_aske
                                        "pretrain_steps": 0, "adapt": 0.01, "background": "mog2"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a tiny synthetic clip: short-fit warnings are not the point
+        assert tracker.static_camera_user == "SQAIR's CCTV mode"
         tracker.fit(clip, tmp_path / "o", progress=False)
+    assert tracker.static_camera_user == ""  # the fit checked the video for camera motion: track does not again
     assert tracker._canvas.background == "median" and tracker._canvas.adapt == 0.01
     assert tracker._canvas.background_image is not None

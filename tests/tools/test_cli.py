@@ -51,6 +51,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
     gt.write_text("".join(f"{i},1,{20 + 3 * (i - 1)},{30 + (i - 1)},24,24,1,-1,-1,-1\n" for i in range(1, 13)))
     return {
         "models": ["models"],
+        "camera-motion": ["camera-motion", clip, "--pairs", "5"],
         "track": ["track", clip, "-m", "static", "--init", "20,30,24,24", "-o", tmp_path / "t", "-q"],
         "eval": ["eval", "--help"],
         "eval mot": ["eval", "mot", "--gt", gt, "--pred", gt, "--json"],
@@ -168,6 +169,7 @@ def _bad_cases(tmp_path, clip):
         "malformed gt": (["eval", "mot", "--gt", badgt, "--pred", good], ":2:"),
         "missing gt": (["eval", "mot", "--gt", tmp_path / "none.txt", "--pred", good], "not found"),
         "unknown option": (["track", clip, "--no-such-flag"], "no-such-flag"),
+        "camera-motion of an empty video": (["camera-motion", empty], ""),
         "corrupt face weights": (["eval", "face", "--weights", good, "--scenes", "1"], "face weights"),
         "no faces folder": (["train", "face", "--data", tmp_path / "nofr", "--out", out], "faces/orl"),
         "bad --set flag": (["train", "hart", "--data", tmp_path / "nofr", "--out", out, "--set", "att_input=maybe"],
@@ -178,6 +180,7 @@ def _bad_cases(tmp_path, clip):
 BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-number box", "negative box",
              "box outside frame", "unknown model", "bad model option", "weights for a model without",
              "missing weights", "corrupt weights", "malformed gt", "missing gt", "unknown option",
+             "camera-motion of an empty video",
              "corrupt face weights", "no faces folder", "bad --set flag"]
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from tracker.boxes import mask_box
+from tracker.camera_motion import CameraMotionCheck
 from tracker.errors import InputError
 from tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, object_boxes_from_images
 
@@ -283,9 +284,12 @@ def _background_step(n_frames: int) -> int:
     return max(1, n_frames // BACKGROUND_SAMPLES)
 
 
-def _warn_if_moving(canvases: np.ndarray) -> None:
+def _warn_if_moving(canvases: np.ndarray, camera: CameraMotionCheck) -> None:
+    """One warning when the canvases are mostly foreground or ``camera`` saw the background move."""
     share = float(canvases[5:].mean(dtype=np.float64)) if len(canvases) > 5 else 0.0
-    if share > MOVING_CAMERA_FOREGROUND:
+    if camera.finish():
+        warnings.warn(camera.message("SQAIR's CCTV mode"), stacklevel=3)
+    elif share > MOVING_CAMERA_FOREGROUND:
         warnings.warn(f"{100 * share:.0f}% of the image is foreground: the camera seems to move; "
                       "SQAIR's CCTV mode assumes a static camera", stacklevel=3)
 
@@ -294,8 +298,12 @@ def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.nda
     """``(T, height, width)`` canvases of ``frames``; warns when the camera seems to move."""
     if canvas.background == "median":
         canvas.set_background(frames[::_background_step(len(frames))])
+    camera = CameraMotionCheck()
+    for frame in frames:
+        if camera.update(frame) is not None:
+            break
     out = np.stack([canvas(f) for f in frames])
-    _warn_if_moving(out)
+    _warn_if_moving(out, camera)
     return out
 
 
@@ -325,14 +333,17 @@ def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0) -> 
     canvas.set_background([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
                            for i, f in zip(range(used), _recorded_frames(source_spec)) if i % step == 0])
     out = np.empty((used, canvas.height, canvas.width), np.float16)
+    camera = CameraMotionCheck()
     n = 0
     for frame in _recorded_frames(source_spec):
         if n == used:
             break
         out[n] = canvas(frame)
+        if not camera.decided:
+            camera.update(frame)
         n += 1
     out = out[:n]  # a file that delivered fewer frames the third time
-    _warn_if_moving(out)
+    _warn_if_moving(out, camera)
     return out, total
 
 

@@ -118,6 +118,8 @@ class SQAIRTracker(Tracker):
         if not 0.0 < self.pres_prior < 1.0:
             raise InputError(f"pres_prior must be between 0 and 1, not {pres_prior}")
         self._asked = (canvas_width or None, canvas_height or None)
+        #: whether :meth:`fit` already checked this run's video for camera motion
+        self._camera_checked = False
         self.canvas_size = (canvas_width or 80, canvas_height or 60)
         self.max_objects = max_objects
         self.model = None
@@ -127,6 +129,11 @@ class SQAIRTracker(Tracker):
         path = weights or (str(SHIPPED_WEIGHTS) if mode == "intensity" else "")
         if path:
             self._load(path)
+
+    @property
+    def static_camera_user(self) -> str:
+        """``cctv`` mode assumes a static camera (unless :meth:`fit` has checked the video)."""
+        return "SQAIR's CCTV mode" if self.mode == "cctv" and not self._camera_checked else ""
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -201,6 +208,7 @@ class SQAIRTracker(Tracker):
         save_weights(self.model, target, extra=background_extra(median))  # the camera's background goes with it
         self.background = "median"  # the video's own median
         self._camera_background = median.background_image
+        self._camera_checked = True  # fit_canvases warned if the camera moves
         self._start_runner()
         return target
 
@@ -268,6 +276,7 @@ class BlobTracker(Tracker):
     tracker_id = "blobs"
     summary = "baseline for static cameras: MOG2 blobs + IoU association (no model)"
     self_starting = True
+    static_camera_user = "the blobs baseline"
 
     def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_area: float = 0.005,
                  min_aspect: float = 0.0) -> None:

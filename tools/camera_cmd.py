@@ -1,0 +1,67 @@
+"""``attentrack camera-motion``: does a video's camera move? (Background subtraction needs it
+not to.)"""
+
+from __future__ import annotations
+
+import click
+
+from tracker.camera_motion import CHECK_PAIRS, MOVING_STILL_SHARE, STILL_SHIFT, WORK_SIDE
+
+
+def measure_source(spec: str, pairs: int):
+    """The decided :class:`tracker.camera_motion.CameraMotionCheck` of a source's first
+    ``pairs + 1`` frames, and the frames read.
+
+    Raises:
+        InputError: an unreadable source or one without frames.
+    """
+    from tracker.camera_motion import CameraMotionCheck
+    from tracker.errors import InputError
+    from tracker.sources import open_source
+
+    check = CameraMotionCheck(pairs=pairs)
+    src = open_source(spec)
+    read = 0
+    for _, frame in src:
+        read += 1
+        if check.update(frame) is not None:
+            break
+    if read == 0:
+        raise InputError(f"{spec}: no frames were read")
+    check.finish()
+    return check, read
+
+
+@click.command(
+    "camera-motion",
+    help=(
+        "Tell, for each video, whether its camera moves: the share of corner features that "
+        "stay still between consecutive frames, over the first frames (a static camera's "
+        "background keeps many still while people walk by). Background subtraction "
+        "(the blobs baseline, MOG2 proposals, SQAIR's CCTV mode) needs a static camera; "
+        "`track` warns when it sees a moving one.\n\n"
+        "Example:\n\n"
+        "  attentrack camera-motion cctv.mp4 dashcam.mp4"
+    ),
+)
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--pairs", type=click.IntRange(min=1), default=CHECK_PAIRS, show_default=True,
+              help="Consecutive frame pairs to look at.")
+def camera_motion_command(sources, pairs):
+    rows = []
+    for spec in sources:
+        check, _ = measure_source(spec, pairs)
+        if check.still_share is None:
+            rows.append((spec, "0", "-", "-", "undecided (too few corners)"))
+        else:
+            rows.append((spec, str(check.pairs_seen), f"{100 * check.still_share:.0f}%",
+                         f"{check.shift * WORK_SIDE:.2f}", "moving" if check.moving else "static"))
+    head = ("source", "pairs", "still corners", f"median shift px/frame @{WORK_SIDE}", "camera")
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    click.echo(line(head))
+    click.echo("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        click.echo(line(row))
+    click.echo(f"(still: a corner moving less than {STILL_SHIFT * WORK_SIDE:.1f} px a frame; "
+               f"moving: fewer than {100 * MOVING_STILL_SHARE:.0f}% still)")
