@@ -56,16 +56,19 @@ from tracker.sources import open_source
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
 @click.option("--name", default=None, help="Base name of the outputs (default: the source's name).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary (for scripts).")
+@click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Cameras and RTSP/HTTP streams: reopen a stream that stops, up to this many tries in a row "
+                   "2 s apart, then end the run and write its outputs (0: end at once). Ignored for files.")
 @click.option("--fit", is_flag=True,
               help="First fit the model to this video without labels (models that can, e.g. sqair; resumable).")
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
-                  write_video, jsonl, crops, max_frames, name, quiet, fit):
+                  write_video, jsonl, crops, max_frames, name, quiet, reconnect, fit):
     if any(v.strip().lower() == "saliency" for v in init):  # --init saliency: tracks start from the saliency prior
         init, proposals = tuple(v for v in init if v.strip().lower() != "saliency"), "saliency"
     init_boxes = parse_init(init)
     prior = saliency.prior.SaliencyPrior(classifier, device=device) if proposals == "saliency" or show_saliency else None
     options = model_options(model, parse_params(params), device=device, weights=weights)
-    src = open_source(source)
+    src = open_source(source, reconnect=reconnect)
     tracker = create_tracker(model, options)
     if fit:
         if not hasattr(tracker, "fit"):

@@ -99,6 +99,9 @@ def run_tracking(
             (:class:`tracker.camera_motion.CameraMotionCheck`) and a moving camera gets one
             warning naming the source and it (see :func:`static_camera_user`).
 
+    A live source (camera, stream) runs until it ends or is interrupted (Ctrl-C): the outputs
+    of an interrupted live run are kept, those of an interrupted recorded video are not.
+
     Raises:
         InputError: bad boxes, or when neither ``init_boxes`` nor ``runner`` is given.
     """
@@ -137,6 +140,12 @@ def run_tracking(
             summary.frames += 1
             if bar is not None:
                 bar.update(1)
+    except KeyboardInterrupt:  # a live stream has no end: Ctrl-C ends the run and keeps its outputs
+        if not source.live or summary.frames == 0:
+            for sink in sinks:
+                sink.abort()
+            raise
+        warnings.warn(f"{source.name}: interrupted; the outputs cover the first {summary.frames} frames", stacklevel=2)
     except BaseException:
         for sink in sinks:
             sink.abort()

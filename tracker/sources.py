@@ -11,6 +11,7 @@ import glob
 import os
 import queue
 import threading
+import time
 import warnings
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -85,12 +86,22 @@ SHORT_DECODE = 0.9
 
 
 class VideoCaptureSource(FrameSource):
-    """Frames decoded by ``cv2.VideoCapture`` from a file, camera index or URL."""
+    """Frames decoded by ``cv2.VideoCapture`` from a file, camera index or URL.
 
-    def __init__(self, spec: str | int, name: str, live: bool = False) -> None:
+    A live stream (camera, RTSP/HTTP) that stops delivering frames is reopened, up to
+    ``reconnect`` tries in a row ``reconnect_wait`` seconds apart, and frames continue
+    (numbered on from the last one); each try is a one-line warning. Frames of a
+    reconnected stream of another size are resized to the first size (sinks write one size).
+    """
+
+    def __init__(self, spec: str | int, name: str, live: bool = False, reconnect: int = 0,
+                 reconnect_wait: float = 2.0) -> None:
         self.spec = spec
         self.name = name
         self.live = live
+        if reconnect < 0 or reconnect_wait < 0:
+            raise InputError(f"reconnect ({reconnect}) and its wait ({reconnect_wait} s) must not be negative")
+        self.reconnect, self.reconnect_wait = int(reconnect), float(reconnect_wait)
         cap = self._open()
         ok, frame = cap.read()
         if not ok or frame is None:
@@ -113,22 +124,49 @@ class VideoCaptureSource(FrameSource):
 
     def __iter__(self):
         cap = self._open()
+        resized = False
+        failures = 0  # reads failed in a row on a live stream
         try:
             index = 0
             while True:
-                ok, frame = cap.read()
+                ok, frame = (cap.read() if cap is not None else (False, None))
                 if not ok or frame is None:
-                    break
+                    if not self.live:
+                        break
+                    failures += 1
+                    if failures > self.reconnect:
+                        if self.reconnect:
+                            warnings.warn(f"{self.name}: could not reconnect; the stream ends after frame {index}",
+                                          stacklevel=2)
+                        break
+                    warnings.warn(f"{self.name}: the stream stopped after frame {index}; reconnecting "
+                                  f"(try {failures} of {self.reconnect})", stacklevel=2)
+                    if cap is not None:
+                        cap.release()
+                    time.sleep(self.reconnect_wait)
+                    cap = cv2.VideoCapture(self.spec)
+                    if not cap.isOpened():
+                        cap.release()
+                        cap = None
+                    continue
+                failures = 0
+                if (frame.shape[1], frame.shape[0]) != self.size:
+                    if not resized:
+                        warnings.warn(f"{self.name}: frames are now {frame.shape[1]}x{frame.shape[0]}; resized to the "
+                                      f"stream's first size {self.size[0]}x{self.size[1]}", stacklevel=2)
+                        resized = True
+                    frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
                 yield index, frame
                 index += 1
         finally:
-            cap.release()
+            if cap is not None:
+                cap.release()
         if self.frame_count and index < SHORT_DECODE * self.frame_count:
             warnings.warn(f"{self.name}: decoding stopped after {index} of the {self.frame_count} frames its header "
                           "announces (a damaged or truncated file?)", stacklevel=2)
 
 
-def open_source(spec: str | int | os.PathLike) -> FrameSource:
+def open_source(spec: str | int | os.PathLike, reconnect: int = 0) -> FrameSource:
     """Open a frame source from a command-line style specification.
 
     Args:
@@ -137,16 +175,18 @@ def open_source(spec: str | int | os.PathLike) -> FrameSource:
             ``"frames/*.png"``; a camera index (``0``); an ``rtsp://``, ``http(s)://``
             URL; or ``synthetic:frames=N,size=WxH,objects=K,seed=S``, a clip generated on
             the fly (:mod:`tracker.batch.synthetic`; for benchmarks of long streams).
+        reconnect: cameras and URLs: reopen a stream that stops up to this many times (see
+            :class:`VideoCaptureSource`); ignored for recorded sources.
 
     Raises:
         InputError: when nothing can be read from ``spec``.
     """
     if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
-        return VideoCaptureSource(int(spec), name=f"camera{int(spec)}", live=True)
+        return VideoCaptureSource(int(spec), name=f"camera{int(spec)}", live=True, reconnect=reconnect)
     text = os.fspath(spec)
     if "://" in text:
         name = Path(text.split("?")[0].rstrip("/")).name or "stream"
-        return VideoCaptureSource(text, name=name, live=True)
+        return VideoCaptureSource(text, name=name, live=True, reconnect=reconnect)
     if text.startswith("synthetic:"):
         from tracker.batch.synthetic import SyntheticSource
 

@@ -124,3 +124,45 @@ def test_long_stream_memory_is_bounded():
 
     small, large = peak(1000), peak(10000)
     assert large < small * 1.5 + 200_000, (small, large)
+
+
+class _Stream(FrameSource):
+    """``n`` frames of a square, as a live (camera-like) or a recorded source."""
+
+    def __init__(self, live: bool, n: int = 10):
+        from tests.foundation.conftest import moving_square_frames
+
+        self.live, self.name, self.size, self._frames = live, "cam", (160, 120), moving_square_frames(n=n)
+
+    def __iter__(self):
+        yield from enumerate(self._frames)
+
+
+class _StopAt:
+    """A tracker wrapper that is interrupted (as by Ctrl-C) at frame ``stop``."""
+
+    def __init__(self, stop: int):
+        self.inner, self.stop, self.seen = create_tracker("static"), stop, 0
+
+    def start(self, frame, boxes):
+        self.seen += 1
+        return self.inner.start(frame, boxes)
+
+    def update(self, frame):
+        if self.seen == self.stop:
+            raise KeyboardInterrupt
+        self.seen += 1
+        return self.inner.update(frame)
+
+
+@pytest.mark.parametrize("live", [True, False])
+def test_ctrl_c_keeps_a_live_runs_outputs_and_drops_a_recorded_ones(tmp_path, live):
+    sinks = [MotTxtSink(tmp_path / "o.txt")]
+    if live:
+        with pytest.warns(UserWarning, match="cam: interrupted; the outputs cover the first 4 frames"):
+            summary = run_tracking(_Stream(live), _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
+        assert summary.frames == 4 and sorted(set(read_mot(tmp_path / "o.txt").frames)) == [1, 2, 3, 4]
+    else:
+        with pytest.raises(KeyboardInterrupt):
+            run_tracking(_Stream(live), _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
+        assert list(tmp_path.iterdir()) == []

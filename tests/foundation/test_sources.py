@@ -127,3 +127,63 @@ def test_a_video_that_decodes_short_of_its_header_warns_once_at_the_end(square_c
         for index, _ in open_source(str(cut)):
             if index == 2:
                 break
+
+
+class _FakeNetwork:
+    """Stands in for ``cv2.VideoCapture`` of a live URL: each opening serves the next planned
+    session (a number of frames of a size, or None: the stream cannot be opened)."""
+
+    def __init__(self, sessions):
+        self.sessions, self.opened = list(sessions), 0
+        network = self
+
+        class Capture:
+            def __init__(self, spec):
+                network.opened += 1
+                plan = network.sessions.pop(0) if network.sessions else None
+                self.frames = [] if plan is None else [np.full((plan[1][1], plan[1][0], 3), 7, np.uint8)] * plan[0]
+                self.open = plan is not None
+
+            def isOpened(self):
+                return self.open
+
+            def read(self):
+                return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+            def get(self, prop):
+                return 0.0
+
+            def release(self):
+                pass
+
+        self.Capture = Capture
+
+
+def test_a_live_stream_that_drops_is_reopened_and_frames_continue(monkeypatch):
+    import tracker.sources as sources
+
+    # probe (1 frame), then: 4 frames, lost; one failed reopen; 3 frames at another size, lost; never back
+    net = _FakeNetwork([(1, (32, 24)), (4, (32, 24)), None, (3, (64, 48)), None, None])
+    monkeypatch.setattr(sources.cv2, "VideoCapture", net.Capture)
+    src = open_source("rtsp://camera.local/live", reconnect=2)
+    src.reconnect_wait = 0.0
+    assert src.live and src.size == (32, 24)
+    with pytest.warns(UserWarning) as caught:
+        frames = list(src)
+    assert [i for i, _ in frames] == list(range(7))  # numbered on across the reconnection
+    assert all(f.shape == (24, 32, 3) for _, f in frames)  # the bigger session resized to the first size
+    messages = [str(w.message) for w in caught]
+    assert sum("reconnecting" in m for m in messages) == 4  # 2 tries after frame 4, 2 after frame 7
+    assert any("frames are now 64x48" in m for m in messages)
+    assert messages[-1] == "live: could not reconnect; the stream ends after frame 7"
+
+
+def test_a_recorded_file_and_reconnect_0_end_at_the_first_failed_read(monkeypatch):
+    import tracker.sources as sources
+
+    net = _FakeNetwork([(1, (32, 24)), (4, (32, 24)), (4, (32, 24))])
+    monkeypatch.setattr(sources.cv2, "VideoCapture", net.Capture)
+    src = open_source("rtsp://camera.local/live")  # reconnect=0: as before
+    assert len(list(src)) == 4 and net.opened == 2
+    with pytest.raises(InputError, match="negative"):
+        VideoCaptureSource("x", "x", reconnect=-1)
