@@ -242,6 +242,19 @@ def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bo
     return rows, n, seconds, fitted
 
 
+def _wide_view(video: Path, gt, factor: float, out_dir: Path):
+    """``(video, gt)`` of the wider view of a sequence (written once to ``out_dir/wide.avi``)."""
+    from datasets.wide_view import wide_view_rows, write_wide_view
+    from tracker.sources import open_source
+
+    src = open_source(str(video))
+    path = out_dir / "wide.avi"
+    if not path.is_file():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_wide_view(lambda: (f for _, f in open_source(str(video))), path, factor, fps=src.fps)
+    return path, wide_view_rows(gt, src.size, factor)
+
+
 def _find_video(seq: Path) -> Path:
     videos = sorted(p for p in seq.glob("*") if p.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"))
     if (seq / "img1").is_dir():
@@ -261,7 +274,9 @@ def _find_video(seq: Path) -> Path:
         "FITTED` would, streaming from the fitted weights and the camera background saved with "
         "them.\n\n"
         "SEQUENCE is a MOTChallenge folder with gt/gt.txt and a video (default: TUD-Campus "
-        "and TUD-Stadtmitte from the data folder).\n\n"
+        "and TUD-Stadtmitte from the data folder). --zoom-out F scores a wider view of each "
+        "sequence instead: every frame shrunk F times into a static surround of the scene "
+        "(datasets.wide_view; people F times smaller, as from a distant camera).\n\n"
         "Example:\n\n\b\n  attentrack eval sqair-cctv --fit-steps 600 --out runs/sqair_cctv"
     ),
 )
@@ -272,9 +287,11 @@ def _find_video(seq: Path) -> Path:
 @click.option("--fit-minutes", default=0.0, show_default=True, type=float, help="Stop each fit after this long (0: no limit).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="An option of the sqair tracker.")
+@click.option("--zoom-out", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
+              help="Score a view of each sequence this many times wider (1: the video as recorded).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, as_json, no_progress):
+def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, zoom_out, as_json, no_progress):
     import torch
 
     from datasets.mot import read_mot, write_mot
@@ -296,6 +313,10 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, a
             raise InputError(f"{seq}: no gt/gt.txt")
         video = _find_video(seq)
         gts[seq.name] = read_mot(gt_file, min_confidence=1)
+        seq_out = out_dir / seq.name
+        if zoom_out > 1:
+            video, gts[seq.name] = _wide_view(video, gts[seq.name], zoom_out, out_dir / f"{seq.name}-wide{zoom_out:g}")
+            seq_out = video.parent
         opts = {**parse_params(params), "fit_steps": str(fit_steps), "fit_minutes": str(fit_minutes)}
         fitted = None
         for name in names:
@@ -305,9 +326,9 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, a
                 tracker, fit = create_tracker("sqair", opts), True
             else:  # a fresh tracker from what the fit saved, as a later `track --weights` run
                 tracker, fit = create_tracker("sqair", {**opts, "weights": str(fitted)}), False
-            rows, n, secs, weights = _track_sequence(tracker, video, fit, out_dir / seq.name, not no_progress)
+            rows, n, secs, weights = _track_sequence(tracker, video, fit, seq_out, not no_progress)
             fitted = weights or fitted
-            write_mot(out_dir / seq.name / f"{name}.txt", rows)
+            write_mot(seq_out / f"{name}.txt", rows)
             preds[name][seq.name] = rows
             speed[name][0] += n
             speed[name][1] += secs

@@ -1,0 +1,98 @@
+"""A wider view of a recorded sequence: the same scene seen from further away.
+
+Each frame is shrunk by ``factor`` and placed in the middle of a static surround of the
+original size (the sequence's median frame enlarged ``factor`` times: still, textured
+scenery standing in for the rest of a wider scene), and the ground-truth boxes move with it. People become ``factor``
+times smaller relative to the frame, as with a wide-angle or distant CCTV camera: a test of
+how a tracker copes with small objects, on real footage with its real ground truth.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from datasets.mot import MotRows
+from tracker.errors import InputError
+
+
+def _placement(size: tuple[int, int], factor: float) -> tuple[int, int, int, int]:
+    """``(x0, y0, w, h)`` of the shrunk view inside a frame of ``size = (W, H)``."""
+    if factor < 1:
+        raise InputError(f"a wider view needs a factor of at least 1, not {factor}")
+    w_full, h_full = size
+    w, h = max(1, round(w_full / factor)), max(1, round(h_full / factor))
+    return (w_full - w) // 2, (h_full - h) // 2, w, h
+
+
+def surround_from_samples(samples: list[np.ndarray], factor: float) -> np.ndarray:
+    """The static surround: the per-pixel median of ``samples`` (``(H, W, 3)`` uint8 frames of
+    the sequence), enlarged ``factor`` times about its centre and cropped to ``(H, W, 3)``."""
+    if not samples:
+        raise InputError("no frames to make the surround from")
+    median = np.median(np.stack(samples), axis=0).astype(np.uint8)
+    h, w = median.shape[:2]
+    big = cv2.resize(median, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_LINEAR)
+    y0, x0 = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2
+    return np.ascontiguousarray(big[y0:y0 + h, x0:x0 + w])
+
+
+def wide_view_frame(frame: np.ndarray, surround: np.ndarray, factor: float) -> np.ndarray:
+    """``frame`` (``(H, W, 3)`` uint8) shrunk by ``factor`` into the middle of ``surround``."""
+    h_full, w_full = frame.shape[:2]
+    x0, y0, w, h = _placement((w_full, h_full), factor)
+    out = surround.copy()
+    out[y0:y0 + h, x0:x0 + w] = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+    return out
+
+
+def wide_view_rows(rows: MotRows, size: tuple[int, int], factor: float) -> MotRows:
+    """Ground-truth or result rows of the original frames (``size = (W, H)``), moved to the
+    wide view: boxes ``x, y, w, h`` scaled by ``1 / factor`` and shifted to the view's place."""
+    x0, y0, w, h = _placement(size, factor)
+    sx, sy = w / size[0], h / size[1]
+    boxes = rows.boxes.astype(np.float64) * np.array([sx, sy, sx, sy]) + np.array([x0, y0, 0.0, 0.0])
+    return MotRows(rows.frames.copy(), rows.ids.copy(), boxes, rows.conf.copy(), rows.extra.copy())
+
+
+def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: float = 25.0,
+                    surround_samples: int = 50) -> Path:
+    """Write the wide view of a recorded sequence as an MJPG video.
+
+    Args:
+        frames: a callable returning a fresh iterator of ``(H, W, 3)`` uint8 frames (read
+            twice: for the surround, then for the video), e.g. ``lambda: (f for _, f in
+            open_source(path))``.
+        out_path: the video to write (``.avi``); written under a temporary name first.
+        factor: how many times smaller the scene becomes.
+        fps: frame rate of the written video.
+        surround_samples: evenly spaced frames whose median is the surround.
+
+    Returns:
+        ``out_path``.
+    """
+    from tracker.atomic import AtomicPath
+
+    total = sum(1 for _ in frames())
+    if total == 0:
+        raise InputError("the sequence has no frames")
+    step = max(1, total // surround_samples)
+    surround = surround_from_samples([f for i, f in enumerate(frames()) if i % step == 0], factor)
+    h, w = surround.shape[:2]
+    target = AtomicPath(out_path)
+    writer = cv2.VideoWriter(str(target.tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+    if not writer.isOpened():
+        target.abort()
+        raise InputError(f"cannot write {out_path}")
+    try:
+        for frame in frames():
+            writer.write(wide_view_frame(frame, surround, factor))
+    except BaseException:
+        writer.release()
+        target.abort()
+        raise
+    writer.release()
+    return target.commit()

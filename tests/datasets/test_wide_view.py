@@ -1,0 +1,62 @@
+"""The wider view of a sequence: frames shrunk into a static surround, boxes moved along."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from datasets.mot import MotRows
+from datasets.wide_view import surround_from_samples, wide_view_frame, wide_view_rows, write_wide_view
+from tracker.errors import InputError
+
+
+def _frame_with_box(box, size=(160, 120)):
+    f = np.full((size[1], size[0], 3), 40, np.uint8)
+    x, y, w, h = box
+    f[y:y + h, x:x + w] = 250
+    return f
+
+
+def _bright_box(img):
+    ys, xs = np.nonzero(img[..., 0] > 150)
+    return np.array([xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1], float)
+
+
+def test_the_boxes_move_with_the_shrunk_view():
+    box = (60, 30, 30, 60)
+    frame = _frame_with_box(box)
+    surround = np.full_like(frame, 40)
+    wide = wide_view_frame(frame, surround, 2.0)
+    assert wide.shape == frame.shape
+    rows = MotRows(np.array([1]), np.array([1]), np.array([box], float), np.ones(1), -np.ones((1, 3)))
+    moved = wide_view_rows(rows, (160, 120), 2.0).boxes[0]
+    np.testing.assert_allclose(moved, [70, 45, 15, 30])  # (40, 30) is the view's corner; half size
+    np.testing.assert_allclose(_bright_box(wide), moved, atol=1.0)  # where the box is drawn in the wide frame
+    np.testing.assert_allclose(wide_view_rows(rows, (160, 120), 1.0).boxes, rows.boxes)  # factor 1: unchanged
+
+
+def test_the_surround_is_the_median_frame_enlarged_and_a_factor_below_1_is_refused():
+    samples = [_frame_with_box((10 * i, 10, 20, 20)) for i in range(5)]
+    surround = surround_from_samples(samples, 2.0)
+    assert surround.shape == samples[0].shape and surround.dtype == np.uint8
+    assert surround.max() < 150  # the moving box is not in the median
+    with pytest.raises(InputError, match="at least 1"):
+        wide_view_frame(samples[0], surround, 0.5)
+
+
+def test_the_written_wide_view_has_the_frames_and_size_of_the_source(tmp_path):
+    frames = [_frame_with_box((10 + 5 * i, 20, 24, 48)) for i in range(8)]
+    out = write_wide_view(lambda: iter(frames), tmp_path / "wide.avi", 3.0, fps=10)
+    cap = cv2.VideoCapture(str(out))
+    read = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        read.append(f)
+    assert len(read) == 8 and read[0].shape == frames[0].shape
+    assert [p.name for p in tmp_path.iterdir()] == ["wide.avi"]  # no partial file left
+    with pytest.raises(InputError, match="no frames"):
+        write_wide_view(lambda: iter([]), tmp_path / "none.avi", 2.0)
+    assert not (tmp_path / "none.avi").exists()
