@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import warnings
 
-import cv2
 import numpy as np
 import pytest
 
@@ -392,60 +391,6 @@ def test_after_a_fit_the_video_is_tracked_against_its_median_adapted_at_the_aske
     assert tracker.static_camera_user == ""  # the fit checked the video for camera motion: track does not again
     assert tracker._canvas.background == "median" and tracker._canvas.adapt == 0.01
     assert tracker._canvas.background_image is not None
-
-
-def _walkers(person_height: int, n: int = 30, size=(320, 240)) -> list[np.ndarray]:
-    """Grey frames of a static textured scene crossed by three bright 'people' of the given height."""
-    w, h = size
-    rng = np.random.default_rng(3)
-    scene = cv2.GaussianBlur(rng.uniform(60, 120, (h, w)), (0, 0), 2).astype(np.uint8)
-    frames = []
-    for t in range(n):
-        f = scene.copy()
-        for k in range(3):
-            x = (20 + 90 * k + 6 * t) % (w - 30)
-            y = 30 + 50 * k % (h - person_height - 10)
-            f[y:y + person_height, x:x + person_height // 2 + 1] = 240
-        frames.append(f)
-    return frames
-
-
-@pytest.mark.parametrize("person_height, size", [(80, (80, 60)), (48, (120, 90)), (24, (160, 120))])
-def test_the_canvas_grows_until_people_are_about_18_pixels_tall(person_height, size):
-    from tracker.sqair.cctv import ForegroundCanvas, person_canvas_size
-
-    frames = _walkers(person_height)
-    canvas = ForegroundCanvas(80, 60, "median")
-    canvas.set_background(frames)
-    assert person_canvas_size(frames, canvas) == size
-    still = [frames[0]] * 5
-    canvas.set_background(still)
-    assert person_canvas_size(still, canvas) is None  # no foreground: no size
-
-
-def test_a_new_fit_sizes_its_canvas_from_the_video_and_an_asked_size_is_kept(tmp_path):
-    from tests.foundation.conftest import write_video
-
-    path = tmp_path / "small.avi"
-    write_video(path, [cv2.cvtColor(f, cv2.COLOR_GRAY2BGR) for f in _walkers(24)])
-    opts = {"fit_steps": 1, "max_objects": 2, "pretrain_steps": 0}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # a tiny synthetic clip: short-fit warnings are not the point
-        auto = create_tracker("sqair", opts)
-        auto.fit(str(path), tmp_path / "a", progress=False)
-        asked = create_tracker("sqair", {**opts, "canvas_width": 32, "canvas_height": 24})
-        asked.fit(str(path), tmp_path / "b", progress=False)
-    assert auto.canvas_size == (160, 120) and auto.model.config.width == 160
-    assert asked.canvas_size == (32, 24) and asked.model.config.height == 24
-
-
-def test_tud_people_keep_the_80_by_60_canvas(data_dir):
-    from tracker.sqair.cctv import ForegroundCanvas, fit_canvases
-
-    for name in ("TUD-Campus", "TUD-Stadtmitte"):
-        canvas = ForegroundCanvas(80, 60, "median")
-        canvases, _ = fit_canvases(str(data_dir / "mot15" / name / f"{name}.mp4"), canvas, auto_size=True)
-        assert (canvas.width, canvas.height) == (80, 60) and canvases.shape[1:] == (60, 80)
 
 
 def test_cctv_evaluation_of_a_wider_view(tmp_path, clip):

@@ -102,47 +102,6 @@ def blob_frames(canvases: np.ndarray) -> np.ndarray:
     return np.asarray(canvases[::stride], np.float32)
 
 
-#: a person's height on an automatically sized canvas, in canvas pixels (people on TUD's
-#: 80 x 60 canvases are 20-22 pixels tall: the sizes the CCTV settings were made for)
-PERSON_CANVAS_HEIGHT = 18
-#: canvas heights an automatic size chooses between (4:3 canvases; width = height * 4 / 3)
-AUTO_CANVAS_HEIGHTS = (60, 120)
-#: longer side of the foreground masks whose blobs size the canvas
-SIZING_SIDE = 160
-
-
-def person_canvas_size(samples: list[np.ndarray], canvas: ForegroundCanvas) -> tuple[int, int] | None:
-    """A canvas size at which the camera's people are about :data:`PERSON_CANVAS_HEIGHT`
-    pixels tall, from the foreground of its background sample frames.
-
-    A wide view with small people gets a larger canvas (up to 160 x 120), so that they are
-    not lost in the reduction; people as large as TUD's keep 80 x 60. The person height is
-    the 75th percentile of the foreground blobs' heights (:func:`blob_shape_prior`'s
-    choice: the taller blobs are whole people).
-
-    Args:
-        samples: ``(H, W)`` grey uint8 frames of the video (those its median background
-            came from).
-        canvas: a ``median`` :class:`ForegroundCanvas` whose background is set.
-
-    Returns:
-        ``(width, height)``, or None when the samples hold no foreground blobs.
-    """
-    masks = []
-    for grey in samples:
-        m = canvas.mask(grey)
-        scale = SIZING_SIDE / max(m.shape)
-        masks.append(cv2.resize(m, (max(1, round(m.shape[1] * scale)), max(1, round(m.shape[0] * scale))),
-                                interpolation=cv2.INTER_AREA))
-    boxes, _ = foreground_blobs(np.stack(masks))
-    if not len(boxes):
-        return None
-    person_share = float(np.percentile(boxes[:, 3], 75)) / masks[0].shape[0]
-    lo, hi = AUTO_CANVAS_HEIGHTS
-    height = int(np.clip(round(PERSON_CANVAS_HEIGHT / max(person_share, 1e-6) / 2) * 2, lo, hi))
-    return height * 4 // 3, height
-
-
 def blob_shape_prior(boxes: np.ndarray, width: int, height: int, aspect: float = 2.4) -> tuple[float, float]:
     """The window prior of a camera from its foreground blobs (no labels), for upright people.
 
@@ -220,13 +179,12 @@ class ForegroundCanvas:
         self._median = grey.astype(np.float32)
 
     def mask(self, frame: np.ndarray) -> np.ndarray:
-        """``(h, w)`` float32 foreground mask (0/1) of ``frame`` (``(H, W, 3)`` BGR, or ``(H, W)``
-        grey for a median background) at some reduced resolution."""
+        """``(h, w)`` float32 foreground mask (0/1) of ``frame`` at some reduced resolution."""
         if self.background == "mog2":
             return (self._mog2.foreground(frame) > 0).astype(np.float32)
         if self._median is None:
             raise InputError("median background not estimated yet")
-        grey = (frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)).astype(np.float32)
+        grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
         if self._median.shape != grey.shape:  # the same camera recorded at another size
             self._median = cv2.resize(self._median, grey.shape[::-1], interpolation=cv2.INTER_AREA)
         m = (np.abs(grey - self._median) > self.threshold).astype(np.uint8)
@@ -349,8 +307,7 @@ def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.nda
     return out
 
 
-def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0,
-                 auto_size: bool = False) -> tuple[np.ndarray, int]:
+def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0) -> tuple[np.ndarray, int]:
     """The canvases of a recorded video for fitting, in bounded memory.
 
     Streams the video three times: to count its frames, to estimate ``canvas``'s median
@@ -362,8 +319,6 @@ def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0,
         source_spec: a video file or image folder.
         canvas: a ``median`` :class:`ForegroundCanvas` (its background is set here).
         max_frames: use only the first this many frames (0: all).
-        auto_size: first resize ``canvas`` to :func:`person_canvas_size` of the background
-            sample frames (unchanged when they show no foreground).
 
     Returns:
         ``(canvases, frames in the video)``: ``(T, height, width)`` float16 in ``[0, 1]``.
@@ -375,12 +330,8 @@ def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0,
         raise InputError(f"{source_spec}: the video has no frames")
     used = min(total, max_frames) if max_frames else total
     step = _background_step(used)
-    samples = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for i, f in zip(range(used), _recorded_frames(source_spec))
-               if i % step == 0]
-    canvas.set_background(samples)
-    if auto_size:
-        canvas.width, canvas.height = person_canvas_size(samples, canvas) or (canvas.width, canvas.height)
-    del samples
+    canvas.set_background([cv2.cvtColor(f, cv2.COLOR_BGR2GRAY)
+                           for i, f in zip(range(used), _recorded_frames(source_spec)) if i % step == 0])
     out = np.empty((used, canvas.height, canvas.width), np.float16)
     camera = CameraMotionCheck()
     n = 0

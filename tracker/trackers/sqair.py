@@ -58,12 +58,9 @@ class SQAIRTracker(Tracker):
                 the stream (slow light changes; 0: fixed). After ``--fit`` the video is
                 tracked against its own median, adapted at this rate too (the median of 50
                 frames is refined, and light changes within the video followed).
-            canvas_width: canvas width in pixels (0: the weights', or for a new fitted model
-                chosen from the video so that its people are about 18 canvas pixels tall:
-                80 x 60 for people a third of the frame high as on TUD, up to 160 x 120 for
-                smaller ones, see :func:`tracker.sqair.cctv.person_canvas_size`); weights for
-                another canvas are refused.
-            canvas_height: canvas height in pixels (0: the weights', or chosen with the width).
+            canvas_width: canvas width in pixels (0: the weights', or 80 for a new fitted
+                model); weights for another canvas are refused.
+            canvas_height: canvas height in pixels (0: the weights', or 60 for a new model).
             max_objects: object slots of a new (fitted) model.
             fit_steps: optimiser steps of ``--fit``.
             fit_minutes: stop fitting after this long (0: no limit).
@@ -197,9 +194,7 @@ class SQAIRTracker(Tracker):
             raise InputError("--fit is for CCTV video (mode=cctv)")
         w, h = self.canvas_size
         median = ForegroundCanvas(w, h, "median")
-        auto_size = self.model is None and self._asked == (None, None)  # a new model, no size asked
-        canvases, total = fit_canvases(source, median, self.fit_frames, auto_size=auto_size)  # streamed: bounded memory
-        w, h = self.canvas_size = (median.width, median.height)
+        canvases, total = fit_canvases(source, median, self.fit_frames)  # streamed: bounded memory
         if total > len(canvases):
             warnings.warn(f"fitting on the first {len(canvases)} of {total} frames (-p fit_frames)", stacklevel=2)
         scale, aspect = blob_shape_prior(foreground_blobs(blob_frames(canvases))[0], w, h)
