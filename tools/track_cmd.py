@@ -12,7 +12,7 @@ from tracker.base import create_tracker
 from tracker.device import DEVICE_CHOICES
 from tracker.errors import InputError
 from tracker.multi import MultiObjectRunner
-from tracker.pipeline import run_tracking, static_camera_user
+from tracker.pipeline import run_tracking, static_camera_part
 from tracker.proposals import PROPOSERS, create_proposer
 import saliency.prior  # noqa: E402,F401  (registers the `saliency` proposal source)
 from tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
@@ -97,7 +97,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
             sinks.append(CropSink(out / f"{stem}_crops"))
         summary = run_tracking(src, tracker, sinks, init_boxes=init_boxes, runner=runner,
                                max_frames=max_frames, progress=not quiet,
-                               static_camera_user=static_camera_user(tracker, proposals if runner else None))
+                               static_camera_user=static_camera_part(tracker, proposals if runner else None))
     except BaseException:
         for sink in sinks:
             sink.abort()

@@ -56,7 +56,7 @@ class RunSummary:
         }
 
 
-def static_camera_user(tracker: Tracker, proposals: str | None) -> str:
+def static_camera_part(tracker: Tracker, proposals: str | None) -> str:
     """What of a run assumes a static camera, for :func:`run_tracking`'s camera-motion check.
 
     Args:
@@ -97,7 +97,7 @@ def run_tracking(
         static_camera_user: what in this run assumes a static camera (e.g. ``"the blobs
             baseline"``); when given, the first frames are checked for camera motion
             (:class:`tracker.camera_motion.CameraMotionCheck`) and a moving camera gets one
-            warning naming the source and it (see :func:`static_camera_user`).
+            warning naming the source and it (see :func:`static_camera_part`).
 
     A live source (camera, stream) runs until it ends or is interrupted (Ctrl-C): the outputs
     of an interrupted live run are kept, those of an interrupted recorded video are not.

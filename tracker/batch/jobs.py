@@ -278,7 +278,7 @@ def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, ke
     from tracker.base import create_tracker
     from tracker.batch.synthetic import open_any_source
     from tracker.multi import MultiObjectRunner
-    from tracker.pipeline import run_tracking, static_camera_user
+    from tracker.pipeline import run_tracking, static_camera_part
     from tracker.proposals import create_proposer
     from tracker.sinks import JsonlSink, MotTxtSink, VideoSink
 
@@ -303,7 +303,7 @@ def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, ke
         raise
     summary = run_tracking(source, tracker, sinks, init_boxes=init, runner=runner,
                            max_frames=options.max_frames, progress=False,
-                           static_camera_user=static_camera_user(tracker, options.proposals if runner else None))
+                           static_camera_user=static_camera_part(tracker, options.proposals if runner else None))
     names = [Path(p).name for p in summary.outputs]
     result = JobResult(job.name, job.source, "done", summary.frames, summary.seconds, summary.tracks,
                        outputs=names, gt=job.gt)
