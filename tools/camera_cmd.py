@@ -8,9 +8,9 @@ import click
 from tracker.camera_motion import CHECK_PAIRS, MOVING_STILL_SHARE, STILL_SHIFT, WORK_SIDE
 
 
-def measure_source(spec: str, pairs: int):
-    """The decided :class:`tracker.camera_motion.CameraMotionCheck` of a source's first
-    ``pairs + 1`` frames, and the frames read.
+def measure_source(spec: str, pairs: int = CHECK_PAIRS):
+    """The :class:`tracker.camera_motion.CameraMotionCheck` of a source, fed frames until it
+    has ``pairs`` usable frame pairs or the source ends (undecided: no usable pair).
 
     Raises:
         InputError: an unreadable source or one without frames.
@@ -29,7 +29,7 @@ def measure_source(spec: str, pairs: int):
     if read == 0:
         raise InputError(f"{spec}: no frames were read")
     check.finish()
-    return check, read
+    return check
 
 
 @click.command(
@@ -50,7 +50,7 @@ def measure_source(spec: str, pairs: int):
 def camera_motion_command(sources, pairs):
     rows = []
     for spec in sources:
-        check, _ = measure_source(spec, pairs)
+        check = measure_source(spec, pairs)
         if check.still_share is None:
             rows.append((spec, "0", "-", "-", "undecided (too few corners)"))
         else:
