@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from tracker.camera_motion import CHECK_PAIRS, MOVING_STILL_SHARE, STILL_SHIFT, WORK_SIDE
+from tracker.tables import markdown_lines
 
 
 def measure_source(spec: str, pairs: int = CHECK_PAIRS):
@@ -13,22 +14,13 @@ def measure_source(spec: str, pairs: int = CHECK_PAIRS):
     has ``pairs`` usable frame pairs or the source ends (undecided: no usable pair).
 
     Raises:
-        InputError: an unreadable source or one without frames.
+        InputError: an unreadable source or one without frames (from :func:`tracker.sources.open_source`).
     """
     from tracker.camera_motion import CameraMotionCheck
-    from tracker.errors import InputError
     from tracker.sources import open_source
 
     check = CameraMotionCheck(pairs=pairs)
-    src = open_source(spec)
-    read = 0
-    for _, frame in src:
-        read += 1
-        if check.update(frame) is not None:
-            break
-    if read == 0:
-        raise InputError(f"{spec}: no frames were read")
-    check.finish()
+    check.feed(frame for _, frame in open_source(spec))  # open_source refuses a source without frames
     return check
 
 
@@ -56,12 +48,7 @@ def camera_motion_command(sources, pairs):
         else:
             rows.append((spec, str(check.pairs_seen), f"{100 * check.still_share:.0f}%",
                          f"{check.shift * WORK_SIDE:.2f}", "moving" if check.moving else "static"))
-    head = ("source", "pairs", "still corners", f"median shift px/frame @{WORK_SIDE}", "camera")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    click.echo(line(head))
-    click.echo("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        click.echo(line(row))
+    head = ["source", "pairs", "still corners", f"median shift px/frame @{WORK_SIDE}", "camera"]
+    click.echo("\n".join(markdown_lines(head, rows, align="left")))
     click.echo(f"(still: a corner moving less than {STILL_SHIFT * WORK_SIDE:.1f} px a frame; "
                f"moving: fewer than {100 * MOVING_STILL_SHARE:.0f}% still)")

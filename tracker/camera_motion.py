@@ -133,6 +133,14 @@ class CameraMotionCheck:
             self.finish()
         return self.moving
 
+    def feed(self, frames) -> bool | None:
+        """:meth:`update` with the frames of an iterable until decided, then :meth:`finish`
+        (the rest of ``frames`` is not read); returns :attr:`moving`."""
+        for frame in frames:
+            if self.update(frame) is not None:
+                break
+        return self.finish()
+
     def finish(self) -> bool | None:
         """Decide on the pairs seen so far (None when there were none)."""
         if not self.decided and self._seen:

@@ -299,9 +299,7 @@ def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.nda
     if canvas.background == "median":
         canvas.set_background(frames[::_background_step(len(frames))])
     camera = CameraMotionCheck()
-    for frame in frames:
-        if camera.update(frame) is not None:
-            break
+    camera.feed(frames)
     out = np.stack([canvas(f) for f in frames])
     _warn_if_moving(out, camera)
     return out
@@ -339,8 +337,7 @@ def fit_canvases(source_spec, canvas: ForegroundCanvas, max_frames: int = 0) -> 
         if n == used:
             break
         out[n] = canvas(frame)
-        if not camera.decided:
-            camera.update(frame)
+        camera.update(frame)  # looks only until it has decided
         n += 1
     out = out[:n]  # a file that delivered fewer frames the third time
     _warn_if_moving(out, camera)

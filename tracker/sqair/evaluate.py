@@ -20,6 +20,7 @@ import torch
 from datasets.mot import MotRows
 from tracker.sqair.losses import iwae_bound
 from tracker.sqair.model import SQAIR, SQAIROutput, object_boxes
+from tracker.tables import markdown_lines
 
 
 @dataclass
@@ -91,20 +92,13 @@ class MovingMnistEvaluation:
                  f"{r.count_accuracy_seq:.4f}", f"{self.iwae_per_sequence:.1f}", f"{self.iwae_per_frame:.1f}",
                  f"{r.mota:.3f}", f"{r.idf1:.3f}", str(r.idsw), f"{r.hota:.3f}", f"{r.precision:.3f}",
                  f"{r.recall:.3f}"] for r in self.readouts]
-        lines = _markdown(head, rows)
+        lines = markdown_lines(head, rows)
         for r in self.readouts:  # where the counting errors are
             conf = r.count_confusion
             lines += ["", f"{r.readout}: frames by true count (rows) and counted objects (columns)"]
-            lines += _markdown(["true \\ counted", *map(str, range(len(conf[0])))],
+            lines += markdown_lines(["true \\ counted", *map(str, range(len(conf[0])))],
                                [[str(t), *map(str, row)] for t, row in enumerate(conf)])
         return "\n".join(lines)
-
-
-def _markdown(head: list[str], rows: list[list[str]]) -> list[str]:
-    """A right-aligned markdown table's lines."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-    fmt = lambda cells: "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
-    return [fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)]
 
 
 def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_overlap: float = 0.5):
