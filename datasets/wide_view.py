@@ -60,13 +60,15 @@ def wide_view_rows(rows: MotRows, size: tuple[int, int], factor: float) -> MotRo
 
 def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: float = 25.0,
                     surround_samples: int = 50) -> Path:
-    """Write the wide view of a recorded sequence as an MJPG video.
+    """Write the wide view of a recorded sequence as a video (codec by extension: ``.avi``
+    MJPG, ``.mp4`` mp4v).
 
     Args:
         frames: a callable returning a fresh iterator of ``(H, W, 3)`` uint8 frames (read
             twice: for the surround, then for the video), e.g. ``lambda: (f for _, f in
             open_source(path))``.
-        out_path: the video to write (``.avi``); written under a temporary name first.
+        out_path: the video to write; written under a temporary name first, so an
+            interrupted run leaves no file.
         factor: how many times smaller the scene becomes.
         fps: frame rate of the written video.
         surround_samples: evenly spaced frames whose median is the surround.
@@ -74,7 +76,7 @@ def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: flo
     Returns:
         ``out_path``.
     """
-    from tracker.atomic import AtomicPath
+    from tracker.sinks import AtomicVideoWriter
 
     total = sum(1 for _ in frames())
     if total == 0:
@@ -82,17 +84,7 @@ def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: flo
     step = max(1, total // surround_samples)
     surround = surround_from_samples([f for i, f in enumerate(frames()) if i % step == 0], factor)
     h, w = surround.shape[:2]
-    target = AtomicPath(out_path)
-    writer = cv2.VideoWriter(str(target.tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    if not writer.isOpened():
-        target.abort()
-        raise InputError(f"cannot write {out_path}")
-    try:
+    with AtomicVideoWriter(out_path, fps, (w, h)) as video:
         for frame in frames():
-            writer.write(wide_view_frame(frame, surround, factor))
-    except BaseException:
-        writer.release()
-        target.abort()
-        raise
-    writer.release()
-    return target.commit()
+            video.write(wide_view_frame(frame, surround, factor))
+    return Path(out_path)

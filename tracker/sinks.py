@@ -71,33 +71,70 @@ class JsonlSink(_TextSink):
 _FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
 
 
-class VideoSink(Sink):
-    """An annotated video: boxes, ids, scores, and attention (glimpse window, mask)."""
+class AtomicVideoWriter:
+    """A video file that appears only when finished: frames go to a temporary file that
+    :meth:`close` renames to ``path`` and :meth:`abort` deletes. The codec follows the
+    extension (``.mp4``/``.m4v``/``.mov``: mp4v, ``.avi``/``.mkv``: MJPG); frames of another
+    size than ``size = (W, H)`` are resized. Used as a context manager it closes on success
+    and aborts on an exception.
+
+    Raises:
+        InputError: an unknown extension or a codec OpenCV cannot open.
+    """
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
-        self._out = AtomicPath(path)
         ext = Path(path).suffix.lower()
         if ext not in _FOURCC:
-            raise InputError(f"annotated video must end in one of {', '.join(_FOURCC)}; got {path}")
-        self._size = size
-        self._writer = cv2.VideoWriter(str(self._out.tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, size)
+            raise InputError(f"a video must end in one of {', '.join(_FOURCC)}; got {path}")
+        self._out = AtomicPath(path)
+        self._size = tuple(size)
+        self._writer = cv2.VideoWriter(str(self._out.tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, self._size)
         if not self._writer.isOpened():
             self._out.abort()
             raise InputError(f"cannot write video {path} (codec {_FOURCC[ext]} unavailable)")
 
-    def write(self, frame_index, frame, tracks):
-        img = draw_tracks(frame, tracks, frame_index)
+    def write(self, img: np.ndarray) -> None:
+        """Append one ``(H, W, 3)`` BGR uint8 frame."""
         if (img.shape[1], img.shape[0]) != self._size:
             img = cv2.resize(img, self._size)
         self._writer.write(img)
 
-    def close(self):
+    def close(self) -> Path:
+        """Finish and publish; returns the path."""
         self._writer.release()
-        return [self._out.commit()]
+        return self._out.commit()
 
-    def abort(self):
+    def abort(self) -> None:
+        """Discard the frames written so far."""
         self._writer.release()
         self._out.abort()
+
+    def __enter__(self) -> "AtomicVideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class VideoSink(Sink):
+    """An annotated video: boxes, ids, scores, and attention (glimpse window, mask)."""
+
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
+        if Path(path).suffix.lower() not in _FOURCC:
+            raise InputError(f"annotated video must end in one of {', '.join(_FOURCC)}; got {path}")
+        self._video = AtomicVideoWriter(path, fps, size)
+
+    def write(self, frame_index, frame, tracks):
+        self._video.write(draw_tracks(frame, tracks, frame_index))
+
+    def close(self):
+        return [self._video.close()]
+
+    def abort(self):
+        self._video.abort()
 
 
 class CropSink(Sink):

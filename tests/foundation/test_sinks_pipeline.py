@@ -166,3 +166,32 @@ def test_ctrl_c_keeps_a_live_runs_outputs_and_drops_a_recorded_ones(tmp_path, li
         with pytest.raises(KeyboardInterrupt):
             run_tracking(_Stream(live), _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
         assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_video_writer_publishes_on_success_and_leaves_nothing_on_error(tmp_path):
+    import cv2
+
+    from tracker.sinks import AtomicVideoWriter
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    with AtomicVideoWriter(tmp_path / "ok.avi", 10, (64, 48)) as video:
+        for i in range(5):
+            frame[:, :] = 40 * i
+            video.write(frame)
+        video.write(np.zeros((24, 32, 3), np.uint8))  # another size is resized
+    cap = cv2.VideoCapture(str(tmp_path / "ok.avi"))
+    sizes = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        sizes.append(img.shape)
+    cap.release()
+    assert sizes == [(48, 64, 3)] * 6
+    with pytest.raises(RuntimeError):
+        with AtomicVideoWriter(tmp_path / "broken.avi", 10, (64, 48)) as video:
+            video.write(frame)
+            raise RuntimeError("the source failed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.avi"]
+    with pytest.raises(InputError, match="must end in"):
+        AtomicVideoWriter(tmp_path / "x.gif", 10, (64, 48))

@@ -159,7 +159,7 @@ class SQAIRTracker(Tracker):
                                      min_mass=self.min_mass if cctv else 0.0,
                                      max_size_std=self.max_size_std if cctv else 0.0)
         w, h = self.canvas_size
-        if self.mode == "cctv":
+        if cctv:
             kind = self.background
             if kind == "auto":
                 kind = "median" if self._camera_background is not None else "mog2"
