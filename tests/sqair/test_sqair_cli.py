@@ -405,3 +405,41 @@ def test_cctv_evaluation_of_a_wider_view(tmp_path, clip):
     wide = tmp_path / "cc" / "SQUARE-wide2"
     assert (wide / "wide.avi").is_file() and (wide / "sqair.txt").is_file()
     assert not (tmp_path / "cc" / "SQUARE").exists()  # the recorded view was not scored
+
+
+def test_smaller_people_get_a_sharper_likelihood_so_each_earns_the_same_evidence():
+    from tracker.sqair.cctv import BASE_SIGMA, MIN_SIGMA, REFERENCE_WINDOW_AREA, cctv_config, likelihood_sigma
+
+    # at or above the reference size: the base sigma, as the recipe was measured
+    assert likelihood_sigma(9, 22) == BASE_SIGMA and likelihood_sigma(40, 40) == BASE_SIGMA
+    # below it: area / sigma^2 (a full-intensity object's evidence, in units of 1/2 nat) is
+    # the reference's, so a person a third as tall is worth as much as one at full size
+    ref = REFERENCE_WINDOW_AREA / BASE_SIGMA ** 2
+    for w, h in ((3.75, 9.0), (5, 12), (2, 6)):
+        assert (w * h) / likelihood_sigma(w, h) ** 2 == pytest.approx(ref)
+    assert likelihood_sigma(0.5, 1) == MIN_SIGMA  # never sharper than the floor
+    # cctv_config uses the prior window's size unless told a sigma
+    assert cctv_config(80, 60, scale_prior=0.1146, aspect_prior=2.4).sigma == BASE_SIGMA
+    small = cctv_config(80, 60, scale_prior=0.046875, aspect_prior=2.4)
+    assert small.sigma == pytest.approx(likelihood_sigma(3.75, 9.0))
+    assert cctv_config(80, 60, scale_prior=0.046875, aspect_prior=2.4, sigma=0.3).sigma == 0.3
+
+
+def test_small_people_start_with_window_noise_on_their_own_scale():
+    import torch
+
+    from tracker.sqair.cctv import cctv_config, size_factor
+    from tracker.sqair.model import SQAIR
+
+    for scale_prior in (0.1146, 0.046875):  # TUD-Campus's people at 80x60, and three times smaller
+        config = cctv_config(80, 60, scale_prior=scale_prior, aspect_prior=2.4)
+        w = scale_prior * 80
+        assert config.shift_init_factor == pytest.approx(size_factor(w, 2.4 * w))
+        model = SQAIR(config)
+        _, disc = model.disc_where(torch.zeros(1, config.hidden))
+        _, prop = model.prop_where(torch.zeros(1, model.prop_where.net[0].in_features))
+        f = config.shift_init_factor
+        # scales keep their noise; shifts' noise shrinks with the people (1: the reference size)
+        assert torch.allclose(disc[0], torch.tensor([0.3, 0.3, 0.3 * f, 0.3 * f]), atol=1e-5)
+        assert torch.allclose(prop[0], torch.tensor([0.1, 0.1, 0.1 * f, 0.1 * f]), atol=1e-5)
+    assert size_factor(9, 22) == 1.0 and size_factor(4, 10) == pytest.approx((40 / 160) ** 0.5)

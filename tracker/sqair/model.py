@@ -96,6 +96,12 @@ class SQAIRConfig:
             discovery coder's reading of its glimpse plus a learned correction. Without it
             objects that overlap all read the same intensity and propagation cannot keep up
             with appearance that changes every frame (walking people); off in the original.
+        shift_init_factor: multiplies the initial posterior standard deviation of the window
+            shifts (discovery 0.3, propagation 0.1, in normalised canvas units: 12 and 4 pixels
+            on an 80-pixel-wide canvas). Only the initialisation: with objects a few pixels
+            wide (CCTV, :func:`tracker.sqair.cctv.cctv_config`) a window drawn that far off
+            misses its object, so early objects explain nothing and discovery is switched off
+            before it has learned where to look.
         clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
             MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
             sum, under which two overlapping objects over-explain their overlap and are
@@ -120,6 +126,7 @@ class SQAIRConfig:
     anchor: bool = False
     sequential_propagation: bool = False
     clip_canvas: bool = False
+    shift_init_factor: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.disc_pres_prior) < 1.0:
@@ -128,6 +135,8 @@ class SQAIRConfig:
             raise InputError(f"prop_pres_prior must be 0 (learned) or lie strictly between 0 and 1, got {self.prop_pres_prior}")
         if int(self.glimpse_hidden) < 0:
             raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
+        if not 0.0 < float(self.shift_init_factor) <= 1.0:
+            raise InputError(f"shift_init_factor must lie in (0, 1], got {self.shift_init_factor}")
 
     @property
     def appearance_hidden(self) -> int:
@@ -363,6 +372,7 @@ class SQAIR(nn.Module):
         # propagation (inference)
         self.prop_glimpse_enc = MLP(g2, ah, hd)
         self.prop_where = GaussianHead(2 * hd + dw + 4, hd, 4, init_scale=0.1)
+        self.prop_where.set_initial_scale((2, 3), 0.1 * c.shift_init_factor)
         self.prop_what = GaussianHead(2 * hd + dw, ah, dw, init_scale=0.1)
         self.prop_pres = MLP(2 * hd, hd, 1)
         nn.init.constant_(self.prop_pres[-1].bias, 3.0)
@@ -376,6 +386,7 @@ class SQAIR(nn.Module):
         self.disc_image_enc = MLP(2 * (c.height // 2) * (c.width // 2), hd, hd)
         self.disc_rnn = nn.GRUCell(hd + dw + 4, hd)
         self.disc_where = GaussianHead(hd, hd, 4, init_scale=0.3)
+        self.disc_where.set_initial_scale((2, 3), 0.3 * c.shift_init_factor)
         self.disc_glimpse_enc = MLP(g2, ah, hd)
         self.disc_what = GaussianHead(2 * hd, ah, dw, init_scale=0.5)
         self.disc_pres = MLP(2 * hd, hd, 1)

@@ -126,6 +126,14 @@ class GaussianHead(nn.Module):
             last.bias[n_out:] = torch.log(torch.expm1(torch.tensor(init_scale - min_scale)))
         self.min_scale = min_scale
 
+    def set_initial_scale(self, dims: tuple[int, ...], scale: float) -> None:
+        """Make the standard deviation of dimensions ``dims`` ``scale`` at initialisation
+        (call before training: it sets the output bias those dimensions start from)."""
+        n_out = self.net[-1].out_features // 2
+        with torch.no_grad():
+            for d in dims:
+                self.net[-1].bias[n_out + d] = torch.log(torch.expm1(torch.tensor(scale - self.min_scale)))
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(n, n_in)`` -> ``(loc, scale)``, each ``(n, n_out)``."""
         loc, raw = self.net(x).chunk(2, dim=-1)
