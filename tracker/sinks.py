@@ -76,16 +76,16 @@ class AtomicVideoWriter:
     :meth:`close` renames to ``path`` and :meth:`abort` deletes. The codec follows the
     extension (``.mp4``/``.m4v``/``.mov``: mp4v, ``.avi``/``.mkv``: MJPG); frames of another
     size than ``size = (W, H)`` are resized. Used as a context manager it closes on success
-    and aborts on an exception.
+    and aborts on an exception. ``what`` names the file in the error messages.
 
     Raises:
         InputError: an unknown extension or a codec OpenCV cannot open.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], what: str = "a video") -> None:
         ext = Path(path).suffix.lower()
         if ext not in _FOURCC:
-            raise InputError(f"a video must end in one of {', '.join(_FOURCC)}; got {path}")
+            raise InputError(f"{what} must end in one of {', '.join(_FOURCC)}; got {path}")
         self._out = AtomicPath(path)
         self._size = tuple(size)
         self._writer = cv2.VideoWriter(str(self._out.tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, self._size)
@@ -123,9 +123,7 @@ class VideoSink(Sink):
     """An annotated video: boxes, ids, scores, and attention (glimpse window, mask)."""
 
     def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
-        if Path(path).suffix.lower() not in _FOURCC:
-            raise InputError(f"annotated video must end in one of {', '.join(_FOURCC)}; got {path}")
-        self._video = AtomicVideoWriter(path, fps, size)
+        self._video = AtomicVideoWriter(path, fps, size, what="annotated video")
 
     def write(self, frame_index, frame, tracks):
         self._video.write(draw_tracks(frame, tracks, frame_index))

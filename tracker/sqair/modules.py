@@ -122,9 +122,8 @@ class GaussianHead(nn.Module):
         last = self.net[-1]
         nn.init.zeros_(last.weight)
         nn.init.zeros_(last.bias)
-        with torch.no_grad():
-            last.bias[n_out:] = torch.log(torch.expm1(torch.tensor(init_scale - min_scale)))
         self.min_scale = min_scale
+        self.set_initial_scale(tuple(range(n_out)), init_scale)
 
     def set_initial_scale(self, dims: tuple[int, ...], scale: float) -> None:
         """Make the standard deviation of dimensions ``dims`` ``scale`` at initialisation
