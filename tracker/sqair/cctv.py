@@ -94,13 +94,14 @@ def cctv_config(width: int = 80, height: int = 60, max_objects: int = 8, scale_p
     fit on people a third the reference's height (a wider view of TUD-Stadtmitte) never
     discovers anyone.
     """
-    win_w = scale_prior * width
+    win_w = scale_prior * width  # the prior window in canvas pixels
+    win_h = win_w * aspect_prior
     if sigma is None:
-        sigma = likelihood_sigma(win_w, win_w * aspect_prior)
+        sigma = likelihood_sigma(win_w, win_h)
     return SQAIRConfig(height=height, width=width, max_objects=max_objects, glimpse=12, what_dim=16,
                        hidden=96, sigma=sigma, disc_pres_prior=disc_pres_prior, scale_prior=scale_prior,
                        scale_prior_std=0.5, aspect_prior=aspect_prior, shift_prior_std=0.6, anchor=True,
-                       sequential_propagation=True, shift_init_factor=size_factor(win_w, win_w * aspect_prior))
+                       sequential_propagation=True, shift_init_factor=size_factor(win_w, win_h))
 
 
 #: foreground blobs smaller than this share of the canvas are noise, not objects
