@@ -119,6 +119,10 @@ def run_tracking(
         bar = tqdm(total=source.frame_count if max_frames is None else min(max_frames, source.frame_count or max_frames),
                    unit="frame", desc=source.name, leave=False, dynamic_ncols=True)
     camera = CameraMotionCheck() if static_camera_user else None
+
+    def warn_moving() -> None:
+        warnings.warn(f"{source.name}: {camera.message(static_camera_user)}", stacklevel=3)
+
     frames = prefetch(iter(source), maxsize=prefetch_size)
     t0 = time.perf_counter()
     try:
@@ -126,7 +130,7 @@ def run_tracking(
             if max_frames is not None and index >= max_frames:
                 break
             if camera is not None and not camera.decided and camera.update(frame):
-                warnings.warn(f"{source.name}: {camera.message(static_camera_user)}", stacklevel=2)
+                warn_moving()
             if index == 0 and init_boxes is not None:
                 ids = tracker.start(frame, init_boxes)
                 tracks = [Track(tid, box.copy(), 1.0) for tid, box in zip(ids, init_boxes)]
@@ -159,7 +163,7 @@ def run_tracking(
             sink.abort()
         raise InputError(f"{source.name}: no frames were read")
     if camera is not None and not camera.decided and camera.finish():  # a clip shorter than the check
-        warnings.warn(f"{source.name}: {camera.message(static_camera_user)}", stacklevel=2)
+        warn_moving()
     summary.seconds = time.perf_counter() - t0
     summary.tracks = len(ids_seen)
     for sink in sinks:

@@ -38,6 +38,8 @@ MOVING_CAMERA_FOREGROUND = 0.35
 BACKGROUND_SAMPLES = 50
 #: most canvases whose foreground blobs are collected (window prior, glimpse pre-training)
 MAX_BLOB_FRAMES = 2000
+#: how the camera-motion warnings name the part of a run that assumes a static camera
+STATIC_CAMERA_USER = "SQAIR's CCTV mode"
 
 
 #: window area (canvas pixels) of the people the CCTV recipe was developed on: about 8 x 20
@@ -331,10 +333,10 @@ def _warn_if_moving(canvases: np.ndarray, camera: CameraMotionCheck) -> None:
     """One warning when the canvases are mostly foreground or ``camera`` saw the background move."""
     share = float(canvases[5:].mean(dtype=np.float64)) if len(canvases) > 5 else 0.0
     if camera.finish():
-        warnings.warn(camera.message("SQAIR's CCTV mode"), stacklevel=3)
+        warnings.warn(camera.message(STATIC_CAMERA_USER), stacklevel=3)
     elif share > MOVING_CAMERA_FOREGROUND:
         warnings.warn(f"{100 * share:.0f}% of the image is foreground: the camera seems to move; "
-                      "SQAIR's CCTV mode assumes a static camera", stacklevel=3)
+                      f"{STATIC_CAMERA_USER} assumes a static camera", stacklevel=3)
 
 
 def video_canvases(frames: list[np.ndarray], canvas: ForegroundCanvas) -> np.ndarray:

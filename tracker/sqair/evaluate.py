@@ -97,7 +97,7 @@ class MovingMnistEvaluation:
             conf = r.count_confusion
             lines += ["", f"{r.readout}: frames by true count (rows) and counted objects (columns)"]
             lines += markdown_lines(["true \\ counted", *map(str, range(len(conf[0])))],
-                               [[str(t), *map(str, row)] for t, row in enumerate(conf)])
+                                    [[str(t), *map(str, row)] for t, row in enumerate(conf)])
         return "\n".join(lines)
 
 

@@ -133,7 +133,9 @@ class SQAIRTracker(Tracker):
     @property
     def static_camera_user(self) -> str:
         """``cctv`` mode assumes a static camera (unless :meth:`fit` has checked the video)."""
-        return "SQAIR's CCTV mode" if self.mode == "cctv" and not self._camera_checked else ""
+        from tracker.sqair.cctv import STATIC_CAMERA_USER
+
+        return STATIC_CAMERA_USER if self.mode == "cctv" and not self._camera_checked else ""
 
     # -- set-up ------------------------------------------------------------------------------
 
