@@ -18,7 +18,8 @@ def _result_line(result, done: int, total: int) -> str:
     head = f"[{done}/{total}] {result.name}: {result.status}"
     if result.status == "failed":
         return f"{head}: {result.error}"
-    return f"{head}, {result.frames} frames, {result.fps:.1f} frames/s, {result.tracks} tracks"
+    line = f"{head}, {result.frames} frames, {result.fps:.1f} frames/s, {result.tracks} tracks"
+    return "\n".join([line, *(f"  warning: {w}" for w in result.warnings)])
 
 
 @click.command(
@@ -30,7 +31,7 @@ def _result_line(result, done: int, total: int) -> str:
         "and optionally name, init boxes 'x,y,w,h;...', gt).\n\n"
         "One video per worker, frames in order. Writes OUT/NAME.txt (MOTChallenge), "
         "OUT/NAME.jsonl, optionally OUT/NAME.mp4, and OUT/summary.csv, OUT/summary.json "
-        "(video, frames, frames/s, tracks, status, error) and, for videos with ground truth, "
+        "(video, frames, frames/s, tracks, status, error, warnings) and, for videos with ground truth, "
         "OUT/metrics.json (MOT metrics per video and OVERALL, as `eval mot`).\n\n"
         "A rerun skips videos whose outputs are complete for the same inputs and options, "
         "and redoes the rest. Exit status 1 when some video failed (the others finish).\n\n"
@@ -63,10 +64,12 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Videos at once (default: the number of cores).")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop each video after this many frames.")
+@click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Cameras and stream URLs: reopen a stream that stops up to this many times in a row.")
 @click.option("--no-resume", "no_resume", is_flag=True, help="Redo every video, even complete ones.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines.")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
-                  workers, max_frames, no_resume, quiet):
+                  workers, max_frames, reconnect, no_resume, quiet):
     from tracker.base import create_tracker
     from tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
 
@@ -76,7 +79,8 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
         create_tracker(model, options_dict)  # bad options and weights fail here, once, as one line
     fmts = ("mot",) + (tuple(dict.fromkeys(formats)) if formats else ("json",))
     options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in options_dict.items())),
-                           proposals=proposals, formats=fmts, max_frames=max_frames)
+                           proposals=proposals, formats=fmts, max_frames=max_frames,
+                           reconnect=reconnect)
     jobs = collect_jobs(inputs, manifests)
     runner = create_backend(backend, workers=workers, address=address)
     if backend == "ray":

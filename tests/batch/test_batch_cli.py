@@ -23,11 +23,13 @@ def _cases(tmp_path, clips):
         "bad model option": (["batch", clips, "-m", "static", "-p", "speed=3", "-o", out], "option"),
         "unknown model": (["batch", clips, "-m", "nope", "-o", out], "unknown model"),
         "duplicate names": (["batch", clips / "a.avi", clips / "a.avi", *base], "both named"),
+        "negative reconnect": (["batch", clips, "--reconnect", "-1", *base], "--reconnect"),
     }
 
 
 CASES = ["missing input", "no inputs", "empty folder", "glob matching nothing", "bad manifest box",
-         "missing manifest", "bad synthetic spec", "bad model option", "unknown model", "duplicate names"]
+         "missing manifest", "bad synthetic spec", "bad model option", "unknown model", "duplicate names",
+         "negative reconnect"]
 
 
 @pytest.mark.parametrize("case", CASES)

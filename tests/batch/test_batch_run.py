@@ -16,7 +16,8 @@ import pytest
 from tests.batch.conftest import output_bytes
 from tests.tools.test_cli import run_cli
 from tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
-from tracker.batch.jobs import record_path
+from tracker.batch.jobs import record_path, run_job
+from tracker.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = BatchOptions(model="static")
@@ -179,3 +180,52 @@ def test_annotated_video_format_and_format_validation(clips, tmp_path):
         BatchOptions(formats=("json",))
     with pytest.raises(InputError, match="unknown output format"):
         BatchOptions(formats=("mot", "gif"))
+
+
+def test_a_videos_warnings_reach_its_line_the_summary_and_a_resumed_run(clips, tmp_path):
+    data = (clips / "a.avi").read_bytes()
+    (clips / "a.avi").write_bytes(data[: len(data) // 3])  # the header still announces 12 frames
+    out = tmp_path / "out"
+    args = ["batch", clips / "a.avi", clips / "b.avi", "-m", "static", "-o", out, "--workers", "1"]
+    code, stdout, err = run_cli(args)
+    assert code == 0, err
+    assert "a: done" in stdout and "  warning: a: decoding stopped after" in stdout
+    rows = {r["video"]: r for r in json.loads((out / "summary.json").read_text())["videos"]}
+    assert rows["a"]["warnings"].startswith("a: decoding stopped after") and rows["b"]["warnings"] == ""
+    assert "decoding stopped" in (out / "summary.csv").read_text()
+    code, stdout, err = run_cli(args)  # resumed: skipped, but the warning is still reported
+    assert code == 0 and "a: skipped" in stdout and "  warning: a: decoding stopped after" in stdout
+
+
+def test_the_toolkits_warnings_are_kept_once_and_capped_others_shown(recwarn):
+    import warnings
+
+    from tracker.batch.jobs import MAX_WARNINGS, _warning_lines
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for k in range(MAX_WARNINGS + 2):
+            warnings.warn(f"clip: problem {k}\n  on two lines")
+            warnings.warn(f"clip: problem {k}\n  on two lines")
+        warnings.warn("a library's deprecation", DeprecationWarning)
+    lines = _warning_lines(caught)
+    assert lines == [f"clip: problem {k} on two lines" for k in range(MAX_WARNINGS)] + ["... and 2 more"]
+    assert [str(w.message) for w in recwarn] == ["a library's deprecation"]
+
+
+def test_reconnect_reaches_the_source_and_must_not_be_negative(monkeypatch, tmp_path):
+    import tracker.sources as sources
+
+    asked = []
+    real = sources.open_source
+
+    def spy(spec, reconnect=0):
+        asked.append(reconnect)
+        return real(spec, reconnect=reconnect)
+
+    monkeypatch.setattr(sources, "open_source", spy)
+    job = _long_jobs(1, frames=5)[0]
+    run_job(job, BatchOptions(model="static", reconnect=4), tmp_path, "key")
+    assert asked == [4]
+    with pytest.raises(InputError, match="reconnect must not be negative"):
+        BatchOptions(model="static", reconnect=-1)

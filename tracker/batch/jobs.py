@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from tracker.errors import InputError
 FORMATS = {"mot": ".txt", "json": ".jsonl", "video": ".mp4"}
 #: folder (inside the output folder) of the per-video completion records
 STATE_DIR = ".batch"
+#: warnings kept per video (the rest are counted)
+MAX_WARNINGS = 5
 #: bump when the meaning of outputs changes, so that old results are redone
 KEY_VERSION = 1
 
@@ -65,6 +68,9 @@ class BatchOptions:
         proposals: proposer id for videos without ``init`` boxes.
         formats: output formats, a subset of :data:`FORMATS`.
         max_frames: stop each video after this many frames (``None``: all).
+        reconnect: cameras and stream URLs: reopen a stream that stops up to this many times
+            in a row (:func:`tracker.sources.open_source`); files ignore it. Not part of a
+            job's key: it does not change what a complete run writes.
     """
 
     model: str = "hart"
@@ -72,6 +78,7 @@ class BatchOptions:
     proposals: str = "mog2"
     formats: tuple[str, ...] = ("mot", "json")
     max_frames: int | None = None
+    reconnect: int = 0
 
     def __post_init__(self):
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -79,6 +86,8 @@ class BatchOptions:
             raise InputError(f"unknown output format {unknown[0]!r}; choose from {', '.join(FORMATS)}")
         if "mot" not in self.formats:
             raise InputError("the mot format is always written (it is what resuming and metrics read)")
+        if self.reconnect < 0:
+            raise InputError(f"reconnect must not be negative, got {self.reconnect}")
 
     @property
     def device(self) -> str:
@@ -100,6 +109,9 @@ class JobResult:
         error: one line saying why it failed (empty otherwise).
         outputs: output file names (relative to the output folder).
         gt: ground-truth file, if any.
+        warnings: what the run warned about (a moving camera under a static-camera model, a
+            stream that stopped and was reopened, ...), one line each, at most
+            :data:`MAX_WARNINGS`; a worker's own stderr is not where a batch's user looks.
     """
 
     name: str
@@ -111,6 +123,7 @@ class JobResult:
     error: str = ""
     outputs: list[str] = field(default_factory=list)
     gt: str | None = None
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:
@@ -270,11 +283,42 @@ def limit_threads() -> None:
 
 def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, key: str) -> JobResult:
     """Track one video with the pipeline ``attentrack track`` uses; write its outputs and
-    completion record.
+    completion record. The run's warnings go into the result (:attr:`JobResult.warnings`).
 
     Raises:
         InputError: an unreadable source, a bad box or model option.
     """
+    out = Path(out_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = _track_job(job, options, out)
+    result.warnings = _warning_lines(caught)
+    record = {"key": key, "job": job.to_dict(), "result": result.to_dict(),
+              "sizes": {n: (out / n).stat().st_size for n in result.outputs}, "finished": time.time()}
+    with atomic_write(record_path(out, job.name)) as fh:
+        json.dump(record, fh, indent=1)
+    return result
+
+
+def _warning_lines(caught: list) -> list[str]:
+    """The toolkit's warnings (``UserWarning`` and subclasses) among ``caught``, one line each,
+    repeats dropped, at most :data:`MAX_WARNINGS` (plus a line counting the rest); any other
+    warning (a library's deprecation, ...) is shown on stderr as usual."""
+    lines = []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            line = " ".join(str(w.message).split())
+            if line not in lines:
+                lines.append(line)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if len(lines) > MAX_WARNINGS:
+        lines = lines[:MAX_WARNINGS] + [f"... and {len(lines) - MAX_WARNINGS} more"]
+    return lines
+
+
+def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
+    """:func:`run_job`'s tracking: outputs written, completion record not yet."""
     from tracker.base import create_tracker
     from tracker.batch.synthetic import open_any_source
     from tracker.multi import MultiObjectRunner
@@ -282,11 +326,10 @@ def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, ke
     from tracker.proposals import create_proposer
     from tracker.sinks import JsonlSink, MotTxtSink, VideoSink
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _remove_stale_partials(out, job.name)
     record_path(out, job.name).unlink(missing_ok=True)
-    source = open_any_source(job.source)
+    source = open_any_source(job.source, reconnect=options.reconnect)
     tracker = create_tracker(options.model, dict(options.params))
     init = np.asarray(job.init, dtype=float) if job.init else None
     runner = None if init is not None else MultiObjectRunner(tracker, create_proposer(options.proposals))
@@ -305,13 +348,8 @@ def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, ke
                            max_frames=options.max_frames, progress=False,
                            static_camera_user=static_camera_part(tracker, options.proposals if runner else None))
     names = [Path(p).name for p in summary.outputs]
-    result = JobResult(job.name, job.source, "done", summary.frames, summary.seconds, summary.tracks,
-                       outputs=names, gt=job.gt)
-    record = {"key": key, "job": job.to_dict(), "result": result.to_dict(),
-              "sizes": {n: (out / n).stat().st_size for n in names}, "finished": time.time()}
-    with atomic_write(record_path(out, job.name)) as fh:
-        json.dump(record, fh, indent=1)
-    return result
+    return JobResult(job.name, job.source, "done", summary.frames, summary.seconds, summary.tracks,
+                     outputs=names, gt=job.gt)
 
 
 def run_job_safely(job: VideoJob, options: BatchOptions, out_dir: str, key: str) -> dict:

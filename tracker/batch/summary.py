@@ -14,7 +14,7 @@ from tracker.atomic import atomic_write
 from tracker.batch.jobs import FORMATS, JobResult
 from tracker.metrics.mot import MotEvaluation
 
-SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "mota", "idf1", "hota")
+SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "warnings", "mota", "idf1", "hota")
 
 
 @dataclass
@@ -60,6 +60,7 @@ class BatchSummary:
         for r in self.results:
             out.append({"video": r.name, "frames": r.frames, "seconds": round(r.seconds, 3), "fps": round(r.fps, 2),
                         "tracks": r.tracks, "status": r.status, "error": r.error,
+                        "warnings": " | ".join(r.warnings),
                         **{k: self._metric(r.name, k) for k in ("mota", "idf1", "hota")}})
         return out
 

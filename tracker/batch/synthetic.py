@@ -117,8 +117,9 @@ class SyntheticSource(FrameSource):
             yield i, self.frame(i)
 
 
-def open_any_source(spec: str) -> FrameSource:
-    """:func:`tracker.sources.open_source` (which also opens ``synthetic:...`` clips)."""
+def open_any_source(spec: str, reconnect: int = 0) -> FrameSource:
+    """:func:`tracker.sources.open_source` (which also opens ``synthetic:...`` clips);
+    ``reconnect`` as there (cameras and stream URLs)."""
     from tracker.sources import open_source
 
-    return open_source(spec)
+    return open_source(spec, reconnect=reconnect)
