@@ -276,7 +276,8 @@ def _find_video(seq: Path) -> Path:
         "SEQUENCE is a MOTChallenge folder with gt/gt.txt and a video (default: TUD-Campus "
         "and TUD-Stadtmitte from the data folder). --zoom-out F scores a wider view of each "
         "sequence instead: every frame shrunk F times into a static surround of the scene "
-        "(datasets.wide_view; people F times smaller, as from a distant camera).\n\n"
+        "(datasets.wide_view; people F times smaller, as from a distant camera); the baseline's "
+        "least blob area then shrinks F^2 times with the people, unless -b sets it.\n\n"
         "Example:\n\n\b\n  attentrack eval sqair-cctv --fit-steps 600 --out runs/sqair_cctv"
     ),
 )
@@ -287,11 +288,14 @@ def _find_video(seq: Path) -> Path:
 @click.option("--fit-minutes", default=0.0, show_default=True, type=float, help="Stop each fit after this long (0: no limit).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="An option of the sqair tracker.")
+@click.option("-b", "--baseline-param", "baseline_params", multiple=True, metavar="NAME=VALUE",
+              help="An option of the blobs baseline (e.g. min_area=0.001).")
 @click.option("--zoom-out", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
               help="Score a view of each sequence this many times wider (1: the video as recorded).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
-def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, zoom_out, as_json, no_progress):
+def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, baseline_params, zoom_out, as_json,
+                      no_progress):
     import torch
 
     from datasets.mot import read_mot, write_mot
@@ -299,8 +303,11 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, z
     from tools.options import parse_params
     from tracker.base import create_tracker
     from tracker.metrics.mot import evaluate_mot
+    from tracker.trackers.sqair import blob_options_for_zoom
 
     torch.set_num_threads(threads)
+    blob_opts = {**blob_options_for_zoom(zoom_out), **parse_params(baseline_params)}
+    create_tracker("blobs", blob_opts)  # a bad baseline option fails here, as one line
     if not sequences:
         root = data_root(required=True)
         sequences = tuple(str(root / s) for s in DEFAULT_CCTV)
@@ -321,7 +328,7 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, z
         fitted = None
         for name in names:
             if name == "blobs":
-                tracker, fit = create_tracker("blobs"), False
+                tracker, fit = create_tracker("blobs", blob_opts), False
             elif name == "sqair":
                 tracker, fit = create_tracker("sqair", opts), True
             else:  # a fresh tracker from what the fit saved, as a later `track --weights` run

@@ -443,3 +443,15 @@ def test_small_people_start_with_window_noise_on_their_own_scale():
         assert torch.allclose(disc[0], torch.tensor([0.3, 0.3, 0.3 * f, 0.3 * f]), atol=1e-5)
         assert torch.allclose(prop[0], torch.tensor([0.1, 0.1, 0.1 * f, 0.1 * f]), atol=1e-5)
     assert size_factor(9, 22) == 1.0 and size_factor(4, 10) == pytest.approx((40 / 160) ** 0.5)
+
+
+def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_are_checked(tmp_path, clip):
+    from tracker.trackers.sqair import BLOB_MIN_AREA, blob_options_for_zoom
+
+    assert blob_options_for_zoom(1) == {"min_area": BLOB_MIN_AREA}
+    assert blob_options_for_zoom(3)["min_area"] == pytest.approx(BLOB_MIN_AREA / 9)
+    proposer = create_tracker("blobs", {"min_area": "0.001", "close_width": "0.01", "close_height": "0.05"})._proposer
+    assert (proposer.min_area, proposer.close_width, proposer.close_height) == (0.001, 0.01, 0.05)
+    seq = tmp_path / "SEQ"
+    _one_line_error(["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "-b", "colour=3"], "colour")
+    assert not (tmp_path / "cc").exists()
