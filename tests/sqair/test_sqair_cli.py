@@ -455,3 +455,18 @@ def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_a
     seq = tmp_path / "SEQ"
     _one_line_error(["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "-b", "colour=3"], "colour")
     assert not (tmp_path / "cc").exists()
+
+
+def test_boxes_past_the_frame_edge_are_clipped_not_shifted(tmp_path):
+    from tracker.base import Track
+
+    tracker = create_tracker("sqair", {"weights": str(tiny_weights(tmp_path)), "mode": "intensity", "snap": "false"})
+
+    class TwoObjects:  # canvas boxes (50x50 canvas): one out past the top-left corner, one past the bottom-right
+        def step(self, canvas):
+            return [Track(1, np.array([-2.0, -1.0, 10.0, 10.0]), 1.0), Track(2, np.array([45.0, 46.0, 10.0, 10.0]), 1.0)]
+
+    tracker._runner = TwoObjects()
+    tracks = tracker.update(np.zeros((100, 100, 3), np.uint8))  # 2 frame pixels per canvas pixel
+    np.testing.assert_allclose(tracks[0].box, [0, 0, 16, 18])  # right and bottom edges stay where they were
+    np.testing.assert_allclose(tracks[1].box, [90, 92, 10, 8])

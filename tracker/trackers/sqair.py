@@ -222,6 +222,7 @@ class SQAIRTracker(Tracker):
                              "`track VIDEO --model sqair --fit` or give --weights")
 
     def _step(self, frame: np.ndarray) -> list[Track]:
+        from tracker.boxes import clip_to_frame
         from tracker.sqair.cctv import snap_box_to_mask
 
         self._require_model()
@@ -237,8 +238,7 @@ class SQAIRTracker(Tracker):
             box = np.array([x * sx, y * sy, w * sx, h * sy])
             if mask is not None:
                 box = snap_box_to_mask(box, mask, (fw, fh), (sx, sy))
-            box[0], box[1] = max(box[0], 0.0), max(box[1], 0.0)
-            box[2], box[3] = min(box[2], fw - box[0]), min(box[3], fh - box[1])
+            box = clip_to_frame(box[None], fw, fh)[0]
             if box[2] > 0 and box[3] > 0:
                 out.append(Track(t.track_id, box, t.score))
         return out
