@@ -327,3 +327,27 @@ def test_a_box_wider_than_the_prior_allows_is_a_group_and_is_not_reported():
     speck = np.zeros((60, 80), np.float32)
     speck[5:7, 5:7] = 1.0  # too little ink for min_mass
     assert runner.report_score(speck, np.array([5.0, 5, 2, 2])) is None
+
+
+def test_conv_glimpse_decoder_shapes_range_faint_start_and_settings(tmp_path):
+    from tracker.sqair.modules import ConvGlimpseDecoder
+    from tracker.sqair.widen import widen_appearance
+
+    config = SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2, decoder="conv")
+    model = SQAIR(config)
+    assert isinstance(model.decoder, ConvGlimpseDecoder)
+    out = model.decoder(torch.randn(5, 6) * 3)
+    assert out.shape == (5, 1, 8, 8) and float(out.min()) >= 0 and float(out.max()) <= 1
+    # every pixel starts near sigmoid(-2): objects start faint, as with the mlp decoder
+    assert abs(float(model.decoder(torch.zeros(1, 6)).mean()) - torch.sigmoid(torch.tensor(-2.0)).item()) < 0.1
+    result = model(torch.rand(2, 3, 24, 24), 2, keep_objects=True)
+    assert result.canvas.shape[-2:] == (24, 24) and torch.isfinite(result.log_weights).all()
+    save_weights(model, tmp_path / "conv.pt")  # the setting travels with the weights
+    again = load_weights(tmp_path / "conv.pt", 24, 24)
+    assert again.config.decoder == "conv" and isinstance(again.decoder, ConvGlimpseDecoder)
+    with pytest.raises(InputError, match="even glimpse side"):
+        SQAIRConfig(glimpse=7, decoder="conv")
+    with pytest.raises(InputError, match="decoder must be one of mlp, conv"):
+        SQAIRConfig(decoder="deconv")
+    with pytest.raises(InputError, match="only the mlp glimpse decoder can be widened"):
+        widen_appearance(model, 32)

@@ -13,8 +13,9 @@ from tracker.sqair.model import SQAIR, SQAIRConfig
 from tracker.sqair.pretrain import GlimpsePretrainOptions, digit_windows, glimpse_elbo, pretrain_glimpses
 
 
-def _small():
-    return SQAIRConfig(height=32, width=32, max_objects=2, glimpse=10, what_dim=8, hidden=32, scale_prior=0.9)
+def _small(decoder: str = "mlp"):
+    return SQAIRConfig(height=32, width=32, max_objects=2, glimpse=10, what_dim=8, hidden=32, scale_prior=0.9,
+                       decoder=decoder)
 
 
 def test_window_without_jitter_reads_the_centred_digit():
@@ -32,12 +33,13 @@ def test_digits_larger_than_the_canvas_are_refused():
                       np.random.default_rng(0), 2, GlimpsePretrainOptions())
 
 
-def test_pretraining_learns_on_real_digits(data_dir):
+@pytest.mark.parametrize("decoder", ["mlp", "conv"])
+def test_pretraining_learns_on_real_digits(data_dir, decoder):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         torch.manual_seed(0)
-        model = SQAIR(_small())
+        model = SQAIR(_small(decoder))
         opts = GlimpsePretrainOptions(steps=150, batch=32, seed=0)
         held = digit_windows(model, load_digits("test", data_dir), np.random.default_rng(7), 200, opts)
         with torch.no_grad():

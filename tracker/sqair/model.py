@@ -47,8 +47,8 @@ from torch.distributions import Normal
 from tracker.errors import InputError
 from tracker.sqair.modules import (
     MLP,
+    GLIMPSE_DECODERS,
     GaussianHead,
-    GlimpseDecoder,
     _axis,
     stn_read,
     stn_write,
@@ -102,6 +102,9 @@ class SQAIRConfig:
             wide (CCTV, :func:`tracker.sqair.cctv.cctv_config`) a window drawn that far off
             misses its object, so early objects explain nothing and discovery is switched off
             before it has learned where to look.
+        decoder: the glimpse decoder: ``mlp`` (the original's: two hidden layers, one output unit
+            per pixel) or ``conv`` (a transposed convolution, :class:`ConvGlimpseDecoder`; the
+            glimpse side must be even).
         clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
             MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
             sum, under which two overlapping objects over-explain their overlap and are
@@ -127,6 +130,7 @@ class SQAIRConfig:
     sequential_propagation: bool = False
     clip_canvas: bool = False
     shift_init_factor: float = 1.0
+    decoder: str = "mlp"
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.disc_pres_prior) < 1.0:
@@ -135,6 +139,10 @@ class SQAIRConfig:
             raise InputError(f"prop_pres_prior must be 0 (learned) or lie strictly between 0 and 1, got {self.prop_pres_prior}")
         if int(self.glimpse_hidden) < 0:
             raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
+        if self.decoder not in GLIMPSE_DECODERS:
+            raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
+        if self.decoder == "conv" and int(self.glimpse) % 2:
+            raise InputError(f"the conv decoder needs an even glimpse side, got {self.glimpse}")
         if not 0.0 < float(self.shift_init_factor) <= 1.0:
             raise InputError(f"shift_init_factor must lie in (0, 1], got {self.shift_init_factor}")
 
@@ -368,7 +376,7 @@ class SQAIR(nn.Module):
         super().__init__()
         self.config = c = config or SQAIRConfig()
         g2, hd, dw, ah = c.glimpse * c.glimpse, c.hidden, c.what_dim, c.appearance_hidden
-        self.decoder = GlimpseDecoder(dw, ah, c.glimpse)
+        self.decoder = GLIMPSE_DECODERS[c.decoder](dw, ah, c.glimpse)
         # propagation (inference)
         self.prop_glimpse_enc = MLP(g2, ah, hd)
         self.prop_where = GaussianHead(2 * hd + dw + 4, hd, 4, init_scale=0.1)

@@ -158,3 +158,43 @@ class GlimpseDecoder(nn.Module):
     def forward(self, what: torch.Tensor) -> torch.Tensor:
         """``(n, what_dim)`` -> ``(n, 1, g, g)``."""
         return torch.sigmoid(self.net(what)).view(-1, 1, self.glimpse, self.glimpse)
+
+
+class ConvGlimpseDecoder(nn.Module):
+    """``what`` code -> glimpse intensities in ``[0, 1]``, through a transposed convolution.
+
+    Two linear layers make a ``16 x g/2 x g/2`` map, a stride-2 transposed convolution brings
+    it to ``8 x g x g``, and a 3x3 convolution gives the pixel logits. Neighbouring pixels share
+    the last layers' weights, so strokes can come out sharper than from
+    :class:`GlimpseDecoder`'s one output unit per pixel. (Deeper stacks of transposed
+    convolutions were 5-8 times slower on a CPU; this one costs about 7 times the MLP's time.)
+
+    Args:
+        what_dim: appearance code size.
+        hidden: hidden units of the first linear layer.
+        glimpse: glimpse side in pixels (even).
+        bias: initial logit of every pixel (negative: objects start faint).
+    """
+
+    CHANNELS = (16, 8)
+
+    def __init__(self, what_dim: int, hidden: int, glimpse: int, bias: float = -2.0) -> None:
+        super().__init__()
+        if glimpse % 2:
+            raise ValueError(f"the conv glimpse decoder needs an even glimpse side, got {glimpse}")
+        self.glimpse = glimpse
+        c0, c1 = self.CHANNELS
+        self.base = glimpse // 2
+        self.net = MLP(what_dim, hidden, c0 * self.base * self.base)
+        self.up = nn.Sequential(nn.ELU(), nn.ConvTranspose2d(c0, c1, 4, stride=2, padding=1), nn.ELU(),
+                                nn.Conv2d(c1, 1, 3, padding=1))
+        nn.init.constant_(self.up[-1].bias, bias)
+
+    def forward(self, what: torch.Tensor) -> torch.Tensor:
+        """``(n, what_dim)`` -> ``(n, 1, g, g)``."""
+        x = self.net(what).view(-1, self.CHANNELS[0], self.base, self.base)
+        return torch.sigmoid(self.up(x))
+
+
+#: glimpse decoders by the name :class:`tracker.sqair.model.SQAIRConfig` ``decoder`` gives
+GLIMPSE_DECODERS = {"mlp": GlimpseDecoder, "conv": ConvGlimpseDecoder}

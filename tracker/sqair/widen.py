@@ -45,9 +45,11 @@ def widen_appearance(model: SQAIR, glimpse_hidden: int, seed: int = 0) -> SQAIR:
         a new model (``config.glimpse_hidden = glimpse_hidden``) computing the same function.
 
     Raises:
-        InputError: a width smaller than the current one.
+        InputError: a width smaller than the current one, or a decoder other than ``mlp``.
     """
     old_width = model.config.appearance_hidden
+    if model.config.decoder != "mlp":
+        raise InputError(f"only the mlp glimpse decoder can be widened, not {model.config.decoder!r}")
     if glimpse_hidden < old_width:
         raise InputError(f"glimpse_hidden can only grow when fine-tuning: {glimpse_hidden} < {old_width}")
     config = SQAIRConfig.from_dict({**model.config.to_dict(), "glimpse_hidden": int(glimpse_hidden)})
