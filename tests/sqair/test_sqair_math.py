@@ -336,7 +336,7 @@ def test_conv_glimpse_decoder_shapes_range_faint_start_and_settings(tmp_path):
     config = SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2, decoder="conv")
     model = SQAIR(config)
     assert isinstance(model.decoder, ConvGlimpseDecoder)
-    out = model.decoder(torch.randn(5, 6) * 3)
+    out = model.decoder(torch.randn(5, 6) * 3).detach()
     assert out.shape == (5, 1, 8, 8) and float(out.min()) >= 0 and float(out.max()) <= 1
     # every pixel starts near sigmoid(-2): objects start faint, as with the mlp decoder
     with torch.no_grad():
