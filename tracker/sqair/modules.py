@@ -166,8 +166,9 @@ class ConvGlimpseDecoder(nn.Module):
     Two linear layers make a ``16 x g/2 x g/2`` map, a stride-2 transposed convolution brings
     it to ``8 x g x g``, and a 3x3 convolution gives the pixel logits. Neighbouring pixels share
     the last layers' weights, so strokes can come out sharper than from
-    :class:`GlimpseDecoder`'s one output unit per pixel. (Deeper stacks of transposed
-    convolutions were 5-8 times slower on a CPU; this one costs about 7 times the MLP's time.)
+    :class:`GlimpseDecoder`'s one output unit per pixel. (On one CPU thread it takes about 7
+    times the MLP decoder's time for a batch of glimpses, forwards and backwards; a deeper stack
+    of transposed convolutions took several times longer still: scratch timings.)
 
     Args:
         what_dim: appearance code size.
