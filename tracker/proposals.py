@@ -37,6 +37,10 @@ class Proposer(ABC):
         """
 
 
+#: default closing kernel of :class:`MOG2Proposer`, as fractions of the frame's width and height
+CLOSE_WIDTH, CLOSE_HEIGHT = 0.016, 0.15
+
+
 class MOG2Proposer(Proposer):
     """Foreground blobs from OpenCV's MOG2 background model, for static cameras.
 
@@ -65,8 +69,8 @@ class MOG2Proposer(Proposer):
         max_area: float = 0.4,
         warmup: int = 5,
         min_aspect: float = 0.0,
-        close_width: float = 0.016,
-        close_height: float = 0.15,
+        close_width: float = CLOSE_WIDTH,
+        close_height: float = CLOSE_HEIGHT,
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")

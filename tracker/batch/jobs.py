@@ -289,6 +289,9 @@ def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, ke
         InputError: an unreadable source, a bad box or model option.
     """
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_partials(out, job.name)
+    record_path(out, job.name).unlink(missing_ok=True)  # the outputs are redone: not complete until rewritten
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = _track_job(job, options, out)
@@ -318,7 +321,8 @@ def _warning_lines(caught: list) -> list[str]:
 
 
 def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
-    """:func:`run_job`'s tracking: outputs written, completion record not yet."""
+    """:func:`run_job`'s tracking into ``out`` (which exists, its stale partial files and
+    completion record removed): the outputs written, the record not yet."""
     from tracker.base import create_tracker
     from tracker.batch.synthetic import open_any_source
     from tracker.multi import MultiObjectRunner
@@ -326,9 +330,6 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     from tracker.proposals import create_proposer
     from tracker.sinks import JsonlSink, MotTxtSink, VideoSink
 
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(out, job.name)
-    record_path(out, job.name).unlink(missing_ok=True)
     source = open_any_source(job.source, reconnect=options.reconnect)
     tracker = create_tracker(options.model, dict(options.params))
     init = np.asarray(job.init, dtype=float) if job.init else None

@@ -24,6 +24,7 @@ import numpy as np
 
 from tracker.base import Track, Tracker
 from tracker.errors import InputError
+from tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sqair_moving_mnist.pt"
 
@@ -296,7 +297,7 @@ class BlobTracker(Tracker):
     static_camera_user = "the blobs baseline"
 
     def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_area: float = BLOB_MIN_AREA,
-                 min_aspect: float = 0.0, close_width: float = 0.016, close_height: float = 0.15) -> None:
+                 min_aspect: float = 0.0, close_width: float = CLOSE_WIDTH, close_height: float = CLOSE_HEIGHT) -> None:
         """Build the tracker.
 
         Args:
@@ -310,8 +311,6 @@ class BlobTracker(Tracker):
                 them smaller, lower ``min_area`` with their area (:func:`blob_options_for_zoom`).
         """
         super().__init__()
-        from tracker.proposals import MOG2Proposer
-
         self.min_iou, self.max_age = min_iou, max_age
         self._proposer = MOG2Proposer(min_area=min_area, min_aspect=min_aspect, close_width=close_width,
                                       close_height=close_height)
