@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -353,3 +355,14 @@ def test_conv_glimpse_decoder_shapes_range_faint_start_and_settings(tmp_path):
         SQAIRConfig(decoder="deconv")
     with pytest.raises(InputError, match="only the mlp glimpse decoder can be widened"):
         widen_appearance(model, 32)
+
+
+def test_count_errors_split_by_whether_the_sequence_was_counted_right_before():
+    from tracker.sqair.evaluate import count_error_onset
+
+    true = np.array([[2, 2, 2, 2], [1, 1, 1, 1], [0, 0, 0, 0]])
+    counted = np.array([[1, 1, 2, 3],   # two wrong from the start, then one after a right count
+                        [1, 2, 2, 1],   # right first: both wrong frames come later
+                        [1, 1, 1, 1]])  # never right: all four from the start
+    assert count_error_onset(counted, true) == (6, 3)
+    assert count_error_onset(true, true) == (0, 0)

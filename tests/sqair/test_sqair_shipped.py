@@ -39,6 +39,8 @@ def test_counts_test_digits_better_than_always_one(data_dir):
         conf = np.array(r.count_confusion)
         assert conf.shape == (3, 4) and conf.sum() == ev.frames
         assert np.trace(conf[:, :3]) / ev.frames == pytest.approx(r.count_accuracy)
+        wrong = ev.frames - np.trace(conf[:, :3])
+        assert r.errors_from_start + r.errors_later == wrong
     assert np.isfinite(ev.iwae_per_frame)
 
 

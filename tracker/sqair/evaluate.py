@@ -41,6 +41,10 @@ class ReadoutScores:
         count_confusion: ``count_confusion[t][p]`` frames with ``t`` true objects in which
             ``p`` were counted (``t`` up to the generator's most digits, ``p`` up to the
             model's slots).
+        errors_from_start: wrongly counted frames of sequences not yet counted right in any
+            frame (the first frames' objects were never found, or were split, from the start).
+        errors_later: wrongly counted frames of sequences counted right in an earlier frame
+            (an object dropped, split or added after the count had been right).
     """
 
     readout: str
@@ -53,6 +57,23 @@ class ReadoutScores:
     precision: float
     recall: float
     count_confusion: list[list[int]]
+    errors_from_start: int = 0
+    errors_later: int = 0
+
+
+def count_error_onset(counted: np.ndarray, true: np.ndarray) -> tuple[int, int]:
+    """Split the wrongly counted frames by whether their sequence had been counted right before.
+
+    Args:
+        counted, true: ``(B, T)`` counted and true objects per frame.
+
+    Returns:
+        ``(from_start, later)``: wrong frames with no right frame before them in their
+        sequence, and wrong frames after a right one.
+    """
+    wrong = counted != true
+    right_before = np.cumsum(~wrong, axis=1) > 0  # some frame up to this one was counted right
+    return int((wrong & ~right_before).sum()), int((wrong & right_before).sum())
 
 
 @dataclass
@@ -98,6 +119,8 @@ class MovingMnistEvaluation:
             lines += ["", f"{r.readout}: frames by true count (rows) and counted objects (columns)"]
             lines += markdown_lines(["true \\ counted", *map(str, range(len(conf[0])))],
                                     [[str(t), *map(str, row)] for t, row in enumerate(conf)])
+            lines += [f"{r.readout}: wrongly counted frames: {r.errors_from_start} from a sequence's first frame on "
+                      f"(before any right count), {r.errors_later} after a right count"]
         return "\n".join(lines)
 
 
@@ -233,8 +256,8 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
     rng = np.random.default_rng(seed)
     names = ("raw", "merged", "online") if online else ("raw", "merged")
     slots = model.config.max_objects
-    tallies = {k: {"correct": 0, "seq_ok": 0, "preds": [], "confusion": np.zeros((max_digits + 1, slots + 1), int)}
-               for k in names}
+    tallies = {k: {"correct": 0, "seq_ok": 0, "preds": [], "confusion": np.zeros((max_digits + 1, slots + 1), int),
+                   "onset": np.zeros(2, int)} for k in names}
     frames = 0
     bounds, gts = [], []
     f_off = gt_id = pred_id = 0
@@ -260,6 +283,7 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
             tallies[name]["correct"] += int(ok.sum())
             tallies[name]["seq_ok"] += int(ok.all(1).sum())
             np.add.at(tallies[name]["confusion"], (data.counts, np.minimum(counted, slots)), 1)
+            tallies[name]["onset"] += count_error_onset(counted, data.counts)
             tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
         frames += data.counts.size
         pred_id += n * n_frames * raw[0].shape[-1]
@@ -271,6 +295,6 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         row = evaluate_mot({"moving-mnist": _concat(gts)}, {"moving-mnist": _concat(tally["preds"])}).rows[0]
         readouts.append(ReadoutScores(name, tally["correct"] / max(frames, 1), tally["seq_ok"] / max(sequences, 1),
                                       row.mota, row.idf1, row.idsw, row.hota, row.precision, row.recall,
-                                      tally["confusion"].tolist()))
+                                      tally["confusion"].tolist(), *map(int, tally["onset"])))
     return MovingMnistEvaluation(sequences=sequences, frames=frames, iwae_per_sequence=bound,
                                  iwae_per_frame=bound / n_frames, particles=particles, readouts=readouts)
