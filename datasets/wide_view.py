@@ -58,6 +58,20 @@ def wide_view_rows(rows: MotRows, size: tuple[int, int], factor: float) -> MotRo
     return MotRows(rows.frames.copy(), rows.ids.copy(), boxes, rows.conf.copy(), rows.extra.copy())
 
 
+def evenly_spaced(frames, at_most: int) -> list:
+    """Up to ``at_most`` (at least 2) items of an iterable of unknown length, evenly spaced
+    (every ``s``-th, ``s`` a power of 2), in one pass holding at most ``at_most`` of them."""
+    at_most = max(2, int(at_most))
+    kept, stride = [], 1
+    for i, item in enumerate(frames):
+        if i % stride:
+            continue
+        kept.append(item)
+        if len(kept) > at_most:  # too many: keep every other one, sample half as often
+            kept, stride = kept[::2], stride * 2
+    return kept
+
+
 def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: float = 25.0,
                     surround_samples: int = 50) -> Path:
     """Write the wide view of a recorded sequence as a video (codec by extension: ``.avi``
@@ -71,18 +85,18 @@ def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: flo
             interrupted run leaves no file.
         factor: how many times smaller the scene becomes.
         fps: frame rate of the written video.
-        surround_samples: evenly spaced frames whose median is the surround.
+        surround_samples: at most this many evenly spaced frames make the surround (their
+            median).
 
     Returns:
         ``out_path``.
     """
     from tracker.sinks import AtomicVideoWriter
 
-    total = sum(1 for _ in frames())
-    if total == 0:
+    samples = evenly_spaced(frames(), surround_samples)
+    if not samples:
         raise InputError("the sequence has no frames")
-    step = max(1, total // surround_samples)
-    surround = surround_from_samples([f for i, f in enumerate(frames()) if i % step == 0], factor)
+    surround = surround_from_samples(samples, factor)
     h, w = surround.shape[:2]
     with AtomicVideoWriter(out_path, fps, (w, h)) as video:
         for frame in frames():

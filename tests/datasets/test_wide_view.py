@@ -60,3 +60,15 @@ def test_the_written_wide_view_has_the_frames_and_size_of_the_source(tmp_path):
     with pytest.raises(InputError, match="no frames"):
         write_wide_view(lambda: iter([]), tmp_path / "none.avi", 2.0)
     assert not (tmp_path / "none.avi").exists()
+
+
+def test_evenly_spaced_samples_of_a_stream_of_unknown_length():
+    from datasets.wide_view import evenly_spaced
+
+    assert evenly_spaced(iter([]), 5) == []
+    assert evenly_spaced(range(4), 5) == [0, 1, 2, 3]
+    picked = evenly_spaced(range(100), 10)
+    assert 5 <= len(picked) <= 10 and picked[0] == 0
+    stride = picked[1] - picked[0]
+    assert set(np.diff(picked)) == {stride}  # one stride throughout
+    assert picked[-1] >= 100 - 2 * stride  # and they reach the end
