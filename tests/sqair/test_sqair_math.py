@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 import pytest
 import torch
 
@@ -286,8 +285,6 @@ def test_a_fixed_keep_prior_charges_every_object_in_every_frame():
 
 
 def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
-    import numpy as np
-
     from tracker.sqair.cctv import snap_box_to_mask
 
     frame = (640, 480)
@@ -306,8 +303,6 @@ def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
 
 
 def test_a_box_wider_than_the_prior_allows_is_a_group_and_is_not_reported():
-    import numpy as np
-
     from tracker.sqair.cctv import CanvasTracker, cctv_config
 
     model = SQAIR(cctv_config(80, 60, scale_prior=0.1, aspect_prior=2.0)).eval()

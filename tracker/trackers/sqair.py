@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from tracker.base import Track, Tracker
+from tracker.boxes import clip_to_frame
 from tracker.errors import InputError
 from tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
 
@@ -223,7 +224,6 @@ class SQAIRTracker(Tracker):
                              "`track VIDEO --model sqair --fit` or give --weights")
 
     def _step(self, frame: np.ndarray) -> list[Track]:
-        from tracker.boxes import clip_to_frame
         from tracker.sqair.cctv import snap_box_to_mask
 
         self._require_model()
