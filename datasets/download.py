@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from tracker.atomic import AtomicPath
-from tracker.errors import InputError
+from attentrack.tracker.atomic import AtomicPath
+from attentrack.tracker.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ One object per line, separated by spaces::
     frame track_id type truncated occluded alpha left top right bottom h w l x y z rotation_y [score]
 
 * ``frame`` is **0-based** in KITTI (it matches ``image_02/SEQ/000000.png``);
-  :meth:`KittiLabels.to_mot` adds 1 so :class:`~datasets.mot.MotRows` keeps its 1-based
+  :meth:`KittiLabels.to_mot` adds 1 so :class:`~attentrack.datasets.mot.MotRows` keeps its 1-based
   MOTChallenge frames, and :meth:`KittiLabels.from_mot` subtracts it again.
 * ``type`` is a class name: ``Car, Van, Truck, Pedestrian, Person_sitting, Cyclist,
   Tram, Misc`` or ``DontCare``. ``DontCare`` rows have track id -1 and mark regions where
@@ -26,9 +26,9 @@ from typing import Iterable
 
 import numpy as np
 
-from datasets.mot import MotRows
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.datasets.mot import MotRows
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 KITTI_CLASSES = (
     "Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc", "DontCare",

@@ -18,8 +18,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 _IDX_TYPES = {
     0x08: np.dtype("u1"),

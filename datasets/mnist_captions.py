@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 CANVAS = 60
 CELL = 32

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 _SPLIT = re.compile(r"[,\s]+")
 

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.mnist import MNIST_SIZE, load_mnist, read_mnist_csv
-from datasets.mot import MotRows
-from tracker.boxes import mask_box
-from tracker.errors import InputError
+from attentrack.datasets.mnist import MNIST_SIZE, load_mnist, read_mnist_csv
+from attentrack.datasets.mot import MotRows
+from attentrack.tracker.boxes import mask_box
+from attentrack.tracker.errors import InputError
 
 INK_THRESHOLD = 0.1
 """Intensity (0-1) above which a digit pixel counts as ink for its ground-truth box."""
@@ -44,7 +44,7 @@ def load_digits(split: str, root: str | os.PathLike | None = None) -> np.ndarray
     Args:
         split: ``"train"`` (the 5k training csv), ``"test"`` (the official 10k test set) or
             ``"opencv"`` (OpenCV's 5k digit sheet, see :func:`cell_to_mnist_frame`).
-        root: the data folder (default: :func:`datasets.paths.data_root`).
+        root: the data folder (default: :func:`attentrack.datasets.paths.data_root`).
 
     Returns:
         ``(N, 28, 28)`` float32 in ``[0, 1]`` (1 = ink).
@@ -52,7 +52,7 @@ def load_digits(split: str, root: str | os.PathLike | None = None) -> np.ndarray
     Raises:
         InputError: an unknown split or missing files.
     """
-    from datasets.paths import data_root
+    from attentrack.datasets.paths import data_root
 
     if split not in SPLITS:
         raise InputError(f"unknown Moving MNIST split {split!r}; use {', '.join(SPLITS)}")
@@ -61,7 +61,7 @@ def load_digits(split: str, root: str | os.PathLike | None = None) -> np.ndarray
     if split == "train":
         images, _ = read_mnist_csv(digits / "mnist_5k.csv.gz")
     elif split == "opencv":
-        from datasets.mnist import read_opencv_digits
+        from attentrack.datasets.mnist import read_opencv_digits
 
         cells, _ = read_opencv_digits(digits / "opencv_digits.png")
         return np.stack([cell_to_mnist_frame(c.astype(np.float32) / 255.0) for c in cells])

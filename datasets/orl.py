@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 #: ORL image size ``(W, H)`` in pixels
 ORL_SIZE = (92, 112)

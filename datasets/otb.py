@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 GT_NAME = "groundtruth_rect.txt"
 

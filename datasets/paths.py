@@ -21,7 +21,7 @@ def data_root(required: bool = False) -> Path | None:
         if (c / "README.md").is_file() or any(c.glob("*")) if c.is_dir() else False:
             return c
     if required:
-        from tracker.errors import InputError
+        from attentrack.tracker.errors import InputError
 
         raise InputError(
             f"data folder not found; set {ENV_VAR} to the folder holding mot15/, sot/, digits/"

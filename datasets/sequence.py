@@ -30,12 +30,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from datasets import kitti as kitti_io
-from datasets.mot import MotRows, read_mot, read_seqinfo
-from datasets.otb import GT_NAME as OTB_GT, read_otb
-from datasets.vot import GT_NAME as VOT_GT, read_vot
-from tracker.errors import InputError
-from tracker.sources import (
+from attentrack.datasets import kitti as kitti_io
+from attentrack.datasets.mot import MotRows, read_mot, read_seqinfo
+from attentrack.datasets.otb import GT_NAME as OTB_GT, read_otb
+from attentrack.datasets.vot import GT_NAME as VOT_GT, read_vot
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sources import (
     IMAGE_EXTENSIONS,
     VIDEO_EXTENSIONS,
     FrameSource,
@@ -94,7 +94,7 @@ class Sequence:
         """Iterate ``(index0, image)`` in order; ``image`` is ``(H, W, 3)`` uint8 BGR.
 
         Args:
-            background: decode in a background thread (:func:`tracker.sources.prefetch`)
+            background: decode in a background thread (:func:`attentrack.tracker.sources.prefetch`)
                 so decoding overlaps the caller's work.
         """
         if self._cache is not None:

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.otb import _read_lines, format_number, parse_numbers, rect_from_values
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.datasets.otb import _read_lines, format_number, parse_numbers, rect_from_values
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 GT_NAME = "groundtruth.txt"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datasets.mot import MotRows
-from tracker.errors import InputError
+from attentrack.datasets.mot import MotRows
+from attentrack.tracker.errors import InputError
 
 
 def _placement(size: tuple[int, int], factor: float) -> tuple[int, int, int, int]:
@@ -91,7 +91,7 @@ def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: flo
     Returns:
         ``out_path``.
     """
-    from tracker.sinks import AtomicVideoWriter
+    from attentrack.tracker.sinks import AtomicVideoWriter
 
     samples = evenly_spaced(frames(), surround_samples)
     if not samples:

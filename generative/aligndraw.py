@@ -10,8 +10,8 @@ with the words::
     s_{t-1} = sum_k alpha_k h^lang_k          (the sentence vector of this step)
 
 and gives a learned prior ``p(z_t | z_<t) = N(tanh(W_mu h_dec_{t-1}), exp(tanh(W_sigma h_dec_{t-1})))``.
-The decoder reads ``[z_t, s_{t-1}]``; the rest is DRAW (:class:`generative.draw.DRAWCore`).
-The loss is DRAW's (:func:`generative.draw.variational_loss`) with the KL to this prior.
+The decoder reads ``[z_t, s_{t-1}]``; the rest is DRAW (:class:`attentrack.generative.draw.DRAWCore`).
+The loss is DRAW's (:func:`attentrack.generative.draw.variational_loss`) with the KL to this prior.
 Generating from a caption samples ``z_t`` from the prior.
 """
 
@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from datasets.mnist_captions import VOCAB
-from generative.draw import DRAWCore, DRAWOutput, Drawing
-from generative.registry import ConfigDict, GenerativeModel
+from attentrack.datasets.mnist_captions import VOCAB
+from attentrack.generative.draw import DRAWCore, DRAWOutput, Drawing
+from attentrack.generative.registry import ConfigDict, GenerativeModel
 
 
 @dataclass

@@ -8,7 +8,7 @@ log gamma)``; for an ``A`` x ``B`` image (width x height) and an ``N`` x ``N`` p
 
 and the filter means ``mu_i = g + (i - N/2 - 0.5) delta`` (``i = 1 .. N``, 1-based, as in the
 paper) are built by the one filterbank implementation of the toolkit,
-:func:`tracker.attention.filterbank.gaussian_filterbank`, the same function HART's glimpse
+:func:`attentrack.tracker.attention.filterbank.gaussian_filterbank`, the same function HART's glimpse
 uses. DRAW's positions are 1-based (pixel ``a``, 0-based, has its centre at ``a + 1``), which
 is ``pixel_offset=1``: then ``g~ = 0``, ``delta~ = 1`` and ``N = A`` put one filter on every
 pixel centre, so a small ``sigma`` reads the image unchanged.
@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from tracker.attention.filterbank import gaussian_filterbank, read_with_filterbanks, write_with_filterbanks
+from attentrack.tracker.attention.filterbank import gaussian_filterbank, read_with_filterbanks, write_with_filterbanks
 
 #: DRAW's 1-based pixel positions (see the module docstring)
 DRAW_PIXEL_OFFSET = 1.0

@@ -1,6 +1,6 @@
 """The digit classifier that reads generated canvases (alignDRAW's caption accuracy).
 
-A small convnet on 32 x 32 cells (the cell size of :mod:`datasets.mnist_captions`), trained
+A small convnet on 32 x 32 cells (the cell size of :mod:`attentrack.datasets.mnist_captions`), trained
 on real MNIST training digits placed at a random 0-4 pixel offset in the cell, as on the
 captioned canvases. Inputs are intensities in ``[0, 1]`` (grey, not binarised), so it reads
 the mean images ``sigmoid(c_T)`` of the generators.
@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from datasets.mnist_captions import CELL, JITTER
-from generative.registry import ConfigDict, GenerativeModel
-from generative.train import Task
+from attentrack.datasets.mnist_captions import CELL, JITTER
+from attentrack.generative.registry import ConfigDict, GenerativeModel
+from attentrack.generative.train import Task
 
 
 @dataclass
@@ -67,7 +67,7 @@ def place_in_cells(images: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 def classifier_task(config: ClassifierConfig, root: str | os.PathLike | None = None) -> Task:
     """The classifier on the 5k training digits at random offsets; validated on all 10k test
     digits placed at random offsets (fixed seed)."""
-    from generative.data import official_test_digits, training_digits
+    from attentrack.generative.data import official_test_digits, training_digits
 
     train_x, train_y = training_digits(root)
     test_x, test_y = official_test_digits(root)

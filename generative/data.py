@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from datasets.mnist import load_mnist, read_mnist_csv
-from datasets.paths import data_root
+from attentrack.datasets.mnist import load_mnist, read_mnist_csv
+from attentrack.datasets.paths import data_root
 
 TEST_BINARISATION_SEED = 0
 

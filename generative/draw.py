@@ -11,7 +11,7 @@ Per step ``t = 1 .. T`` (the inference path, used in training)::
     c_t    = c_{t-1} + write(h_dec_t)                      (Gaussian attention, N_w x N_w)
 
 and the generative path samples ``z_t`` from the prior instead (``N(0, I)`` for DRAW; a
-prior computed from ``h_dec_{t-1}`` for alignDRAW, :mod:`generative.aligndraw`). The image
+prior computed from ``h_dec_{t-1}`` for alignDRAW, :mod:`attentrack.generative.aligndraw`). The image
 likelihood is Bernoulli with logits ``c_T``. :class:`DRAWCore` holds the per-step functions
 both models share; the loss (:func:`variational_loss`) is built outside the models.
 """
@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generative.attention import AttentionWindow, WindowHead, read, write
-from generative.registry import ConfigDict, GenerativeModel
+from attentrack.generative.attention import AttentionWindow, WindowHead, read, write
+from attentrack.generative.registry import ConfigDict, GenerativeModel
 
 
 class DRAWState(NamedTuple):

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from generative.draw import DRAW, variational_loss
+from attentrack.generative.draw import DRAW, variational_loss
 
 
 @dataclass
@@ -77,7 +77,7 @@ class CaptionRow:
 
 
 def _cells(canvas: torch.Tensor, cells) -> torch.Tensor:
-    from datasets.mnist_captions import cell_slice
+    from attentrack.datasets.mnist_captions import cell_slice
 
     return torch.stack([canvas[cell_slice(r, c)] for r, c in cells])
 
@@ -88,14 +88,14 @@ def read_canvases(classifier, canvases: torch.Tensor, comps) -> tuple[torch.Tens
     For two digits the shared row (or column) is the one with more ink in the two cells.
 
     Args:
-        classifier: a :class:`generative.classifier.DigitClassifier`.
+        classifier: a :class:`attentrack.generative.classifier.DigitClassifier`.
         canvases: ``(N, 60, 60)`` intensities in ``[0, 1]``.
-        comps: ``N`` :class:`datasets.mnist_captions.Composition`.
+        comps: ``N`` :class:`attentrack.datasets.mnist_captions.Composition`.
 
     Returns:
         ``(N,)`` bool: identity correct; ``(N,)`` bool: the ink is where the caption says.
     """
-    from datasets.mnist_captions import cell_slice
+    from attentrack.datasets.mnist_captions import cell_slice
 
     crops, position_ok = [], []
     for canvas, comp in zip(canvases, comps):
@@ -121,7 +121,7 @@ def caption_accuracy(model, classifier, test_images, test_labels, images_per_cel
     Each cell of the table cycles through its compositions until ``images_per_cell`` images;
     one image is sampled from the prior per caption (seeded) and read by the classifier.
     """
-    from datasets.mnist_captions import CaptionedDigits, compositions, encode_captions
+    from attentrack.datasets.mnist_captions import CaptionedDigits, compositions, encode_captions
 
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tracker.atomic import atomic_write
+from attentrack.tracker.atomic import atomic_write
 
 GREYS = 240
 COLOURS = np.array([

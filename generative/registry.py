@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 GENERATIVE_MODELS: dict[str, type["GenerativeModel"]] = {}
 
@@ -56,7 +56,7 @@ class GenerativeModel(nn.Module):
 
 def save_weights(model: GenerativeModel, path: str | os.PathLike, extra: dict[str, str] | None = None) -> None:
     """Write a model's weights and config atomically (loadable with ``weights_only=True``)."""
-    from tracker.atomic import AtomicPath
+    from attentrack.tracker.atomic import AtomicPath
 
     ap = AtomicPath(path)
     try:
@@ -79,9 +79,9 @@ def load_weights(path: str | os.PathLike, expect: str | None = None) -> Generati
     Raises:
         InputError: a missing or unreadable file, or weights of another model.
     """
-    import generative.aligndraw  # noqa: F401  (registers)
-    import generative.classifier  # noqa: F401
-    import generative.draw  # noqa: F401
+    import attentrack.generative.aligndraw  # noqa: F401  (registers)
+    import attentrack.generative.classifier  # noqa: F401
+    import attentrack.generative.draw  # noqa: F401
 
     p = Path(path)
     if not p.is_file():

@@ -1,5 +1,5 @@
 """Pictures of generated images: sample grids, and frames of the canvas being drawn with
-the write window on it (for :mod:`generative.gif`)."""
+the write window on it (for :mod:`attentrack.generative.gif`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import torch
 
-from generative.draw import Drawing
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.generative.draw import Drawing
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 WINDOW_COLOUR = (255, 0, 0)
 """RGB colour of the attention window (an entry of the GIF palette)."""

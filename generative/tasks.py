@@ -1,4 +1,4 @@
-"""The training tasks (:class:`generative.train.Task`) of DRAW, alignDRAW and the digit classifier."""
+"""The training tasks (:class:`attentrack.generative.train.Task`) of DRAW, alignDRAW and the digit classifier."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import os
 import numpy as np
 import torch
 
-from generative.aligndraw import AlignDRAW, AlignDRAWConfig
-from generative.data import binarise_batch, binarise_fixed, official_test_digits, training_digits
-from generative.draw import DRAW, DRAWConfig, variational_loss
-from generative.train import Task
+from attentrack.generative.aligndraw import AlignDRAW, AlignDRAWConfig
+from attentrack.generative.data import binarise_batch, binarise_fixed, official_test_digits, training_digits
+from attentrack.generative.draw import DRAW, DRAWConfig, variational_loss
+from attentrack.generative.train import Task
 
 
 def kl_weight(step: int, warmup: int) -> float:
@@ -36,7 +36,7 @@ def draw_task(config: DRAWConfig, root: str | os.PathLike | None = None, val_cou
         return objective, {"bound": float(terms.total.detach().mean()), "kl": float(terms.kl.detach().mean())}
 
     def validate(model):
-        from generative.evaluate import variational_bound
+        from attentrack.generative.evaluate import variational_bound
 
         return {"bound": variational_bound(model, val_x).bound}
 
@@ -48,7 +48,7 @@ def draw_task(config: DRAWConfig, root: str | os.PathLike | None = None, val_cou
 
 
 def _caption_tensors(comps) -> tuple[torch.Tensor, torch.Tensor]:
-    from datasets.mnist_captions import encode_captions
+    from attentrack.datasets.mnist_captions import encode_captions
 
     tokens, lengths = encode_captions([c.caption for c in comps])
     return torch.from_numpy(tokens), torch.from_numpy(lengths)
@@ -59,7 +59,7 @@ def aligndraw_task(config: AlignDRAWConfig, root: str | os.PathLike | None = Non
     """alignDRAW on MNIST-with-captions canvases generated on the fly from the 5k training
     digits (training compositions only; stochastically binarised per batch), validated by the
     bound on ``val_count`` fixed canvases of test digits in held-out compositions."""
-    from datasets.mnist_captions import CaptionedDigits
+    from attentrack.datasets.mnist_captions import CaptionedDigits
 
     train_x, train_y = training_digits(root)
     stream = CaptionedDigits(train_x, train_y, "train", two_digit_fraction)

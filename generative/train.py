@@ -4,7 +4,7 @@ Each model is a :class:`Task` (how to build the model, draw a batch from a numpy
 generator, compute the loss, and validate). :func:`train` runs Adam with gradient clipping,
 shows a tqdm bar, replaces ``OUT/checkpoint.pt`` atomically every ``checkpoint_every`` steps
 (model, optimiser, step, time, torch and numpy random states) and at the end writes
-``OUT/<model_id>.pt`` with :func:`generative.registry.save_weights`. ``resume=True``
+``OUT/<model_id>.pt`` with :func:`attentrack.generative.registry.save_weights`. ``resume=True``
 continues from the checkpoint with the same random streams, so an interrupted run ends
 where an uninterrupted one would.
 """
@@ -21,9 +21,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from generative.registry import GenerativeModel, save_weights
-from tracker.atomic import AtomicPath
-from tracker.errors import InputError
+from attentrack.generative.registry import GenerativeModel, save_weights
+from attentrack.tracker.atomic import AtomicPath
+from attentrack.tracker.errors import InputError
 
 
 @dataclass

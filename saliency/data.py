@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datasets.mnist import load_mnist, read_mnist_csv
-from datasets.mot import read_mot
-from tracker.errors import InputError
+from attentrack.datasets.mnist import load_mnist, read_mnist_csv
+from attentrack.datasets.mot import read_mot
+from attentrack.tracker.errors import InputError
 
 PED_SCALE = 0.5
 PATCH = 96
@@ -52,7 +52,7 @@ class LabelledImage:
 
 def read_sequence(folder: str | Path) -> tuple[list[np.ndarray], dict[int, np.ndarray]]:
     """Frames (BGR uint8, in order) and ``{1-based frame: (N, 4) boxes}`` of a MOT15 sequence folder."""
-    from tracker.sources import open_source
+    from attentrack.tracker.sources import open_source
 
     folder = Path(folder)
     gt = folder / "gt" / "gt.txt"

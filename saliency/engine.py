@@ -6,7 +6,7 @@ whose map has the layer's spatial size. Methods register themselves by subclassi
 :class:`SaliencyMethod` with a ``method_id``:
 
 * ``eb``: excitation backprop (Zhang et al., ECCV 2016), the marginal winning probability
-  at ``layer`` summed over channels (see :mod:`saliency.excitation`);
+  at ``layer`` summed over channels (see :mod:`attentrack.saliency.excitation`);
 * ``ceb``: contrastive EB: EB of the target minus EB of its "dual" (the classifier
   layer's weights negated), taken at the contrast layer (the classifier layer's input),
   then propagated down to ``layer`` and clamped at 0;
@@ -19,7 +19,7 @@ added is removed in a ``finally``, even when the call fails; weights are never m
 
 Example::
 
-    from saliency import saliency
+    from attentrack.saliency import saliency
     result = saliency(model, image, target=1, method="ceb", layer="features")
     heat = result.resized(image.shape[-2:])     # (B, H, W) numpy, at the image's size
 """
@@ -35,8 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from saliency.excitation import ExcitationMode, unsupported_modules
-from tracker.errors import InputError
+from attentrack.saliency.excitation import ExcitationMode, unsupported_modules
+from attentrack.tracker.errors import InputError
 
 METHODS: dict[str, type["SaliencyMethod"]] = {}
 INPUT = "input"

@@ -34,7 +34,7 @@ The backward pass of the forward computed in the mode *is* excitation backprop: 
 
 Contrastive EB negates the weights of the classifier layer (the weight tensors listed in
 :attr:`ExcitationMode.negated`) during the backward pass, see
-:func:`saliency.engine.contrastive_excitation_backprop`.
+:func:`attentrack.saliency.engine.contrastive_excitation_backprop`.
 """
 
 from __future__ import annotations

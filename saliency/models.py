@@ -5,7 +5,7 @@ names (``features.0.weight`` ..., ``layer1.0.conv1.weight`` ..., ``inception3a.b
 ...), so a torchvision checkpoint a user has loads with :func:`load_torchvision_weights`;
 torchvision itself is not needed. Weights are random otherwise (nothing is downloaded).
 Their residual blocks keep torchvision's in-place ``out += identity``, which excitation
-backprop handles (see :mod:`saliency.excitation`).
+backprop handles (see :mod:`attentrack.saliency.excitation`).
 
 :class:`SmallCNN` is the fully convolutional classifier trained here (pedestrian vs
 background, digits): conv blocks, global average pooling, two linear layers. It works on
@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -414,7 +414,7 @@ class SmallCNN(nn.Module):
 
 def save_classifier(model: SmallCNN, path, extra: dict | None = None) -> None:
     """Write ``{"config", "state_dict", "info"}`` atomically (loadable with ``weights_only=True``)."""
-    from tracker.atomic import AtomicPath
+    from attentrack.tracker.atomic import AtomicPath
 
     ap = AtomicPath(path)
     try:

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
-from saliency.data import LabelledImage
-from saliency.engine import saliency
-from saliency.models import SmallCNN
+from attentrack.saliency.data import LabelledImage
+from attentrack.saliency.engine import saliency
+from attentrack.saliency.models import SmallCNN
 
 TOLERANCE = 15.0
 PUBLISHED_VOC07_VGG16 = {"centre": 69.6, "grad": 76.3, "eb": 77.1, "ceb": 79.9, "gradcam": 86.6}
@@ -81,7 +81,7 @@ def pointing_game(model: SmallCNN, items: list[LabelledImage], methods: list[str
     """Play the pointing game with each method on ``items``.
 
     Args:
-        model: a classifier with ``prepare`` (a :class:`~saliency.models.SmallCNN`).
+        model: a classifier with ``prepare`` (a :class:`~attentrack.saliency.models.SmallCNN`).
         items: images with boxes and labels (class indices of ``model``).
         methods: saliency method ids.
         dataset: a name for the results.

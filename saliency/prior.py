@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 import torch
 
-from saliency.engine import METHODS, saliency
-from saliency.models import load_classifier
-from tracker.device import resolve_device
-from tracker.draw import overlay_heatmap
-from tracker.errors import InputError
-from tracker.proposals import Proposer
-from tracker.sinks import VideoSink
+from attentrack.saliency.engine import METHODS, saliency
+from attentrack.saliency.models import load_classifier
+from attentrack.tracker.device import resolve_device
+from attentrack.tracker.draw import overlay_heatmap
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.proposals import Proposer
+from attentrack.tracker.sinks import VideoSink
 
 
 @dataclass

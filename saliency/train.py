@@ -17,10 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from saliency.data import digits_training, pedestrian_training
-from saliency.models import SmallCNN, SmallCNNConfig, save_classifier
-from tracker.atomic import AtomicPath
-from tracker.errors import InputError
+from attentrack.saliency.data import digits_training, pedestrian_training
+from attentrack.saliency.models import SmallCNN, SmallCNNConfig, save_classifier
+from attentrack.tracker.atomic import AtomicPath
+from attentrack.tracker.errors import InputError
 
 TASKS = {
     "pedestrian": SmallCNNConfig(classes=["background", "pedestrian"], in_channels=3, widths=[16, 32, 64, 64],

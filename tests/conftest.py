@@ -8,7 +8,7 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-from datasets.paths import data_root  # noqa: E402
+from attentrack.datasets.paths import data_root  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from tools.options import model_choice_callback, model_options, parse_params
-from tracker.device import DEVICE_CHOICES
-from tracker.proposals import PROPOSERS
+from attentrack.tools.options import model_choice_callback, model_options, parse_params
+from attentrack.tracker.device import DEVICE_CHOICES
+from attentrack.tracker.proposals import PROPOSERS
 
 _FORMAT_CHOICES = ("mot", "json", "video")
 
@@ -70,8 +70,8 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines.")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
                   workers, max_frames, reconnect, no_resume, quiet):
-    from tracker.base import create_tracker
-    from tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
 
     options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
                                  if weights else None)
@@ -116,9 +116,9 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
 
 
 def _bench_jobs(tud: bool, clips: int, clip_frames: int) -> list[tuple[str, list]]:
-    from datasets.paths import data_root
-    from tracker.batch import VideoJob, collect_jobs
-    from tracker.errors import InputError
+    from attentrack.datasets.paths import data_root
+    from attentrack.tracker.batch import VideoJob, collect_jobs
+    from attentrack.tracker.errors import InputError
 
     sets = []
     if tud:
@@ -160,8 +160,8 @@ def _bench_jobs(tud: bool, clips: int, clip_frames: int) -> list[tuple[str, list
 def bench_batch_command(model, params, workers_list, backends, tud, clips, clip_frames, as_json):
     import json
 
-    from tracker.batch import BatchOptions
-    from tracker.batch.bench import add_efficiency, format_throughput, measure_throughput
+    from attentrack.tracker.batch import BatchOptions
+    from attentrack.tracker.batch.bench import add_efficiency, format_throughput, measure_throughput
 
     opts = model_options(model, parse_params(params), device="cpu")
     options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in opts.items())), formats=("mot",))
@@ -206,7 +206,7 @@ def _parse_size(ctx, param, value):
 def bench_stream_command(frames_list, size, objects, model, as_json):
     import json
 
-    from tracker.batch.bench import measure_stream
+    from attentrack.tracker.batch.bench import measure_stream
 
     rows = [{"frames_asked": n, **measure_stream(n, size, objects, model)} for n in frames_list]
     if as_json:

@@ -18,9 +18,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from tools.options import model_choice_callback, parse_params
-from tracker.device import DEVICE_CHOICES
-from tracker.errors import InputError
+from attentrack.tools.options import model_choice_callback, parse_params
+from attentrack.tracker.device import DEVICE_CHOICES
+from attentrack.tracker.errors import InputError
 
 
 class DefaultGroup(click.Group):
@@ -54,13 +54,11 @@ class BenchRow:
 
 
 def measure(job: dict) -> tuple[int, float, float, float, dict]:
-    """Run ``job`` in a fresh interpreter (``python -m tools.bench_worker``); return the frames
+    """Run ``job`` in a fresh interpreter (``python -m attentrack.tools.bench_worker``); return the frames
     timed, their seconds, the peak MB, the seconds of the warm-up frames and the timed frames'
     seconds per stage of the tracker (empty when it times none)."""
-    repo_root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH", "")]))}
-    proc = subprocess.run([sys.executable, "-m", "tools.bench_worker"], input=json.dumps(job), capture_output=True,
-                          text=True, env=env)
+    proc = subprocess.run([sys.executable, "-m", "attentrack.tools.bench_worker"], input=json.dumps(job),
+                          capture_output=True, text=True)
     what = job["model"] or "decode"
     try:
         result = json.loads(proc.stdout)
@@ -132,8 +130,8 @@ def bench_group():
               help="Time every row this many times (each in a fresh process), rows interleaved; keep the fastest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_track_command(clip, models, objects, min_frames, warmup, device, threads, params, best_of, as_json):
-    from datasets.paths import data_root
-    from tracker.sources import open_source
+    from attentrack.datasets.paths import data_root
+    from attentrack.tracker.sources import open_source
 
     if clip is None:
         root = data_root()
@@ -175,7 +173,7 @@ bench_command = bench_group
 
 
 def _register_batch_benchmarks() -> None:
-    from tools.batch_cmd import bench_batch_command, bench_stream_command
+    from attentrack.tools.batch_cmd import bench_batch_command, bench_stream_command
 
     bench_group.add_command(bench_batch_command)
     bench_group.add_command(bench_stream_command)

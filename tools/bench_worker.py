@@ -1,7 +1,7 @@
 """Child process of ``attentrack bench``: measure one configuration in a fresh interpreter.
 
 Reads a job as JSON on stdin and prints ``{"frames", "seconds", "peak_mb"}`` or
-``{"error"}`` as JSON on stdout. Run as ``python -m tools.bench_worker``; a fresh process
+``{"error"}`` as JSON on stdout. Run as ``python -m attentrack.tools.bench_worker``; a fresh process
 per row keeps each row's peak resident memory its own.
 """
 
@@ -43,8 +43,8 @@ def measure_job(job: dict) -> dict:
     the timed frames' seconds in each stage the tracker times (empty if none)."""
     import torch
 
-    from tools.bench_sources import RepeatedSource, grid_boxes
-    from tracker.sources import open_source
+    from attentrack.tools.bench_sources import RepeatedSource, grid_boxes
+    from attentrack.tracker.sources import open_source
 
     torch.set_num_threads(int(job["threads"]))
     warmup = int(job.get("warmup", 0))
@@ -59,10 +59,10 @@ def measure_job(job: dict) -> dict:
             frames += 1
         end = time.perf_counter()
     else:
-        from tools.options import model_options
-        from tracker.base import create_tracker
-        from tracker.pipeline import run_tracking
-        from tracker.sinks import MotTxtSink
+        from attentrack.tools.options import model_options
+        from attentrack.tracker.base import create_tracker
+        from attentrack.tracker.pipeline import run_tracking
+        from attentrack.tracker.sinks import MotTxtSink
 
         tracker = create_tracker(job["model"], model_options(job["model"], job["params"], device=job["device"]))
         boxes = grid_boxes(int(job["objects"]), *source.size)

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import click
 
-from tracker.camera_motion import CHECK_PAIRS, MOVING_STILL_SHARE, STILL_SHIFT, WORK_SIDE
-from tracker.tables import markdown_lines
+from attentrack.tracker.camera_motion import CHECK_PAIRS, MOVING_STILL_SHARE, STILL_SHIFT, WORK_SIDE
+from attentrack.tracker.tables import markdown_lines
 
 
 def measure_source(spec: str, pairs: int = CHECK_PAIRS):
-    """The :class:`tracker.camera_motion.CameraMotionCheck` of a source, fed frames until it
+    """The :class:`attentrack.tracker.camera_motion.CameraMotionCheck` of a source, fed frames until it
     has ``pairs`` usable frame pairs or the source ends (undecided: no usable pair).
 
     Raises:
-        InputError: an unreadable source or one without frames (from :func:`tracker.sources.open_source`).
+        InputError: an unreadable source or one without frames (from :func:`attentrack.tracker.sources.open_source`).
     """
-    from tracker.camera_motion import CameraMotionCheck
-    from tracker.sources import open_source
+    from attentrack.tracker.camera_motion import CameraMotionCheck
+    from attentrack.tracker.sources import open_source
 
     check = CameraMotionCheck(pairs=pairs)
     check.feed(frame for _, frame in open_source(spec))  # open_source refuses a source without frames

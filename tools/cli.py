@@ -9,8 +9,8 @@ import sys
 
 import click
 
-from tools.track_cmd import track_command
-from tracker.errors import AttentrackError
+from attentrack.tools.track_cmd import track_command
+from attentrack.tracker.errors import AttentrackError
 
 
 @click.group(
@@ -30,7 +30,7 @@ def cli():
 
 @cli.command("models", help="List the registered trackers and their options.\n\nExample:\n\n  attentrack models")
 def models_command():
-    from tools.options import models_help
+    from attentrack.tools.options import models_help
 
     click.echo(models_help())
 
@@ -39,27 +39,27 @@ cli.add_command(track_command)
 
 
 def _register_subcommands() -> None:
-    from tools.batch_cmd import batch_command
-    from tools.camera_cmd import camera_motion_command
-    from tools.bench_cmd import bench_command
-    from tools.eval_cmd import eval_group
-    from tools.train_cmd import train_group
+    from attentrack.tools.batch_cmd import batch_command
+    from attentrack.tools.camera_cmd import camera_motion_command
+    from attentrack.tools.bench_cmd import bench_command
+    from attentrack.tools.eval_cmd import eval_group
+    from attentrack.tools.train_cmd import train_group
 
     cli.add_command(eval_group)
     cli.add_command(train_group)
     cli.add_command(bench_command)
     cli.add_command(batch_command)
     cli.add_command(camera_motion_command)
-    from tools.saliency_cmd import register as register_saliency  # noqa: E402
+    from attentrack.tools.saliency_cmd import register as register_saliency  # noqa: E402
 
     register_saliency(cli, train_group, eval_group, bench_command)
-    from tools.face_cmd import register as register_face
+    from attentrack.tools.face_cmd import register as register_face
 
     register_face(train_group, eval_group)
-    from tools.generate_cmd import register as register_generative
+    from attentrack.tools.generate_cmd import register as register_generative
 
     register_generative(cli, train_group, eval_group)
-    from tools.sqair_cmd import register as register_sqair
+    from attentrack.tools.sqair_cmd import register as register_sqair
 
     register_sqair(train_group, eval_group, bench_command)
 

@@ -1,8 +1,8 @@
 """``attentrack eval``: score tracking results (``eval mot``) or run and score trackers on
 ground-truth tracks (``eval sot``).
 
-Metric definitions: :mod:`tracker.metrics.mot`, :mod:`tracker.metrics.hota` and
-:mod:`tracker.metrics.sot`.
+Metric definitions: :mod:`attentrack.tracker.metrics.mot`, :mod:`attentrack.tracker.metrics.hota` and
+:mod:`attentrack.tracker.metrics.sot`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from tracker.device import DEVICE_CHOICES
-from tracker.errors import InputError
+from attentrack.tracker.device import DEVICE_CHOICES
+from attentrack.tracker.errors import InputError
 
 
 @click.group(
@@ -55,7 +55,7 @@ def eval_group():
 @click.option("--json", "as_json", is_flag=True,
               help="Print a JSON list of rows (sequences, then OVERALL) with lower-case metric names.")
 def mot_command(gt_path, pred_path, min_confidence, as_json):
-    from tracker.metrics.mot import evaluate_mot_files
+    from attentrack.tracker.metrics.mot import evaluate_mot_files
 
     result = evaluate_mot_files(gt_path, pred_path, min_confidence=min_confidence)
     if as_json:
@@ -66,7 +66,7 @@ def mot_command(gt_path, pred_path, min_confidence, as_json):
 
 def _open_sequences(paths: tuple[str, ...]) -> list:
     """Open each path as a sequence, or search it for sequences when it is not one."""
-    from datasets.sequence import detect_kind, find_sequences, open_sequence
+    from attentrack.datasets.sequence import detect_kind, find_sequences, open_sequence
 
     seqs = []
     for p in paths:
@@ -81,8 +81,8 @@ def _open_sequences(paths: tuple[str, ...]) -> list:
 
 def _options_per_model(models: tuple[str, ...], params: dict[str, str], device: str) -> dict[str, dict]:
     """Give each model the ``-p`` options it accepts; an option no model takes is an error."""
-    from tools.options import model_options
-    from tracker.base import available_trackers, tracker_params
+    from attentrack.tools.options import model_options
+    from attentrack.tracker.base import available_trackers, tracker_params
 
     known = available_trackers()
     unknown = [m for m in models if m not in known]
@@ -128,8 +128,8 @@ def _options_per_model(models: tuple[str, ...], params: dict[str, str], device: 
               help="Print a JSON list of rows with model, sequence ('all' = pooled), mean_iou, auc, "
                    "sr50, precision20, fps.")
 def sot_command(sequences, models, max_tracks, params, device, as_json):
-    from tools.options import parse_params
-    from tracker.metrics.sot import evaluate_sot
+    from attentrack.tools.options import parse_params
+    from attentrack.tracker.metrics.sot import evaluate_sot
 
     models = tuple(dict.fromkeys(models))
     options = _options_per_model(models, parse_params(params), device)

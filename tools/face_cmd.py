@@ -1,5 +1,5 @@
 """``attentrack train face`` and ``attentrack eval face``: the attentional face model
-(:mod:`generative.face`)."""
+(:mod:`attentrack.generative.face`)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 
 import click
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 
 def _data_folder(data: str):
     from pathlib import Path
 
-    from datasets.paths import data_root
+    from attentrack.datasets.paths import data_root
 
     root = Path(data) if data else data_root(required=True)
     if not (root / "faces" / "orl").is_dir():
@@ -52,7 +52,7 @@ def _data_folder(data: str):
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch, lr, held_out, latents,
                        background_glimpses, checkpoint_every, val_every, seed, threads, resume, stop_after, no_progress):
-    from generative.face.train import FaceTrainOptions, train_face
+    from attentrack.generative.face.train import FaceTrainOptions, train_face
 
     if vae_steps + proposer_steps == 0:
         raise InputError("--vae-steps and --proposer-steps are both 0: nothing to train")
@@ -94,9 +94,9 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
 def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, jitter, spread, marginal, seed, threads, as_json):
     import torch
 
-    from generative.face.evaluate import evaluate_localisation, format_table
-    from generative.face.localise import HMCOptions
-    from generative.face.model import load_face_model
+    from attentrack.generative.face.evaluate import evaluate_localisation, format_table
+    from attentrack.generative.face.localise import HMCOptions
+    from attentrack.generative.face.model import load_face_model
 
     torch.set_num_threads(threads)
     model = load_face_model(weights)

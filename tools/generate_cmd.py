@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "generative" / "weights"
 
@@ -63,7 +63,7 @@ def _run_training(kw: dict, build_task, extra: dict) -> None:
     """Seed torch (the initial weights follow ``--seed``), build the task, train, print the summary."""
     import torch
 
-    from generative.train import TrainOptions, train
+    from attentrack.generative.train import TrainOptions, train
 
     torch.manual_seed(kw["seed"])
     task = build_task()
@@ -82,8 +82,8 @@ def _run_training(kw: dict, build_task, extra: dict) -> None:
 @_common_train_options(2400, 2e-3)
 @_draw_options(read_n=2, write_n=5, kl_warmup=1000)
 def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw):
-    from generative.draw import DRAWConfig
-    from generative.tasks import draw_task
+    from attentrack.generative.draw import DRAWConfig
+    from attentrack.generative.tasks import draw_task
 
     config = DRAWConfig(steps=steps_t, read_n=read_n, write_n=write_n, enc_units=units, dec_units=units, latent=latent)
     _run_training(kw, lambda: draw_task(config, kw["data"] or None, kl_warmup=kl_warmup), {"kl_warmup": kl_warmup})
@@ -100,8 +100,8 @@ def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw)
 @click.option("--lang-units", default=64, show_default=True, type=click.IntRange(min=1), help="Caption LSTM units per direction.")
 @click.option("--two-digit-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1))
 def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units, two_digit_fraction, kl_warmup, **kw):
-    from generative.aligndraw import AlignDRAWConfig
-    from generative.tasks import aligndraw_task
+    from attentrack.generative.aligndraw import AlignDRAWConfig
+    from attentrack.generative.tasks import aligndraw_task
 
     config = AlignDRAWConfig(steps=steps_t, read_n=read_n, write_n=write_n, enc_units=units, dec_units=units,
                              latent=latent, lang_units=lang_units)
@@ -117,7 +117,7 @@ def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units,
     "Example:\n\n\b\n  attentrack train caption-classifier --out runs/classifier --steps 1500"))
 @_common_train_options(1500)
 def train_classifier_command(**kw):
-    from generative.classifier import ClassifierConfig, classifier_task
+    from attentrack.generative.classifier import ClassifierConfig, classifier_task
 
     _run_training(kw, lambda: classifier_task(ClassifierConfig(), kw["data"] or None), {})
 
@@ -155,9 +155,9 @@ def _training_note(path: str) -> dict:
 def eval_draw_command(weights, data, count, samples, threads, as_json):
     import torch
 
-    from generative.data import binarise_fixed, official_test_digits, training_digits
-    from generative.evaluate import variational_bound
-    from generative.registry import load_weights
+    from attentrack.generative.data import binarise_fixed, official_test_digits, training_digits
+    from attentrack.generative.evaluate import variational_bound
+    from attentrack.generative.registry import load_weights
 
     torch.set_num_threads(threads)
     path = _weights(weights, "draw.pt")
@@ -196,9 +196,9 @@ def eval_draw_command(weights, data, count, samples, threads, as_json):
 def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_json):
     import torch
 
-    from generative.data import official_test_digits
-    from generative.evaluate import caption_accuracy
-    from generative.registry import load_weights
+    from attentrack.generative.data import official_test_digits
+    from attentrack.generative.evaluate import caption_accuracy
+    from attentrack.generative.registry import load_weights
 
     torch.set_num_threads(threads)
     model = load_weights(_weights(weights, "aligndraw.pt"), expect="aligndraw")
@@ -237,9 +237,9 @@ def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_
 def generate_command(caption, output, samples, gif_path, weights, seed, scale, delay):
     import torch
 
-    from generative.gif import write_gif
-    from generative.registry import load_weights
-    from generative.render import drawing_frames, grid, to_uint8, upscale, write_png
+    from attentrack.generative.gif import write_gif
+    from attentrack.generative.registry import load_weights
+    from attentrack.generative.render import drawing_frames, grid, to_uint8, upscale, write_png
 
     if not output.lower().endswith(".png"):
         raise InputError(f"-o {output}: the output must be a .png file")
@@ -250,7 +250,7 @@ def generate_command(caption, output, samples, gif_path, weights, seed, scale, d
         model = load_weights(_weights(weights, "draw.pt"), expect="draw")
         drawing = model.sample(samples, gen)
     else:
-        from datasets.mnist_captions import encode_captions
+        from attentrack.datasets.mnist_captions import encode_captions
 
         tokens, lengths = encode_captions([caption] * samples)
         model = load_weights(_weights(weights, "aligndraw.pt"), expect="aligndraw")

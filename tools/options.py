@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 import numpy as np
 
-from tracker.base import available_trackers, tracker_params
-from tracker.boxes import parse_box
-from tracker.errors import InputError
+from attentrack.tracker.base import available_trackers, tracker_params
+from attentrack.tracker.boxes import parse_box
+from attentrack.tracker.errors import InputError
 
 
 def parse_init(values: tuple[str, ...]) -> np.ndarray | None:

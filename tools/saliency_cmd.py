@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 import numpy as np
 
-from tracker.device import DEVICE_CHOICES
-from tracker.errors import InputError
+from attentrack.tracker.device import DEVICE_CHOICES
+from attentrack.tracker.errors import InputError
 
 METHOD_CHOICES = ["eb", "ceb", "grad", "gradcam"]
 _VIDEO_EXT = (".mp4", ".avi")
@@ -48,10 +48,10 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 def saliency_command(source, method, target, classifier, layer, output, alpha, max_frames, device, quiet):
     import cv2
 
-    from saliency.prior import SaliencyPrior
-    from tracker.atomic import AtomicPath
-    from tracker.draw import overlay_heatmap
-    from tracker.sources import open_source
+    from attentrack.saliency.prior import SaliencyPrior
+    from attentrack.tracker.atomic import AtomicPath
+    from attentrack.tracker.draw import overlay_heatmap
+    from attentrack.tracker.sources import open_source
 
     out = Path(output)
     ext = out.suffix.lower()
@@ -87,7 +87,7 @@ def saliency_command(source, method, target, classifier, layer, output, alpha, m
             raise
         n = 1
     else:
-        from tracker.sinks import VideoSink
+        from attentrack.tracker.sinks import VideoSink
 
         sink = VideoSink(out, src.fps, src.size)
         try:
@@ -129,8 +129,8 @@ def _train_command(task: str, cli_name: str, default_steps: int, about: str):
     @click.option("--no-progress", is_flag=True, help="No progress lines.")
     def command(data, out, steps, batch, lr, seed, threads, checkpoint_every, val_every, resume, max_minutes,
                 no_progress):
-        from datasets.paths import data_root
-        from saliency.train import TrainOptions, train_classifier
+        from attentrack.datasets.paths import data_root
+        from attentrack.saliency.train import TrainOptions, train_classifier
 
         root = Path(data) if data else data_root()
         if root is None:
@@ -182,10 +182,10 @@ digits_command = _train_command(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 def pointing_command(data, datasets, methods, pedestrian_classifier, digit_classifier, canvases, every, layer, threads,
                      as_json):
-    from datasets.paths import data_root
-    from saliency.data import digits_evaluation, pedestrian_evaluation
-    from saliency.models import load_classifier
-    from saliency.pointing import format_table, pointing_game, torch_threads
+    from attentrack.datasets.paths import data_root
+    from attentrack.saliency.data import digits_evaluation, pedestrian_evaluation
+    from attentrack.saliency.models import load_classifier
+    from attentrack.saliency.pointing import format_table, pointing_game, torch_threads
 
     root = Path(data) if data else data_root()
     if root is None or not root.is_dir():
@@ -228,8 +228,8 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
 def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     import torch
 
-    from saliency import saliency
-    from saliency.models import ARCHITECTURES
+    from attentrack.saliency import saliency
+    from attentrack.saliency.models import ARCHITECTURES
 
     prev = torch.get_num_threads()
     torch.set_num_threads(threads)

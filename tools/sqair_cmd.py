@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 DEFAULT_CCTV = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
 
@@ -29,8 +29,8 @@ def _held_out(digits):
 
 
 def _parse_sets(sets: tuple[str, ...]) -> dict:
-    from tracker.base import coerce_option
-    from tracker.sqair.model import SQAIRConfig
+    from attentrack.tracker.base import coerce_option
+    from attentrack.tracker.sqair.model import SQAIRConfig
 
     out: dict = {}
     fields = SQAIRConfig.__dataclass_fields__
@@ -45,10 +45,10 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
 def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     """The SQAIR model of the weights at ``path`` with ``changes`` (``--set``) applied to its
     settings. ``glimpse_hidden`` may grow (the appearance path is widened without changing what
-    the model computes, :func:`tracker.sqair.widen.widen_appearance`); other settings that
+    the model computes, :func:`attentrack.tracker.sqair.widen.widen_appearance`); other settings that
     change a layer's shape are refused."""
-    from tracker.sqair.model import SQAIR, SQAIRConfig, load_weights
-    from tracker.sqair.widen import widen_appearance
+    from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig, load_weights
+    from attentrack.tracker.sqair.widen import widen_appearance
 
     loaded = load_weights(path)
     changes = dict(changes)
@@ -115,7 +115,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
                    "trained on.")
 @click.option("--augment", is_flag=True,
               help="Change every training digit's shape at random (rotation, size, slant, stroke width; "
-                   "datasets.moving_mnist.DigitAugment) so the model sees more handwriting than 5,000 digits.")
+                   "attentrack.datasets.moving_mnist.DigitAugment) so the model sees more handwriting than 5,000 digits.")
 @click.option("--overlap", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="Probability that a sequence's second digit starts on top of its first (more occluded "
                    "digits to learn to tell apart; 0: independent starts, as in the original).")
@@ -124,9 +124,9 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
                         init_weights, val_sequences, validate_every, validate_digits, augment, overlap,
                         no_progress):
-    from datasets.moving_mnist import DigitAugment, load_digits
-    from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
-    from tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
+    from attentrack.datasets.moving_mnist import DigitAugment, load_digits
+    from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
+    from attentrack.tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
 
     config = _parse_sets(sets)
     model = None
@@ -198,10 +198,10 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
 def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, digit_set, online, as_json):
     import torch
 
-    from datasets.moving_mnist import load_digits
-    from tracker.sqair.evaluate import evaluate_moving_mnist
-    from tracker.sqair.model import load_weights
-    from tracker.trackers.sqair import SHIPPED_WEIGHTS
+    from attentrack.datasets.moving_mnist import load_digits
+    from attentrack.tracker.sqair.evaluate import evaluate_moving_mnist
+    from attentrack.tracker.sqair.model import load_weights
+    from attentrack.tracker.trackers.sqair import SHIPPED_WEIGHTS
 
     torch.set_num_threads(threads)
     torch.manual_seed(seed)  # the particles' samples: same seed, same table
@@ -219,8 +219,8 @@ def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bo
     frames, seconds of tracking, the fitted weights' path or None)."""
     import numpy as np
 
-    from datasets.mot import MotRows
-    from tracker.sources import open_source
+    from attentrack.datasets.mot import MotRows
+    from attentrack.tracker.sources import open_source
 
     fitted = tracker.fit(str(video), out_dir, progress=progress) if fit else None
     frames, ids, boxes = [], [], []
@@ -244,8 +244,8 @@ def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bo
 
 def _wide_view(video: Path, gt, factor: float, out_dir: Path):
     """``(video, gt)`` of the wider view of a sequence (written once to ``out_dir/wide.avi``)."""
-    from datasets.wide_view import wide_view_rows, write_wide_view
-    from tracker.sources import open_source
+    from attentrack.datasets.wide_view import wide_view_rows, write_wide_view
+    from attentrack.tracker.sources import open_source
 
     src = open_source(str(video))
     path = out_dir / "wide.avi"
@@ -298,12 +298,12 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
                       no_progress):
     import torch
 
-    from datasets.mot import read_mot, write_mot
-    from datasets.paths import data_root
-    from tools.options import parse_params
-    from tracker.base import create_tracker
-    from tracker.metrics.mot import evaluate_mot
-    from tracker.trackers.sqair import blob_options_for_zoom
+    from attentrack.datasets.mot import read_mot, write_mot
+    from attentrack.datasets.paths import data_root
+    from attentrack.tools.options import parse_params
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.metrics.mot import evaluate_mot
+    from attentrack.tracker.trackers.sqair import blob_options_for_zoom
 
     torch.set_num_threads(threads)
     blob_opts = {**blob_options_for_zoom(zoom_out), **parse_params(baseline_params)}
@@ -378,9 +378,9 @@ def bench_sqair_command(clip, weights, min_frames, threads, particles, as_json):
     import numpy as np
     import torch
 
-    from datasets.paths import data_root
-    from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas, cctv_config, read_frames
-    from tracker.sqair.model import SQAIR, load_weights
+    from attentrack.datasets.paths import data_root
+    from attentrack.tracker.sqair.cctv import CanvasTracker, ForegroundCanvas, cctv_config, read_frames
+    from attentrack.tracker.sqair.model import SQAIR, load_weights
 
     torch.set_num_threads(threads)
     if clip is None:

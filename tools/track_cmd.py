@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from tools.options import model_choice_callback, model_options, models_help, parse_init, parse_params
-from tracker.base import create_tracker
-from tracker.device import DEVICE_CHOICES
-from tracker.errors import InputError
-from tracker.multi import MultiObjectRunner
-from tracker.pipeline import run_tracking, static_camera_part
-from tracker.proposals import PROPOSERS, create_proposer
-import saliency.prior  # noqa: E402,F401  (registers the `saliency` proposal source)
-from tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
-from tracker.sources import open_source
+from attentrack.tools.options import model_choice_callback, model_options, models_help, parse_init, parse_params
+from attentrack.tracker.base import create_tracker
+from attentrack.tracker.device import DEVICE_CHOICES
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.multi import MultiObjectRunner
+from attentrack.tracker.pipeline import run_tracking, static_camera_part
+from attentrack.tracker.proposals import PROPOSERS, create_proposer
+import attentrack.saliency.prior as saliency_prior  # registers the `saliency` proposal source
+from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
+from attentrack.tracker.sources import open_source
 
 
 @click.command(
@@ -66,7 +66,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     if any(v.strip().lower() == "saliency" for v in init):  # --init saliency: tracks start from the saliency prior
         init, proposals = tuple(v for v in init if v.strip().lower() != "saliency"), "saliency"
     init_boxes = parse_init(init)
-    prior = saliency.prior.SaliencyPrior(classifier, device=device) if proposals == "saliency" or show_saliency else None
+    prior = saliency_prior.SaliencyPrior(classifier, device=device) if proposals == "saliency" or show_saliency else None
     options = model_options(model, parse_params(params), device=device, weights=weights)
     src = open_source(source, reconnect=reconnect)
     tracker = create_tracker(model, options)
@@ -90,7 +90,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         sinks.append(MotTxtSink(out / f"{stem}.txt"))
         if write_video:
             sinks.append(VideoSink(out / f"{stem}.mp4", src.fps, src.size) if not show_saliency else
-                         saliency.prior.SaliencyVideoSink(out / f"{stem}.mp4", src.fps, src.size, prior))
+                         saliency_prior.SaliencyVideoSink(out / f"{stem}.mp4", src.fps, src.size, prior))
         if jsonl:
             sinks.append(JsonlSink(out / f"{stem}.jsonl"))
         if crops:

@@ -1,4 +1,4 @@
-"""``attentrack train``: train models. ``train hart`` trains HART (:mod:`tracker.hart.train`)."""
+"""``attentrack train``: train models. ``train hart`` trains HART (:mod:`attentrack.tracker.hart.train`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import click
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 
 @click.group("train", help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
@@ -61,9 +61,9 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
                  pretrain_fraction, real_fraction, val_split, val_every, checkpoint_every, seed, threads,
                  workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights, sets,
                  no_progress):
-    from tracker.base import coerce_option
-    from tracker.hart.model import HARTConfig
-    from tracker.hart.train import TrainOptions, train
+    from attentrack.tracker.base import coerce_option
+    from attentrack.tracker.hart.model import HARTConfig
+    from attentrack.tracker.hart.train import TrainOptions, train
 
     config = {"arch": arch, "glimpse": glimpse, "glimpse_size": glimpse_size, "backbone": backbone,
               "att_input": arch == "paper"}
@@ -87,10 +87,10 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
 
 
 def main(args=None) -> None:
-    """``python -m tools.train_cmd`` (for torchrun): the train group with one-line errors."""
+    """``python -m attentrack.tools.train_cmd`` (for torchrun): the train group with one-line errors."""
     import sys
 
-    from tracker.errors import AttentrackError
+    from attentrack.tracker.errors import AttentrackError
 
     try:
         train_group.main(args=args, standalone_mode=False)

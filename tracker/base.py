@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tracker.boxes import as_boxes
-from tracker.errors import InputError
+from attentrack.tracker.boxes import as_boxes
+from attentrack.tracker.errors import InputError
 
 TRACKERS: dict[str, type["Tracker"]] = {}
 
@@ -69,7 +69,7 @@ class Tracker(ABC):
     #: one line for ``attentrack models`` and ``--help``
     summary: ClassVar[str] = ""
     #: what of this tracker assumes a static camera (e.g. ``"the blobs baseline"``), named by
-    #: the camera-motion warning of :func:`tracker.pipeline.run_tracking`; empty: nothing
+    #: the camera-motion warning of :func:`attentrack.tracker.pipeline.run_tracking`; empty: nothing
     static_camera_user: str = ""
 
     def __init_subclass__(cls, **kwargs):
@@ -282,7 +282,7 @@ def create_tracker(name: str, options: dict[str, Any] | None = None) -> Tracker:
         options: constructor keyword arguments; string values are converted with the
             parameter's annotation, unknown names are an :class:`InputError`.
     """
-    import tracker.trackers  # noqa: F401  (registers the built-in trackers)
+    import attentrack.tracker.trackers  # noqa: F401  (registers the built-in trackers)
 
     if name not in TRACKERS:
         raise InputError(
@@ -304,6 +304,6 @@ def create_tracker(name: str, options: dict[str, Any] | None = None) -> Tracker:
 
 def available_trackers() -> dict[str, type[Tracker]]:
     """All registered trackers, by id."""
-    import tracker.trackers  # noqa: F401
+    import attentrack.tracker.trackers  # noqa: F401
 
     return dict(sorted(TRACKERS.items()))

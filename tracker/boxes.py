@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 
 def as_boxes(boxes) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracker.base import Track, Tracker
-from tracker.boxes import clip_to_frame, iou_matrix, xywh_to_cxcywh
-from tracker.proposals import Proposer
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.boxes import clip_to_frame, iou_matrix, xywh_to_cxcywh
+from attentrack.tracker.proposals import Proposer
 
 
 @dataclass
@@ -28,7 +28,7 @@ class _Life:
 
 
 class MultiObjectRunner:
-    """Starts and ends tracks of a :class:`~tracker.base.Tracker` from proposals.
+    """Starts and ends tracks of a :class:`~attentrack.tracker.base.Tracker` from proposals.
 
     Args:
         tracker: any registered tracker; it follows the objects.

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.base import Track, Tracker
-from tracker.boxes import as_boxes, check_boxes_in_frame
-from tracker.camera_motion import CameraMotionCheck
-from tracker.errors import InputError
-from tracker.multi import MultiObjectRunner
-from tracker.sinks import Sink
-from tracker.sources import FrameSource, prefetch
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.boxes import as_boxes, check_boxes_in_frame
+from attentrack.tracker.camera_motion import CameraMotionCheck
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.multi import MultiObjectRunner
+from attentrack.tracker.sinks import Sink
+from attentrack.tracker.sources import FrameSource, prefetch
 
 
 @dataclass
@@ -96,7 +96,7 @@ def run_tracking(
         prefetch_size: frames decoded ahead in the reader thread.
         static_camera_user: what in this run assumes a static camera (e.g. ``"the blobs
             baseline"``); when given, the first frames are checked for camera motion
-            (:class:`tracker.camera_motion.CameraMotionCheck`) and a moving camera gets one
+            (:class:`attentrack.tracker.camera_motion.CameraMotionCheck`) and a moving camera gets one
             warning naming the source and it (see :func:`static_camera_part`).
 
     A live source (camera, stream) runs until it ends or is interrupted (Ctrl-C): the outputs

@@ -12,7 +12,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 PROPOSERS: dict[str, type["Proposer"]] = {}
 

@@ -17,11 +17,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datasets.mot import format_mot_row
-from tracker.atomic import AtomicPath
-from tracker.base import Track
-from tracker.draw import draw_tracks
-from tracker.errors import InputError
+from attentrack.datasets.mot import format_mot_row
+from attentrack.tracker.atomic import AtomicPath
+from attentrack.tracker.base import Track
+from attentrack.tracker.draw import draw_tracks
+from attentrack.tracker.errors import InputError
 
 
 class Sink(ABC):

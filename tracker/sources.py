@@ -20,7 +20,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")
@@ -174,7 +174,7 @@ def open_source(spec: str | int | os.PathLike, reconnect: int = 0) -> FrameSourc
             (frames in ``img1/`` or ``img/``, or one video file inside); a glob such as
             ``"frames/*.png"``; a camera index (``0``); an ``rtsp://``, ``http(s)://``
             URL; or ``synthetic:frames=N,size=WxH,objects=K,seed=S``, a clip generated on
-            the fly (:mod:`tracker.batch.synthetic`; for benchmarks of long streams).
+            the fly (:mod:`attentrack.tracker.batch.synthetic`; for benchmarks of long streams).
         reconnect: cameras and URLs: reopen a stream that stops up to this many times (see
             :class:`VideoCaptureSource`); ignored for recorded sources.
 
@@ -188,7 +188,7 @@ def open_source(spec: str | int | os.PathLike, reconnect: int = 0) -> FrameSourc
         name = Path(text.split("?")[0].rstrip("/")).name or "stream"
         return VideoCaptureSource(text, name=name, live=True, reconnect=reconnect)
     if text.startswith("synthetic:"):
-        from tracker.batch.synthetic import SyntheticSource
+        from attentrack.tracker.batch.synthetic import SyntheticSource
 
         return SyntheticSource(text)
     if any(ch in text for ch in "*?["):

@@ -1,9 +1,9 @@
 """Localisation benchmark: does HMC under the generative model improve the ConvNet's proposal?
 
 The test scenes (:func:`test_scenes`) are held-out people's faces placed with random
-similarity transforms into the test backgrounds of :mod:`generative.face.scenes`, from a
+similarity transforms into the test backgrounds of :mod:`attentrack.generative.face.scenes`, from a
 fixed seed. Each method returns one transform per scene; its box is the unrotated face
-square (:func:`generative.face.transform.u_to_box`), scored against the true one.
+square (:func:`attentrack.generative.face.transform.u_to_box`), scored against the true one.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from datasets.orl import load_orl, split_people
-from generative.face.localise import HMCOptions, grid_starts, propose, random_starts, refine
-from generative.face.model import FaceModel
-from generative.face.scenes import SIDE_RANGE, Scenes, face_squares, load_backgrounds, make_scenes
-from generative.face.transform import u_to_box
-from tracker.boxes import iou as box_iou
+from attentrack.datasets.orl import load_orl, split_people
+from attentrack.generative.face.localise import HMCOptions, grid_starts, propose, random_starts, refine
+from attentrack.generative.face.model import FaceModel
+from attentrack.generative.face.scenes import SIDE_RANGE, Scenes, face_squares, load_backgrounds, make_scenes
+from attentrack.generative.face.transform import u_to_box
+from attentrack.tracker.boxes import iou as box_iou
 
 #: the prior range of the face side used by HMC on the test scenes (the scenes' range, widened)
 PRIOR_SIDE_RANGE = (SIDE_RANGE[0] * 0.75, SIDE_RANGE[1] * 1.25)

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import torch
 
-from generative.face.hmc import hmc
-from generative.face.model import FaceModel, decode_proposal, log_joint, proposer_input
-from generative.face.transform import normalise, read_glimpse
+from attentrack.generative.face.hmc import hmc
+from attentrack.generative.face.model import FaceModel, decode_proposal, log_joint, proposer_input
+from attentrack.generative.face.transform import normalise, read_glimpse
 
 
 @dataclass

@@ -26,7 +26,7 @@ as 576 pixels whatever its size (documented approximation; it keeps scales compa
 
 :class:`FaceVAE` is the face model (encoder = amortised initial guess of ``z``),
 :class:`Proposer` the ConvNet that proposes ``u`` from the image, :func:`log_joint` the
-differentiable log-joint that :mod:`generative.face.hmc` samples.
+differentiable log-joint that :mod:`attentrack.generative.face.hmc` samples.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from generative.face.transform import normalise, read_glimpse
-from tracker.errors import InputError
+from attentrack.generative.face.transform import normalise, read_glimpse
+from attentrack.tracker.errors import InputError
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -343,7 +343,7 @@ class FaceModel:
 
     def save(self, path) -> None:
         """Write the weights atomically."""
-        from tracker.atomic import AtomicPath
+        from attentrack.tracker.atomic import AtomicPath
 
         ap = AtomicPath(path)
         try:

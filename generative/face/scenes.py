@@ -9,7 +9,7 @@ training and testing never share a background source:
 * ``test``: ``mot15/TUD-Stadtmitte`` (every 10th), ``sot/Crossing`` and ``sot/bag``
   (every 10th frame each).
 
-People are split too (:func:`datasets.orl.split_people`): the test scenes use only held-out
+People are split too (:func:`attentrack.datasets.orl.split_people`): the test scenes use only held-out
 people.
 """
 
@@ -22,9 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datasets.orl import CANONICAL_CROP, OrlFaces
-from generative.face.transform import paste_face
-from tracker.errors import InputError
+from attentrack.datasets.orl import CANONICAL_CROP, OrlFaces
+from attentrack.generative.face.transform import paste_face
+from attentrack.tracker.errors import InputError
 
 #: scene size ``(W, H)`` in pixels
 SCENE_SIZE = (160, 120)

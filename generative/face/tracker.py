@@ -3,7 +3,7 @@ chains started from the previous frame's similarity transform.
 
 Per frame and face: cut a region around the previous transform (``context`` face sides),
 shrink it so the face is about ``work_side`` pixels, run HMC over ``(u, z)``
-(:func:`generative.face.localise.refine`) and keep the best state. The track's box is the
+(:func:`attentrack.generative.face.localise.refine`) and keep the best state. The track's box is the
 unrotated face square, its score the face score of :meth:`Localisation.score`, and its
 ``inset`` the model's canonical reconstruction (the decoded ``z``), drawn in the annotated
 video. When the score stays below ``redetect_below``, the ConvNet proposes a transform on
@@ -18,11 +18,11 @@ import cv2
 import numpy as np
 import torch
 
-from generative.face.localise import HMCOptions, Localisation, propose, refine
-from generative.face.model import load_face_model
-from generative.face.transform import box_to_u, u_to_box
-from tracker.base import SingleObjectTracker, Track
-from tracker.errors import InputError
+from attentrack.generative.face.localise import HMCOptions, Localisation, propose, refine
+from attentrack.generative.face.model import load_face_model
+from attentrack.generative.face.transform import box_to_u, u_to_box
+from attentrack.tracker.base import SingleObjectTracker, Track
+from attentrack.tracker.errors import InputError
 
 
 @dataclass

@@ -1,11 +1,11 @@
 """Training the face model: the background Gaussian (closed form, on glimpses of the training
 backgrounds), the VAE on canonical ORL faces, then the ConvNet proposer on synthetic scenes
-(training people on training backgrounds, :mod:`generative.face.scenes`).
+(training people on training backgrounds, :mod:`attentrack.generative.face.scenes`).
 
 Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (both networks,
 both optimisers, stage, step and the torch and numpy random states); ``resume`` continues
 from it, so an interrupted run ends with the same weights as an uninterrupted one. At the
-end ``OUT/face.pt`` holds the weights (:func:`generative.face.model.load_face_model`).
+end ``OUT/face.pt`` holds the weights (:func:`attentrack.generative.face.model.load_face_model`).
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ import cv2
 import numpy as np
 import torch
 
-from datasets.orl import CANONICAL_CROP, OrlFaces, load_orl, split_people
-from generative.face.model import FaceConfig, FaceModel, encode_target, proposer_input, vae_elbo
-from generative.face.scenes import face_squares, load_backgrounds, make_scenes
-from generative.face.transform import normalise, read_glimpse
-from tracker.boxes import iou as box_iou
-from tracker.errors import InputError
+from attentrack.datasets.orl import CANONICAL_CROP, OrlFaces, load_orl, split_people
+from attentrack.generative.face.model import FaceConfig, FaceModel, encode_target, proposer_input, vae_elbo
+from attentrack.generative.face.scenes import face_squares, load_backgrounds, make_scenes
+from attentrack.generative.face.transform import normalise, read_glimpse
+from attentrack.tracker.boxes import iou as box_iou
+from attentrack.tracker.errors import InputError
 
 #: the canonical transform of an ORL image (centre and side of :data:`CANONICAL_CROP`)
 ORL_CANONICAL_U = (CANONICAL_CROP[0] + CANONICAL_CROP[2] / 2, CANONICAL_CROP[1] + CANONICAL_CROP[3] / 2,
@@ -80,7 +80,7 @@ class FaceTrainOptions:
 
 def orl_glimpses(images: np.ndarray, u: np.ndarray, size: int) -> torch.Tensor:
     """Normalised ``(B, size, size)`` glimpses of ORL images ``(B, 112, 92)`` uint8 at transforms ``(B, 4)``
-    (blurred as :func:`generative.face.localise.prepare_images` does for a 60-pixel face)."""
+    (blurred as :func:`attentrack.generative.face.localise.prepare_images` does for a 60-pixel face)."""
     sigma = 0.45 * CANONICAL_CROP[2] / size
     blurred = np.stack([cv2.GaussianBlur(im.astype(np.float32) / 255.0, (0, 0), sigma) for im in images])
     g = read_glimpse(torch.from_numpy(blurred)[:, None], torch.as_tensor(u, dtype=torch.float32), size)
@@ -106,8 +106,8 @@ def background_glimpses(rng: np.random.Generator, backgrounds: list[np.ndarray],
                         side_range: tuple[float, float] = (16.0, 120.0), max_rotation: float = 0.35) -> torch.Tensor:
     """``n`` normalised glimpses of backgrounds at random transforms (side log-uniform in
     ``side_range``, rotation uniform in ``+-max_rotation``), each frame anti-aliased as
-    :func:`generative.face.localise.prepare_images` does for the glimpse's side band."""
-    from generative.face.localise import prepare_images
+    :func:`attentrack.generative.face.localise.prepare_images` does for the glimpse's side band."""
+    from attentrack.generative.face.localise import prepare_images
 
     bands = np.exp(np.linspace(np.log(side_range[0]), np.log(side_range[1]), 6))
     per = int(np.ceil(n / (len(backgrounds) * (len(bands) - 1))))
@@ -154,7 +154,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
     Raises:
         InputError: bad options or data, or an unreadable checkpoint.
     """
-    from generative.face.transform import u_to_box
+    from attentrack.generative.face.transform import u_to_box
 
     torch.set_num_threads(max(1, int(opts.threads)))
     cv2.setNumThreads(1)
@@ -199,7 +199,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
     train_sq = face_squares(train_faces)
 
     def save_checkpoint():
-        from tracker.atomic import AtomicPath
+        from attentrack.tracker.atomic import AtomicPath
 
         ap = AtomicPath(ckpt_path)
         try:
@@ -221,7 +221,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
             elbo = float(vae_elbo(model.vae, val_faces_t).elbo)
             torch.set_rng_state(torch_state)
             x = proposer_input(torch.from_numpy(val_scenes.images)[:, None], config)
-            from generative.face.model import decode_proposal
+            from attentrack.generative.face.model import decode_proposal
 
             u = decode_proposal(model.proposer(x), SCENE_WH).double().numpy()
         model.vae.train()
@@ -229,7 +229,7 @@ def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
         iou = float(box_iou(u_to_box(u), u_to_box(val_scenes.u)).mean())
         return {"val_elbo": round(elbo, 2), "val_proposer_iou": round(iou, 4)}
 
-    from generative.face.scenes import SCENE_SIZE as SCENE_WH
+    from attentrack.generative.face.scenes import SCENE_SIZE as SCENE_WH
 
     bar = None
     if opts.progress:

@@ -13,7 +13,7 @@ face's x axis toward +y, i.e. clockwise on screen). The axis-aligned box of a tr
 
 Reading a glimpse (:func:`read_glimpse`) samples the image at the transformed canonical grid
 with ``affine_grid`` + ``grid_sample`` (a spatial transformer with rotation; the project's
-readers in :mod:`tracker.attention` are axis-aligned), differentiably in ``u``.
+readers in :mod:`attentrack.tracker.attention` are axis-aligned), differentiably in ``u``.
 :func:`paste_face` is the forward (rendering) direction used to build synthetic scenes.
 """
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tracker.batch import BACKENDS, BatchOptions, LocalBackend, RayBackend, create_backend
-from tracker.batch.backends import _describe_exit, _worker_runtime_env
-from tracker.errors import InputError
+from attentrack.tracker.batch import BACKENDS, BatchOptions, LocalBackend, RayBackend, create_backend
+from attentrack.tracker.batch.backends import _describe_exit
+from attentrack.tracker.errors import InputError
 
 
 class _FakeRay:
@@ -27,15 +27,6 @@ class _FakeRay:
 def test_gpu_requests(model, device, cluster_gpus, expected):
     params = (("device", device),) if model == "hart" else ()
     assert RayBackend()._gpus(_FakeRay(cluster_gpus), BatchOptions(model=model, params=params)) == expected
-
-
-def test_worker_environment_points_at_this_checkout():
-    import tracker
-    from pathlib import Path
-
-    env = _worker_runtime_env()
-    here = str(Path(tracker.__file__).resolve().parent.parent)
-    assert env is None or env["env_vars"]["PYTHONPATH"].split(":")[0] == here
 
 
 def test_registry_and_exit_descriptions():

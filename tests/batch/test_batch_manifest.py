@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tracker.batch.manifest import collect_jobs, expand_input, read_manifest
-from tracker.errors import InputError
+from attentrack.tracker.batch.manifest import collect_jobs, expand_input, read_manifest
+from attentrack.tracker.errors import InputError
 
 
 def _seq(root: Path, name: str, frames: int = 2, gt: bool = True) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.batch.conftest import output_bytes
-from tracker.batch import BatchOptions, LocalBackend, RayBackend, VideoJob, run_batch
+from attentrack.tracker.batch import BatchOptions, LocalBackend, RayBackend, VideoJob, run_batch
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'attentrack[ray]'); CI installs it")
 

@@ -15,9 +15,9 @@ import pytest
 
 from tests.batch.conftest import output_bytes
 from tests.tools.test_cli import run_cli
-from tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
-from tracker.batch.jobs import record_path, run_job
-from tracker.errors import InputError
+from attentrack.tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
+from attentrack.tracker.batch.jobs import record_path, run_job
+from attentrack.tracker.errors import InputError
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = BatchOptions(model="static")
@@ -25,7 +25,7 @@ STATIC = BatchOptions(model="static")
 
 def _long_jobs(n: int = 3, frames: int = 1500) -> list[VideoJob]:
     """Synthetic clips long enough to be caught mid-way, each with its first-frame boxes."""
-    from tracker.batch.synthetic import SyntheticSource
+    from attentrack.tracker.batch.synthetic import SyntheticSource
 
     jobs = []
     for k in range(n):
@@ -131,7 +131,7 @@ def test_killed_run_then_rerun_is_byte_identical(tmp_path):
     manifest = tmp_path / "jobs.jsonl"
     manifest.write_text("".join(json.dumps({"source": j.source, "name": j.name, "init": [list(b) for b in j.init]})
                                 + "\n" for j in _long_jobs(frames=3000)))
-    args = [sys.executable, "-m", "tools.cli", "batch", "--manifest", str(manifest), "-m", "static", "--workers", "1",
+    args = [sys.executable, "-m", "attentrack.tools.cli", "batch", "--manifest", str(manifest), "-m", "static", "--workers", "1",
             "-q", "-o"]
     ref, out = tmp_path / "ref", tmp_path / "out"
     run_batch(_long_jobs(frames=3000), STATIC, ref, LocalBackend(1))
@@ -153,7 +153,7 @@ def test_killed_run_then_rerun_is_byte_identical(tmp_path):
 
 
 def test_metrics_are_those_of_eval_mot(data_dir, tmp_path):
-    from tracker.metrics.mot import evaluate_mot_files
+    from attentrack.tracker.metrics.mot import evaluate_mot_files
 
     seq = data_dir / "mot15" / "TUD-Campus"
     summary = run_batch(collect_jobs((str(seq),)), STATIC, tmp_path, LocalBackend(1))
@@ -168,7 +168,7 @@ def test_metrics_are_those_of_eval_mot(data_dir, tmp_path):
 def test_annotated_video_format_and_format_validation(clips, tmp_path):
     import cv2
 
-    from tracker.errors import InputError
+    from attentrack.tracker.errors import InputError
 
     jobs = collect_jobs((str(clips / "a.avi"),))
     summary = run_batch(jobs, BatchOptions(model="static", formats=("mot", "video")), tmp_path, LocalBackend(1))
@@ -200,7 +200,7 @@ def test_a_videos_warnings_reach_its_line_the_summary_and_a_resumed_run(clips, t
 def test_the_toolkits_warnings_are_kept_once_and_capped_others_shown(recwarn):
     import warnings
 
-    from tracker.batch.jobs import MAX_WARNINGS, _warning_lines
+    from attentrack.tracker.batch.jobs import MAX_WARNINGS, _warning_lines
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -214,7 +214,7 @@ def test_the_toolkits_warnings_are_kept_once_and_capped_others_shown(recwarn):
 
 
 def test_reconnect_reaches_the_source_and_must_not_be_negative(monkeypatch, tmp_path):
-    import tracker.sources as sources
+    import attentrack.tracker.sources as sources
 
     asked = []
     real = sources.open_source

@@ -7,11 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tracker.batch.synthetic import SyntheticSource, SyntheticSpec, open_any_source
-from tracker.errors import InputError
-from tracker.pipeline import run_tracking
-from tracker.sinks import MotTxtSink
-from tracker.trackers.static import StaticTracker
+from attentrack.tracker.batch.synthetic import SyntheticSource, SyntheticSpec, open_any_source
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.pipeline import run_tracking
+from attentrack.tracker.sinks import MotTxtSink
+from attentrack.tracker.trackers.static import StaticTracker
 
 
 def test_spec_parsing_and_canonical_text():

@@ -8,8 +8,8 @@ import zipfile
 
 import pytest
 
-import datasets.download as dl
-from tracker.errors import InputError
+import attentrack.datasets.download as dl
+from attentrack.tracker.errors import InputError
 
 PAYLOAD = b"attentrack test payload\n" * 1000
 

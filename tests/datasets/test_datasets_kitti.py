@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets.kitti import KittiLabels, read_kitti, write_kitti
-from datasets.mot import MotRows
-from tracker.errors import InputError
+from attentrack.datasets.kitti import KittiLabels, read_kitti, write_kitti
+from attentrack.datasets.mot import MotRows
+from attentrack.tracker.errors import InputError
 
 LABELS = """\
 0 -1 DontCare -1 -1 -10.000000 219.310000 188.490000 245.500000 218.560000 -1000.000000 -1000.000000 -1000.000000 -10.000000 -1.000000 -1.000000 -1.000000

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.mnist import load_mnist, read_idx, read_mnist_csv, read_opencv_digits, write_idx
-from tracker.errors import InputError
+from attentrack.datasets.mnist import load_mnist, read_idx, read_mnist_csv, read_opencv_digits, write_idx
+from attentrack.tracker.errors import InputError
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from datasets.mot import MotRows, SeqInfo, read_mot, read_seqinfo, write_mot, write_seqinfo
-from tracker.errors import InputError
+from attentrack.datasets.mot import MotRows, SeqInfo, read_mot, read_seqinfo, write_mot, write_seqinfo
+from attentrack.tracker.errors import InputError
 
 
 def test_round_trip(tmp_path):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets.otb import read_otb, write_otb
-from datasets.vot import box_to_polygon, polygon_to_box, read_vot, read_vot_polygons, write_vot
-from tracker.errors import InputError
+from attentrack.datasets.otb import read_otb, write_otb
+from attentrack.datasets.vot import box_to_polygon, polygon_to_box, read_vot, read_vot_polygons, write_vot
+from attentrack.tracker.errors import InputError
 
 
 def _write(path, text):

@@ -6,8 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.sequence import detect_kind, find_sequences, open_sequence
-from tracker.errors import InputError
+from attentrack.datasets.sequence import detect_kind, find_sequences, open_sequence
+from attentrack.tracker.errors import InputError
 
 W, H = 16, 12
 

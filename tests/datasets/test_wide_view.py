@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.mot import MotRows
-from datasets.wide_view import surround_from_samples, wide_view_frame, wide_view_rows, write_wide_view
-from tracker.errors import InputError
+from attentrack.datasets.mot import MotRows
+from attentrack.datasets.wide_view import surround_from_samples, wide_view_frame, wide_view_rows, write_wide_view
+from attentrack.tracker.errors import InputError
 
 
 def _frame_with_box(box, size=(160, 120)):
@@ -63,7 +63,7 @@ def test_the_written_wide_view_has_the_frames_and_size_of_the_source(tmp_path):
 
 
 def test_evenly_spaced_samples_of_a_stream_of_unknown_length():
-    from datasets.wide_view import evenly_spaced
+    from attentrack.datasets.wide_view import evenly_spaced
 
     assert evenly_spaced(iter([]), 5) == []
     assert evenly_spaced(range(4), 5) == [0, 1, 2, 3]

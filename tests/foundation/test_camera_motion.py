@@ -11,7 +11,7 @@ import pytest
 
 from tests.foundation.conftest import moving_square_frames
 
-from tracker.camera_motion import MIN_CORNERS, WORK_SIDE, CameraMotionCheck, pair_motion
+from attentrack.tracker.camera_motion import MIN_CORNERS, WORK_SIDE, CameraMotionCheck, pair_motion
 
 
 def _panning(n: int, step: int, size=(320, 240)) -> list[np.ndarray]:
@@ -93,7 +93,7 @@ def test_a_short_clip_is_decided_at_finish():
 
 
 def test_real_footage_static_and_moving_cameras(data_dir):
-    from tools.camera_cmd import measure_source
+    from attentrack.tools.camera_cmd import measure_source
 
     def verdict(spec):
         return measure_source(str(spec)).moving
@@ -106,9 +106,9 @@ def test_real_footage_static_and_moving_cameras(data_dir):
 
 def test_the_pipeline_warns_once_for_a_moving_camera_and_not_for_a_static_one(tmp_path):
     from tests.foundation.conftest import write_video
-    from tracker.base import create_tracker
-    from tracker.pipeline import run_tracking
-    from tracker.sources import open_source
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.pipeline import run_tracking
+    from attentrack.tracker.sources import open_source
 
     write_video(tmp_path / "pan.avi", _panning(30, 2))
     write_video(tmp_path / "still.avi", _still_with_mover(25))
@@ -142,7 +142,7 @@ def test_track_warns_once_when_its_model_assumes_a_static_camera(tmp_path):
 
 
 def test_which_trackers_assume_a_static_camera():
-    from tracker.base import create_tracker
+    from attentrack.tracker.base import create_tracker
 
     assert create_tracker("blobs").static_camera_user == "the blobs baseline"
     assert create_tracker("sqair").static_camera_user == "SQAIR's CCTV mode"

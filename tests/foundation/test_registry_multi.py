@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from tracker.base import TRACKERS, SingleObjectTracker, Tracker, available_trackers, create_tracker, tracker_params
-from tracker.errors import InputError
-from tracker.multi import MultiObjectRunner
-from tracker.proposals import PROPOSERS, create_proposer
+from attentrack.tracker.base import TRACKERS, SingleObjectTracker, Tracker, available_trackers, create_tracker, tracker_params
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.multi import MultiObjectRunner
+from attentrack.tracker.proposals import PROPOSERS, create_proposer
 
 
 def test_builtin_trackers_registered():
@@ -76,7 +76,7 @@ def test_mog2_proposals_start_and_end_tracks():
     ids = {tid for frame in seen for tid, _ in frame}
     assert 1 <= len(ids) <= 2
     # while the square is fully visible (frames 25..50 of the clip), a track covers it
-    from tracker.boxes import iou
+    from attentrack.tracker.boxes import iou
 
     covered = 0
     for k in range(30, 60):

@@ -5,12 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from datasets.mot import read_mot
-from tracker.base import Track, create_tracker
-from tracker.errors import InputError
-from tracker.pipeline import run_tracking
-from tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
-from tracker.sources import FrameSource, open_source
+from attentrack.datasets.mot import read_mot
+from attentrack.tracker.base import Track, create_tracker
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.pipeline import run_tracking
+from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
+from attentrack.tracker.sources import FrameSource, open_source
 
 
 def _tracks():
@@ -59,7 +59,7 @@ def test_static_tracker_through_pipeline(tmp_path, square_clip):
 
 
 def test_mil_follows_moving_square(tmp_path, square_clip):
-    from tracker.boxes import iou
+    from attentrack.tracker.boxes import iou
 
     path, frames = square_clip
     tracker = create_tracker("mil")
@@ -171,7 +171,7 @@ def test_ctrl_c_keeps_a_live_runs_outputs_and_drops_a_recorded_ones(tmp_path, li
 def test_atomic_video_writer_publishes_on_success_and_leaves_nothing_on_error(tmp_path):
     import cv2
 
-    from tracker.sinks import AtomicVideoWriter
+    from attentrack.tracker.sinks import AtomicVideoWriter
 
     frame = np.zeros((48, 64, 3), np.uint8)
     with AtomicVideoWriter(tmp_path / "ok.avi", 10, (64, 48)) as video:

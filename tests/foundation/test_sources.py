@@ -6,8 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from tracker.errors import InputError
-from tracker.sources import ImageFilesSource, VideoCaptureSource, open_source, prefetch
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sources import ImageFilesSource, VideoCaptureSource, open_source, prefetch
 
 
 def test_video_file(square_clip):
@@ -101,7 +101,7 @@ def test_prefetch_reraises_and_stops():
 
 
 def test_open_source_reads_generated_clips():
-    from tracker.sources import open_source
+    from attentrack.tracker.sources import open_source
 
     src = open_source("synthetic:frames=7,size=64x48,objects=2,seed=3")
     frames = [f for _, f in src]
@@ -160,7 +160,7 @@ class _FakeNetwork:
 
 
 def test_a_live_stream_that_drops_is_reopened_and_frames_continue(monkeypatch):
-    import tracker.sources as sources
+    import attentrack.tracker.sources as sources
 
     # probe (1 frame), then: 4 frames, lost; one failed reopen; 3 frames at another size, lost; never back
     net = _FakeNetwork([(1, (32, 24)), (4, (32, 24)), None, (3, (64, 48)), None, None])
@@ -179,7 +179,7 @@ def test_a_live_stream_that_drops_is_reopened_and_frames_continue(monkeypatch):
 
 
 def test_a_recorded_file_and_reconnect_0_end_at_the_first_failed_read(monkeypatch):
-    import tracker.sources as sources
+    import attentrack.tracker.sources as sources
 
     net = _FakeNetwork([(1, (32, 24)), (4, (32, 24)), (4, (32, 24))])
     monkeypatch.setattr(sources.cv2, "VideoCapture", net.Capture)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tracker.tables import markdown_lines
+from attentrack.tracker.tables import markdown_lines
 
 
 def test_markdown_lines_align_right_or_left():

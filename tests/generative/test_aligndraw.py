@@ -3,10 +3,10 @@
 import numpy as np
 import torch
 
-from datasets.mnist_captions import CaptionedDigits, encode_captions
-from generative.aligndraw import AlignDRAW, AlignDRAWConfig
-from generative.data import official_test_digits
-from generative.draw import variational_loss
+from attentrack.datasets.mnist_captions import CaptionedDigits, encode_captions
+from attentrack.generative.aligndraw import AlignDRAW, AlignDRAWConfig
+from attentrack.generative.data import official_test_digits
+from attentrack.generative.draw import variational_loss
 
 torch.set_num_threads(1)
 TINY = AlignDRAWConfig(steps=3, read_n=4, write_n=4, enc_units=32, dec_units=32, latent=8, embed=8,

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-import tracker.attention.filterbank as fb
-from generative import attention
-from generative.attention import read, window_from_params, write
+import attentrack.tracker.attention.filterbank as fb
+from attentrack.generative import attention
+from attentrack.generative.attention import read, window_from_params, write
 
 torch.set_num_threads(1)
 

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from generative.classifier import ClassifierConfig, DigitClassifier, classifier_task, place_in_cells
-from generative.data import official_test_digits
-from generative.registry import load_weights, save_weights
-from generative.train import TrainOptions, train
-from tracker.errors import InputError
+from attentrack.generative.classifier import ClassifierConfig, DigitClassifier, classifier_task, place_in_cells
+from attentrack.generative.data import official_test_digits
+from attentrack.generative.registry import load_weights, save_weights
+from attentrack.generative.train import TrainOptions, train
+from attentrack.tracker.errors import InputError
 
 torch.set_num_threads(1)
 

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from generative.data import binarise_batch, binarise_fixed, official_test_digits
-from generative.draw import DRAW, DRAWConfig, DRAWOutput, gaussian_kl, variational_loss
-from generative.tasks import kl_weight
+from attentrack.generative.data import binarise_batch, binarise_fixed, official_test_digits
+from attentrack.generative.draw import DRAW, DRAWConfig, DRAWOutput, gaussian_kl, variational_loss
+from attentrack.generative.tasks import kl_weight
 
 torch.set_num_threads(1)
 TINY = DRAWConfig(steps=4, enc_units=32, dec_units=32, latent=8)

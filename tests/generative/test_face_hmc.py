@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from generative.face.hmc import hmc
+from attentrack.generative.face.hmc import hmc
 
 
 def _gaussian(mean, cov):

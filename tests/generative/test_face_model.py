@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.orl import load_orl, split_people
-from generative.face.model import (SHIPPED_WEIGHTS, BackgroundModel, FaceConfig, FaceVAE, load_face_model,
+from attentrack.datasets.orl import load_orl, split_people
+from attentrack.generative.face.model import (SHIPPED_WEIGHTS, BackgroundModel, FaceConfig, FaceVAE, load_face_model,
                                    log_joint, vae_elbo)
-from generative.face.train import ORL_CANONICAL_U, orl_glimpses, vae_batch
-from generative.face.transform import normalise, read_glimpse
-from tracker.errors import InputError
+from attentrack.generative.face.train import ORL_CANONICAL_U, orl_glimpses, vae_batch
+from attentrack.generative.face.transform import normalise, read_glimpse
+from attentrack.tracker.errors import InputError
 
 
 def test_vae_learns_held_out_faces(data_dir, one_thread):
@@ -73,10 +73,10 @@ def test_shipped_weights_prefer_the_true_window(data_dir):
     state = torch.load(SHIPPED_WEIGHTS, map_location="cpu", weights_only=True)
     assert state["format"] == "attentrack-face-1"
     model = load_face_model()
-    from generative.face.evaluate import test_scenes
+    from attentrack.generative.face.evaluate import test_scenes
 
     sc = test_scenes(data_dir, 12)
-    from generative.face.localise import prepare_images
+    from attentrack.generative.face.localise import prepare_images
 
     imgs = prepare_images(sc.images, sc.u[:, 2])
     u = torch.as_tensor(sc.u, dtype=torch.float32)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets.orl import load_orl, split_people
-from tracker.errors import InputError
+from attentrack.datasets.orl import load_orl, split_people
+from attentrack.tracker.errors import InputError
 
 
 def test_reads_all_orl_faces(data_dir):

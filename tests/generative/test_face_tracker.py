@@ -6,18 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from generative.face.model import SHIPPED_WEIGHTS
-from tracker.base import create_tracker
-from tracker.boxes import iou
-from tracker.errors import InputError
+from attentrack.generative.face.model import SHIPPED_WEIGHTS
+from attentrack.tracker.base import create_tracker
+from attentrack.tracker.boxes import iou
+from attentrack.tracker.errors import InputError
 
 pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped face weights absent")
 
 
 def _moving_face_frames(data_dir, n=8):
-    from datasets.orl import load_orl
-    from generative.face.scenes import face_squares, load_backgrounds
-    from generative.face.transform import paste_face
+    from attentrack.datasets.orl import load_orl
+    from attentrack.generative.face.scenes import face_squares, load_backgrounds
+    from attentrack.generative.face.transform import paste_face
 
     faces = load_orl(data_dir / "faces" / "orl").subset([35])
     face = face_squares(faces)[0]
@@ -32,8 +32,8 @@ def _moving_face_frames(data_dir, n=8):
 
 
 def test_follows_a_moving_face_and_draws_the_reconstruction(data_dir, one_thread):
-    from generative.face.transform import u_to_box
-    from tracker.draw import draw_tracks
+    from attentrack.generative.face.transform import u_to_box
+    from attentrack.tracker.draw import draw_tracks
 
     frames, truth = _moving_face_frames(data_dir)
     tracker = create_tracker("face-attention", {"chains": "3", "steps": "8", "threads": "0"})

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import torch
 
-from generative.face.transform import (box_to_u, inverse_similarity, normalise, paste_face, read_glimpse,
+from attentrack.generative.face.transform import (box_to_u, inverse_similarity, normalise, paste_face, read_glimpse,
                                        similarity_matrix, u_to_box)
 
 

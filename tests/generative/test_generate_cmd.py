@@ -6,7 +6,7 @@ import cv2
 import pytest
 
 from tests.tools.test_cli import run_cli
-from tools.generate_cmd import WEIGHTS_DIR
+from attentrack.tools.generate_cmd import WEIGHTS_DIR
 
 
 def test_generate_caption_png_grid_and_gif(tmp_path):

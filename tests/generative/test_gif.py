@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from generative.gif import COLOURS, GREYS, encode_gif, lzw_encode, palette, quantise, write_gif
+from attentrack.generative.gif import COLOURS, GREYS, encode_gif, lzw_encode, palette, quantise, write_gif
 
 
 def _representable_greys(rng, shape):

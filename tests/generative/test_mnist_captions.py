@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from datasets.mnist_captions import (
+from attentrack.datasets.mnist_captions import (
     CANVAS, HELD_OUT_PAIRS, HELD_OUT_SINGLE, VOCAB, CaptionedDigits, Composition, cell_slice, compositions,
     encode_captions, render, tokenize,
 )
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 
 def test_splits_partition_the_compositions():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from tracker.backbones import BACKBONES, Backbone, available_backbones, create_backbone
-from tracker.errors import InputError
+from attentrack.tracker.backbones import BACKBONES, Backbone, available_backbones, create_backbone
+from attentrack.tracker.errors import InputError
 
 torch.set_num_threads(2)
 

@@ -3,8 +3,8 @@
 import torch
 import torch.nn.functional as F
 
-from tracker.attention.filterbank import gaussian_filterbank, normalise_rows
-from tracker.hart.modules import DynamicConv, contrast_normalise, unit_channels
+from attentrack.tracker.attention.filterbank import gaussian_filterbank, normalise_rows
+from attentrack.tracker.hart.modules import DynamicConv, contrast_normalise, unit_channels
 
 
 def test_contrast_normalise_uses_the_unbiased_std():
@@ -41,7 +41,7 @@ def test_unnormalised_filterbank_cut_then_normalised_equals_the_short_one():
 def test_pointwise_conv_equals_the_convolution():
     from torch import nn
 
-    from tracker.hart.modules import pointwise_conv
+    from attentrack.tracker.hart.modules import pointwise_conv
 
     for bias in (True, False):
         conv = nn.Conv2d(6, 4, 1, bias=bias)

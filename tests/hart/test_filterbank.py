@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.attention.filterbank import (
+from attentrack.tracker.attention.filterbank import (
     filterbank_support,
     gaussian_filterbank,
     read_with_filterbanks,

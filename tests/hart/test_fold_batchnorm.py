@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from tracker.attention import ImagePyramid
-from tracker.backbones import available_backbones, create_backbone
-from tracker.hart.model import HART, HARTConfig
+from attentrack.tracker.attention import ImagePyramid
+from attentrack.tracker.backbones import available_backbones, create_backbone
+from attentrack.tracker.hart.model import HART, HARTConfig
 
 
 def _randomise_batchnorm(module: nn.Module, gen: torch.Generator) -> None:

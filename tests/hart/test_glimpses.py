@@ -5,14 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.attention import (
+from attentrack.tracker.attention import (
     GLIMPSE_READERS,
     GlimpseReader,
     ImagePyramid,
     available_glimpse_readers,
     create_glimpse_reader,
 )
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 torch.set_num_threads(2)
 READERS = ["gaussian", "stn"]

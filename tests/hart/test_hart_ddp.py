@@ -36,7 +36,7 @@ def test_two_process_gloo_training(tmp_path):
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "tools.train_cmd", "hart", "--data", str(seq), "--out", str(out), "--assets", "none",
+           "-m", "attentrack.tools.train_cmd", "hart", "--data", str(seq), "--out", str(out), "--assets", "none",
            "--steps", "2", "--tokens", "8", "--min-length", "4", "--max-length", "4", "--workers", "0",
            "--threads", "1", "--val-every", "0", "--no-progress", "--glimpse-size", "16",
            "--set", "backbone_width=4", "--set", "rnn_units=16"]

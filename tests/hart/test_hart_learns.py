@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.hart.data import RealTracks, make_batch
-from tracker.hart.losses import HARTLoss, cxcywh_iou
-from tracker.hart.model import HART, HARTConfig
+from attentrack.tracker.hart.data import RealTracks, make_batch
+from attentrack.tracker.hart.losses import HARTLoss, cxcywh_iou
+from attentrack.tracker.hart.model import HART, HARTConfig
 
 pytestmark = pytest.mark.data
 
 
 def test_loss_falls_and_beats_static_on_real_tracks(data_dir):
-    from datasets.sequence import open_sequence
+    from attentrack.datasets.sequence import open_sequence
 
     torch.set_num_threads(2)
     torch.manual_seed(0)

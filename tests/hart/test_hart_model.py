@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.attention import ImagePyramid
-from tracker.errors import InputError
-from tracker.hart.losses import HARTLoss, balanced_bce, box_mask, cxcywh_iou, intersection_fraction
-from tracker.hart.model import HART, HARTConfig, HARTOutput, HARTState, boxes_in_window, load_weights, save_weights
+from attentrack.tracker.attention import ImagePyramid
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.hart.losses import HARTLoss, balanced_bce, box_mask, cxcywh_iou, intersection_fraction
+from attentrack.tracker.hart.model import HART, HARTConfig, HARTOutput, HARTState, boxes_in_window, load_weights, save_weights
 
 torch.set_num_threads(2)
 TINY = dict(glimpse_size=24, backbone_width=8, rnn_units=32)

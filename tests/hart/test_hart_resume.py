@@ -3,7 +3,7 @@
 import torch
 
 from tests.hart.test_hart_ddp import _fake_mot_sequence
-from tracker.hart.train import TrainOptions, train
+from attentrack.tracker.hart.train import TrainOptions, train
 
 
 def _opts(seq, out, **kw):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.base import create_tracker
-from tracker.errors import InputError
-from tracker.trackers.hart import SHIPPED_WEIGHTS, HARTTracker
+from attentrack.tracker.base import create_tracker
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.trackers.hart import SHIPPED_WEIGHTS, HARTTracker
 
 torch.set_num_threads(2)
 
@@ -84,8 +84,8 @@ def test_bad_input(tmp_path):
 @pytest.mark.data
 def test_follows_a_held_out_pedestrian_better_than_static(data_dir):
     """TUD-Campus was never used for training: HART must beat the static box over 20 frames."""
-    from datasets.sequence import open_sequence
-    from tracker.boxes import iou
+    from attentrack.datasets.sequence import open_sequence
+    from attentrack.tracker.boxes import iou
 
     seq = open_sequence(data_dir / "mot15" / "TUD-Campus")
     frames_gt, boxes_gt = seq.tracks()[2]  # a pedestrian walking across 20+ frames

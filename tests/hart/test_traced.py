@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.attention import ImagePyramid
-from tracker.hart.model import HART, HARTConfig
-from tracker.hart.traced import TracedSteps, onnx_runtime_available
-from tracker.trackers.hart import HARTTracker
+from attentrack.tracker.attention import ImagePyramid
+from attentrack.tracker.hart.model import HART, HARTConfig
+from attentrack.tracker.hart.traced import TracedSteps, onnx_runtime_available
+from attentrack.tracker.trackers.hart import HARTTracker
 
 TINY = dict(glimpse_size=24, backbone_width=8, rnn_units=32)
 
@@ -64,7 +64,7 @@ def test_tracker_with_and_without_a_compiled_graph_agree(engine):
 
 
 def test_unknown_or_unavailable_engine_is_a_one_line_error():
-    from tracker.errors import InputError
+    from attentrack.tracker.errors import InputError
 
     model = HART(HARTConfig(**TINY)).eval()
     with pytest.raises(InputError, match="unknown HART engine"):
@@ -92,8 +92,8 @@ def test_graphs_are_shared_by_steps_of_equal_models():
 
 
 def test_onnx_engine_without_onnx_runtime_is_a_one_line_error(monkeypatch):
-    import tracker.hart.traced as traced
-    from tracker.errors import InputError
+    import attentrack.tracker.hart.traced as traced
+    from attentrack.tracker.errors import InputError
 
     monkeypatch.setattr(traced, "onnx_runtime_available", lambda: False)
     model = HART(HARTConfig(**TINY)).eval()

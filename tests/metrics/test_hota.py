@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tracker.metrics.hota import ALPHAS, HotaResult, combine_hota, hota_boxes, hota_from_frames
+from attentrack.tracker.metrics.hota import ALPHAS, HotaResult, combine_hota, hota_boxes, hota_from_frames
 
 A = np.array([0.0, 0.0, 10.0, 10.0])
 B = np.array([100.0, 100.0, 10.0, 10.0])

@@ -11,9 +11,9 @@ import warnings
 import numpy as np
 import pytest
 
-from datasets.mot import MotRows, read_mot
-from tracker.errors import InputError
-from tracker.metrics.mot import (
+from attentrack.datasets.mot import MotRows, read_mot
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.metrics.mot import (
     MotEvaluation,
     evaluate_mot,
     evaluate_mot_files,

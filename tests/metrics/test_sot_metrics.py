@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from datasets.sequence import open_sequence
-from tracker.base import Track, Tracker
-from tracker.errors import InputError
-from tracker.metrics.sot import (
+from attentrack.datasets.sequence import open_sequence
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.metrics.sot import (
     SUCCESS_THRESHOLDS,
     SotEvaluation,
     SotResult,

@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from saliency import Probe, saliency
-from saliency.excitation import ExcitationMode
-from saliency.models import SmallCNN, googlenet, load_torchvision_weights, resnet18, resnet50, vgg16
-from tracker.errors import InputError
+from attentrack.saliency import Probe, saliency
+from attentrack.saliency.excitation import ExcitationMode
+from attentrack.saliency.models import SmallCNN, googlenet, load_torchvision_weights, resnet18, resnet50, vgg16
+from attentrack.tracker.errors import InputError
 
 
 def _conv_matrix(weight: np.ndarray, h: int, w: int, pad: int) -> np.ndarray:
@@ -158,7 +158,7 @@ def test_vgg16_and_resnet50_layouts_run_eb_with_torchvision_keys():
 
 
 def test_torchvision_checkpoint_loads(tmp_path):
-    from saliency.models import GoogLeNet
+    from attentrack.saliency.models import GoogLeNet
 
     torch.manual_seed(0)
     sd = GoogLeNet(num_classes=1000, aux_logits=True).state_dict()  # torchvision saves the aux heads

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from saliency.data import digits_evaluation, pedestrian_evaluation
-from saliency.models import load_classifier
-from saliency.pointing import PointingResult, is_hit, point_of, pointing_game
-from saliency.prior import SaliencyProposer, map_to_proposals
-from saliency.train import TrainOptions, train_classifier
+from attentrack.saliency.data import digits_evaluation, pedestrian_evaluation
+from attentrack.saliency.models import load_classifier
+from attentrack.saliency.pointing import PointingResult, is_hit, point_of, pointing_game
+from attentrack.saliency.prior import SaliencyProposer, map_to_proposals
+from attentrack.saliency.train import TrainOptions, train_classifier
 
 
 def test_pedestrian_classifier_learns_on_real_tud_patches(data_dir, tmp_path):
@@ -74,7 +74,7 @@ def test_contrastive_eb_suppresses_the_other_digit(data_dir):
     """On canvases with two different digits, c-EB of one puts less of its map on the other than EB does."""
     model = load_classifier("digits")
     items = [it for it in digits_evaluation(data_dir, n=40, seed=3) if len(set(it.labels.tolist())) >= 2][:8]
-    from saliency import saliency
+    from attentrack.saliency import saliency
 
     fractions = {"eb": [], "ceb": []}
     for it in items:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from datasets.moving_mnist import MovingMnist, ink_box, load_digits
-from tracker.errors import InputError
+from attentrack.datasets.moving_mnist import MovingMnist, ink_box, load_digits
+from attentrack.tracker.errors import InputError
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +107,7 @@ def test_opencv_digits_are_a_third_set_at_mnist_size(data_dir, train_digits):
 
 
 def test_augmented_digits_change_shape_but_keep_their_ink_and_the_seed_decides():
-    from datasets.moving_mnist import DigitAugment
+    from attentrack.datasets.moving_mnist import DigitAugment
 
     digit = np.zeros((28, 28), np.float32)
     digit[4:24, 12:16] = 1.0  # a "1"

@@ -11,8 +11,8 @@ import torch
 
 import pytest
 
-from datasets.wide_view import surround_from_samples, wide_view_frame
-from tracker.sqair.cctv import (
+from attentrack.datasets.wide_view import surround_from_samples, wide_view_frame
+from attentrack.tracker.sqair.cctv import (
     CanvasTracker,
     ForegroundCanvas,
     blob_frames,

@@ -9,8 +9,8 @@ import pytest
 
 from tests.sqair.smoke import tiny_weights
 from tests.tools.test_cli import run_cli
-from tracker.base import create_tracker
-from tracker.sqair.cctv import ForegroundCanvas, video_canvases
+from attentrack.tracker.base import create_tracker
+from attentrack.tracker.sqair.cctv import ForegroundCanvas, video_canvases
 
 
 @pytest.fixture
@@ -73,8 +73,8 @@ def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
 
 def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_foreground(tmp_path, clip):
     from tests.foundation.conftest import moving_square_frames
-    from tracker.sqair.cctv import camera_background
-    from tracker.sqair.model import read_checkpoint
+    from attentrack.tracker.sqair.cctv import camera_background
+    from attentrack.tracker.sqair.model import read_checkpoint
 
     code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=1", "-p", "canvas_width=32",
                             "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=0",
@@ -123,7 +123,7 @@ def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path):
     import tracemalloc
 
     from tests.foundation.conftest import moving_square_frames, write_video
-    from tracker.sqair.cctv import fit_canvases, read_frames
+    from attentrack.tracker.sqair.cctv import fit_canvases, read_frames
 
     path = tmp_path / "long.avi"
     write_video(path, moving_square_frames(n=300, size=(320, 240), step=(1, 0)))
@@ -188,7 +188,7 @@ def test_moving_camera_warns_and_static_does_not():
 
 
 def test_blobs_baseline_follows_the_square(clip):
-    from tracker.sources import open_source
+    from attentrack.tracker.sources import open_source
 
     tracker = create_tracker("blobs")
     ids = set()
@@ -199,7 +199,7 @@ def test_blobs_baseline_follows_the_square(clip):
 
 
 def test_foreground_blobs_and_the_window_prior_they_give():
-    from tracker.sqair.cctv import blob_shape_prior, foreground_blobs
+    from attentrack.tracker.sqair.cctv import blob_shape_prior, foreground_blobs
 
     canvases = np.zeros((12, 60, 80), np.float32)
     for t in range(12):  # one upright 6x15 "person" walking right, a 2x2 speck of noise
@@ -220,8 +220,8 @@ def test_foreground_blobs_and_the_window_prior_they_give():
 def test_canvas_tracker_reports_objects_by_rendered_mass():
     import torch
 
-    from tracker.sqair.cctv import CanvasTracker, cctv_config
-    from tracker.sqair.model import SQAIR
+    from attentrack.tracker.sqair.cctv import CanvasTracker, cctv_config
+    from attentrack.tracker.sqair.model import SQAIR
 
     torch.manual_seed(0)
     model = SQAIR(cctv_config(40, 30, max_objects=1, scale_prior=0.2, aspect_prior=2.0)).eval()
@@ -243,8 +243,8 @@ def test_canvas_tracker_reports_objects_by_rendered_mass():
 
 
 def test_set_parses_true_and_false_flags():
-    from tools.sqair_cmd import _parse_sets
-    from tracker.errors import InputError
+    from attentrack.tools.sqair_cmd import _parse_sets
+    from attentrack.tracker.errors import InputError
 
     assert _parse_sets(("sequential_propagation=false", "anchor=True")) == {"sequential_propagation": False,
                                                                              "anchor": True}
@@ -255,8 +255,8 @@ def test_set_parses_true_and_false_flags():
 def test_canvas_tracker_forgets_objects_over_empty_canvas_and_finds_the_next_blob():
     import torch
 
-    from tracker.sqair.cctv import CanvasTracker, cctv_config
-    from tracker.sqair.model import SQAIR
+    from attentrack.tracker.sqair.cctv import CanvasTracker, cctv_config
+    from attentrack.tracker.sqair.model import SQAIR
 
     torch.manual_seed(0)
     model = SQAIR(cctv_config(40, 30, max_objects=3, scale_prior=0.2, aspect_prior=2.0)).eval()
@@ -275,7 +275,7 @@ def test_canvas_tracker_forgets_objects_over_empty_canvas_and_finds_the_next_blo
 def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_dir):
     import torch
 
-    from tracker.sqair.model import load_weights
+    from attentrack.tracker.sqair.model import load_weights
 
     start = tiny_weights(tmp_path)
     out = tmp_path / "ft"
@@ -292,7 +292,7 @@ def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_
 
 
 def test_fine_tuning_can_grow_the_appearance_path(tmp_path, data_dir):
-    from tracker.sqair.model import load_weights
+    from attentrack.tracker.sqair.model import load_weights
 
     start = tiny_weights(tmp_path)
     width = load_weights(start).config.appearance_hidden
@@ -344,10 +344,10 @@ def test_training_with_augmented_overlapping_digits_validates_on_the_opencv_digi
 def test_streaming_tracker_follows_k_particles_and_keeps_identities_when_the_shown_one_changes(data_dir):
     import torch
 
-    from datasets.moving_mnist import MovingMnist, load_digits
-    from tracker.sqair.cctv import CanvasTrack, CanvasTracker
-    from tracker.sqair.model import load_weights
-    from tracker.trackers.sqair import SHIPPED_WEIGHTS
+    from attentrack.datasets.moving_mnist import MovingMnist, load_digits
+    from attentrack.tracker.sqair.cctv import CanvasTrack, CanvasTracker
+    from attentrack.tracker.sqair.model import load_weights
+    from attentrack.tracker.trackers.sqair import SHIPPED_WEIGHTS
 
     model = load_weights(SHIPPED_WEIGHTS)
     seq = MovingMnist(load_digits("test", data_dir)).sample(np.random.default_rng(3), 1, n_digits=np.array([2]))
@@ -408,7 +408,7 @@ def test_cctv_evaluation_of_a_wider_view(tmp_path, clip):
 
 
 def test_smaller_people_get_a_sharper_likelihood_so_each_earns_the_same_evidence():
-    from tracker.sqair.cctv import BASE_SIGMA, MIN_SIGMA, REFERENCE_WINDOW_AREA, cctv_config, likelihood_sigma
+    from attentrack.tracker.sqair.cctv import BASE_SIGMA, MIN_SIGMA, REFERENCE_WINDOW_AREA, cctv_config, likelihood_sigma
 
     # at or above the reference size: the base sigma, as the recipe was measured
     assert likelihood_sigma(9, 22) == BASE_SIGMA and likelihood_sigma(40, 40) == BASE_SIGMA
@@ -428,8 +428,8 @@ def test_smaller_people_get_a_sharper_likelihood_so_each_earns_the_same_evidence
 def test_small_people_start_with_window_noise_on_their_own_scale():
     import torch
 
-    from tracker.sqair.cctv import cctv_config, size_factor
-    from tracker.sqair.model import SQAIR
+    from attentrack.tracker.sqair.cctv import cctv_config, size_factor
+    from attentrack.tracker.sqair.model import SQAIR
 
     for scale_prior in (0.1146, 0.046875):  # TUD-Campus's people at 80x60, and three times smaller
         config = cctv_config(80, 60, scale_prior=scale_prior, aspect_prior=2.4)
@@ -446,7 +446,7 @@ def test_small_people_start_with_window_noise_on_their_own_scale():
 
 
 def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_are_checked(tmp_path, clip):
-    from tracker.trackers.sqair import BLOB_MIN_AREA, blob_options_for_zoom
+    from attentrack.tracker.trackers.sqair import BLOB_MIN_AREA, blob_options_for_zoom
 
     assert blob_options_for_zoom(1) == {"min_area": BLOB_MIN_AREA}
     assert blob_options_for_zoom(3)["min_area"] == pytest.approx(BLOB_MIN_AREA / 9)
@@ -458,7 +458,7 @@ def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_a
 
 
 def test_boxes_past_the_frame_edge_are_clipped_not_shifted(tmp_path):
-    from tracker.base import Track
+    from attentrack.tracker.base import Track
 
     tracker = create_tracker("sqair", {"weights": str(tiny_weights(tmp_path)), "mode": "intensity", "snap": "false"})
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from datasets.moving_mnist import MovingMnist, load_digits
-from tracker.sqair.losses import SQAIRLoss, iwae_bound
-from tracker.sqair.model import SQAIR, SQAIRConfig
-from tracker.sqair.train import TrainOptions, curriculum_length, train
+from attentrack.datasets.moving_mnist import MovingMnist, load_digits
+from attentrack.tracker.sqair.losses import SQAIRLoss, iwae_bound
+from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.sqair.train import TrainOptions, curriculum_length, train
 
 
 def _tiny():
@@ -73,8 +73,8 @@ def test_training_resumes_exactly(tmp_path, data_dir):
 def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_path, data_dir):
     import json
 
-    from tracker.sqair.model import load_weights
-    from tracker.sqair.train import moving_mnist_validator
+    from attentrack.tracker.sqair.model import load_weights
+    from attentrack.tracker.sqair.train import moving_mnist_validator
 
     digits = load_digits("train", data_dir)
     gen = MovingMnist(digits[:-50], canvas=32, max_digits=1)

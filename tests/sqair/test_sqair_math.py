@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from tracker.sqair.losses import SQAIRLoss, iwae_bound, vimco_baselines
-from tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, load_weights, object_boxes, save_weights
-from tracker.sqair.modules import stn_read, stn_write, where_from_latent, where_to_box
-from tracker.errors import InputError
+from attentrack.tracker.sqair.losses import SQAIRLoss, iwae_bound, vimco_baselines
+from attentrack.tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, load_weights, object_boxes, save_weights
+from attentrack.tracker.sqair.modules import stn_read, stn_write, where_from_latent, where_to_box
+from attentrack.tracker.errors import InputError
 
 
 def test_write_of_read_of_identity_box_returns_the_glimpse():
@@ -124,7 +124,7 @@ def test_discovery_can_be_limited_to_the_first_frame():
 
 
 def test_residual_peak_finds_the_unexplained_object_and_anchors_discovery():
-    from tracker.sqair.model import residual_peak
+    from attentrack.tracker.sqair.model import residual_peak
 
     img = torch.zeros(2, 30, 40)
     img[0, 4:16, 26:32] = 1.0  # a 6x12 object centred at pixel (28.5, 9.5)
@@ -144,7 +144,7 @@ def test_residual_peak_finds_the_unexplained_object_and_anchors_discovery():
 
 
 def test_nearest_peak_follows_an_object_that_moved_and_keeps_a_lost_one():
-    from tracker.sqair.model import nearest_peak, window_mass
+    from attentrack.tracker.sqair.model import nearest_peak, window_mass
 
     img = torch.zeros(1, 30, 40)
     img[0, 4:16, 20:26] = 1.0  # the object moved 4 px right of a window centred at x=19
@@ -160,7 +160,7 @@ def test_nearest_peak_follows_an_object_that_moved_and_keeps_a_lost_one():
 
 
 def test_window_centroid_follows_the_intensity_inside_the_window_only():
-    from tracker.sqair.model import window_centroid
+    from attentrack.tracker.sqair.model import window_centroid
 
     img = torch.zeros(1, 30, 40)
     img[0, 6:14, 20:24] = 1.0  # 4x8 object centred at pixel (22, 10), inside the first window
@@ -204,7 +204,7 @@ def test_sequential_propagation_explains_away_and_follows_the_moved_object():
 
 
 def test_a_fixed_presence_prior_is_used_however_small():
-    from tracker.sqair.model import _bernoulli_log_prob
+    from attentrack.tracker.sqair.model import _bernoulli_log_prob
 
     present, absent = torch.ones(1), torch.zeros(1)
     for prior in (1e-3, 1e-5, 1e-8, 1e-12):  # priors below 1e-5 used to be clamped to 1e-5
@@ -217,7 +217,7 @@ def test_a_fixed_presence_prior_is_used_however_small():
 
 
 def test_widening_the_appearance_path_keeps_the_function_and_lets_new_units_learn():
-    from tracker.sqair.widen import widen_appearance
+    from attentrack.tracker.sqair.widen import widen_appearance
 
     torch.manual_seed(0)
     small = SQAIR(SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2))
@@ -285,7 +285,7 @@ def test_a_fixed_keep_prior_charges_every_object_in_every_frame():
 
 
 def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
-    from tracker.sqair.cctv import snap_box_to_mask
+    from attentrack.tracker.sqair.cctv import snap_box_to_mask
 
     frame = (640, 480)
     mask = np.zeros((240, 320), np.float32)  # half the frame's resolution, like MOG2's
@@ -303,7 +303,7 @@ def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
 
 
 def test_a_box_wider_than_the_prior_allows_is_a_group_and_is_not_reported():
-    from tracker.sqair.cctv import CanvasTracker, cctv_config
+    from attentrack.tracker.sqair.cctv import CanvasTracker, cctv_config
 
     model = SQAIR(cctv_config(80, 60, scale_prior=0.1, aspect_prior=2.0)).eval()
     assert model.prior_window_px() == (8, 16)  # 0.1 of 80 wide, twice as tall in pixels
@@ -327,8 +327,8 @@ def test_a_box_wider_than_the_prior_allows_is_a_group_and_is_not_reported():
 
 
 def test_conv_glimpse_decoder_shapes_range_faint_start_and_settings(tmp_path):
-    from tracker.sqair.modules import ConvGlimpseDecoder
-    from tracker.sqair.widen import widen_appearance
+    from attentrack.tracker.sqair.modules import ConvGlimpseDecoder
+    from attentrack.tracker.sqair.widen import widen_appearance
 
     config = SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2, decoder="conv")
     model = SQAIR(config)
@@ -353,7 +353,7 @@ def test_conv_glimpse_decoder_shapes_range_faint_start_and_settings(tmp_path):
 
 
 def test_count_errors_split_by_whether_the_sequence_was_counted_right_before():
-    from tracker.sqair.evaluate import count_error_onset
+    from attentrack.tracker.sqair.evaluate import count_error_onset
 
     true = np.array([[2, 2, 2, 2], [1, 1, 1, 1], [0, 0, 0, 0]])
     counted = np.array([[1, 1, 2, 3],   # two wrong from the start, then one after a right count

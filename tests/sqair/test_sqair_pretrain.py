@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from datasets.moving_mnist import load_digits
-from tracker.errors import InputError
-from tracker.sqair.model import SQAIR, SQAIRConfig
-from tracker.sqair.pretrain import GlimpsePretrainOptions, digit_windows, glimpse_elbo, pretrain_glimpses
+from attentrack.datasets.moving_mnist import load_digits
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, digit_windows, glimpse_elbo, pretrain_glimpses
 
 
 def _small(decoder: str = "mlp"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from tests.tools.test_cli import run_cli
-from tracker.trackers.sqair import SHIPPED_WEIGHTS
+from attentrack.tracker.trackers.sqair import SHIPPED_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped SQAIR weights missing")
 
@@ -21,9 +21,9 @@ def test_weights_load_with_weights_only():
 
 
 def test_counts_test_digits_better_than_always_one(data_dir):
-    from datasets.moving_mnist import load_digits
-    from tracker.sqair.evaluate import evaluate_moving_mnist
-    from tracker.sqair.model import load_weights
+    from attentrack.datasets.moving_mnist import load_digits
+    from attentrack.tracker.sqair.evaluate import evaluate_moving_mnist
+    from attentrack.tracker.sqair.model import load_weights
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -45,7 +45,7 @@ def test_counts_test_digits_better_than_always_one(data_dir):
 
 
 def test_track_a_moving_mnist_video(tmp_path, data_dir):
-    from datasets.moving_mnist import MovingMnist, load_digits
+    from attentrack.datasets.moving_mnist import MovingMnist, load_digits
 
     seq = MovingMnist(load_digits("test", data_dir), n_frames=6).sample(
         np.random.default_rng(0), 1, n_digits=np.array([1]))

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.tools.test_cli import clip, run_cli  # noqa: F401  (clip is a fixture)
-from tools.bench_cmd import BenchRow, format_stages
-from tracker.trackers.hart import STAGES, HARTTracker
+from attentrack.tools.bench_cmd import BenchRow, format_stages
+from attentrack.tracker.trackers.hart import STAGES, HARTTracker
 
 
 def test_hart_times_every_stage_of_update():

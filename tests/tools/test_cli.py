@@ -11,7 +11,7 @@ import pytest
 from tests.foundation.conftest import moving_square_frames, write_video
 from tests.generative.smoke import GENERATIVE_NEEDS_DATA, generative_smoke_args
 from tests.sqair.smoke import sqair_smoke_args
-from tools.cli import cli, main, track_main
+from attentrack.tools.cli import cli, main, track_main
 
 
 def run_cli(args, entry=main):
@@ -205,7 +205,7 @@ def test_warnings_print_as_one_line():
     import sys
 
     code = ("import warnings, click\n"
-            "from tools.cli import _run\n"
+            "from attentrack.tools.cli import _run\n"
             "@click.command()\n"
             "def warns():\n"
             "    warnings.warn('the camera seems to move', UserWarning)\n"

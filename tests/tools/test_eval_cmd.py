@@ -9,8 +9,8 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from tools.eval_cmd import eval_group
-from tracker.errors import InputError
+from attentrack.tools.eval_cmd import eval_group
+from attentrack.tracker.errors import InputError
 
 mm = pytest.importorskip("motmetrics")
 MM_DATA = os.path.join(os.path.dirname(mm.__file__), "data")

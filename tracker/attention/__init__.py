@@ -17,8 +17,8 @@ Adding a reader is one class: subclass :class:`GlimpseReader`, set ``reader_id``
 implement :meth:`GlimpseReader.read_crop` (and, optionally, the same in NumPy as
 :meth:`GlimpseReader.read_crop_numpy`, which trackers use on the CPU: fewer, cheaper calls).
 
-Built-in readers: ``gaussian`` (:mod:`tracker.attention.filterbank`, HART's read) and
-``stn`` (bilinear spatial transformer, :mod:`tracker.attention.spatial_transformer`).
+Built-in readers: ``gaussian`` (:mod:`attentrack.tracker.attention.filterbank`, HART's read) and
+``stn`` (bilinear spatial transformer, :mod:`attentrack.tracker.attention.spatial_transformer`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 GLIMPSE_READERS: dict[str, type["GlimpseReader"]] = {}
 
@@ -410,8 +410,8 @@ def gather_crops(images: torch.Tensor, index: torch.Tensor, top_left: torch.Tens
 
 def create_glimpse_reader(name: str, size: int = 48) -> GlimpseReader:
     """Build a registered glimpse reader (``gaussian``, ``stn``, ...)."""
-    import tracker.attention.filterbank  # noqa: F401
-    import tracker.attention.spatial_transformer  # noqa: F401
+    import attentrack.tracker.attention.filterbank  # noqa: F401
+    import attentrack.tracker.attention.spatial_transformer  # noqa: F401
 
     if name not in GLIMPSE_READERS:
         raise InputError(f"unknown glimpse reader {name!r}; available: {', '.join(sorted(GLIMPSE_READERS))}")
@@ -420,10 +420,10 @@ def create_glimpse_reader(name: str, size: int = 48) -> GlimpseReader:
 
 def available_glimpse_readers() -> list[str]:
     """Names of the registered glimpse readers."""
-    import tracker.attention.spatial_transformer  # noqa: F401
+    import attentrack.tracker.attention.spatial_transformer  # noqa: F401
 
     return sorted(GLIMPSE_READERS)
 
 
-from tracker.attention import spatial_transformer as _stn  # noqa: E402,F401  (registers)
-from tracker.attention.filterbank import GaussianGlimpse  # noqa: E402,F401  (registers)
+from attentrack.tracker.attention import spatial_transformer as _stn  # noqa: E402,F401  (registers)
+from attentrack.tracker.attention.filterbank import GaussianGlimpse  # noqa: E402,F401  (registers)

@@ -19,7 +19,7 @@ read behaves like an interpolating resampler. Here :func:`stride_to_sigma` gives
 ``sigma = sqrt(0.5^2 + (stride / sqrt(12))^2)``: a half-pixel interpolation kernel
 (a Gaussian of std 0.5 px is close to the bicubic kernel in width) combined with the
 std of a box filter as wide as the stride, which removes aliasing when downsampling.
-The glimpse readers in :mod:`tracker.attention` first move to an image-pyramid level in
+The glimpse readers in :mod:`attentrack.tracker.attention` first move to an image-pyramid level in
 which the stride is below 2 pixels, so the filters stay narrow and the read only needs the
 few pixels under their support (see :func:`filterbank_support`).
 """
@@ -144,7 +144,7 @@ def write_with_filterbanks(patch: torch.Tensor, fy: torch.Tensor, fx: torch.Tens
     return torch.matmul(torch.matmul(fy.transpose(1, 2).unsqueeze(1), patch), fx.unsqueeze(1))
 
 
-from tracker.attention import GlimpseReader  # noqa: E402  (the package defines it first)
+from attentrack.tracker.attention import GlimpseReader  # noqa: E402  (the package defines it first)
 
 
 class GaussianGlimpse(GlimpseReader):

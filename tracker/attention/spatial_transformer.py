@@ -5,7 +5,7 @@ The window's affine map (scale and translation, no rotation) is built for
 ``grid_sample`` from the crop under the window, at the pyramid level where the stride is
 1-2 pixels (so the read is anti-aliased by the pyramid rather than by the sampler). Glimpse
 pixel ``j`` samples the same position as mean ``mu_j`` of the Gaussian read in
-:mod:`tracker.attention.filterbank`, so the two readers see the same grid.
+:mod:`attentrack.tracker.attention.filterbank`, so the two readers see the same grid.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from tracker.attention import GlimpseReader
+from attentrack.tracker.attention import GlimpseReader
 
 
 def window_theta(window: torch.Tensor, origin: torch.Tensor, crop_size: tuple[int, int]) -> torch.Tensor:

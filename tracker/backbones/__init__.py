@@ -5,11 +5,11 @@ A backbone maps glimpses ``(N, 3, G, G)`` (contrast-normalised) to feature maps
 
 Built-in backbones:
 
-* ``small`` (:mod:`tracker.backbones.small`): three convolutions, trained from scratch; the
+* ``small`` (:mod:`attentrack.tracker.backbones.small`): three convolutions, trained from scratch; the
   default, cheap enough for tens of objects per frame on a CPU.
-* ``alexnet`` (:mod:`tracker.backbones.alexnet`): AlexNet conv1-3 without max-pooling, as in
+* ``alexnet`` (:mod:`attentrack.tracker.backbones.alexnet`): AlexNet conv1-3 without max-pooling, as in
   the HART paper (stride 4: 56x56 glimpses give 14x14 maps).
-* ``resnet18`` (:mod:`tracker.backbones.resnet`): the ResNet-18 stem and first stage(s).
+* ``resnet18`` (:mod:`attentrack.tracker.backbones.resnet`): the ResNet-18 stem and first stage(s).
 
 ``alexnet`` and ``resnet18`` use torchvision's parameter names, so a user's pretrained
 ``state_dict`` file loads with :meth:`Backbone.load_pretrained` (no torchvision needed).
@@ -26,7 +26,7 @@ from typing import ClassVar
 import torch
 from torch import nn
 
-from tracker.errors import InputError
+from attentrack.tracker.errors import InputError
 
 BACKBONES: dict[str, type["Backbone"]] = {}
 
@@ -141,9 +141,9 @@ def fold_conv_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 def create_backbone(name: str, **kwargs) -> Backbone:
     """Build a registered backbone (``small``, ``alexnet``, ``resnet18``, ...)."""
-    import tracker.backbones.alexnet  # noqa: F401
-    import tracker.backbones.resnet  # noqa: F401
-    import tracker.backbones.small  # noqa: F401
+    import attentrack.tracker.backbones.alexnet  # noqa: F401
+    import attentrack.tracker.backbones.resnet  # noqa: F401
+    import attentrack.tracker.backbones.small  # noqa: F401
 
     if name not in BACKBONES:
         raise InputError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
@@ -152,8 +152,8 @@ def create_backbone(name: str, **kwargs) -> Backbone:
 
 def available_backbones() -> list[str]:
     """Names of the registered backbones."""
-    import tracker.backbones.alexnet  # noqa: F401
-    import tracker.backbones.resnet  # noqa: F401
-    import tracker.backbones.small  # noqa: F401
+    import attentrack.tracker.backbones.alexnet  # noqa: F401
+    import attentrack.tracker.backbones.resnet  # noqa: F401
+    import attentrack.tracker.backbones.small  # noqa: F401
 
     return sorted(BACKBONES)

@@ -2,7 +2,7 @@
 
 Layer shapes follow torchvision's ``alexnet`` (64, 192 and 384 channels), and parameter
 names match its ``features.0``, ``features.3`` and ``features.6`` so that a user's
-pretrained ``state_dict`` loads with :meth:`~tracker.backbones.Backbone.load_pretrained`.
+pretrained ``state_dict`` loads with :meth:`~attentrack.tracker.backbones.Backbone.load_pretrained`.
 Conv1 uses padding 5 (instead of 2) so a 56x56 glimpse gives the paper's 14x14 maps.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from tracker.backbones import Backbone
+from attentrack.tracker.backbones import Backbone
 
 
 class AlexNetBackbone(Backbone):

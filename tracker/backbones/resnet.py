@@ -2,14 +2,14 @@
 
 Parameter names match torchvision's ``resnet18`` (``conv1``, ``bn1``, ``layer1.0.conv1`` ...)
 so a user's pretrained ``state_dict`` loads with
-:meth:`~tracker.backbones.Backbone.load_pretrained`.
+:meth:`~attentrack.tracker.backbones.Backbone.load_pretrained`.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
-from tracker.backbones import Backbone
+from attentrack.tracker.backbones import Backbone
 
 
 class BasicBlock(nn.Module):

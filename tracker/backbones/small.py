@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from tracker.backbones import Backbone
+from attentrack.tracker.backbones import Backbone
 
 
 class SmallBackbone(Backbone):

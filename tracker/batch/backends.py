@@ -19,8 +19,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Callable, ClassVar
 
-from tracker.batch.jobs import BatchOptions, JobResult, VideoJob, run_job_safely
-from tracker.errors import InputError
+from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, run_job_safely
+from attentrack.tracker.errors import InputError
 
 BACKENDS: dict[str, type["Backend"]] = {}
 
@@ -79,7 +79,7 @@ class LocalBackend(Backend):
 
     def run(self, tasks, options, out_dir, on_result=None):
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["tracker.batch.jobs", "torch", "cv2", "tracker.trackers"])
+        ctx.set_forkserver_preload(["attentrack.tracker.batch.jobs", "torch", "cv2", "attentrack.tracker.trackers"])
         pending = deque(enumerate(tasks))
         running: dict[int, tuple[int, mp.Process, object]] = {}
         results: list[JobResult | None] = [None] * len(tasks)
@@ -113,35 +113,6 @@ class LocalBackend(Backend):
                 proc.join(5)
                 recv.close()
         return results
-
-
-def _package_root() -> str:
-    import tracker
-
-    return str(Path(tracker.__file__).resolve().parent.parent)
-
-
-def _worker_runtime_env() -> dict | None:
-    """A Ray ``runtime_env`` that makes workers import this copy of attentrack, or
-    ``None`` when the installed one is this copy (then workers start without one, faster).
-
-    Needed when the driver runs from a checkout other than the installed one (a git
-    worktree, say): Ray workers would otherwise import the installed package.
-    """
-    import importlib.metadata
-    import json
-    from urllib.parse import unquote, urlparse
-
-    root = Path(_package_root())
-    try:
-        text = importlib.metadata.distribution("attentrack").read_text("direct_url.json") or "{}"
-        url = urlparse(json.loads(text).get("url", ""))
-        installed = Path(unquote(url.path)).resolve() if url.scheme == "file" else None
-    except (importlib.metadata.PackageNotFoundError, ValueError):
-        installed = None
-    if installed == root or root.name in ("site-packages", "dist-packages"):  # workers import this copy
-        return None
-    return {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}}
 
 
 class RayBackend(Backend):
@@ -192,7 +163,7 @@ class RayBackend(Backend):
         return ray
 
     def _gpus(self, ray, options: BatchOptions) -> float:
-        from tracker.base import available_trackers, tracker_params
+        from attentrack.tracker.base import available_trackers, tracker_params
 
         cls = available_trackers()[options.model]
         if "device" not in {p.name for p in tracker_params(cls)}:
@@ -205,9 +176,8 @@ class RayBackend(Backend):
     def run(self, tasks, options, out_dir, on_result=None):
         ray = self.connect()
         try:
-            extra = {} if (env := _worker_runtime_env()) is None else {"runtime_env": env}
             remote = ray.remote(run_job_safely).options(
-                num_cpus=1, num_gpus=self._gpus(ray, options), max_retries=0, **extra)
+                num_cpus=1, num_gpus=self._gpus(ray, options), max_retries=0)
             refs = {remote.remote(job, options, str(out_dir), key): i for i, (job, key) in enumerate(tasks)}
             results: list[JobResult | None] = [None] * len(tasks)
             waiting = list(refs)

@@ -18,10 +18,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tracker.batch.backends import create_backend
-from tracker.batch.jobs import BatchOptions, VideoJob
-from tracker.batch.runner import run_batch
-from tracker.errors import InputError
+from attentrack.tracker.batch.backends import create_backend
+from attentrack.tracker.batch.jobs import BatchOptions, VideoJob
+from attentrack.tracker.batch.runner import run_batch
+from attentrack.tracker.errors import InputError
 
 
 @dataclass
@@ -107,11 +107,11 @@ def format_throughput(rows: list[ThroughputRow]) -> str:
 
 def _stream_child(spec: str, model: str) -> dict:
     """In a fresh process: track ``spec`` from its first-frame boxes into a MOT file."""
-    from tracker.base import create_tracker
-    from tracker.batch.jobs import limit_threads
-    from tracker.batch.synthetic import SyntheticSource
-    from tracker.pipeline import run_tracking
-    from tracker.sinks import MotTxtSink
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.batch.jobs import limit_threads
+    from attentrack.tracker.batch.synthetic import SyntheticSource
+    from attentrack.tracker.pipeline import run_tracking
+    from attentrack.tracker.sinks import MotTxtSink
 
     limit_threads()
     source = SyntheticSource(spec)

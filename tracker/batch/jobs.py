@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tracker.atomic import atomic_write
-from tracker.errors import InputError
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.errors import InputError
 
 #: output formats and the file suffix each writes
 FORMATS = {"mot": ".txt", "json": ".jsonl", "video": ".mp4"}
@@ -41,7 +41,7 @@ class VideoJob:
 
     Attributes:
         name: base name of the outputs (unique within a batch).
-        source: what :func:`tracker.batch.synthetic.open_any_source` opens: a video file,
+        source: what :func:`attentrack.tracker.batch.synthetic.open_any_source` opens: a video file,
             an image folder or glob, a sequence folder, or ``synthetic:...``.
         init: ``x, y, w, h`` pixel boxes of the objects in the first frame, as a tuple of
             4-tuples; empty: start tracks from proposals.
@@ -69,7 +69,7 @@ class BatchOptions:
         formats: output formats, a subset of :data:`FORMATS`.
         max_frames: stop each video after this many frames (``None``: all).
         reconnect: cameras and stream URLs: reopen a stream that stops up to this many times
-            in a row (:func:`tracker.sources.open_source`); files ignore it. Not part of a
+            in a row (:func:`attentrack.tracker.sources.open_source`); files ignore it. Not part of a
             job's key: it does not change what a complete run writes.
     """
 
@@ -159,7 +159,7 @@ def source_identity(source: str) -> list:
     modification time; for folders and globs, those of every file; otherwise the text."""
     import glob as globmod
 
-    from tracker.batch.synthetic import PREFIX, SyntheticSpec
+    from attentrack.tracker.batch.synthetic import PREFIX, SyntheticSpec
 
     if source.startswith(PREFIX):
         return [SyntheticSpec.parse(source).text]
@@ -178,7 +178,7 @@ def source_identity(source: str) -> list:
 
 def _weights_identity(options: BatchOptions) -> str:
     """sha256 of the weights the model will load: the given file, or the shipped one."""
-    from tracker.base import available_trackers
+    from attentrack.tracker.base import available_trackers
 
     path = dict(options.params).get("weights")
     cls = available_trackers().get(options.model)
@@ -323,12 +323,12 @@ def _warning_lines(caught: list) -> list[str]:
 def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     """:func:`run_job`'s tracking into ``out`` (which exists, its stale partial files and
     completion record removed): the outputs written, the record not yet."""
-    from tracker.base import create_tracker
-    from tracker.batch.synthetic import open_any_source
-    from tracker.multi import MultiObjectRunner
-    from tracker.pipeline import run_tracking, static_camera_part
-    from tracker.proposals import create_proposer
-    from tracker.sinks import JsonlSink, MotTxtSink, VideoSink
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.batch.synthetic import open_any_source
+    from attentrack.tracker.multi import MultiObjectRunner
+    from attentrack.tracker.pipeline import run_tracking, static_camera_part
+    from attentrack.tracker.proposals import create_proposer
+    from attentrack.tracker.sinks import JsonlSink, MotTxtSink, VideoSink
 
     source = open_any_source(job.source, reconnect=options.reconnect)
     tracker = create_tracker(options.model, dict(options.params))

@@ -1,4 +1,4 @@
-"""Turning command-line inputs into :class:`~tracker.batch.jobs.VideoJob` lists.
+"""Turning command-line inputs into :class:`~attentrack.tracker.batch.jobs.VideoJob` lists.
 
 An input is one of:
 
@@ -24,11 +24,11 @@ import os
 import re
 from pathlib import Path
 
-from tracker.batch.jobs import VideoJob
-from tracker.batch.synthetic import PREFIX
-from tracker.boxes import parse_box
-from tracker.errors import InputError
-from tracker.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from attentrack.tracker.batch.jobs import VideoJob
+from attentrack.tracker.batch.synthetic import PREFIX
+from attentrack.tracker.boxes import parse_box
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MANIFEST_FIELDS = ("source", "name", "init", "gt")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
@@ -82,7 +82,7 @@ def expand_input(spec: str) -> list[VideoJob]:
         InputError: a path that does not exist, or an input with nothing to track.
     """
     if spec.startswith(PREFIX):
-        from tracker.batch.synthetic import SyntheticSpec
+        from attentrack.tracker.batch.synthetic import SyntheticSpec
 
         s = SyntheticSpec.parse(spec)
         return [VideoJob(_safe_name(f"synthetic-{s.frames}-{s.width}x{s.height}-{s.objects}-{s.seed}"), s.text)]

@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from tracker.batch.backends import Backend, LocalBackend
-from tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
-from tracker.batch.summary import BatchSummary, evaluate_results
+from attentrack.tracker.batch.backends import Backend, LocalBackend
+from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
+from attentrack.tracker.batch.summary import BatchSummary, evaluate_results
 
 
 def plan(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.PathLike,

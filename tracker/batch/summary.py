@@ -10,9 +10,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tracker.atomic import atomic_write
-from tracker.batch.jobs import FORMATS, JobResult
-from tracker.metrics.mot import MotEvaluation
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.batch.jobs import FORMATS, JobResult
+from attentrack.tracker.metrics.mot import MotEvaluation
 
 SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "warnings", "mota", "idf1", "hota")
 
@@ -104,9 +104,9 @@ class BatchSummary:
 def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike,
                      min_confidence: float = 1.0) -> MotEvaluation | None:
     """MOT metrics of the finished videos that have ground truth, per video and
-    ``OVERALL`` (:func:`tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``)."""
-    from datasets.mot import read_mot
-    from tracker.metrics.mot import evaluate_mot
+    ``OVERALL`` (:func:`attentrack.tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``)."""
+    from attentrack.datasets.mot import read_mot
+    from attentrack.tracker.metrics.mot import evaluate_mot
 
     gt, pred = {}, {}
     for r in results:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tracker.errors import InputError
-from tracker.sources import FrameSource
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sources import FrameSource
 
 PREFIX = "synthetic:"
 
@@ -118,8 +118,8 @@ class SyntheticSource(FrameSource):
 
 
 def open_any_source(spec: str, reconnect: int = 0) -> FrameSource:
-    """:func:`tracker.sources.open_source` (which also opens ``synthetic:...`` clips);
+    """:func:`attentrack.tracker.sources.open_source` (which also opens ``synthetic:...`` clips);
     ``reconnect`` as there (cameras and stream URLs)."""
-    from tracker.sources import open_source
+    from attentrack.tracker.sources import open_source
 
     return open_source(spec, reconnect=reconnect)

@@ -34,8 +34,8 @@ import cv2
 import numpy as np
 import torch
 
-from tracker.attention import ImagePyramid
-from tracker.errors import InputError
+from attentrack.tracker.attention import ImagePyramid
+from attentrack.tracker.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Sample:
 
 @dataclass
 class Batch:
-    """Stacked samples ready for :meth:`tracker.hart.model.HART.forward`.
+    """Stacked samples ready for :meth:`attentrack.tracker.hart.model.HART.forward`.
 
     Attributes:
         levels: pyramid levels, ``levels[l]`` ``(B, T, H_l, W_l, 3)`` uint8.
@@ -136,7 +136,7 @@ class RealTracks:
     """Windows of ground-truth tracks of real sequences.
 
     Args:
-        sequences: :class:`datasets.sequence.Sequence` objects with ground truth.
+        sequences: :class:`attentrack.datasets.sequence.Sequence` objects with ground truth.
         tracks: ``[(sequence index, frames (L,) 1-based, boxes (L, 4) x, y, w, h)]`` to use
             (default: every track of at least 8 boxes).
     """
@@ -325,7 +325,7 @@ class Assets:
             if im is not None:
                 self.faces.append(im)
         try:
-            from datasets.mnist import read_mnist_csv, read_opencv_digits
+            from attentrack.datasets.mnist import read_mnist_csv, read_opencv_digits
 
             if (root / "digits" / "mnist_5k.csv.gz").is_file():
                 imgs, _ = read_mnist_csv(root / "digits" / "mnist_5k.csv.gz")

@@ -1,11 +1,11 @@
 """Held-out evaluation of HART against the ``static`` and ``mil`` baselines.
 
-Runs :func:`tracker.metrics.sot.run_sot` (every ground-truth track started at its first box)
+Runs :func:`attentrack.tracker.metrics.sot.run_sot` (every ground-truth track started at its first box)
 and prints mean IoU and success AUC per sequence::
 
-    python -m tracker.hart.evaluate                       # TUD-Campus, Crossing, bag
-    python -m tracker.hart.evaluate --weights runs/hart/hart.pt --model hart
-    python -m tracker.hart.evaluate SEQ_DIR ... --json out.json
+    python -m attentrack.tracker.hart.evaluate                       # TUD-Campus, Crossing, bag
+    python -m attentrack.tracker.hart.evaluate --weights runs/hart/hart.pt --model hart
+    python -m attentrack.tracker.hart.evaluate SEQ_DIR ... --json out.json
 
 The default sequences are those no HART training here used: ``mot15/TUD-Campus``,
 ``sot/Crossing`` and ``sot/bag`` of the attentrack data folder.
@@ -24,8 +24,8 @@ HELD_OUT = ("mot15/TUD-Campus", "sot/Crossing", "sot/bag")
 
 def evaluate(sequences: list[str], models: list[str], weights: str = "", options: dict | None = None) -> list[dict]:
     """Rows ``{model, sequence, mean_iou, auc, tracks, frames, fps}`` (plus an ``all`` row per model)."""
-    from datasets.sequence import open_sequence
-    from tracker.metrics.sot import combine_sot, run_sot
+    from attentrack.datasets.sequence import open_sequence
+    from attentrack.tracker.metrics.sot import combine_sot, run_sot
 
     seqs = [open_sequence(p) for p in sequences]
     rows = []
@@ -61,9 +61,9 @@ def main(argv=None) -> int:
     """Command-line entry point."""
     import torch
 
-    from datasets.paths import data_root
+    from attentrack.datasets.paths import data_root
 
-    ap = argparse.ArgumentParser(prog="python -m tracker.hart.evaluate", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m attentrack.tracker.hart.evaluate", description=__doc__.splitlines()[0])
     ap.add_argument("sequences", nargs="*", help="sequence folders (default: the held-out ones)")
     ap.add_argument("--model", action="append", dest="models", help="static, mil, hart (repeatable; default all)")
     ap.add_argument("--weights", default="", help="HART weights (default: shipped)")

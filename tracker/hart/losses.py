@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracker.hart.model import boxes_in_window
+from attentrack.tracker.hart.model import boxes_in_window
 
 EPS = 1e-6
 
@@ -53,7 +53,7 @@ def box_mask(box_in_window: torch.Tensor, size: int) -> torch.Tensor:
 
     Args:
         box_in_window: ``(N, 4)`` ``cx, cy, w, h`` in window coordinates
-            (:func:`tracker.hart.model.boxes_in_window`).
+            (:func:`attentrack.tracker.hart.model.boxes_in_window`).
         size: grid side.
 
     Returns:
@@ -126,7 +126,7 @@ class HARTLoss(nn.Module):
         """Compute the loss.
 
         Args:
-            outputs: :meth:`tracker.hart.model.HART.forward` output.
+            outputs: :meth:`attentrack.tracker.hart.model.HART.forward` output.
             boxes: ``(B, T, 4)`` true ``cx, cy, w, h`` normalised by the frame.
             presence: ``(B, T)`` bool, frames where the object is labelled (default all).
             model: the model, for the L2 penalty on its weights.

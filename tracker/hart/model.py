@@ -10,7 +10,7 @@ Per step and object (paper notation; boxes are ``cx, cy, w, h`` normalised by th
 
 1. **Spatial attention** ``a_t`` (4 numbers) selects a window; a glimpse ``g_t`` of
    ``G x G`` pixels is read from it with a registered glimpse reader (the Gaussian
-   filterbank by default, :mod:`tracker.attention`).
+   filterbank by default, :mod:`attentrack.tracker.attention`).
 2. **Ventral stream**: the contrast-normalised glimpse goes through the backbone, then a
    1x1 convolution to 5 maps, dropout, batch norm and ELU: ``v_t``.
 3. **Dorsal stream** (appearance attention): dynamic 1x1 and 3x3 filters generated from
@@ -30,7 +30,7 @@ box from detached features (the tracker's score).
 
 ``arch="corr"`` (the shipped default) adds a **template branch**: the backbone features
 of the first glimpse under the given box are the template; each step they are correlated
-depth-wise with the current features (:class:`~tracker.hart.modules.TemplateCorrelation`).
+depth-wise with the current features (:class:`~attentrack.tracker.hart.modules.TemplateCorrelation`).
 The response maps feed the dorsal mask, the FC layer and the box head, and the next
 attention is centred on the predicted box (plus the learned update) instead of on the
 previous attention. The box and attention heads also see the window's log size relative
@@ -51,10 +51,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tracker.attention import ImagePyramid, create_glimpse_reader
-from tracker.backbones import create_backbone
-from tracker.errors import InputError
-from tracker.hart.modules import (
+from attentrack.tracker.attention import ImagePyramid, create_glimpse_reader
+from attentrack.tracker.backbones import create_backbone
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.hart.modules import (
     MLP,
     DorsalStream,
     TemplateCorrelation,
@@ -274,7 +274,7 @@ class HART(nn.Module):
             pyramid: the first frame(s).
             boxes: ``(N, 4)`` ``cx, cy, w, h`` normalised by the frame size.
             index: ``(N,)`` image of each object in ``pyramid`` (see
-                :meth:`tracker.attention.GlimpseReader.forward`).
+                :meth:`attentrack.tracker.attention.GlimpseReader.forward`).
 
         Returns:
             the state for :meth:`step` on the next frame, and this frame's output (its box
@@ -378,7 +378,7 @@ class HART(nn.Module):
 
 def save_weights(model: HART, path, extra: dict[str, Any] | None = None) -> None:
     """Write ``{"config": dict, "state_dict": ..., **extra}`` atomically (``weights_only``-loadable)."""
-    from tracker.atomic import AtomicPath
+    from attentrack.tracker.atomic import AtomicPath
 
     payload = {"format": "attentrack-hart-1", "config": model.config.to_dict(),
                "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}

@@ -87,7 +87,7 @@ class VentralStream(nn.Module):
 
     def fold_batchnorm_(self) -> None:
         """Fold the batch norm into the 1x1 convolution (evaluation mode: dropout is off)."""
-        from tracker.backbones import fold_conv_batchnorm
+        from attentrack.tracker.backbones import fold_conv_batchnorm
 
         if self.training or not isinstance(self.bn, nn.BatchNorm2d):
             raise RuntimeError("fold_batchnorm_ needs an unfolded module in evaluation mode")
@@ -235,7 +235,7 @@ class TemplateCorrelation(nn.Module):
         """Fold the batch norm into the 1x1 mixing convolution (evaluation mode only)."""
         if self.training or not isinstance(self.bn, nn.BatchNorm2d):
             raise RuntimeError("fold_batchnorm_ needs an unfolded module in evaluation mode")
-        from tracker.backbones import batchnorm_affine
+        from attentrack.tracker.backbones import batchnorm_affine
 
         scale, shift = batchnorm_affine(self.bn)
         w = self.mix.weight.detach()  # (out, C, 1, 1)

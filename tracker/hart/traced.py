@@ -15,7 +15,7 @@ them on its first input and keeps the faster (with many objects the backbone's c
 dominate and TorchScript can win); counts at or below one ONNX Runtime has won, or at or
 above one TorchScript has won, get that engine without a timing. The glimpse read stays
 outside the graph (its crop geometry depends on the data); on the CPU it runs in NumPy
-(:meth:`tracker.attention.GlimpseReader.read_numpy`).
+(:meth:`attentrack.tracker.attention.GlimpseReader.read_numpy`).
 
 A graph specialises on the number of objects ``N`` (grouped convolutions take ``N`` as a
 constant), so graphs are cached per ``N``; an object count gets its graph once it has been
@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from tracker.attention import ImagePyramid
-from tracker.errors import InputError
-from tracker.hart.model import HART, HARTOutput, HARTState
+from attentrack.tracker.attention import ImagePyramid
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.hart.model import HART, HARTOutput, HARTState
 
 #: graphs kept (one per object count, least recently used dropped first)
 MAX_GRAPHS = 12

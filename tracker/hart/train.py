@@ -17,7 +17,7 @@ holds about ``tokens`` frames (``batch = tokens // length``). The first
 
 Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (model,
 loss weights, optimiser, schedule and random states); ``--resume`` continues from it.
-At the end ``OUT/hart.pt`` holds the weights (:func:`tracker.hart.model.save_weights`).
+At the end ``OUT/hart.pt`` holds the weights (:func:`attentrack.tracker.hart.model.save_weights`).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from tracker.errors import InputError
-from tracker.hart.data import Batch, RealTracks, SampleStream, SyntheticSequences, Assets, split_tracks
-from tracker.hart.losses import HARTLoss
-from tracker.hart.model import HART, HARTConfig, save_weights
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.hart.data import Batch, RealTracks, SampleStream, SyntheticSequences, Assets, split_tracks
+from attentrack.tracker.hart.losses import HARTLoss
+from attentrack.tracker.hart.model import HART, HARTConfig, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,8 @@ class TrainModule(nn.Module):
 
 def open_training_data(opts: TrainOptions):
     """``(stream, val_tracks, sequences)`` for the options (real and/or synthetic)."""
-    from datasets.paths import data_root
-    from datasets.sequence import detect_kind, find_sequences, open_sequence
+    from attentrack.datasets.paths import data_root
+    from attentrack.datasets.sequence import detect_kind, find_sequences, open_sequence
 
     sequences = []
     for d in opts.data:
@@ -207,7 +207,7 @@ class BatchSource:
 def validation_batches(stream: SampleStream, val_tracks: list, sequences: list, seed: int,
                        length: int = 20, count: int = 24) -> dict[str, Batch]:
     """Fixed validation sets: windows of the held-out real tracks, and synthetic sequences."""
-    from tracker.hart.data import make_batch
+    from attentrack.tracker.hart.data import make_batch
 
     rng = np.random.default_rng(seed + 777)
     out = {}
@@ -222,7 +222,7 @@ def validation_batches(stream: SampleStream, val_tracks: list, sequences: list, 
 @torch.no_grad()
 def validate(model: HART, batches: dict[str, Batch]) -> dict[str, float]:
     """Mean IoU (frames 1..T-1) of each validation set."""
-    from tracker.hart.losses import cxcywh_iou
+    from attentrack.tracker.hart.losses import cxcywh_iou
 
     was = model.training
     model.eval()
@@ -316,7 +316,7 @@ def train(opts: TrainOptions) -> dict[str, Any]:
         wrapped = nn.parallel.DistributedDataParallel(module, device_ids=[local] if device.type == "cuda" else None)
 
     def save_checkpoint():
-        from tracker.atomic import AtomicPath
+        from attentrack.tracker.atomic import AtomicPath
 
         ap = AtomicPath(ckpt_path)
         try:

@@ -1,14 +1,14 @@
 """Evaluation: multi-object (CLEAR MOT, IDF1, HOTA) and single-object (OTB-style) metrics.
 
-* :mod:`tracker.metrics.mot` — :func:`evaluate_mot`, :func:`evaluate_mot_files` ->
+* :mod:`attentrack.tracker.metrics.mot` — :func:`evaluate_mot`, :func:`evaluate_mot_files` ->
   :class:`MotEvaluation`.
-* :mod:`tracker.metrics.hota` — HOTA as TrackEval computes it.
-* :mod:`tracker.metrics.sot` — :func:`run_sot` runs a tracker on ground-truth tracks
+* :mod:`attentrack.tracker.metrics.hota` — HOTA as TrackEval computes it.
+* :mod:`attentrack.tracker.metrics.sot` — :func:`run_sot` runs a tracker on ground-truth tracks
   and scores it (mean IoU, success AUC, SR50, precision at 20 px, frames/s).
 """
 
-from tracker.metrics.hota import ALPHAS, HotaResult, combine_hota, hota_boxes, hota_from_frames
-from tracker.metrics.mot import (
+from attentrack.tracker.metrics.hota import ALPHAS, HotaResult, combine_hota, hota_boxes, hota_from_frames
+from attentrack.tracker.metrics.mot import (
     MotEvaluation,
     MotMetrics,
     evaluate_mot,
@@ -16,7 +16,7 @@ from tracker.metrics.mot import (
     iou_distance,
     pair_mot_files,
 )
-from tracker.metrics.sot import (
+from attentrack.tracker.metrics.sot import (
     SotEvaluation,
     SotResult,
     combine_sot,

@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from tracker.boxes import iou_matrix
+from attentrack.tracker.boxes import iou_matrix
 
 #: the 19 localisation thresholds 0.05, 0.10, ..., 0.95
 ALPHAS = np.round(np.arange(1, 20) * 0.05, 2)

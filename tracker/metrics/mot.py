@@ -7,7 +7,7 @@ CLEAR and identity metrics come from ``motmetrics`` (``MOTAccumulator`` and
 ground-truth box and a predicted box is ``1 - IoU``, and NaN (they may not be matched)
 where ``IoU < 0.5``, exactly as motmetrics' ``iou_matrix(max_iou=0.5)``.
 
-HOTA and its sub-metrics come from :mod:`tracker.metrics.hota` (TrackEval's definition).
+HOTA and its sub-metrics come from :mod:`attentrack.tracker.metrics.hota` (TrackEval's definition).
 
 Conventions (those of motmetrics' ``eval_motchallenge`` app):
 
@@ -35,11 +35,11 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from datasets.mot import MotRows, read_mot
-from tracker.atomic import atomic_write
-from tracker.boxes import iou_matrix
-from tracker.errors import InputError
-from tracker.metrics.hota import HotaResult, combine_hota, hota_from_frames
+from attentrack.datasets.mot import MotRows, read_mot
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.boxes import iou_matrix
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.metrics.hota import HotaResult, combine_hota, hota_from_frames
 
 #: IoU below which a ground-truth box and a prediction may not be matched (CLEAR/ID)
 MIN_IOU = 0.5

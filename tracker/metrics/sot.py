@@ -14,8 +14,8 @@ the ground truth has a box:
 * **sr50**: the success rate at 0.5, ``mean(IoU > 0.5)``.
 * **precision20**: ``mean(centre error <= 20 px)`` (OTB's precision at 20 pixels).
 * **fps**: tracking speed in object-frames per second: the number of boxes the tracker
-  produced (one per live object per :meth:`~tracker.base.Tracker.update` call) divided
-  by the wall-clock time spent inside ``tracker.start`` and ``tracker.update`` (decoding
+  produced (one per live object per :meth:`~attentrack.tracker.base.Tracker.update` call) divided
+  by the wall-clock time spent inside ``attentrack.tracker.start`` and ``attentrack.tracker.update`` (decoding
   frames and scoring are not timed). For one object this is the usual frames/s.
 
 Conventions: the first frame of a track (where the tracker is given the ground-truth box)
@@ -25,8 +25,8 @@ them. Scores of several tracks, and of several sequences, are pooled frame-weigh
 scored object-frame counts once.
 
 On a MOTChallenge sequence all tracks alive at a frame are followed by **one** tracker
-instance (each started with ``tracker.start`` at its first frame and removed with
-``tracker.remove`` after its last frame), so the video is decoded once.
+instance (each started with ``attentrack.tracker.start`` at its first frame and removed with
+``attentrack.tracker.remove`` after its last frame), so the video is decoded once.
 """
 
 from __future__ import annotations
@@ -43,9 +43,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from tracker.atomic import atomic_write
-from tracker.boxes import as_boxes, centre_distance, iou
-from tracker.errors import InputError
+from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.boxes import as_boxes, centre_distance, iou
+from attentrack.tracker.errors import InputError
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class SotResult:
         tracks: ground-truth tracks followed.
         object_frames: boxes the tracker produced (live objects summed over ``update``
             calls), scored or not.
-        seconds: wall-clock seconds spent in ``tracker.start`` and ``tracker.update``.
+        seconds: wall-clock seconds spent in ``attentrack.tracker.start`` and ``attentrack.tracker.update``.
     """
 
     model: str
@@ -262,8 +262,8 @@ def run_sot(tracker_name, sequence, options: Mapping[str, Any] | None = None, *,
 
     Args:
         tracker_name: a registered tracker name (see ``attentrack models``), or a
-            :class:`~tracker.base.Tracker` instance (then ``options`` must be empty).
-        sequence: a :class:`datasets.sequence.Sequence` (anything with ``name``,
+            :class:`~attentrack.tracker.base.Tracker` instance (then ``options`` must be empty).
+        sequence: a :class:`attentrack.datasets.sequence.Sequence` (anything with ``name``,
             ``frames()`` yielding ``(index0, (H, W, 3) uint8 BGR)`` and
             ``tracks(min_length)`` returning ``{id: (frames (T,) 1-based, boxes (T, 4))}``).
         options: constructor options of the tracker.
@@ -293,7 +293,7 @@ def run_sot(tracker_name, sequence, options: Mapping[str, Any] | None = None, *,
 
 
 def _run_sot(tracker_name, sequence, options, max_tracks, min_length) -> SotResult:
-    from tracker.base import Tracker, create_tracker
+    from attentrack.tracker.base import Tracker, create_tracker
 
     if isinstance(tracker_name, Tracker):
         if options:
@@ -428,7 +428,7 @@ def evaluate_sot(models: Iterable[str], sequences: Iterable, options: Mapping[st
 
     Args:
         models: tracker names.
-        sequences: :class:`datasets.sequence.Sequence` objects.
+        sequences: :class:`attentrack.datasets.sequence.Sequence` objects.
         options: ``{model: constructor options}``.
         max_tracks: passed to :func:`run_sot`.
     """

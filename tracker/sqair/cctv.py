@@ -11,7 +11,7 @@ slowly to light changes (``adapt``).
 
 :func:`fit_cctv` fits SQAIR unsupervised on the canvases of one or more videos from the
 same camera (random sub-sequences, curriculum over their length, IWAE + VIMCO; resumable
-through :mod:`tracker.sqair.train`). :class:`CanvasTracker` runs the model frame by frame
+through :mod:`attentrack.tracker.sqair.train`). :class:`CanvasTracker` runs the model frame by frame
 (posterior means, no sampling) and maps the objects back to full-resolution pixel boxes.
 """
 
@@ -25,10 +25,10 @@ import cv2
 import numpy as np
 import torch
 
-from tracker.boxes import mask_box
-from tracker.camera_motion import CameraMotionCheck
-from tracker.errors import InputError
-from tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, object_boxes_from_images
+from attentrack.tracker.boxes import mask_box
+from attentrack.tracker.camera_motion import CameraMotionCheck
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, object_boxes_from_images
 
 BACKGROUNDS = ("mog2", "median")
 
@@ -198,7 +198,7 @@ class ForegroundCanvas:
         self.last_mask: np.ndarray | None = None  # the mask of the last frame turned into a canvas
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         if background == "mog2":
-            from tracker.proposals import MOG2Proposer
+            from attentrack.tracker.proposals import MOG2Proposer
 
             self._mog2 = MOG2Proposer(scale=0.5, warmup=0)
 
@@ -284,14 +284,14 @@ def snap_box_to_mask(box: np.ndarray, mask: np.ndarray, frame_size: tuple[int, i
 
 def camera_background(checkpoint: dict) -> np.ndarray | None:
     """The median background saved with fitted weights (``(H, W)`` uint8 grey levels) from a
-    checkpoint read by :func:`tracker.sqair.model.read_checkpoint`, or None when it carries
+    checkpoint read by :func:`attentrack.tracker.sqair.model.read_checkpoint`, or None when it carries
     none (e.g. Moving MNIST weights or weights fitted before backgrounds were saved)."""
     grey = checkpoint.get("background")
     return None if grey is None else grey.numpy()
 
 
 def background_extra(canvas: ForegroundCanvas) -> dict:
-    """What :func:`tracker.sqair.model.save_weights` stores of ``canvas``'s median background."""
+    """What :func:`attentrack.tracker.sqair.model.save_weights` stores of ``canvas``'s median background."""
     grey = canvas.background_image
     return {} if grey is None else {"background": torch.from_numpy(np.clip(np.rint(grey), 0, 255).astype(np.uint8))}
 
@@ -315,7 +315,7 @@ def read_frames(source_spec, max_frames: int | None = None) -> list[np.ndarray]:
 
 def _recorded_frames(source_spec):
     """The frames of a recorded video, one at a time (a live stream is refused)."""
-    from tracker.sources import open_source
+    from attentrack.tracker.sources import open_source
 
     src = open_source(source_spec)
     if src.live:
@@ -396,7 +396,7 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
     """Fit SQAIR unsupervised on foreground canvases of one camera.
 
     A fresh fit first pre-trains the glimpse coder on the canvases' own foreground blobs
-    (:func:`foreground_blobs`; :func:`tracker.sqair.pretrain.pretrain_glimpses`), so that the
+    (:func:`foreground_blobs`; :func:`attentrack.tracker.sqair.pretrain.pretrain_glimpses`), so that the
     decoder can render a whole person before any sequence is seen, and discovery runs only on
     each sub-sequence's first frame for the first ``discovery_warmup`` steps, so that
     propagation learns to follow.
@@ -421,8 +421,8 @@ def fit_cctv(canvases: list[np.ndarray], out: str | Path, config: SQAIRConfig, s
     Returns:
         the fitted model (in eval mode).
     """
-    from tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
-    from tracker.sqair.train import TrainOptions, train
+    from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
+    from attentrack.tracker.sqair.train import TrainOptions, train
 
     videos = [np.asarray(c) for c in canvases if len(c) >= 2]  # float16 or float32; drawn as float32
     if not videos:
@@ -595,7 +595,7 @@ class CanvasTracker:
         objects they overlap (so a change of particle is not a change of every identity)."""
         from scipy.optimize import linear_sum_assignment
 
-        from tracker.boxes import iou_matrix
+        from attentrack.tracker.boxes import iou_matrix
 
         slots = np.flatnonzero(present)
         if not len(slots) or not self._last:

@@ -2,10 +2,10 @@
 
 For each sequence the particle with the largest importance weight is read out: its
 presences give the count per frame, its rendered objects give pixel boxes
-(:func:`tracker.sqair.model.object_boxes`) and its object slots give identities (a slot
+(:func:`attentrack.tracker.sqair.model.object_boxes`) and its object slots give identities (a slot
 keeps its identity while propagation keeps the object; a discovery in the slot starts a new
 identity). The boxes are scored against the generator's ground-truth ink boxes with
-:func:`tracker.metrics.mot.evaluate_mot`.
+:func:`attentrack.tracker.metrics.mot.evaluate_mot`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from datasets.mot import MotRows
-from tracker.sqair.losses import iwae_bound
-from tracker.sqair.model import SQAIR, SQAIROutput, object_boxes
-from tracker.tables import markdown_lines
+from attentrack.datasets.mot import MotRows
+from attentrack.tracker.sqair.losses import iwae_bound
+from attentrack.tracker.sqair.model import SQAIR, SQAIROutput, object_boxes
+from attentrack.tracker.tables import markdown_lines
 
 
 @dataclass
@@ -31,7 +31,7 @@ class ReadoutScores:
         readout: ``raw`` (every present object) or ``merged`` (objects whose pixel boxes
             mostly overlap are merged, see :func:`merge_overlapping`) of the best of ``K``
             particles, or ``online`` (what ``track --model sqair`` reports frame by frame:
-            :class:`tracker.sqair.cctv.CanvasTracker` with the same ``K``, see
+            :class:`attentrack.tracker.sqair.cctv.CanvasTracker` with the same ``K``, see
             :func:`online_tracks`).
         count_accuracy: share of frames whose object count equals the true count.
         count_accuracy_seq: share of sequences counted right in every frame.
@@ -197,10 +197,10 @@ def online_tracks(model: SQAIR, frames: np.ndarray, particles: int, seed: int = 
 
     Args:
         frames: ``(B, T, H, W)`` in ``[0, 1]``.
-        particles: ``K`` of :class:`tracker.sqair.cctv.CanvasTracker` (1: posterior means).
+        particles: ``K`` of :class:`attentrack.tracker.sqair.cctv.CanvasTracker` (1: posterior means).
         seed: sequence ``b`` is followed with the tracker's random stream seeded ``seed + b``.
     """
-    from tracker.sqair.cctv import CanvasTracker
+    from attentrack.tracker.sqair.cctv import CanvasTracker
 
     b_n, t_n = frames.shape[:2]
     m_n = model.config.max_objects
@@ -218,7 +218,7 @@ def online_tracks(model: SQAIR, frames: np.ndarray, particles: int, seed: int = 
 def tracks_to_mot(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, frame_offset: int = 0,
                   id_offset: int = 0) -> MotRows:
     """``(B, T, N)`` tracks (see :func:`best_particle_tracks`) as MOT rows, sequences laid end
-    to end like :meth:`datasets.moving_mnist.MovingMnistBatch.to_mot`."""
+    to end like :meth:`attentrack.datasets.moving_mnist.MovingMnistBatch.to_mot`."""
     b_n, t_n, m_n = pres.shape
     b, t, m = np.nonzero(pres)
     return MotRows(frames=(frame_offset + b * t_n + t + 1).astype(int),
@@ -248,8 +248,8 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         progress: show a progress bar.
         online: also score the ``online`` read-out (the streaming tracker; slower).
     """
-    from datasets.moving_mnist import MovingMnist
-    from tracker.metrics.mot import evaluate_mot
+    from attentrack.datasets.moving_mnist import MovingMnist
+    from attentrack.tracker.metrics.mot import evaluate_mot
 
     model.eval()
     gen = MovingMnist(digits, canvas=model.config.width, n_frames=n_frames, max_digits=max_digits)

@@ -2,7 +2,7 @@
 
 A generative model of a video in which every object is its own latent variable:
 ``what`` (appearance code), ``where`` (``z_where``: logit scales and translations, see
-:mod:`tracker.sqair.modules`) and ``pres`` (Bernoulli presence). At each frame
+:mod:`attentrack.tracker.sqair.modules`) and ``pres`` (Bernoulli presence). At each frame
 
 1. **propagation** updates every object of the previous frame (a temporal GRU per object
    carries its history; ``where`` and ``what`` move by Gaussian steps; ``pres`` may drop to
@@ -21,7 +21,7 @@ matching prior (learned for propagation, fixed for discovery: a presence prior t
 discourages extra objects and a scale prior centred near the object size);
 :meth:`SQAIR.generate` samples from the priors. States are typed tuples
 (:class:`ObjectState`); the loss (IWAE + VIMCO) is built outside, in
-:mod:`tracker.sqair.losses`.
+:mod:`attentrack.tracker.sqair.losses`.
 
 Differences from the paper (sized for a CPU): hidden layers have 128 units, not 256;
 propagation objects do not attend to each other through a relational RNN (with
@@ -44,8 +44,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import Normal
 
-from tracker.errors import InputError
-from tracker.sqair.modules import (
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.modules import (
     MLP,
     GLIMPSE_DECODERS,
     GaussianHead,
@@ -70,7 +70,7 @@ class SQAIRConfig:
         glimpse_hidden: hidden units of the appearance path: the glimpse decoder, both glimpse
             encoders and both ``what`` heads (0: ``hidden``). These layers decide how sharply one
             object renders a digit; a model trained with fewer can be grown into more without
-            changing what it computes (:func:`tracker.sqair.widen.widen_appearance`).
+            changing what it computes (:func:`attentrack.tracker.sqair.widen.widen_appearance`).
         sigma: standard deviation of the Gaussian pixel likelihood (intensities 0-1).
         disc_pres_prior: prior probability that discovery adds one more object.
         prop_pres_prior: fixed prior probability that propagation keeps an object (0: a
@@ -99,7 +99,7 @@ class SQAIRConfig:
         shift_init_factor: multiplies the initial posterior standard deviation of the window
             shifts (discovery 0.3, propagation 0.1, in normalised canvas units: 12 and 4 pixels
             on an 80-pixel-wide canvas). Only the initialisation: with objects a few pixels
-            wide (CCTV, :func:`tracker.sqair.cctv.cctv_config`) a window drawn that far off
+            wide (CCTV, :func:`attentrack.tracker.sqair.cctv.cctv_config`) a window drawn that far off
             misses its object, so early objects explain nothing and discovery is switched off
             before it has learned where to look.
         decoder: the glimpse decoder: ``mlp`` (the original's: two hidden layers, one output unit
@@ -660,7 +660,7 @@ class SQAIR(nn.Module):
             particles: ``K``, posterior samples per sequence.
             keep_objects: also return the rendered objects and canvases.
             first_frame_discovery_only: discover new objects in the first frame only (a
-                training warm-up: see :class:`tracker.sqair.train.TrainOptions.discovery_warmup`).
+                training warm-up: see :class:`attentrack.tracker.sqair.train.TrainOptions.discovery_warmup`).
         """
         c = self.config
         if frames.dim() != 4 or frames.shape[2:] != (c.height, c.width):
@@ -790,7 +790,7 @@ def object_boxes(out: SQAIROutput, threshold: float = 0.3) -> torch.Tensor:
 
 def save_weights(model: SQAIR, path: str | os.PathLike, extra: dict | None = None) -> None:
     """Write the weights and config atomically (loadable with ``weights_only=True``)."""
-    from tracker.atomic import AtomicPath
+    from attentrack.tracker.atomic import AtomicPath
 
     ap = AtomicPath(path)
     try:

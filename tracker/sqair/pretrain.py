@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch.distributions import Normal
 
-from tracker.errors import InputError
-from tracker.sqair.model import SQAIR
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.model import SQAIR
 
 
 @dataclass

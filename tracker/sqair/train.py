@@ -3,11 +3,11 @@
 Schedule: sequences start ``min_length`` frames long and grow by one frame every
 ``grow_every`` steps up to ``max_length`` (the original does not train without this
 curriculum). Objective: the IWAE bound with ``particles`` samples and VIMCO for the
-presences (:mod:`tracker.sqair.losses`).
+presences (:mod:`attentrack.tracker.sqair.losses`).
 
 Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (model,
 optimiser, step, elapsed time, torch and data random states); ``--resume`` continues from
-it. At the end ``OUT/sqair.pt`` holds the weights (:func:`tracker.sqair.model.save_weights`).
+it. At the end ``OUT/sqair.pt`` holds the weights (:func:`attentrack.tracker.sqair.model.save_weights`).
 
 With a validation function (e.g. :func:`moving_mnist_validator`) the model is scored every
 ``validate_every`` steps and ``OUT/best.pt`` keeps the weights that scored best: on Moving
@@ -26,9 +26,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from tracker.errors import InputError
-from tracker.sqair.losses import SQAIRLoss
-from tracker.sqair.model import SQAIR, SQAIRConfig, save_weights
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.losses import SQAIRLoss
+from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig, save_weights
 
 BatchFn = Callable[[np.random.Generator, int, int], np.ndarray]
 """``(rng, batch, length) -> (batch, length, H, W)`` float32 frames in ``[0, 1]``."""
@@ -101,7 +101,7 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
         model: start from this model (default: a new one built from ``opts.config``; on
             ``resume`` the checkpoint's weights replace it).
         fresh_start: called with the model when the run does not resume from a checkpoint,
-            before the first step (e.g. :func:`tracker.sqair.pretrain.pretrain_glimpses`); the
+            before the first step (e.g. :func:`attentrack.tracker.sqair.pretrain.pretrain_glimpses`); the
             random streams of training are seeded afresh after it.
         validate: scores the model (higher is better; called in eval mode, without
             gradients, on its own random stream) before the first step of a new run and every
@@ -151,7 +151,7 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
             raise InputError(f"cannot resume from {ckpt_path}: {type(exc).__name__}: {exc}") from None
 
     def save_checkpoint():
-        from tracker.atomic import AtomicPath
+        from attentrack.tracker.atomic import AtomicPath
 
         ap = AtomicPath(ckpt_path)
         try:
@@ -242,7 +242,7 @@ def moving_mnist_validator(digits: np.ndarray, sequences: int = 200, particles: 
     """A ``validate`` function for :func:`train`: the counting accuracy (share of frames whose
     best particle holds as many objects as there are digits) on ``sequences`` fixed 10-frame
     Moving MNIST sequences of ``digits`` (hold them out of training)."""
-    from datasets.moving_mnist import MovingMnist
+    from attentrack.datasets.moving_mnist import MovingMnist
 
     data = MovingMnist(digits, canvas=canvas, max_digits=max_digits).sample(np.random.default_rng(seed), sequences)
     frames, counts = torch.from_numpy(data.frames), torch.from_numpy(data.counts)
@@ -264,10 +264,10 @@ def moving_mnist_batches(split: str = "train", root=None, max_digits: int = 2, c
                          overlap: float = 0.0) -> BatchFn:
     """A :data:`BatchFn` drawing Moving MNIST sequences of real digits of ``split`` (or of
     ``digits``, ``(N, 28, 28)`` in ``[0, 1]``, when given: already loaded), each digit changed
-    at random by ``augment`` (a :class:`datasets.moving_mnist.DigitAugment`) when given; with
+    at random by ``augment`` (a :class:`attentrack.datasets.moving_mnist.DigitAugment`) when given; with
     probability ``overlap`` a second digit starts on top of the first (see
-    :class:`datasets.moving_mnist.MovingMnist`)."""
-    from datasets.moving_mnist import MovingMnist, load_digits
+    :class:`attentrack.datasets.moving_mnist.MovingMnist`)."""
+    from attentrack.datasets.moving_mnist import MovingMnist, load_digits
 
     gen = MovingMnist(load_digits(split, root) if digits is None else digits, canvas=canvas, max_digits=max_digits,
                       augment=augment, overlap=overlap)

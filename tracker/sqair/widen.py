@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from tracker.errors import InputError
-from tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
 
 APPEARANCE_MODULES = ("decoder", "prop_glimpse_enc", "prop_what", "disc_glimpse_enc", "disc_what")
 """Attributes of :class:`SQAIR` whose hidden layers ``glimpse_hidden`` sizes."""

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import torch
 
-from tracker.base import Track, Tracker
-from tracker.boxes import as_boxes
-from tracker.errors import InputError
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.boxes import as_boxes
+from attentrack.tracker.errors import InputError
 
 #: the weights shipped in the package
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "hart.pt"
@@ -66,11 +66,11 @@ class HARTTracker(Tracker):
                 lasted 10 frames (0.1-0.6 s) with TorchScript and, when the optional
                 ``attentrack[fast]`` packages are installed, with ONNX Runtime, and keeps the
                 faster; ``onnx`` or ``jit`` for one of them; ``eager`` for none (see
-                :mod:`tracker.hart.traced`).
+                :mod:`attentrack.tracker.hart.traced`).
         """
         super().__init__()
-        from tracker.device import resolve_device
-        from tracker.hart.model import load_weights
+        from attentrack.tracker.device import resolve_device
+        from attentrack.tracker.hart.model import load_weights
 
         self.device = resolve_device(device)
         if self.device.type == "cpu":
@@ -80,11 +80,11 @@ class HARTTracker(Tracker):
         path = SHIPPED_VARIANTS.get(weights or "default", Path(weights))
         self.model = load_weights(str(path), self.device).fold_batchnorm_()
         if glimpse and glimpse != self.model.config.glimpse:
-            from tracker.attention import create_glimpse_reader
+            from attentrack.tracker.attention import create_glimpse_reader
 
             self.model.reader = create_glimpse_reader(glimpse, self.model.config.glimpse_size)
         self.weights_path = str(path)
-        from tracker.hart.traced import TracedSteps
+        from attentrack.tracker.hart.traced import TracedSteps
 
         self._steps = TracedSteps(self.model, engine=engine)
         self._ids: list[int] = []
@@ -112,7 +112,7 @@ class HARTTracker(Tracker):
     # -- the Tracker protocol -----------------------------------------------------------------
     def start(self, frame: np.ndarray, boxes) -> list[int]:
         """Start following ``boxes`` (``(N, 4)`` ``x, y, w, h`` px) from ``frame``."""
-        from tracker.hart.model import HARTState
+        from attentrack.tracker.hart.model import HARTState
 
         b = as_boxes(boxes)
         if len(b) == 0:
@@ -141,7 +141,7 @@ class HARTTracker(Tracker):
 
     def reanchor(self, frame: np.ndarray, track_ids, boxes) -> bool:
         """Restart the given live tracks at ``boxes`` (``(N, 4)`` ``x, y, w, h`` px), keeping their ids."""
-        from tracker.hart.model import HARTState
+        from attentrack.tracker.hart.model import HARTState
 
         pairs = [(self._ids.index(int(t)), b) for t, b in zip(track_ids, as_boxes(boxes)) if int(t) in self._ids]
         if not pairs:
@@ -176,7 +176,7 @@ class HARTTracker(Tracker):
 
     def remove(self, track_ids) -> None:
         """Forget the given track ids (unknown ids are ignored)."""
-        from tracker.hart.model import HARTState
+        from attentrack.tracker.hart.model import HARTState
 
         drop = {int(t) for t in track_ids}
         keep = [i for i, tid in enumerate(self._ids) if tid not in drop]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tracker.base import SingleObjectTracker
+from attentrack.tracker.base import SingleObjectTracker
 
 
 def _create_mil():

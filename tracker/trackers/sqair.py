@@ -7,7 +7,7 @@ ones, and their boxes are mapped back to frame pixels.
 Two modes:
 
 - ``mode=cctv`` (the default): the canvas is the foreground against a
-  background estimate (:mod:`tracker.sqair.cctv`). Needs weights fitted to the camera
+  background estimate (:mod:`attentrack.tracker.sqair.cctv`). Needs weights fitted to the camera
   (``track --fit`` fits them on the video itself and saves them with the camera's median
   background; reuse them with ``--weights`` and the same background is used, adapting slowly).
 - ``mode=intensity``: the canvas is the grey image itself, for Moving-MNIST-like videos
@@ -22,10 +22,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tracker.base import Track, Tracker
-from tracker.boxes import clip_to_frame
-from tracker.errors import InputError
-from tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.boxes import clip_to_frame
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
 
 SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "sqair_moving_mnist.pt"
 
@@ -86,7 +86,7 @@ class SQAIRTracker(Tracker):
                 80x60 CCTV model in ``attentrack bench sqair --particles 5``).
             snap: ``cctv`` only: fit each reported box to the foreground at the mask's
                 resolution (each edge moves at most one canvas pixel outwards; see
-                :func:`tracker.sqair.cctv.snap_box_to_mask`) instead of the coarse canvas box
+                :func:`attentrack.tracker.sqair.cctv.snap_box_to_mask`) instead of the coarse canvas box
                 scaled up.
             seed: random seed of ``--fit`` (initialisation, pre-training, training) and of the
                 tracking samples when ``particles`` > 1.
@@ -135,15 +135,15 @@ class SQAIRTracker(Tracker):
     @property
     def static_camera_user(self) -> str:
         """``cctv`` mode assumes a static camera (unless :meth:`fit` has checked the video)."""
-        from tracker.sqair.cctv import STATIC_CAMERA_USER
+        from attentrack.tracker.sqair.cctv import STATIC_CAMERA_USER
 
         return STATIC_CAMERA_USER if self.mode == "cctv" and not self._camera_checked else ""
 
     # -- set-up ------------------------------------------------------------------------------
 
     def _load(self, path: str) -> None:
-        from tracker.sqair.cctv import camera_background
-        from tracker.sqair.model import model_from_checkpoint, read_checkpoint
+        from attentrack.tracker.sqair.cctv import camera_background
+        from attentrack.tracker.sqair.model import model_from_checkpoint, read_checkpoint
 
         checkpoint = read_checkpoint(path)
         self.model = model_from_checkpoint(checkpoint, path, height=self._asked[1], width=self._asked[0])
@@ -156,7 +156,7 @@ class SQAIRTracker(Tracker):
         self._start_runner()
 
     def _start_runner(self) -> None:
-        from tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
+        from attentrack.tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
 
         cctv = self.mode == "cctv"
         self._runner = CanvasTracker(self.model, particles=self.particles, seed=self.seed,  # same video, same samples
@@ -182,7 +182,7 @@ class SQAIRTracker(Tracker):
         Returns:
             the path of the fitted weights.
         """
-        from tracker.sqair.cctv import (
+        from attentrack.tracker.sqair.cctv import (
             ForegroundCanvas,
             background_extra,
             blob_frames,
@@ -192,7 +192,7 @@ class SQAIRTracker(Tracker):
             fit_cctv,
             foreground_blobs,
         )
-        from tracker.sqair.model import save_weights
+        from attentrack.tracker.sqair.model import save_weights
 
         if self.mode != "cctv":
             raise InputError("--fit is for CCTV video (mode=cctv)")
@@ -224,7 +224,7 @@ class SQAIRTracker(Tracker):
                              "`track VIDEO --model sqair --fit` or give --weights")
 
     def _step(self, frame: np.ndarray) -> list[Track]:
-        from tracker.sqair.cctv import snap_box_to_mask
+        from attentrack.tracker.sqair.cctv import snap_box_to_mask
 
         self._require_model()
         fh, fw = frame.shape[:2]
@@ -286,7 +286,7 @@ def blob_options_for_zoom(zoom_out: float) -> dict[str, float]:
 class BlobTracker(Tracker):
     """The CCTV baseline: MOG2 foreground blobs associated frame to frame by IoU.
 
-    Each frame's blobs (:class:`tracker.proposals.MOG2Proposer`) are matched to the live
+    Each frame's blobs (:class:`attentrack.tracker.proposals.MOG2Proposer`) are matched to the live
     tracks' last boxes by maximum total IoU (Hungarian); matched tracks take the blob's box,
     unmatched blobs start tracks, and tracks unmatched for ``max_age`` frames end.
     """
@@ -319,7 +319,7 @@ class BlobTracker(Tracker):
     def _step(self, frame: np.ndarray) -> list[Track]:
         from scipy.optimize import linear_sum_assignment
 
-        from tracker.boxes import iou_matrix
+        from attentrack.tracker.boxes import iou_matrix
 
         blobs, scores = self._proposer.propose(frame)
         ids = list(self._tracks)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracker.base import SingleObjectTracker
+from attentrack.tracker.base import SingleObjectTracker
 
 
 class StaticTracker(SingleObjectTracker):

@@ -1,0 +1,183 @@
+"""The library's front door: open a source, create a tracker, run it, score the result.
+
+Example (the README's; ``tests/packaging/test_public_api.py`` runs it)::
+
+    import attentrack
+
+    tracker = attentrack.create_tracker("hart")
+    result = attentrack.track("TUD-Campus.mp4", tracker, init=[(399, 182, 121, 229)])
+    result.save("out/TUD-Campus.txt")
+    print(attentrack.evaluate_mot("TUD-Campus/gt/gt.txt", "out/TUD-Campus.txt").format_table())
+
+:func:`iter_tracks` is the streaming form (one frame's tracks at a time, bounded memory, for
+cameras and endless streams); :func:`track` collects the tracks of a recorded clip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from attentrack.datasets.mot import MotRows, read_mot, write_mot
+from attentrack.tracker.base import Track, Tracker, create_tracker
+from attentrack.tracker.boxes import as_boxes, check_boxes_in_frame
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sources import FrameSource, open_source, prefetch
+
+
+def _as_tracker(tracker: Tracker | str, options: Mapping | None) -> Tracker:
+    if isinstance(tracker, Tracker):
+        if options:
+            raise InputError("options go with a tracker name, not with a tracker instance")
+        return tracker
+    return create_tracker(str(tracker), dict(options or {}))
+
+
+def iter_tracks(
+    source: FrameSource | str | int | os.PathLike,
+    tracker: Tracker | str,
+    init=None,
+    proposals: str = "mog2",
+    max_frames: int | None = None,
+    options: Mapping | None = None,
+) -> Iterator[tuple[int, list[Track]]]:
+    """Run a tracker over a source, one frame at a time.
+
+    Args:
+        source: a :class:`~attentrack.tracker.sources.FrameSource` or anything
+            :func:`~attentrack.tracker.sources.open_source` opens (video file, image folder or
+            glob, camera index, RTSP/HTTP URL).
+        tracker: a tracker instance, or a registered name (``attentrack.available_trackers()``).
+        init: ``(N, 4)`` ``x, y, w, h`` pixel boxes of the objects in the first frame; ``None``
+            starts tracks from ``proposals`` instead (trackers that find their own objects,
+            such as ``sqair`` or ``blobs``, ignore it).
+        proposals: the registered proposer that starts tracks when ``init`` is ``None``.
+        max_frames: stop after this many frames.
+        options: constructor options when ``tracker`` is a name.
+
+    Yields:
+        ``(frame_index, tracks)``: the 0-based frame index and that frame's
+        :class:`~attentrack.tracker.base.Track` list. Frames are decoded a few ahead in a
+        reader thread; nothing is kept per frame, so an endless stream runs in bounded memory.
+
+    Raises:
+        InputError: an unreadable source, unknown tracker or option, or a malformed box.
+    """
+    from attentrack.tracker.multi import MultiObjectRunner
+    from attentrack.tracker.proposals import create_proposer
+
+    source = source if isinstance(source, FrameSource) else open_source(source)
+    tracker = _as_tracker(tracker, options)
+    runner = None
+    if init is None and getattr(tracker, "self_starting", False):
+        init = np.zeros((0, 4))  # the tracker finds its own objects
+    if init is not None:
+        init = as_boxes(init)
+        check_boxes_in_frame(init, *source.size)
+    else:
+        runner = MultiObjectRunner(tracker, create_proposer(proposals))
+    frames = prefetch(iter(source))
+    try:
+        for index, frame in frames:
+            if max_frames is not None and index >= max_frames:
+                break
+            if index == 0 and init is not None:
+                ids = tracker.start(frame, init)
+                tracks = [Track(tid, box.copy(), 1.0) for tid, box in zip(ids, init)]
+            elif runner is not None:
+                tracks = runner.step(frame)
+            else:
+                tracks = tracker.update(frame)
+            yield index, tracks
+    finally:
+        frames.close()
+
+
+@dataclass
+class TrackingResult:
+    """The tracks of a whole run, as MOTChallenge rows.
+
+    Attributes:
+        rows: one row per track and frame; ``rows.frames`` are 1-based, ``rows.boxes`` are
+            ``x, y, w, h`` in pixels, ``rows.conf`` the tracks' scores.
+        frames: how many frames were processed.
+    """
+
+    rows: MotRows
+    frames: int
+
+    @property
+    def track_ids(self) -> list[int]:
+        """The distinct track ids, ascending."""
+        return sorted(int(i) for i in np.unique(self.rows.ids))
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the rows as a MOTChallenge result file (atomically)."""
+        write_mot(path, self.rows)
+
+
+def track(
+    source: FrameSource | str | int | os.PathLike,
+    tracker: Tracker | str,
+    init=None,
+    proposals: str = "mog2",
+    max_frames: int | None = None,
+    options: Mapping | None = None,
+) -> TrackingResult:
+    """Run a tracker over a recorded source and collect every frame's tracks.
+
+    Takes the arguments of :func:`iter_tracks` (use that for live streams).
+
+    Returns:
+        a :class:`TrackingResult`.
+    """
+    frames, ids, boxes, scores = [], [], [], []
+    n = 0
+    for index, tracks in iter_tracks(source, tracker, init, proposals, max_frames, options):
+        n += 1
+        for t in tracks:
+            frames.append(index + 1)
+            ids.append(t.track_id)
+            boxes.append(np.asarray(t.box, dtype=np.float64))
+            scores.append(t.score)
+    if n == 0:
+        raise InputError("no frames were read")
+    rows = MotRows(np.asarray(frames, dtype=np.int64), np.asarray(ids, dtype=np.int64),
+                   np.asarray(boxes, dtype=np.float64).reshape(-1, 4), np.asarray(scores, dtype=np.float64),
+                   -np.ones((len(frames), 3)))
+    return TrackingResult(rows, n)
+
+
+def evaluate_mot(gt, pred, min_confidence: float | None = 1.0):
+    """Score predicted tracks against ground truth with the MOTChallenge metrics.
+
+    Args:
+        gt: a MOTChallenge file or folder (see
+            :func:`~attentrack.tracker.metrics.mot.pair_mot_files`), or ``{sequence: MotRows}``.
+        pred: the same kinds as ``gt``; a :class:`TrackingResult` or :class:`MotRows` is
+            paired with a single ground-truth sequence.
+        min_confidence: file ground truth: keep rows with confidence >= this.
+
+    Returns:
+        a :class:`~attentrack.tracker.metrics.mot.MotEvaluation` (``format_table()``,
+        ``overall.idf1``, ``overall.mota``, ``to_dict()`` ...).
+    """
+    from attentrack.tracker.metrics.mot import evaluate_mot as evaluate_rows
+    from attentrack.tracker.metrics.mot import evaluate_mot_files
+
+    if isinstance(pred, TrackingResult):
+        pred = pred.rows
+    if isinstance(gt, (str, os.PathLike)) and isinstance(pred, (str, os.PathLike)):
+        return evaluate_mot_files(gt, pred, min_confidence=min_confidence)
+    if isinstance(gt, (str, os.PathLike)):
+        gt = read_mot(gt, min_confidence=min_confidence)
+    if isinstance(pred, (str, os.PathLike)):
+        pred = read_mot(pred)
+    if isinstance(gt, MotRows) and isinstance(pred, MotRows):
+        gt, pred = {"sequence": gt}, {"sequence": pred}
+    if not (isinstance(gt, Mapping) and isinstance(pred, Mapping)):
+        raise InputError("evaluate_mot takes files, folders, MotRows or {sequence: MotRows} for gt and pred")
+    return evaluate_rows(gt, pred)
