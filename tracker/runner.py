@@ -1,0 +1,384 @@
+"""The multi-object runner: detections in, identities out, for any model.
+
+:class:`MultiObjectTracker` is itself a :class:`~attentrack.tracker.base.Tracker`. Each frame
+it takes detections (given to :meth:`MultiObjectTracker.update`, or from its proposer: MOG2
+blobs, SQAIR's discoveries, saliency peaks, a MOTChallenge ``det.txt``) and matches them to
+its tracks on a combined cost (:mod:`attentrack.tracker.association`): where each track is
+expected (the model's own prediction when the model is sure of it, a constant-velocity Kalman
+filter otherwise, :mod:`attentrack.tracker.motion`), and what it looks like
+(:mod:`attentrack.tracker.appearance`).
+
+Life cycle of a track: *tentative* from its first detection, *confirmed* (and given an id)
+after ``min_hits`` matched frames in a row, *lost* when it goes unmatched (remembered for
+``max_lost`` frames and re-found by appearance and motion), *ended* when it stays lost, leaves
+the frame, or (without detections) when the model's score stays below ``min_score``.
+
+Every distance is relative to the objects: gates are multiples of a track's height and noise
+is a fraction of it, so the same settings serve people of 20 and of 200 pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from attentrack.tracker.appearance import colour_embeddings, cosine_distance
+from attentrack.tracker.association import CostWeights, assign, association_cost
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.boxes import as_boxes, clip_to_frame, iou_matrix
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.motion import BoxKalman
+
+TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
+
+
+@dataclass
+class RunnerSettings:
+    """What the runner decides with; every distance is relative to the objects' sizes.
+
+    Attributes:
+        min_hits: matched frames in a row before a new track is confirmed and reported.
+        max_lost: frames a confirmed track is remembered while unmatched.
+        gate: farthest centre jump from one frame to the next, in track heights; a lost
+            track's gate grows with the square root of the frames it has been lost.
+        max_gate: the largest gate, in track heights.
+        max_cost: pairs costing more than this are not matched (costs: :mod:`attentrack.tracker.association`).
+        max_appearance: a lost track is re-found only by a detection this close in appearance
+            (cosine distance of colour histograms; 1: no such gate, appearance only weighs in
+            the cost. On TUD's degraded ground truth a gate of 0.35 or 0.5 cost IDF1: the same
+            person's histogram changes more than that under occlusion).
+        overlap_weight: weight of ``1 - IoU`` in the cost.
+        motion_weight: weight of the centre distance in the cost.
+        appearance_weight: weight of the appearance distance in the cost.
+        motion: predict with a Kalman filter (off: a track is expected where it was last seen).
+        trust_model: the model's box is used as the prediction when its score is at least this.
+        coast: frames a confirmed track is still reported by the model's prediction while no
+            detection matches it (needs a model whose score is at least ``trust_model``).
+        min_score: without detections, a model track whose score stays below this for
+            ``max_low_score`` frames ends.
+        max_low_score: see ``min_score``.
+        min_inside: a track whose box has less than this fraction inside the frame has left.
+        new_overlap: a detection overlapping a live track by this IoU starts no new track.
+        score_threshold: detections scoring less are ignored.
+        appearance_momentum: how much of a track's appearance is kept at each match.
+        keep_init: tracks started with given boxes (``--init``) never end (the old behaviour).
+    """
+
+    min_hits: int = 3
+    max_lost: int = 30
+    gate: float = 1.0
+    max_gate: float = 3.0
+    max_cost: float = 1.5
+    max_appearance: float = 1.0
+    overlap_weight: float = 1.0
+    motion_weight: float = 1.0
+    appearance_weight: float = 1.0
+    motion: bool = True
+    trust_model: float = 0.5
+    coast: int = 5
+    min_score: float = 0.2
+    max_low_score: int = 5
+    min_inside: float = 0.3
+    new_overlap: float = 0.5
+    score_threshold: float = 0.0
+    appearance_momentum: float = 0.9
+    keep_init: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("min_hits", "max_lost", "coast", "max_low_score"):
+            if int(getattr(self, name)) < 0:
+                raise InputError(f"runner setting {name} must be >= 0, got {getattr(self, name)}")
+        for name in ("gate", "max_gate", "max_cost"):
+            if not float(getattr(self, name)) > 0:
+                raise InputError(f"runner setting {name} must be > 0, got {getattr(self, name)}")
+        for name in ("max_appearance", "min_inside", "new_overlap", "appearance_momentum", "trust_model"):
+            value = float(getattr(self, name))
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"runner setting {name} must be in [0, 1], got {value}")
+
+    @property
+    def weights(self) -> CostWeights:
+        """The cost weights."""
+        return CostWeights(self.overlap_weight, self.motion_weight, self.appearance_weight)
+
+
+@dataclass
+class _TrackState:
+    """One object the runner knows (tentative, confirmed or lost)."""
+
+    box: np.ndarray
+    kalman: BoxKalman
+    embedding: np.ndarray
+    state: str = TENTATIVE
+    track_id: int = 0  # 0 until confirmed
+    model_id: int | None = None  # the id of the model's track that follows it
+    hits: int = 1
+    misses: int = 0
+    low_score: int = 0
+    score: float = 1.0
+    pinned: bool = False
+    reported: Track | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _detections(detections, score_threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, 4)`` boxes and ``(N,)`` scores from ``(boxes, scores)``, ``(N, 4)`` or ``(N, 5)``."""
+    if detections is None:
+        return np.zeros((0, 4)), np.zeros(0)
+    if isinstance(detections, tuple):
+        boxes, scores = as_boxes(detections[0]), np.asarray(detections[1], dtype=np.float64).reshape(-1)
+    else:
+        arr = np.asarray(detections, dtype=np.float64)
+        arr = arr.reshape(-1, arr.shape[-1]) if arr.size else np.zeros((0, 4))
+        if arr.shape[1] not in (4, 5):
+            raise InputError(f"detections must be (N, 4) x,y,w,h or (N, 5) with a score; got shape {arr.shape}")
+        boxes = arr[:, :4]
+        scores = arr[:, 4] if arr.shape[1] == 5 else np.ones(len(arr))
+    if len(scores) != len(boxes):
+        raise InputError(f"{len(boxes)} detection boxes but {len(scores)} scores")
+    keep = (scores >= score_threshold) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+    return boxes[keep], scores[keep]
+
+
+class MultiObjectTracker(Tracker):
+    """Tracks every object of a video from per-frame detections, keeping identities.
+
+    Args:
+        model: a tracker that follows each confirmed object (e.g. HART); its predictions
+            are used where it is sure, and it is restarted on a detection when it drifts.
+            None: tracking by detection alone (Kalman prediction and appearance).
+        proposer: where detections come from when :meth:`update` is given none (any object
+            with ``propose(frame) -> (boxes, scores)``); None: only the given ones.
+        settings: the :class:`RunnerSettings`.
+    """
+
+    def __init__(self, model: Tracker | None = None, proposer=None, settings: RunnerSettings | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.proposer = proposer
+        self.settings = settings or RunnerSettings()
+        self._objects: list[_TrackState] = []
+        self._frames = 0
+        self.static_camera_user = getattr(model, "static_camera_user", "")
+
+    # -- the Tracker interface -------------------------------------------------------------
+
+    def start(self, frame: np.ndarray, boxes) -> list[int]:
+        """Start confirmed tracks at given ``(N, 4)`` ``x, y, w, h`` boxes (``--init``)."""
+        boxes = as_boxes(boxes)
+        embeddings = colour_embeddings(frame, boxes)
+        model_ids = self.model.start(frame, boxes) if self.model is not None and len(boxes) else [None] * len(boxes)
+        ids = []
+        for box, emb, mid in zip(boxes, embeddings, model_ids):
+            obj = self._new_object(box, emb)
+            obj.state, obj.track_id, obj.model_id = CONFIRMED, self.new_ids(1)[0], mid
+            obj.pinned = self.settings.keep_init
+            obj.hits = self.settings.min_hits
+            self._objects.append(obj)
+            ids.append(obj.track_id)
+        return ids
+
+    def update(self, frame: np.ndarray, detections=None) -> list[Track]:
+        """Advance to ``frame``.
+
+        Args:
+            frame: ``(H, W, 3)`` uint8 BGR.
+            detections: this frame's detections, ``(N, 4)`` ``x, y, w, h`` pixels, ``(N, 5)``
+                with a score, or ``(boxes, scores)``; None asks the proposer (if any).
+
+        Returns:
+            the confirmed tracks seen (or coasted) in this frame.
+        """
+        s = self.settings
+        self._frames += 1
+        height, width = frame.shape[:2]
+        if detections is None and self.proposer is not None:
+            detections = self.proposer.propose(frame)
+        have_detections = detections is not None
+        det_boxes, det_scores = _detections(detections, s.score_threshold)
+        det_emb = colour_embeddings(frame, det_boxes)
+
+        model_tracks = self._model_step(frame)
+        predictions = np.array([self._predict(o, model_tracks.get(o.model_id)) for o in self._objects]).reshape(-1, 4)
+
+        matched: dict[int, int] = {}
+        active = [i for i, o in enumerate(self._objects) if o.state != TENTATIVE]
+        tentative = [i for i, o in enumerate(self._objects) if o.state == TENTATIVE]
+        free = list(range(len(det_boxes)))
+        for group in (active, tentative):
+            if not group or not free:
+                continue
+            objs = [self._objects[i] for i in group]
+            gates = np.array([self._gate(o) for o in objs])
+            app = cosine_distance(np.array([o.embedding for o in objs]), det_emb[free])
+            cost = association_cost(predictions[group], det_boxes[free], gates, app, s.weights)
+            lost_rows = [k for k, o in enumerate(objs) if o.misses > 0]
+            if lost_rows:  # a lost track is re-found only by something that looks like it
+                cost[lost_rows] = np.where(app[lost_rows] <= s.max_appearance, cost[lost_rows], np.inf)
+            cost = np.where(np.isfinite(cost), cost, 1e6)
+            pairs, _, _ = assign(cost, s.max_cost)
+            for r, c in pairs:
+                matched[group[r]] = free[c]
+            free = [d for k, d in enumerate(free) if k not in {c for _, c in pairs}]
+
+        self._apply_matches(frame, matched, det_boxes, det_scores, det_emb, predictions, model_tracks)
+        self._age_unmatched(matched, have_detections, predictions, model_tracks, width, height)
+        self._start_new(free, det_boxes, det_scores, det_emb)
+        return [o.reported for o in self._objects if o.reported is not None]
+
+    def remove(self, track_ids) -> None:
+        """Forget the given confirmed track ids."""
+        drop = {int(t) for t in track_ids}
+        self._end([o for o in self._objects if o.track_id in drop])
+
+    @property
+    def track_ids(self) -> list[int]:
+        """Ids of the confirmed tracks (live or lost)."""
+        return [o.track_id for o in self._objects if o.state != TENTATIVE]
+
+    def reset(self) -> None:
+        """Forget every object; ids start again at 1."""
+        self._end(list(self._objects))
+        self._frames = 0
+        self._next_id = 1
+
+    @property
+    def frames_seen(self) -> int:
+        """Frames given to :meth:`update` since the start or the last :meth:`reset`."""
+        return self._frames
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _new_object(self, box: np.ndarray, embedding: np.ndarray, score: float = 1.0) -> _TrackState:
+        kalman = BoxKalman(box)
+        return _TrackState(box=np.asarray(box, dtype=np.float64).copy(), kalman=kalman, embedding=embedding.copy(),
+                           score=float(score))
+
+    def _model_step(self, frame: np.ndarray) -> dict[int, Track]:
+        if self.model is None or not self.model.track_ids:
+            return {}
+        return {t.track_id: t for t in self.model.update(frame)}
+
+    def _predict(self, obj: _TrackState, model_track: Track | None) -> np.ndarray:
+        predicted = obj.kalman.predict() if self.settings.motion else obj.box.copy()
+        if model_track is not None and model_track.score >= self.settings.trust_model:
+            return np.asarray(model_track.box, dtype=np.float64)
+        return predicted
+
+    def _gate(self, obj: _TrackState) -> float:
+        s = self.settings
+        reach = min(s.gate * np.sqrt(1.0 + obj.misses), s.max_gate)
+        return reach * max(float(obj.box[3]), 1.0)
+
+    def _apply_matches(self, frame, matched, det_boxes, det_scores, det_emb, predictions, model_tracks) -> None:
+        s = self.settings
+        restart_ids, restart_boxes = [], []
+        for i, d in matched.items():
+            obj = self._objects[i]
+            box = det_boxes[d]
+            if s.motion:
+                obj.kalman.update(box)
+            obj.box = box.copy()
+            obj.embedding = _blend(obj.embedding, det_emb[d], s.appearance_momentum)
+            obj.hits = obj.hits + 1 if obj.misses == 0 else 1
+            obj.misses = 0
+            obj.low_score = 0
+            obj.score = float(det_scores[d])
+            if obj.state == LOST:
+                obj.state = CONFIRMED
+            if obj.state == TENTATIVE and (obj.hits >= s.min_hits or self._frames <= s.min_hits):
+                obj.state, obj.track_id = CONFIRMED, self.new_ids(1)[0]
+            if obj.state == CONFIRMED and self.model is not None:
+                mt = model_tracks.get(obj.model_id)
+                if obj.model_id is None or mt is None:
+                    obj.model_id = self.model.start(frame, box[None])[0]
+                elif iou_matrix(np.asarray(mt.box)[None], box[None])[0, 0] < 0.5:
+                    restart_ids.append(obj.model_id)
+                    restart_boxes.append(box)
+            obj.reported = self._report(obj, model_tracks.get(obj.model_id)) if obj.state == CONFIRMED else None
+        if restart_ids and not self.model.reanchor(frame, restart_ids, np.array(restart_boxes)):
+            self.model.remove(restart_ids)
+            for obj in self._objects:
+                if obj.model_id in restart_ids:
+                    obj.model_id = self.model.start(frame, obj.box[None])[0]
+
+    def _age_unmatched(self, matched, have_detections, predictions, model_tracks, width, height) -> None:
+        s = self.settings
+        ended = []
+        for i, obj in enumerate(self._objects):
+            if i in matched:
+                if self._left_frame(obj.box, width, height) and not obj.pinned:
+                    ended.append(obj)
+                continue
+            mt = model_tracks.get(obj.model_id)
+            obj.reported = None
+            if obj.state == TENTATIVE:
+                ended.append(obj)
+                continue
+            sure = mt is not None and mt.score >= s.trust_model
+            if not have_detections:
+                # following given boxes with no detector: the model alone says where the object is
+                if mt is not None:
+                    obj.box, obj.score = np.asarray(mt.box, dtype=np.float64), float(mt.score)
+                    obj.kalman.update(obj.box)
+                else:
+                    obj.box = predictions[i].copy()
+                obj.low_score = obj.low_score + 1 if obj.score < s.min_score else 0
+                obj.reported = self._report(obj, mt)
+                if not obj.pinned and (obj.low_score > s.max_low_score or self._left_frame(obj.box, width, height)):
+                    ended.append(obj)
+                continue
+            obj.misses += 1
+            obj.state = LOST
+            obj.box = predictions[i].copy()
+            if obj.misses > 3:
+                obj.kalman.stop()
+            if sure and obj.misses <= s.coast:
+                obj.box = np.asarray(mt.box, dtype=np.float64)
+                obj.reported = self._report(obj, mt)
+            if not obj.pinned and (obj.misses > s.max_lost or self._left_frame(obj.box, width, height)):
+                ended.append(obj)
+        self._end(ended)
+
+    def _start_new(self, free, det_boxes, det_scores, det_emb) -> None:
+        s = self.settings
+        if not free:
+            return
+        live = np.array([o.box for o in self._objects if o.misses == 0]).reshape(-1, 4)
+        for d in free:
+            if len(live) and iou_matrix(det_boxes[d][None], live).max() >= s.new_overlap:
+                continue  # a second detection of something already followed
+            obj = self._new_object(det_boxes[d], det_emb[d], det_scores[d])
+            if self._frames <= s.min_hits or s.min_hits <= 1:  # at the start nothing has a history yet
+                obj.state, obj.track_id = CONFIRMED, self.new_ids(1)[0]
+                obj.reported = self._report(obj, None)
+            self._objects.append(obj)
+            live = np.vstack([live, det_boxes[d][None]])
+
+    def _report(self, obj: _TrackState, model_track: Track | None) -> Track:
+        if model_track is not None:
+            return Track(obj.track_id, obj.box.copy(), float(obj.score), model_track.glimpse, model_track.mask,
+                         model_track.inset)
+        return Track(obj.track_id, obj.box.copy(), float(obj.score))
+
+    def _left_frame(self, box: np.ndarray, width: int, height: int) -> bool:
+        inside = clip_to_frame(box[None], width, height)[0]
+        return inside[2] * inside[3] < self.settings.min_inside * max(box[2] * box[3], 1e-9)
+
+    def _end(self, objects: list[_TrackState]) -> None:
+        if not objects:
+            return
+        gone = {id(o) for o in objects}
+        if self.model is not None:
+            model_ids = [o.model_id for o in objects if o.model_id is not None]
+            if model_ids:
+                self.model.remove(model_ids)
+        self._objects = [o for o in self._objects if id(o) not in gone]
+
+
+def _blend(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:
+    """Running appearance: ``momentum`` of ``old`` plus the rest of ``new``, renormalised."""
+    mixed = momentum * old + (1.0 - momentum) * new
+    norm = float(np.linalg.norm(mixed))
+    return mixed / norm if norm > 0 else new
