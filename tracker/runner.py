@@ -97,6 +97,27 @@ class RunnerSettings:
             if not 0.0 <= value <= 1.0:
                 raise InputError(f"runner setting {name} must be in [0, 1], got {value}")
 
+    @classmethod
+    def from_options(cls, options: dict, base: dict | None = None) -> "RunnerSettings":
+        """Settings from ``{name: value}`` (text values converted by the field's type, as for
+        ``-p NAME=VALUE``) over ``base`` (defaults where neither names a field).
+
+        Raises:
+            InputError: an unknown name or a value of the wrong type or range.
+        """
+        from dataclasses import fields
+
+        from attentrack.tracker.base import coerce_option
+
+        types = {f.name: f.type for f in fields(cls)}
+        values = dict(base or {})
+        for name, value in options.items():
+            key = name.replace("-", "_")
+            if key not in types:
+                raise InputError(f"runner has no setting {name!r}; its settings: {', '.join(sorted(types))}")
+            values[key] = coerce_option(value, types[key], key) if isinstance(value, str) else value
+        return cls(**values)
+
     @property
     def weights(self) -> CostWeights:
         """The cost weights."""
