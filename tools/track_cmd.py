@@ -11,7 +11,7 @@ from attentrack.tools.options import model_choice_callback, model_options, model
 from attentrack.tracker.base import create_tracker
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.multi import MultiObjectRunner
+from attentrack.tracker.runner import multi_object_tracker
 from attentrack.tracker.pipeline import run_tracking, static_camera_part
 from attentrack.tracker.proposals import PROPOSERS, create_proposer
 import attentrack.saliency.prior as saliency_prior  # registers the `saliency` proposal source
@@ -76,12 +76,11 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         saved = tracker.fit(source, out_dir, progress=not quiet)
         if not quiet:
             click.echo(f"fitted weights: {saved}")
-    runner = None
-    if init_boxes is None and getattr(tracker, "self_starting", False):
-        init_boxes = []  # the tracker finds its own objects
-    elif init_boxes is None:
+    proposer = None
+    if init_boxes is None and not getattr(tracker, "self_starting", False):
         extra = {"prior": prior} if proposals == "saliency" else {}
-        runner = MultiObjectRunner(tracker, create_proposer(proposals, **extra))
+        proposer = create_proposer(proposals, **extra)
+    runner = multi_object_tracker(tracker, proposer)
     out = Path(out_dir)
     created = not out.exists()
     stem = name or src.name
@@ -95,9 +94,9 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
             sinks.append(JsonlSink(out / f"{stem}.jsonl"))
         if crops:
             sinks.append(CropSink(out / f"{stem}_crops"))
-        summary = run_tracking(src, tracker, sinks, init_boxes=init_boxes, runner=runner,
+        summary = run_tracking(src, runner, sinks, init_boxes=init_boxes,
                                max_frames=max_frames, progress=not quiet,
-                               static_camera_user=static_camera_part(tracker, proposals if runner else None))
+                               static_camera_user=static_camera_part(tracker, proposals if proposer else None))
     except BaseException:
         for sink in sinks:
             sink.abort()

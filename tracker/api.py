@@ -24,6 +24,7 @@ import numpy as np
 from attentrack.datasets.mot import MotRows, read_mot, write_mot
 from attentrack.tracker.base import Track, Tracker, create_tracker
 from attentrack.tracker.boxes import as_boxes, check_boxes_in_frame
+from attentrack.tracker.detections import DetectionFile
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.sources import FrameSource, open_source, prefetch
 
@@ -43,6 +44,8 @@ def iter_tracks(
     proposals: str = "mog2",
     max_frames: int | None = None,
     options: Mapping | None = None,
+    detections=None,
+    settings=None,
 ) -> Iterator[tuple[int, list[Track]]]:
     """Run a tracker over a source, one frame at a time.
 
@@ -57,6 +60,14 @@ def iter_tracks(
         proposals: the registered proposer that starts tracks when ``init`` is ``None``.
         max_frames: stop after this many frames.
         options: constructor options when ``tracker`` is a name.
+        detections: a MOTChallenge ``det.txt`` (path or
+            :class:`~attentrack.tracker.detections.DetectionFile`) whose boxes start and
+            support tracks in place of ``proposals``.
+        settings: the multi-object runner's settings
+            (:class:`~attentrack.tracker.runner.RunnerSettings` or ``{name: value}``). Every
+            run goes through the runner: tracks start, are kept through short misses and end
+            (also ``init`` ones, when they leave the frame or their score stays low;
+            ``keep_init=True`` keeps those forever).
 
     Yields:
         ``(frame_index, tracks)``: the 0-based frame index and that frame's
@@ -66,32 +77,30 @@ def iter_tracks(
     Raises:
         InputError: an unreadable source, unknown tracker or option, or a malformed box.
     """
-    from attentrack.tracker.multi import MultiObjectRunner
+    from attentrack.tracker.pipeline import track_frame
     from attentrack.tracker.proposals import create_proposer
+    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
 
     source = source if isinstance(source, FrameSource) else open_source(source)
     tracker = _as_tracker(tracker, options)
-    runner = None
-    if init is None and getattr(tracker, "self_starting", False):
-        init = np.zeros((0, 4))  # the tracker finds its own objects
     if init is not None:
         init = as_boxes(init)
         check_boxes_in_frame(init, *source.size)
-    else:
-        runner = MultiObjectRunner(tracker, create_proposer(proposals))
+    if detections is not None and not isinstance(detections, DetectionFile):
+        detections = DetectionFile(detections)
+    if detections is not None:
+        detections.check_length(source.frame_count)
+    starts_own = getattr(tracker, "self_starting", False)
+    proposer = create_proposer(proposals) if init is None and detections is None and not starts_own else None
+    if isinstance(settings, Mapping):
+        settings = RunnerSettings.from_options(dict(settings))
+    runner = multi_object_tracker(tracker, proposer, settings)
     frames = prefetch(iter(source))
     try:
         for index, frame in frames:
             if max_frames is not None and index >= max_frames:
                 break
-            if index == 0 and init is not None:
-                ids = tracker.start(frame, init)
-                tracks = [Track(tid, box.copy(), 1.0) for tid, box in zip(ids, init)]
-            elif runner is not None:
-                tracks = runner.step(frame)
-            else:
-                tracks = tracker.update(frame)
-            yield index, tracks
+            yield index, track_frame(runner, index, frame, init, detections)
     finally:
         frames.close()
 
@@ -126,6 +135,8 @@ def track(
     proposals: str = "mog2",
     max_frames: int | None = None,
     options: Mapping | None = None,
+    detections=None,
+    settings=None,
 ) -> TrackingResult:
     """Run a tracker over a recorded source and collect every frame's tracks.
 
@@ -136,7 +147,7 @@ def track(
     """
     frames, ids, boxes, scores = [], [], [], []
     n = 0
-    for index, tracks in iter_tracks(source, tracker, init, proposals, max_frames, options):
+    for index, tracks in iter_tracks(source, tracker, init, proposals, max_frames, options, detections, settings):
         n += 1
         for t in tracks:
             frames.append(index + 1)

@@ -17,7 +17,8 @@ from attentrack.tracker.base import Track, Tracker
 from attentrack.tracker.boxes import as_boxes, check_boxes_in_frame
 from attentrack.tracker.camera_motion import CameraMotionCheck
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.multi import MultiObjectRunner
+from attentrack.tracker.detections import DetectionFile
+from attentrack.tracker.runner import MultiObjectTracker
 from attentrack.tracker.sinks import Sink
 from attentrack.tracker.sources import FrameSource, prefetch
 
@@ -72,12 +73,35 @@ def static_camera_part(tracker: Tracker, proposals: str | None) -> str:
     return "background subtraction (--proposals mog2)" if proposals == "mog2" else ""
 
 
+def track_frame(tracker: Tracker, index: int, frame: np.ndarray, init_boxes=None,
+                detections: DetectionFile | None = None) -> list[Track]:
+    """One frame of a run: start the tracker on ``init_boxes`` at frame 0, else advance it
+    (a :class:`~attentrack.tracker.runner.MultiObjectTracker` with that frame's detections).
+
+    Args:
+        tracker: the run's tracker.
+        index: 0-based frame index.
+        frame: ``(H, W, 3)`` uint8 BGR.
+        init_boxes: ``(N, 4)`` ``x, y, w, h`` pixel boxes of the first frame, or None.
+        detections: the run's detections file, or None.
+
+    Returns:
+        the frame's tracks.
+    """
+    if index == 0 and init_boxes is not None:
+        ids = tracker.start(frame, init_boxes)
+        return [Track(tid, box.copy(), 1.0) for tid, box in zip(ids, init_boxes)]
+    if isinstance(tracker, MultiObjectTracker):
+        return tracker.update(frame, detections.at(index) if detections is not None else None)
+    return tracker.update(frame)
+
+
 def run_tracking(
     source: FrameSource,
     tracker: Tracker,
     sinks: list[Sink] = (),
     init_boxes=None,
-    runner: MultiObjectRunner | None = None,
+    detections: DetectionFile | None = None,
     max_frames: int | None = None,
     progress: bool = True,
     prefetch_size: int = 8,
@@ -87,10 +111,14 @@ def run_tracking(
 
     Args:
         source: where frames come from.
-        tracker: follows the objects.
+        tracker: follows the objects: a :class:`~attentrack.tracker.runner.MultiObjectTracker`
+            (which starts, keeps and ends tracks from detections; see
+            :func:`attentrack.tracker.runner.multi_object_tracker`), or any tracker given
+            ``init_boxes`` (``[]`` for one that finds its own objects).
         sinks: receive each frame's tracks; closed (published) on success, aborted on error.
         init_boxes: ``(N, 4)`` ``x, y, w, h`` pixel boxes of the objects in the first frame.
-        runner: starts and ends tracks from proposals (used when ``init_boxes`` is None).
+        detections: per-frame detections (a ``det.txt``) for a ``MultiObjectTracker``; None:
+            its proposer's, if it has one.
         max_frames: stop after this many frames.
         progress: show a tqdm bar with frames/s on stderr.
         prefetch_size: frames decoded ahead in the reader thread.
@@ -103,10 +131,16 @@ def run_tracking(
     of an interrupted live run are kept, those of an interrupted recorded video are not.
 
     Raises:
-        InputError: bad boxes, or when neither ``init_boxes`` nor ``runner`` is given.
+        InputError: bad boxes; neither ``init_boxes`` nor a ``MultiObjectTracker``; detections
+            past the video's end.
     """
+    runner = tracker if isinstance(tracker, MultiObjectTracker) else None
     if init_boxes is None and runner is None:
         raise InputError("give initial boxes (--init) or a proposal source")
+    if detections is not None:
+        if runner is None:
+            raise InputError("detections need the multi-object runner")
+        detections.check_length(source.frame_count)
     if init_boxes is not None:
         init_boxes = as_boxes(init_boxes)
         check_boxes_in_frame(init_boxes, *source.size)
@@ -131,13 +165,7 @@ def run_tracking(
                 break
             if camera is not None and not camera.decided and camera.update(frame):
                 warn_moving()
-            if index == 0 and init_boxes is not None:
-                ids = tracker.start(frame, init_boxes)
-                tracks = [Track(tid, box.copy(), 1.0) for tid, box in zip(ids, init_boxes)]
-            elif runner is not None:
-                tracks = runner.step(frame)
-            else:
-                tracks = tracker.update(frame)
+            tracks = track_frame(tracker, index, frame, init_boxes, detections)
             for sink in sinks:
                 sink.write(index, frame, tracks)
             ids_seen.update(t.track_id for t in tracks)

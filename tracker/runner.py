@@ -398,6 +398,27 @@ class MultiObjectTracker(Tracker):
         self._objects = [o for o in self._objects if id(o) not in gone]
 
 
+def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerSettings | None = None) -> MultiObjectTracker:
+    """The runner for ``model``, as ``track``, ``batch`` and the Python API build it.
+
+    Args:
+        model: the tracker. One that finds its own objects (``self_starting``, e.g. SQAIR or
+            the blobs baseline) becomes the runner's detector, so that its objects go through
+            the runner's life cycle and keep their ids when the model forgets them for a few
+            frames; any other follows each confirmed object. None: detections alone.
+        proposer: where new objects come from (e.g. MOG2), for a model that does not find its
+            own; None: only given boxes (``--init``) and given detections.
+        settings: the :class:`RunnerSettings` (defaults when None).
+    """
+    if model is not None and getattr(model, "self_starting", False):
+        from attentrack.tracker.detections import ModelDetections
+
+        runner = MultiObjectTracker(None, ModelDetections(model), settings)
+        runner.static_camera_user = getattr(model, "static_camera_user", "")
+        return runner
+    return MultiObjectTracker(model, proposer, settings)
+
+
 def _blend(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:
     """Running appearance: ``momentum`` of ``old`` plus the rest of ``new``, renormalised."""
     mixed = momentum * old + (1.0 - momentum) * new

@@ -5,7 +5,7 @@ import pytest
 
 from attentrack.tracker.base import TRACKERS, SingleObjectTracker, Tracker, available_trackers, create_tracker, tracker_params
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.multi import MultiObjectRunner
+from attentrack.tracker.runner import multi_object_tracker
 from attentrack.tracker.proposals import PROPOSERS, create_proposer
 
 
@@ -69,10 +69,10 @@ def test_mog2_proposals_start_and_end_tracks():
     blank = moving_square_frames(n=1, size=(200, 120), box=(-50, 0, 1, 1), step=(0, 0))[0]
     frames = [blank] * 15 + moving
     assert "mog2" in PROPOSERS
-    runner = MultiObjectRunner(create_tracker("mil"), create_proposer("mog2"))
+    runner = multi_object_tracker(create_tracker("mil"), create_proposer("mog2"))
     seen = []
     for f in frames:
-        seen.append([(t.track_id, t.box.copy()) for t in runner.step(f)])
+        seen.append([(t.track_id, t.box.copy()) for t in runner.update(f)])
     ids = {tid for frame in seen for tid, _ in frame}
     assert 1 <= len(ids) <= 2
     # while the square is fully visible (frames 25..50 of the clip), a track covers it

@@ -325,15 +325,17 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     completion record removed): the outputs written, the record not yet."""
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.batch.synthetic import open_any_source
-    from attentrack.tracker.multi import MultiObjectRunner
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
+    from attentrack.tracker.runner import multi_object_tracker
     from attentrack.tracker.sinks import JsonlSink, MotTxtSink, VideoSink
 
     source = open_any_source(job.source, reconnect=options.reconnect)
     tracker = create_tracker(options.model, dict(options.params))
     init = np.asarray(job.init, dtype=float) if job.init else None
-    runner = None if init is not None else MultiObjectRunner(tracker, create_proposer(options.proposals))
+    starts_own = getattr(tracker, "self_starting", False)
+    proposer = create_proposer(options.proposals) if init is None and not starts_own else None
+    runner = multi_object_tracker(tracker, proposer)  # the same runner as `track`'s
     sinks = []
     try:
         sinks.append(MotTxtSink(out / f"{job.name}{FORMATS['mot']}"))
@@ -345,9 +347,9 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
         for s in sinks:
             s.abort()
         raise
-    summary = run_tracking(source, tracker, sinks, init_boxes=init, runner=runner,
+    summary = run_tracking(source, runner, sinks, init_boxes=init,
                            max_frames=options.max_frames, progress=False,
-                           static_camera_user=static_camera_part(tracker, options.proposals if runner else None))
+                           static_camera_user=static_camera_part(tracker, options.proposals if proposer else None))
     names = [Path(p).name for p in summary.outputs]
     return JobResult(job.name, job.source, "done", summary.frames, summary.seconds, summary.tracks,
                      outputs=names, gt=job.gt)

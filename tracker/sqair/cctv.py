@@ -198,9 +198,9 @@ class ForegroundCanvas:
         self.last_mask: np.ndarray | None = None  # the mask of the last frame turned into a canvas
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         if background == "mog2":
-            from attentrack.tracker.proposals import MOG2Proposer
+            from attentrack.tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
 
-            self._mog2 = MOG2Proposer(scale=0.5, warmup=0)
+            self._mog2 = MOG2Proposer(scale=0.5, warmup=0, min_area=0.01, close_width=CLOSE_WIDTH, close_height=CLOSE_HEIGHT)
 
     def set_background(self, frames: list[np.ndarray]) -> None:
         """Estimate the median background from ``frames`` (``(H, W, 3)`` BGR or ``(H, W)``
