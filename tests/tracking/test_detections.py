@@ -1,0 +1,189 @@
+"""Detections for the runner: det.txt files (validation, lookup), models as detectors, and
+MOG2 proposals whose sizes follow the objects rather than the frame."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from attentrack.tracker.detections import DetectionFile, ModelDetections, find_detections
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.proposals import MOG2Proposer, ObjectSizes
+from attentrack.tracker.runner import MultiObjectTracker, multi_object_tracker
+
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_det_file_serves_each_frame_and_drops_low_scores(tmp_path):
+    det = _write(tmp_path / "det.txt", "2,-1,10,20,30,40,0.9,-1,-1,-1\n1,-1,1,2,3,4,0.2\n2,-1,5,5,5,5,0.1\n")
+    rows = DetectionFile(det)
+    boxes, scores = rows.at(1)  # 0-based index 1 = MOTChallenge frame 2
+    np.testing.assert_allclose(boxes, [[10, 20, 30, 40], [5, 5, 5, 5]])
+    np.testing.assert_allclose(scores, [0.9, 0.1])
+    assert rows.at(5)[0].shape == (0, 4)
+    kept = DetectionFile(det, score_threshold=0.5)
+    assert len(kept) == 1 and kept.at(0)[0].shape == (0, 4)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1,-1,1,2,3\n", "needs at least 7 values"),
+    ("1,-1,a,2,3,4,1\n", "not a number"),
+    ("0,-1,1,2,3,4,1\n", "1-based"),
+    ("1.5,-1,1,2,3,4,1\n", "integer"),
+    ("1,-1,1,2,0,4,1\n", "positive width"),
+    ("1,-1,1,2,nan,4,1\n", "non-finite"),
+])
+def test_malformed_det_rows_name_file_and_line(tmp_path, text, message):
+    det = _write(tmp_path / "det.txt", "1,-1,1,1,5,5,1\n" + text)
+    with pytest.raises(InputError, match=message) as info:
+        DetectionFile(det)
+    assert f"{det}:2:" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_frames_past_the_video_are_an_error_naming_the_line(tmp_path):
+    det = _write(tmp_path / "det.txt", "1,-1,1,1,5,5,1\n# comment\n\n9,-1,1,1,5,5,1\n4,-1,1,1,5,5,1\n")
+    rows = DetectionFile(det)
+    rows.check_length(9)
+    rows.check_length(None)  # unknown length: nothing to check
+    with pytest.raises(InputError, match=r"det.txt:4: frame 9 is past the video's last frame \(5\)"):
+        rows.check_length(5)
+
+
+def test_empty_det_file_warns_and_missing_one_errs(tmp_path):
+    det = _write(tmp_path / "det.txt", "")
+    with pytest.warns(UserWarning, match="no detections"):
+        rows = DetectionFile(det)
+    assert len(rows) == 0
+    with pytest.raises(InputError, match="not found"):
+        DetectionFile(tmp_path / "none.txt")
+
+
+def test_detections_auto_finds_the_sequence_det_file(tmp_path):
+    seq = tmp_path / "SEQ"
+    (seq / "det").mkdir(parents=True)
+    (seq / "img1").mkdir()
+    _write(seq / "det" / "det.txt", "1,-1,1,1,5,5,1\n")
+    for source in (seq, seq / "img1", seq / "SEQ.mp4", seq / "img1" / "%06d.jpg"):
+        assert find_detections("auto", str(source)) == seq / "det" / "det.txt"
+    assert str(find_detections("other.txt", str(seq))) == "other.txt"  # a path is taken as given
+    with pytest.raises(InputError, match="--detections auto: no det/det.txt"):
+        find_detections("auto", str(tmp_path / "elsewhere" / "clip.mp4"))
+
+
+class _Blinking:
+    """A stand-in for a self-starting model: reports one object whose id changes every time
+    it is missed for a frame (as a model that forgets and rediscovers it would)."""
+
+    self_starting = True
+    static_camera_user = "the blinking model"
+
+    def __init__(self):
+        self.frames = 0
+        self.model_id = 1
+
+    def start(self, frame, boxes):
+        self.frames = 1
+        return []
+
+    def update(self, frame):
+        from attentrack.tracker.base import Track
+
+        self.frames += 1
+        if self.frames % 5 == 0:
+            self.model_id += 1
+            return []
+        return [Track(self.model_id, np.array([10.0 + 2 * self.frames, 20, 20, 40]), 0.9)]
+
+
+def test_a_model_that_forgets_for_a_frame_keeps_its_id_through_the_runner():
+    model = _Blinking()
+    runner = multi_object_tracker(model)
+    assert isinstance(runner.proposer, ModelDetections) and runner.model is None
+    assert runner.static_camera_user == "the blinking model"
+    frame = np.zeros((120, 200, 3), np.uint8)
+    ids = set()
+    for _ in range(30):
+        ids.update(t.track_id for t in runner.update(frame))
+    assert model.model_id > 3  # the model itself changed ids several times
+    assert ids == {1}
+
+
+def test_object_sizes_weigh_large_blobs_over_specks():
+    sizes = ObjectSizes(memory=10)
+    for _ in range(20):
+        sizes.add(2, 2)
+    assert sizes.typical() == (2, 2)
+    for _ in range(4):
+        sizes.add(20, 50)
+    assert sizes.typical() == (20, 50)  # 4 large blobs outweigh 6 specks
+
+
+def _scene(scale: int, frames: int = 40) -> list[np.ndarray]:
+    """A textured still background with two upright "people" walking, each in three
+    fragments (head, body, legs) with gaps, all sizes ``scale`` times larger."""
+    rng = np.random.default_rng(0)
+    h, w = 120 * scale, 200 * scale
+    background = cv2.resize(rng.integers(60, 120, (30, 50, 3), dtype=np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    out = []
+    for t in range(frames):
+        f = background.copy()
+        for x0, dx in ((20, 2), (150, -2)):
+            x = (x0 + dx * t) * scale
+            y = 30 * scale
+            for top, height in ((0, 6), (8, 14), (24, 16)):  # fragments with 2-px gaps
+                f[y + top * scale:y + (top + height) * scale, x:x + 10 * scale] = (230, 230, 230)
+        out.append(f)
+    return out
+
+
+def test_mog2_proposals_scale_with_the_objects_not_the_frame():
+    """The same scene at 1x and 3x: each person comes out as one box, 3 times larger."""
+    found = {}
+    for scale in (1, 3):
+        proposer = MOG2Proposer(warmup=3)
+        boxes = None
+        for frame in _scene(scale):
+            boxes, _ = proposer.propose(frame)
+        found[scale] = boxes[np.argsort(boxes[:, 0])]
+        assert len(boxes) == 2, (scale, boxes)
+        np.testing.assert_allclose(found[scale][:, 3], 40 * scale, rtol=0.15)  # one box per person
+    np.testing.assert_allclose(found[3], 3 * found[1], rtol=0.1, atol=3)
+
+
+def test_mog2_fixed_to_the_frame_when_fractions_are_given():
+    proposer = MOG2Proposer(min_area=0.5, close_width=0.01, close_height=0.01, warmup=3)
+    for frame in _scene(1, 10):
+        boxes, _ = proposer.propose(frame)
+    assert len(boxes) == 0  # nothing covers half the frame
+    with pytest.raises(InputError, match="both close_width and close_height"):
+        MOG2Proposer(close_width=0.1)
+
+
+def test_runner_with_a_det_file_through_the_pipeline(tmp_path):
+    from attentrack.tracker.pipeline import run_tracking
+    from attentrack.tracker.sinks import MotTxtSink
+    from attentrack.tracker.sources import open_source
+
+    frames = _scene(1, 12)
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (200, 120))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    rows = "".join(f"{k + 1},-1,{20 + 2 * k},30,10,40,1\n" for k in range(12))
+    det = DetectionFile(_write(tmp_path / "det.txt", rows))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_tracking(open_source(str(video)), MultiObjectTracker(), [MotTxtSink(tmp_path / "out.txt")],
+                     detections=det, progress=False)
+    out = np.loadtxt(tmp_path / "out.txt", delimiter=",").reshape(-1, 10)
+    assert set(out[:, 1]) == {1} and len(out) == 12
+    past = DetectionFile(_write(tmp_path / "late.txt", rows + "40,-1,1,1,5,5,1\n"))
+    with pytest.raises(InputError, match="late.txt:13: frame 40 is past"):
+        run_tracking(open_source(str(video)), MultiObjectTracker(), [], detections=past, progress=False)

@@ -1,0 +1,93 @@
+"""``attentrack eval pipelines``: whole multi-object pipelines side by side (issue 27's table)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from attentrack.tools.association_cmd import DEFAULT_SEQUENCES, _video_in
+from attentrack.tracker.errors import InputError
+
+#: the models compared when none are given: HART started by MOG2, the blobs baseline, SQAIR fitted
+DEFAULT_MODELS = ("hart", "blobs", "sqair")
+
+
+@click.command(
+    "pipelines",
+    help=(
+        "Multi-object tracking with no labels and no --init, as `track VIDEO -m MODEL` runs it: each "
+        "model through the one multi-object runner (models that fit, such as sqair, are fitted on each "
+        "video first, as with --fit), scored against the ground truth: IDF1, MOTA, HOTA, AssA, ID "
+        "switches and frames/s, per view, side by side.\n\n"
+        "SEQ is a MOTChallenge folder with gt/gt.txt and a video or img1/ (default: TUD-Campus and "
+        "TUD-Stadtmitte from the data folder). --zoom-out F scores the F-times wider view (people F times "
+        "smaller; datasets.wide_view).\n\n"
+        "Example:\n\n  attentrack eval pipelines -m hart -m blobs -m sqair --zoom-out 1 --zoom-out 2 --zoom-out 3"
+    ),
+)
+@click.argument("sequences", nargs=-1, type=click.Path(exists=True, file_okay=False))
+@click.option("-m", "--model", "models", multiple=True, help="A registered tracker (repeatable; default hart, blobs, sqair).")
+@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0), help="View(s) to score (repeatable; default 1).")
+@click.option("-p", "--param", "params", multiple=True, metavar="MODEL.NAME=VALUE",
+              help="A model's option, prefixed with its name, e.g. -p sqair.fit_steps=300.")
+@click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
+              help="A runner setting (attentrack.tracker.runner.RunnerSettings) for every model, e.g. -r max_lost=60.")
+@click.option("--out", default="runs/pipelines", show_default=True, type=click.Path(file_okay=False),
+              help="Wide views, fits (resumable) and each model's MOTChallenge results.")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def pipelines_command(sequences, models, zooms, params, runner_params, out, threads, as_json):
+    import torch
+
+    from attentrack.datasets.mot import read_mot
+    from attentrack.datasets.paths import data_root
+    from attentrack.tools.options import parse_params
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.metrics.pipelines import compare_pipelines
+    from attentrack.tracker.runner import RunnerSettings
+    from attentrack.tracker.tables import markdown_lines
+
+    torch.set_num_threads(threads)
+    models = tuple(models) or DEFAULT_MODELS
+    options: dict[str, dict] = {m: {} for m in models}
+    by_key = {m.replace("-", "_"): m for m in models}  # parse_params writes dashes as underscores
+    for key, value in parse_params(params).items():
+        prefix, _, name = key.partition(".")
+        model = by_key.get(prefix)
+        if model is None or not name:
+            raise InputError(f"-p {key}={value}: prefix the option with one of the models ({', '.join(models)}), e.g. -p {models[0]}.NAME=VALUE")
+        options[model][name] = value
+    for model, opts in options.items():
+        create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
+    settings = RunnerSettings.from_options(parse_params(runner_params))
+    if not sequences:
+        root = data_root(required=True)
+        sequences = tuple(str(root / s) for s in DEFAULT_SEQUENCES)
+    seqs = []
+    for folder in map(Path, sequences):
+        gt_file = folder / "gt" / "gt.txt"
+        if not gt_file.is_file():
+            raise InputError(f"{folder}: no gt/gt.txt")
+        gt = read_mot(gt_file, min_confidence=1)
+        if not len(gt):
+            raise InputError(f"{gt_file}: no ground-truth rows")
+        seqs.append((folder.name, _video_in(folder), gt))
+    results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
+                                progress=lambda line: click.echo(line, err=True))
+    rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
+             **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw", "recall", "precision")},
+             "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}
+            for r in results]
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    names = [s[0] for s in seqs]
+    head = ["model", "view", *[f"{n} IDF1" for n in names], "IDF1", "MOTA", "HOTA", "AssA", "recall", "precision",
+            "IDsw", "frames/s", "fit s"]
+    cells = [[r["model"], f"{r['zoom']:g}x", *[f"{r['sequences'][n]['idf1']:.3f}" for n in names],
+              *[f"{r[k]:.3f}" for k in ("idf1", "mota", "hota", "assa", "recall", "precision")], str(int(r["idsw"])),
+              f"{r['fps']:.1f}", f"{r['fit_seconds']:.0f}"] for r in rows]
+    click.echo("\n".join(markdown_lines(head, cells)))
+    click.echo(f"no --init, no labels; OVERALL over {', '.join(names)}; frames/s of the whole run (the fit excluded)")

@@ -1,0 +1,129 @@
+"""Whole multi-object pipelines side by side on real sequences, at recorded size and on wider
+views: each model runs as ``track VIDEO -m MODEL`` would (no ``--init``; fitted first when it
+fits, e.g. ``sqair --fit``), through the one multi-object runner, and is scored against the
+ground truth.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from attentrack.datasets.mot import MotRows
+from attentrack.tracker.metrics.mot import MotEvaluation
+
+
+@dataclass
+class PipelineResult:
+    """One model on one view of every sequence.
+
+    Attributes:
+        model: the tracker's registered name.
+        zoom: 1 for the recorded view, F for the F-times wider one.
+        evaluation: per sequence and ``OVERALL``.
+        fps: frames per second of the whole run (decoding, proposals, model, runner; a fit
+            before it excluded).
+        fit_seconds: seconds spent fitting (0 for models that do not fit).
+    """
+
+    model: str
+    zoom: float
+    evaluation: MotEvaluation
+    fps: float
+    fit_seconds: float = 0.0
+
+
+def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path) -> tuple[Path, MotRows]:
+    """``(video, ground truth)`` of the ``zoom``-times wider view of a sequence, the video
+    written once to ``cache/wide.avi`` (:mod:`attentrack.datasets.wide_view`); the recorded
+    sequence itself when ``zoom`` is 1."""
+    from attentrack.datasets.wide_view import wide_view_rows, write_wide_view
+    from attentrack.tracker.sources import open_source
+
+    if zoom == 1:
+        return video, gt
+    source = open_source(str(video))
+    path = cache / "wide.avi"
+    if not path.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        write_wide_view(lambda: (f for _, f in open_source(str(video))), path, zoom, fps=source.fps)
+    return path, wide_view_rows(gt, source.size, zoom)
+
+
+def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, settings=None,
+                 progress: bool = False) -> tuple[MotRows, int, float, float]:
+    """Track ``video`` as ``track VIDEO -m MODEL [--fit]`` does.
+
+    Args:
+        model: a registered tracker; one with a ``fit`` method is fitted on the video first
+            (resumable: its checkpoint lives in ``work_dir``).
+        options: the tracker's options (``-p``).
+        video: the video file.
+        work_dir: where a fit keeps its checkpoint and weights.
+        settings: the runner's settings (None: defaults).
+        progress: show the fit's progress bar.
+
+    Returns:
+        ``(rows, frames, seconds of tracking, seconds of fitting)``.
+    """
+    from attentrack.tracker.api import iter_tracks
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.metrics.association import rows_from_tracks
+
+    tracker = create_tracker(model, dict(options))
+    fit_seconds = 0.0
+    if hasattr(tracker, "fit"):
+        t0 = time.perf_counter()
+        tracker.fit(str(video), work_dir, progress=progress)
+        fit_seconds = time.perf_counter() - t0
+    frames = [0]
+
+    def counted():
+        for index, tracks in iter_tracks(str(video), tracker, settings=settings):
+            frames[0] += 1
+            yield index, tracks
+
+    t0 = time.perf_counter()
+    rows = rows_from_tracks(counted())
+    return rows, frames[0], time.perf_counter() - t0, fit_seconds
+
+
+def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[str, dict], zooms=(1.0,),
+                      work_dir: Path = Path("runs/pipelines"), settings=None,
+                      progress: Callable[[str], None] | None = None, fit_progress: bool = False) -> list[PipelineResult]:
+    """Score each model on each view of every sequence.
+
+    Args:
+        sequences: ``(name, video path, ground truth rows)`` each.
+        models: ``{registered name: options}``.
+        zooms: views: 1 = recorded, F = F times wider (people F times smaller).
+        work_dir: wide-view videos, fits and result files (``ZOOM/NAME/MODEL.txt``) go here.
+        settings: the runner's settings, the same for every model.
+        progress: called with a short line after each run (or None).
+        fit_progress: show fits' progress bars.
+
+    Returns:
+        one :class:`PipelineResult` per model and view.
+    """
+    from attentrack.datasets.mot import write_mot
+    from attentrack.tracker.metrics.mot import evaluate_mot
+
+    results = []
+    for zoom in zooms:
+        view_dir = work_dir / f"zoom{zoom:g}"
+        views = {name: wide_view_sequence(video, gt, zoom, view_dir / name) for name, video, gt in sequences}
+        for model, options in models.items():
+            preds, frames, seconds, fit_seconds = {}, 0, 0.0, 0.0
+            for name, (video, _) in views.items():
+                out = view_dir / name
+                rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress)
+                write_mot(out / f"{model}.txt", rows)
+                preds[name] = rows
+                frames, seconds, fit_seconds = frames + n, seconds + secs, fit_seconds + fit_secs
+            evaluation = evaluate_mot({n: v[1] for n, v in views.items()}, preds)
+            results.append(PipelineResult(model, zoom, evaluation, frames / max(seconds, 1e-9), fit_seconds))
+            if progress is not None:
+                progress(f"{model} zoom {zoom:g}: IDF1 {evaluation.overall.idf1:.3f} MOTA {evaluation.overall.mota:.3f}")
+    return results
