@@ -18,22 +18,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from attentrack.tools.options import model_choice_callback, parse_params
+from attentrack.tools.lazy_group import DefaultGroup
+from attentrack.tools.options import TRACKER_CHOICE, parse_params
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
-
-
-class DefaultGroup(click.Group):
-    """A group that runs ``default_command`` when the first argument is not a subcommand."""
-
-    default_command = "track"
-
-    def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = [self.default_command, *args]
-        elif not args:
-            args = [self.default_command]
-        return super().parse_args(ctx, args)
 
 
 @dataclass
@@ -100,7 +88,12 @@ def format_stages(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-@click.group("bench", cls=DefaultGroup, invoke_without_command=False,
+@click.group("bench", cls=DefaultGroup, invoke_without_command=False, lazy_commands={
+    "batch": "attentrack.tools.batch_cmd:bench_batch_command",
+    "saliency": "attentrack.tools.saliency_cmd:bench_saliency_command",
+    "sqair": "attentrack.tools.sqair_cmd:bench_sqair_command",
+    "stream": "attentrack.tools.batch_cmd:bench_stream_command",
+},
              help="Measure speed and memory. `attentrack bench CLIP ...` runs `bench track`.")
 def bench_group():
     pass
@@ -116,7 +109,7 @@ def bench_group():
     ),
 )
 @click.argument("clip", required=False)
-@click.option("-m", "--model", "models", multiple=True, callback=model_choice_callback, help="Model to time (repeatable).")
+@click.option("-m", "--model", "models", multiple=True, type=TRACKER_CHOICE, help="Model to time (repeatable).")
 @click.option("--objects", multiple=True, type=click.IntRange(min=1), default=(1,), show_default=True,
               help="Objects tracked at once (repeatable).")
 @click.option("--min-frames", default=500, show_default=True, type=click.IntRange(min=1),
@@ -170,13 +163,3 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
 
 
 bench_command = bench_group
-
-
-def _register_batch_benchmarks() -> None:
-    from attentrack.tools.batch_cmd import bench_batch_command, bench_stream_command
-
-    bench_group.add_command(bench_batch_command)
-    bench_group.add_command(bench_stream_command)
-
-
-_register_batch_benchmarks()

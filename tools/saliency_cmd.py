@@ -1,7 +1,8 @@
 """Saliency commands: ``attentrack saliency`` (heat-map overlays), ``train pedestrian-classifier``
 and ``train digit-classifier``, ``eval pointing`` (the pointing game) and ``bench saliency``.
 
-:func:`register` adds them to the CLI's groups.
+The groups of :mod:`attentrack.tools.cli` import them by name when they are first needed
+(:class:`attentrack.tools.lazy_group.LazyGroup`).
 """
 
 from __future__ import annotations
@@ -279,12 +280,3 @@ def _interleaved_times(fns: dict, repeats: int) -> dict[str, float]:
             fn()
             times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
-
-
-def register(cli: click.Group, train_group: click.Group, eval_group: click.Group, bench_group: click.Group) -> None:
-    """Add the saliency commands to the CLI."""
-    cli.add_command(saliency_command)
-    train_group.add_command(pedestrian_command)
-    train_group.add_command(digits_command)
-    eval_group.add_command(pointing_command)
-    bench_group.add_command(bench_saliency_command)

@@ -6,10 +6,19 @@ import json
 
 import click
 
+from attentrack.tools.lazy_group import LazyGroup
 from attentrack.tracker.errors import InputError
 
 
-@click.group("train", help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
+@click.group("train", cls=LazyGroup, lazy_commands={
+    "aligndraw": "attentrack.tools.generate_cmd:train_aligndraw_command",
+    "caption-classifier": "attentrack.tools.generate_cmd:train_classifier_command",
+    "digit-classifier": "attentrack.tools.saliency_cmd:digits_command",
+    "draw": "attentrack.tools.generate_cmd:train_draw_command",
+    "face": "attentrack.tools.face_cmd:train_face_command",
+    "pedestrian-classifier": "attentrack.tools.saliency_cmd:pedestrian_command",
+    "sqair": "attentrack.tools.sqair_cmd:train_sqair_command",
+}, help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
 def train_group():
     pass
 
