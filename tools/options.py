@@ -35,10 +35,15 @@ class RegistryChoice(click.ParamType):
         return "[" + "|".join(self.choices) + "]"
 
     def convert(self, value, param, ctx):
+        """``value`` when it is a name here.
+
+        Raises:
+            InputError: an unknown name (one line listing the choices, like every error a user
+                can cause; not a click usage error).
+        """
         if value in self.choices:
             return value
-        self.fail(f"unknown {self.registry.noun} {value!r}; available: {', '.join(self.choices) or 'none'}",
-                  param, ctx)
+        raise InputError(f"unknown {self.registry.noun} {value!r}; available: {', '.join(self.choices) or 'none'}")
 
     def shell_complete(self, ctx, param, incomplete):
         from click.shell_completion import CompletionItem

@@ -88,7 +88,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         from attentrack.saliency.prior import SaliencyPrior, SaliencyVideoSink
 
         prior = SaliencyPrior(classifier, device=device)
-    options = model_options(model, parse_params(params), device=device, weights=weights)
+    # bad options fail before the source is opened
+    options = TRACKERS.options(model, model_options(model, parse_params(params), device=device, weights=weights))
     src = open_source(source, reconnect=reconnect)
     tracker = TRACKERS.create(model, options)
     if fit:

@@ -19,7 +19,9 @@ three places, all with the same rules:
 
 Duplicates: registering a different class under a taken id is a one-line
 :class:`RegistryError`; registering the same class again (same module and qualified name) does
-nothing. Asking for an unknown name is an :class:`InputError` listing the choices.
+nothing. A declared id (built-in or entry point) belongs to the class it names, so declare a
+class by the module that defines it. Asking for an unknown name is an :class:`InputError`
+listing the choices.
 
 Constructor options (``-p NAME=VALUE`` on the command line) come from the ``__init__`` signature
 and its Google-style docstring (:func:`class_params`); :meth:`Registry.create` converts text
@@ -124,12 +126,15 @@ class Registry:
         Raises:
             RegistryError: another class (by module and qualified name) holds ``name``.
         """
+        path = qualified_name(cls)
         old = self._classes.get(name)
-        if old is not None and old is not cls:
-            if qualified_name(old) != qualified_name(cls):
-                raise RegistryError(f"{self.kind} id {name!r} registered twice: {qualified_name(old)} "
-                                    f"and {qualified_name(cls)}")
+        if old is not None:
+            if old is not cls and qualified_name(old) != path:
+                raise RegistryError(f"{self.kind} id {name!r} registered twice: {qualified_name(old)} and {path}")
             return old  # the same class again (a module imported twice): nothing to do
+        owner = self._declared.get(name) or self._entry_points().get(name, (None,))[0]
+        if owner is not None and owner != path:  # a declared id belongs to the declared class
+            raise RegistryError(f"{self.kind} id {name!r} registered twice: {owner} and {path}")
         self._classes[name] = cls
         return cls
 
@@ -225,7 +230,10 @@ class Registry:
             raise RegistryError(f"cannot load {self.kind} {name!r} from {target}: {first}") from exc
         if not isinstance(obj, type):
             raise RegistryError(f"{self.kind} {name!r}: {target} is not a class")
-        return self.register(name, obj)  # the import may have registered it already
+        registered = self._classes.setdefault(name, obj)  # the import may have registered it already
+        if registered is not obj:
+            raise RegistryError(f"{self.kind} id {name!r} registered twice: {target} and {qualified_name(registered)}")
+        return obj
 
     def __getitem__(self, name: str) -> type:
         if name not in self.names():
