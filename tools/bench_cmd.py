@@ -3,7 +3,8 @@
 Each row runs in a fresh process so that its peak memory (max resident set size) is its
 own. Frames/s counts the whole loop (decoding, tracking and writing the MOTChallenge output)
 after the first ``--warmup`` frames, whose time (start-up: the first frame, building the
-compiled graphs) is shown on its own.
+compiled graphs) is shown on its own. ``bench startup`` times the command line's own start-up
+(``attentrack --help``, ``track --help``) in fresh interpreters.
 """
 
 from __future__ import annotations
@@ -163,3 +164,59 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
 
 
 bench_command = bench_group
+
+
+#: the start-ups `bench startup` times: (row name, arguments after the interpreter)
+STARTUP_COMMANDS = (
+    ("python (bare interpreter)", ["-c", "pass"]),
+    ("attentrack --help", ["-m", "attentrack", "--help"]),
+    ("track --help", ["-c", "from attentrack.tools.cli import track_main; track_main(['--help'])"]),
+)
+
+
+def time_startup(args: list[str], runs: int) -> list[float]:
+    """Wall seconds of ``runs`` fresh interpreters running ``python ARGS`` (each must exit 0).
+
+    Raises:
+        InputError: a run failed (its last line of stderr).
+    """
+    import time
+
+    seconds = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+        seconds.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            raise InputError(f"start-up run {' '.join(args)} failed: {last}")
+    return seconds
+
+
+@bench_group.command(
+    "startup",
+    help=(
+        "Start-up time of the command line: `attentrack --help` and `track --help`, each in a fresh "
+        "interpreter (median, fastest and slowest of --runs), beside a bare interpreter. The CLI "
+        "imports subcommands, trackers, torch and OpenCV only when they run, so help stays fast.\n\n"
+        "Example:\n\n  attentrack bench startup --runs 7"
+    ),
+)
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(min=1), help="Runs of each command.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_startup_command(runs, as_json):
+    import statistics
+
+    rows = []
+    for what, args in STARTUP_COMMANDS:
+        seconds = time_startup(args, runs)
+        rows.append({"command": what, "runs": runs, "median_s": round(statistics.median(seconds), 3),
+                     "min_s": round(min(seconds), 3), "max_s": round(max(seconds), 3)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    from attentrack.tracker.tables import markdown_lines
+
+    click.echo("\n".join(markdown_lines(["command", "runs", "median s", "fastest s", "slowest s"],
+                                        [(r["command"], str(r["runs"]), f"{r['median_s']:.3f}", f"{r['min_s']:.3f}",
+                                          f"{r['max_s']:.3f}") for r in rows])))
