@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from attentrack.tools.options import SALIENCY_CHOICE
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
@@ -37,7 +38,7 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
     ),
 )
 @click.argument("source")
-@click.option("--method", type=click.Choice(METHOD_CHOICES), default="ceb", show_default=True)
+@click.option("--method", type=SALIENCY_CHOICE, default="ceb", show_default=True)
 @click.option("--target", default=None, help="Class name or index (default: the classifier's last class).")
 @click.option("--classifier", default="pedestrian", show_default=True, help="Shipped name (pedestrian, digits) or .pt.")
 @click.option("--layer", default=None, help="Map layer (module name; default: `features`, or the input for grad).")
