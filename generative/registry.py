@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from attentrack.tracker.errors import InputError
-
-GENERATIVE_MODELS: dict[str, type["GenerativeModel"]] = {}
+from attentrack.tracker.registry import GENERATIVE_MODELS
 
 
 class ConfigDict:
@@ -48,10 +47,8 @@ class GenerativeModel(nn.Module):
     def __init_subclass__(cls, model_id: str = "", **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if model_id:
-            if model_id in GENERATIVE_MODELS:
-                raise TypeError(f"generative model id {model_id!r} registered twice")
             cls.model_id = model_id
-            GENERATIVE_MODELS[model_id] = cls
+            GENERATIVE_MODELS.register_subclass(cls)
 
 
 def save_weights(model: GenerativeModel, path: str | os.PathLike, extra: dict[str, str] | None = None) -> None:

@@ -37,8 +37,7 @@ from torch import nn
 
 from attentrack.saliency.excitation import ExcitationMode, unsupported_modules
 from attentrack.tracker.errors import InputError
-
-METHODS: dict[str, type["SaliencyMethod"]] = {}
+from attentrack.tracker.registry import SALIENCY_METHODS as METHODS
 INPUT = "input"
 """Layer name that stands for the model's input image."""
 
@@ -214,9 +213,7 @@ class SaliencyMethod:
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        mid = cls.__dict__.get("method_id", "")
-        if mid:
-            METHODS[mid] = cls
+        METHODS.register_subclass(cls)
 
     def compute(self, model: nn.Module, image: torch.Tensor, target, layer: str, **options) -> SaliencyResult:
         """Return the map of ``target`` for ``image`` (``(B, C, H, W)``) at ``layer``."""
@@ -378,10 +375,8 @@ def saliency(model: nn.Module, image: torch.Tensor, target, method: str = "eb", 
     Raises:
         InputError: unknown method or layer, a target out of range, a model EB has no rule for.
     """
-    if method not in METHODS:
-        raise InputError(f"unknown saliency method {method!r}; available: {', '.join(sorted(METHODS))}")
+    cls = METHODS.get(method)
     image = _as_batch(image).to(next(model.parameters()).device)
-    cls = METHODS[method]
     with evaluating(model):
         if layer is None:
             layer = INPUT if cls.default_layer_is_input else default_layer(model, image)

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from attentrack.tools.options import model_choice_callback, model_options, parse_params
+from attentrack.tools.options import BACKEND_CHOICE, PROPOSER_CHOICE, TRACKER_CHOICE, model_options, param_option, parse_params
 from attentrack.tracker.device import DEVICE_CHOICES
-from attentrack.tracker.proposals import PROPOSERS
 
 _FORMAT_CHOICES = ("mot", "json", "video")
 
@@ -45,19 +44,19 @@ def _result_line(result, done: int, total: int) -> str:
 @click.argument("inputs", nargs=-1, metavar="[INPUT]...")
 @click.option("--manifest", "manifests", multiple=True, type=click.Path(dir_okay=False),
               help="CSV or JSON-lines list of videos (repeatable).")
-@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback,
+@click.option("-m", "--model", default="hart", show_default=True, type=TRACKER_CHOICE,
               help="Registered tracker (see `attentrack models`), applied to every video.")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A model option.")
+@param_option("A model option (see `attentrack models`).")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="Where the model runs; auto = CUDA when present.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False), help="Model weights file.")
-@click.option("--proposals", default="mog2", show_default=True, type=click.Choice(sorted(PROPOSERS)),
+@click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
               help="Where objects come from in videos without init boxes.")
 @click.option("--format", "formats", multiple=True, type=click.Choice(_FORMAT_CHOICES),
               help="Output formats besides mot (always written): json (default), video (annotated).")
 @click.option("-o", "--output", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for the outputs.")
-@click.option("--backend", default="local", show_default=True, type=click.Choice(["local", "ray"]),
+@click.option("--backend", default="local", show_default=True, type=BACKEND_CHOICE,
               help="local: a process pool on this machine; ray: tasks on a Ray cluster.")
 @click.option("--address", default="auto", show_default=True,
               help="Ray cluster: auto, ray://HOST:PORT, HOST:PORT, or local (start a private Ray).")
@@ -70,13 +69,13 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines.")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
                   workers, max_frames, reconnect, no_resume, quiet):
-    from attentrack.tracker.base import create_tracker
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
+    from attentrack.tracker.registry import TRACKERS
 
     options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
                                  if weights else None)
     if backend == "local":
-        create_tracker(model, options_dict)  # bad options and weights fail here, once, as one line
+        TRACKERS.create(model, options_dict)  # bad options and weights fail here, once, as one line
     fmts = ("mot",) + (tuple(dict.fromkeys(formats)) if formats else ("json",))
     options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in options_dict.items())),
                            proposals=proposals, formats=fmts, max_frames=max_frames,
@@ -146,11 +145,11 @@ def _bench_jobs(tud: bool, clips: int, clip_frames: int) -> list[tuple[str, list
         "Example:\n\n  attentrack bench batch --model hart --workers 1 --workers 2 --backend local --backend ray"
     ),
 )
-@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback)
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A model option.")
+@click.option("-m", "--model", default="hart", show_default=True, type=TRACKER_CHOICE)
+@param_option("A model option (see `attentrack models`).")
 @click.option("--workers", "workers_list", multiple=True, type=click.IntRange(min=1), default=(1, 2),
               show_default=True, help="Worker counts to measure (repeatable).")
-@click.option("--backend", "backends", multiple=True, type=click.Choice(["local", "ray"]), default=("local", "ray"),
+@click.option("--backend", "backends", multiple=True, type=BACKEND_CHOICE, default=("local", "ray"),
               show_default=True, help="Backends to measure (repeatable); ray runs a private local Ray.")
 @click.option("--tud/--no-tud", default=True, show_default=True, help="Measure on the TUD clips of the data folder.")
 @click.option("--clips", default=4, show_default=True, type=click.IntRange(min=0), help="Generated clips.")
@@ -201,7 +200,7 @@ def _parse_size(ctx, param, value):
               show_default=True, help="Clip lengths to measure (repeatable).")
 @click.option("--size", default="320x240", show_default=True, callback=_parse_size, help="Frame size WIDTHxHEIGHT.")
 @click.option("--objects", default=2, show_default=True, type=click.IntRange(min=1), help="Objects tracked.")
-@click.option("-m", "--model", default="static", show_default=True, callback=model_choice_callback)
+@click.option("-m", "--model", default="static", show_default=True, type=TRACKER_CHOICE)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_stream_command(frames_list, size, objects, model, as_json):
     import json

@@ -3,7 +3,8 @@
 Each row runs in a fresh process so that its peak memory (max resident set size) is its
 own. Frames/s counts the whole loop (decoding, tracking and writing the MOTChallenge output)
 after the first ``--warmup`` frames, whose time (start-up: the first frame, building the
-compiled graphs) is shown on its own.
+compiled graphs) is shown on its own. ``bench startup`` times the command line's own start-up
+(``attentrack --help``, ``track --help``) in fresh interpreters.
 """
 
 from __future__ import annotations
@@ -18,22 +19,10 @@ from pathlib import Path
 import click
 import numpy as np
 
-from attentrack.tools.options import model_choice_callback, parse_params
+from attentrack.tools.lazy_group import DefaultGroup
+from attentrack.tools.options import TRACKER_CHOICE, parse_params
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
-
-
-class DefaultGroup(click.Group):
-    """A group that runs ``default_command`` when the first argument is not a subcommand."""
-
-    default_command = "track"
-
-    def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
-            args = [self.default_command, *args]
-        elif not args:
-            args = [self.default_command]
-        return super().parse_args(ctx, args)
 
 
 @dataclass
@@ -100,7 +89,12 @@ def format_stages(rows: list[BenchRow]) -> str:
     return "\n".join(lines)
 
 
-@click.group("bench", cls=DefaultGroup, invoke_without_command=False,
+@click.group("bench", cls=DefaultGroup, invoke_without_command=False, lazy_commands={
+    "batch": "attentrack.tools.batch_cmd:bench_batch_command",
+    "saliency": "attentrack.tools.saliency_cmd:bench_saliency_command",
+    "sqair": "attentrack.tools.sqair_cmd:bench_sqair_command",
+    "stream": "attentrack.tools.batch_cmd:bench_stream_command",
+},
              help="Measure speed and memory. `attentrack bench CLIP ...` runs `bench track`.")
 def bench_group():
     pass
@@ -116,7 +110,7 @@ def bench_group():
     ),
 )
 @click.argument("clip", required=False)
-@click.option("-m", "--model", "models", multiple=True, callback=model_choice_callback, help="Model to time (repeatable).")
+@click.option("-m", "--model", "models", multiple=True, type=TRACKER_CHOICE, help="Model to time (repeatable).")
 @click.option("--objects", multiple=True, type=click.IntRange(min=1), default=(1,), show_default=True,
               help="Objects tracked at once (repeatable).")
 @click.option("--min-frames", default=500, show_default=True, type=click.IntRange(min=1),
@@ -172,11 +166,57 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
 bench_command = bench_group
 
 
-def _register_batch_benchmarks() -> None:
-    from attentrack.tools.batch_cmd import bench_batch_command, bench_stream_command
+#: the start-ups `bench startup` times: (row name, arguments after the interpreter)
+STARTUP_COMMANDS = (
+    ("python (bare interpreter)", ["-c", "pass"]),
+    ("attentrack --help", ["-m", "attentrack", "--help"]),
+    ("track --help", ["-c", "from attentrack.tools.cli import track_main; track_main(['--help'])"]),
+)
 
-    bench_group.add_command(bench_batch_command)
-    bench_group.add_command(bench_stream_command)
+
+def time_startup(args: list[str], runs: int) -> list[float]:
+    """Wall seconds of ``runs`` fresh interpreters running ``python ARGS`` (each must exit 0).
+
+    Raises:
+        InputError: a run failed (its last line of stderr).
+    """
+    import time
+
+    seconds = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True)
+        seconds.append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+            raise InputError(f"start-up run {' '.join(args)} failed: {last}")
+    return seconds
 
 
-_register_batch_benchmarks()
+@bench_group.command(
+    "startup",
+    help=(
+        "Start-up time of the command line: `attentrack --help` and `track --help`, each in a fresh "
+        "interpreter (median, fastest and slowest of --runs), beside a bare interpreter. The CLI "
+        "imports subcommands, trackers, torch and OpenCV only when they run, so help stays fast.\n\n"
+        "Example:\n\n  attentrack bench startup --runs 7"
+    ),
+)
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(min=1), help="Runs of each command.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
+def bench_startup_command(runs, as_json):
+    import statistics
+
+    rows = []
+    for what, args in STARTUP_COMMANDS:
+        seconds = time_startup(args, runs)
+        rows.append({"command": what, "runs": runs, "median_s": round(statistics.median(seconds), 3),
+                     "min_s": round(min(seconds), 3), "max_s": round(max(seconds), 3)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    from attentrack.tracker.tables import markdown_lines
+
+    click.echo("\n".join(markdown_lines(["command", "runs", "median s", "fastest s", "slowest s"],
+                                        [(r["command"], str(r["runs"]), f"{r['median_s']:.3f}", f"{r['min_s']:.3f}",
+                                          f"{r['max_s']:.3f}") for r in rows])))

@@ -9,11 +9,22 @@ import sys
 
 import click
 
-from attentrack.tools.track_cmd import track_command
+from attentrack.tools.lazy_group import LazyGroup
 from attentrack.tracker.errors import AttentrackError
 
 
 @click.group(
+    cls=LazyGroup,
+    lazy_commands={
+        "track": "attentrack.tools.track_cmd:track_command",
+        "batch": "attentrack.tools.batch_cmd:batch_command",
+        "bench": "attentrack.tools.bench_cmd:bench_group",
+        "camera-motion": "attentrack.tools.camera_cmd:camera_motion_command",
+        "eval": "attentrack.tools.eval_cmd:eval_group",
+        "generate": "attentrack.tools.generate_cmd:generate_command",
+        "saliency": "attentrack.tools.saliency_cmd:saliency_command",
+        "train": "attentrack.tools.train_cmd:train_group",
+    },
     help=(
         "attentrack: video object tracking with attention models.\n\n"
         "Examples:\n\n"
@@ -21,7 +32,7 @@ from attentrack.tracker.errors import AttentrackError
         "  attentrack track clip.mp4 --model hart --init 399,182,121,229 -o out/\n"
         "  attentrack eval mot --gt GT_FOLDER --pred out/\n"
         "  attentrack models\n"
-    )
+    ),
 )
 @click.version_option(package_name="attentrack")
 def cli():
@@ -33,38 +44,6 @@ def models_command():
     from attentrack.tools.options import models_help
 
     click.echo(models_help())
-
-
-cli.add_command(track_command)
-
-
-def _register_subcommands() -> None:
-    from attentrack.tools.batch_cmd import batch_command
-    from attentrack.tools.camera_cmd import camera_motion_command
-    from attentrack.tools.bench_cmd import bench_command
-    from attentrack.tools.eval_cmd import eval_group
-    from attentrack.tools.train_cmd import train_group
-
-    cli.add_command(eval_group)
-    cli.add_command(train_group)
-    cli.add_command(bench_command)
-    cli.add_command(batch_command)
-    cli.add_command(camera_motion_command)
-    from attentrack.tools.saliency_cmd import register as register_saliency  # noqa: E402
-
-    register_saliency(cli, train_group, eval_group, bench_command)
-    from attentrack.tools.face_cmd import register as register_face
-
-    register_face(train_group, eval_group)
-    from attentrack.tools.generate_cmd import register as register_generative
-
-    register_generative(cli, train_group, eval_group)
-    from attentrack.tools.sqair_cmd import register as register_sqair
-
-    register_sqair(train_group, eval_group, bench_command)
-
-
-_register_subcommands()
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:
@@ -102,6 +81,8 @@ def main(args=None) -> None:
 
 def track_main(args=None) -> None:
     """Entry point of ``track`` (the same as ``attentrack track``)."""
+    from attentrack.tools.track_cmd import track_command
+
     _run(track_command, args)
 
 

@@ -12,12 +12,25 @@ from pathlib import Path
 
 import click
 
+from attentrack.tools.lazy_group import LazyGroup
+from attentrack.tools.options import TRACKER_CHOICE
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
 
 @click.group(
     "eval",
+    cls=LazyGroup,
+    lazy_commands={
+        "aligndraw": "attentrack.tools.generate_cmd:eval_aligndraw_command",
+        "association": "attentrack.tools.association_cmd:association_command",
+        "pipelines": "attentrack.tools.pipelines_cmd:pipelines_command",
+        "draw": "attentrack.tools.generate_cmd:eval_draw_command",
+        "face": "attentrack.tools.face_cmd:eval_face_command",
+        "pointing": "attentrack.tools.saliency_cmd:pointing_command",
+        "sqair": "attentrack.tools.sqair_cmd:eval_sqair_command",
+        "sqair-cctv": "attentrack.tools.sqair_cmd:eval_cctv_command",
+    },
     help=(
         "Evaluate trackers.\n\n"
         "`eval mot` scores MOTChallenge result files against ground truth (MOTA, IDF1, "
@@ -82,16 +95,14 @@ def _open_sequences(paths: tuple[str, ...]) -> list:
 def _options_per_model(models: tuple[str, ...], params: dict[str, str], device: str) -> dict[str, dict]:
     """Give each model the ``-p`` options it accepts; an option no model takes is an error."""
     from attentrack.tools.options import model_options
-    from attentrack.tracker.base import available_trackers, tracker_params
+    from attentrack.tracker.registry import TRACKERS
 
-    known = available_trackers()
-    unknown = [m for m in models if m not in known]
-    if unknown:
-        raise InputError(f"unknown model {unknown[0]!r}; available: {', '.join(known)}")
+    for m in models:
+        TRACKERS.check(m)
     used: set[str] = set()
     out = {}
     for m in models:
-        accepted = {p.name for p in tracker_params(known[m])}
+        accepted = {p.name for p in TRACKERS.params(m)}
         mine = {k: v for k, v in params.items() if k in accepted}
         used |= set(mine)
         out[m] = model_options(m, mine, device=device)
@@ -116,7 +127,7 @@ def _options_per_model(models: tuple[str, ...], params: dict[str, str], device: 
     ),
 )
 @click.argument("sequences", nargs=-1, required=True, metavar="SEQUENCE...")
-@click.option("-m", "--model", "models", multiple=True, required=True,
+@click.option("-m", "--model", "models", multiple=True, required=True, type=TRACKER_CHOICE,
               help="Registered tracker (see `attentrack models`); repeat to compare several.")
 @click.option("--max-tracks", type=click.IntRange(min=1), default=None,
               help="Follow only the first N tracks of each sequence (by first frame).")

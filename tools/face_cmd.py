@@ -105,9 +105,3 @@ def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, 
     result = evaluate_localisation(model, _data_folder(data), n_scenes=scenes, options=opts, held_out=held_out,
                                    seed=seed, spread=spread)
     click.echo(json.dumps(result.to_dict()) if as_json else format_table(result))
-
-
-def register(train_group: click.Group, eval_group: click.Group) -> None:
-    """Add ``train face`` and ``eval face`` to the CLI."""
-    train_group.add_command(train_face_command)
-    eval_group.add_command(eval_face_command)

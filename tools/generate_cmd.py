@@ -260,13 +260,3 @@ def generate_command(caption, output, samples, gif_path, weights, seed, scale, d
     if gif_path:
         write_gif(gif_path, drawing_frames(drawing, scale), delay_ms=delay)
     click.echo(f"wrote {output}" + (f" and {gif_path}" if gif_path else ""))
-
-
-def register(cli: click.Group, train_group: click.Group, eval_group: click.Group) -> None:
-    """Add this module's commands to the ``attentrack`` groups."""
-    train_group.add_command(train_draw_command)
-    train_group.add_command(train_aligndraw_command)
-    train_group.add_command(train_classifier_command)
-    eval_group.add_command(eval_draw_command)
-    eval_group.add_command(eval_aligndraw_command)
-    cli.add_command(generate_command)

@@ -1,17 +1,83 @@
-"""Click helpers shared by the commands: model options built from the registry, box parsing."""
+"""Click helpers shared by the commands: choices and ``-p NAME=VALUE`` options from the
+registries (:mod:`attentrack.tracker.registry`), box parsing.
+
+Nothing here imports a registered class until a command runs: choices list names only.
+"""
 
 from __future__ import annotations
 
 import click
-import numpy as np
 
-from attentrack.tracker.base import available_trackers, tracker_params
-from attentrack.tracker.boxes import parse_box
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.registry import BACKENDS, PROPOSERS, SALIENCY_METHODS, TRACKERS, Registry
 
 
-def parse_init(values: tuple[str, ...]) -> np.ndarray | None:
-    """``--init`` values (each ``x,y,w,h``, or several joined by ``;``) -> ``(N, 4)`` boxes."""
+class RegistryChoice(click.ParamType):
+    """A click type that accepts the names of one registry (read when needed: defining an
+    option with it imports nothing and reads no entry point).
+
+    Args:
+        registry: the kind whose names are accepted.
+        exclude: names not offered here (e.g. a baseline a command has no use for).
+    """
+
+    def __init__(self, registry: Registry, exclude: tuple[str, ...] = ()) -> None:
+        self.registry = registry
+        self.exclude = tuple(exclude)
+        self.name = registry.kind
+
+    @property
+    def choices(self) -> list[str]:
+        """The accepted names, sorted."""
+        return [n for n in self.registry.names() if n not in self.exclude]
+
+    def get_metavar(self, param, ctx=None) -> str:
+        return "[" + "|".join(self.choices) + "]"
+
+    def convert(self, value, param, ctx):
+        """``value`` when it is a name here.
+
+        Raises:
+            InputError: an unknown name (one line listing the choices, like every error a user
+                can cause; not a click usage error).
+        """
+        if value in self.choices:
+            return value
+        raise InputError(f"unknown {self.registry.noun} {value!r}; available: {', '.join(self.choices) or 'none'}")
+
+    def shell_complete(self, ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(n) for n in self.choices if n.startswith(incomplete)]
+
+    def __repr__(self) -> str:
+        return f"RegistryChoice({self.registry.kind!r})"
+
+
+#: ``--model`` of the commands that run trackers
+TRACKER_CHOICE = RegistryChoice(TRACKERS)
+#: ``--proposals``
+PROPOSER_CHOICE = RegistryChoice(PROPOSERS)
+#: ``--backend`` of ``batch``
+BACKEND_CHOICE = RegistryChoice(BACKENDS)
+#: saliency methods that explain a class (``centre``, the baseline, explains nothing)
+SALIENCY_CHOICE = RegistryChoice(SALIENCY_METHODS, exclude=("centre",))
+
+
+def param_option(help: str = "A model option (see `attentrack models`).", *names: str, dest: str = "params"):
+    """The repeatable ``-p/--param NAME=VALUE`` option (read with :func:`parse_params`, checked
+    against a registered class with :meth:`Registry.options
+    <attentrack.tracker.registry.Registry.options>`)."""
+    return click.option(*(names or ("-p", "--param")), dest, multiple=True, metavar="NAME=VALUE", help=help)
+
+
+def parse_init(values: tuple[str, ...]):
+    """``--init`` values (each ``x,y,w,h``, or several joined by ``;``) -> ``(N, 4)`` boxes
+    (a NumPy array), or ``None`` when there are none."""
+    import numpy as np
+
+    from attentrack.tracker.boxes import parse_box
+
     boxes = []
     for value in values:
         for part in value.split(";"):
@@ -20,43 +86,31 @@ def parse_init(values: tuple[str, ...]) -> np.ndarray | None:
     return np.asarray(boxes) if boxes else None
 
 
-def parse_params(values: tuple[str, ...]) -> dict[str, str]:
-    """``-p NAME=VALUE`` pairs -> dict."""
+def parse_params(values: tuple[str, ...], what: str = "model option") -> dict[str, str]:
+    """``-p NAME=VALUE`` pairs -> dict (``-`` in names read as ``_``).
+
+    Raises:
+        InputError: a value that is not ``NAME=VALUE`` (one line, naming ``what`` it is).
+    """
     out = {}
     for value in values:
         name, sep, val = value.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"model option {value!r} must look like NAME=VALUE")
+            raise InputError(f"{what} {value!r} must look like NAME=VALUE")
         out[name.strip().replace("-", "_")] = val.strip()
     return out
 
 
 def models_help() -> str:
-    """One line per registered model, with its options (from ``__init__`` signatures)."""
-    lines = []
-    for name, cls in available_trackers().items():
-        opts = ", ".join(
-            f"{p.name}={p.default!r}" for p in tracker_params(cls) if p.name not in ("device",)
-        )
-        lines.append(f"{name}: {cls.summary or cls.__doc__.splitlines()[0]}" + (f" [options: {opts}]" if opts else ""))
-    return "\n".join(lines)
-
-
-def model_choice_callback(ctx, param, value):
-    """Validate ``--model`` names against the registry (one-line error listing choices)."""
-    names = available_trackers()
-    values = value if isinstance(value, tuple) else (value,)
-    for v in values:
-        if v not in names:
-            raise click.BadParameter(f"unknown model {v!r}; available: {', '.join(names)}")
-    return value
+    """One line per registered model, with its options (from ``__init__`` signatures; imports
+    every tracker)."""
+    return TRACKERS.describe(skip=("device",))
 
 
 def model_options(name: str, params: dict[str, str], device: str | None = None, weights: str | None = None) -> dict:
     """The constructor options for model ``name``: ``-p`` pairs plus ``--device`` and
     ``--weights`` where the model takes them (an error when it does not take weights)."""
-    cls = available_trackers()[name]
-    accepted = {p.name for p in tracker_params(cls)}
+    accepted = {p.name for p in TRACKERS.params(name)}
     opts = dict(params)
     if device is not None and "device" in accepted:
         opts.setdefault("device", device)

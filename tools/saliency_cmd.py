@@ -1,7 +1,8 @@
 """Saliency commands: ``attentrack saliency`` (heat-map overlays), ``train pedestrian-classifier``
 and ``train digit-classifier``, ``eval pointing`` (the pointing game) and ``bench saliency``.
 
-:func:`register` adds them to the CLI's groups.
+The groups of :mod:`attentrack.tools.cli` import them by name when they are first needed
+(:class:`attentrack.tools.lazy_group.LazyGroup`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from attentrack.tools.options import SALIENCY_CHOICE
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
@@ -36,7 +38,7 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
     ),
 )
 @click.argument("source")
-@click.option("--method", type=click.Choice(METHOD_CHOICES), default="ceb", show_default=True)
+@click.option("--method", type=SALIENCY_CHOICE, default="ceb", show_default=True)
 @click.option("--target", default=None, help="Class name or index (default: the classifier's last class).")
 @click.option("--classifier", default="pedestrian", show_default=True, help="Shipped name (pedestrian, digits) or .pt.")
 @click.option("--layer", default=None, help="Map layer (module name; default: `features`, or the input for grad).")
@@ -279,12 +281,3 @@ def _interleaved_times(fns: dict, repeats: int) -> dict[str, float]:
             fn()
             times[k].append(time.perf_counter() - t0)
     return {k: float(np.median(v)) for k, v in times.items()}
-
-
-def register(cli: click.Group, train_group: click.Group, eval_group: click.Group, bench_group: click.Group) -> None:
-    """Add the saliency commands to the CLI."""
-    cli.add_command(saliency_command)
-    train_group.add_command(pedestrian_command)
-    train_group.add_command(digits_command)
-    eval_group.add_command(pointing_command)
-    bench_group.add_command(bench_saliency_command)

@@ -1,7 +1,8 @@
 """SQAIR commands: ``train sqair``, ``eval sqair`` (Moving MNIST), ``eval sqair-cctv``
 (TUD pedestrians, against the MOG2 + IoU baseline) and ``bench sqair`` (frames/s).
 
-:func:`register` adds them to the ``train``, ``eval`` and ``bench`` groups.
+The ``train``, ``eval`` and ``bench`` groups import them by name when they are first needed
+(:class:`attentrack.tools.lazy_group.LazyGroup`).
 """
 
 from __future__ import annotations
@@ -418,11 +419,3 @@ def bench_sqair_command(clip, weights, min_frames, threads, particles, as_json):
     click.echo("-" * len(head))
     for r in rows:
         click.echo(f"{r['what']:<68} {r['frames']:>7} {r['fps']:>9.1f}")
-
-
-def register(train_group: click.Group, eval_group: click.Group, bench_group: click.Group) -> None:
-    """Add the SQAIR commands to the CLI groups."""
-    train_group.add_command(train_sqair_command)
-    eval_group.add_command(eval_sqair_command)
-    eval_group.add_command(eval_cctv_command)
-    bench_group.add_command(bench_sqair_command)

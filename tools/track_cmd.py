@@ -7,20 +7,31 @@ from pathlib import Path
 
 import click
 
-from attentrack.tools.options import model_choice_callback, model_options, models_help, parse_init, parse_params
-from attentrack.tracker.base import create_tracker
+from attentrack.tools.options import PROPOSER_CHOICE, TRACKER_CHOICE, model_options, param_option, parse_init, parse_params
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.runner import multi_object_tracker
-from attentrack.tracker.pipeline import run_tracking, static_camera_part
-from attentrack.tracker.proposals import PROPOSERS, create_proposer
-import attentrack.saliency.prior as saliency_prior  # registers the `saliency` proposal source
-from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
-from attentrack.tracker.sources import open_source
+
+# torch and OpenCV are imported when the command runs, not here: `track --help` stays fast.
+
+
+class _TrackCommand(click.Command):
+    """``track``, whose help lists the registered models when it is shown (names only: nothing
+    is imported for it)."""
+
+    def format_help_text(self, ctx, formatter):
+        from attentrack.tracker.registry import TRACKERS
+
+        help_text = self.help
+        self.help = help_text.replace("{models}", ", ".join(TRACKERS.names()))
+        try:
+            super().format_help_text(ctx, formatter)
+        finally:
+            self.help = help_text
 
 
 @click.command(
     "track",
+    cls=_TrackCommand,
     help=(
         "Track objects through a video, image folder, camera index or RTSP/HTTP URL.\n\n"
         "With --init, follows the given boxes (x,y,w,h in pixels of the first frame); "
@@ -29,11 +40,11 @@ from attentrack.tracker.sources import open_source
         "optionally JSON lines and crops.\n\n"
         "Example:\n\n"
         "  track video.mp4 --model hart --init 399,182,121,229 -o out/\n\n"
-        "Models:\n\n" + "\b\n" + "{models}"
+        "Models: {models} (their options: `attentrack models`)."
     ),
 )
 @click.argument("source")
-@click.option("-m", "--model", default="hart", show_default=True, callback=model_choice_callback,
+@click.option("-m", "--model", default="hart", show_default=True, type=TRACKER_CHOICE,
               help="Registered tracker (see `attentrack models`).")
 @click.option("--init", "init", multiple=True, metavar="X,Y,W,H",
               help="Box of an object in the first frame, in pixels; repeat (or join with ';') for several; "
@@ -43,9 +54,8 @@ from attentrack.tracker.sources import open_source
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
               help="Where the model runs; auto = CUDA when present.")
 @click.option("--weights", default=None, type=click.Path(dir_okay=False), help="Model weights file (overrides the shipped ones).")
-@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
-              help="A model option (see `attentrack models`).")
-@click.option("--proposals", default="mog2", show_default=True, type=click.Choice(sorted(PROPOSERS)),
+@param_option()
+@click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
               help="Where new objects come from when there is no --init.")
 @click.option("--classifier", default="pedestrian", show_default=True,
               help="Saliency classifier for --init saliency, --proposals saliency and --show-saliency (name or .pt).")
@@ -63,13 +73,25 @@ from attentrack.tracker.sources import open_source
               help="First fit the model to this video without labels (models that can, e.g. sqair; resumable).")
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
                   write_video, jsonl, crops, max_frames, name, quiet, reconnect, fit):
+    from attentrack.tracker.runner import multi_object_tracker
+    from attentrack.tracker.pipeline import run_tracking, static_camera_part
+    from attentrack.tracker.proposals import create_proposer
+    from attentrack.tracker.registry import TRACKERS
+    from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
+    from attentrack.tracker.sources import open_source
+
     if any(v.strip().lower() == "saliency" for v in init):  # --init saliency: tracks start from the saliency prior
         init, proposals = tuple(v for v in init if v.strip().lower() != "saliency"), "saliency"
     init_boxes = parse_init(init)
-    prior = saliency_prior.SaliencyPrior(classifier, device=device) if proposals == "saliency" or show_saliency else None
-    options = model_options(model, parse_params(params), device=device, weights=weights)
+    prior = None
+    if proposals == "saliency" or show_saliency:
+        from attentrack.saliency.prior import SaliencyPrior, SaliencyVideoSink
+
+        prior = SaliencyPrior(classifier, device=device)
+    # bad options fail before the source is opened
+    options = TRACKERS.options(model, model_options(model, parse_params(params), device=device, weights=weights))
     src = open_source(source, reconnect=reconnect)
-    tracker = create_tracker(model, options)
+    tracker = TRACKERS.create(model, options)
     if fit:
         if not hasattr(tracker, "fit"):
             raise InputError(f"model {model!r} cannot be fitted (--fit)")
@@ -89,7 +111,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         sinks.append(MotTxtSink(out / f"{stem}.txt"))
         if write_video:
             sinks.append(VideoSink(out / f"{stem}.mp4", src.fps, src.size) if not show_saliency else
-                         saliency_prior.SaliencyVideoSink(out / f"{stem}.mp4", src.fps, src.size, prior))
+                         SaliencyVideoSink(out / f"{stem}.mp4", src.fps, src.size, prior))
         if jsonl:
             sinks.append(JsonlSink(out / f"{stem}.jsonl"))
         if crops:
@@ -109,12 +131,3 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
             f"{summary.fps:.1f} frames/s -> " + ", ".join(str(p) for p in summary.outputs)
         )
 
-
-def _format_help():
-    try:
-        track_command.help = track_command.help.replace("{models}", models_help())
-    except Exception:  # never let help formatting break the command
-        track_command.help = track_command.help.replace("{models}", "see `attentrack models`")
-
-
-_format_help()

@@ -6,10 +6,21 @@ import json
 
 import click
 
+from attentrack.tools.lazy_group import LazyGroup
+from attentrack.tools.options import RegistryChoice
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.registry import BACKBONES, GLIMPSE_READERS
 
 
-@click.group("train", help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
+@click.group("train", cls=LazyGroup, lazy_commands={
+    "aligndraw": "attentrack.tools.generate_cmd:train_aligndraw_command",
+    "caption-classifier": "attentrack.tools.generate_cmd:train_classifier_command",
+    "digit-classifier": "attentrack.tools.saliency_cmd:digits_command",
+    "draw": "attentrack.tools.generate_cmd:train_draw_command",
+    "face": "attentrack.tools.face_cmd:train_face_command",
+    "pedestrian-classifier": "attentrack.tools.saliency_cmd:pedestrian_command",
+    "sqair": "attentrack.tools.sqair_cmd:train_sqair_command",
+}, help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
 def train_group():
     pass
 
@@ -51,9 +62,9 @@ def train_group():
 @click.option("--max-minutes", default=0.0, show_default=True, type=float, help="Stop and save after this long (0: no limit).")
 @click.option("--arch", type=click.Choice(["corr", "paper"]), default="corr", show_default=True,
               help="corr: with the template-correlation branch; paper: the paper's model.")
-@click.option("--glimpse", default="gaussian", show_default=True, help="Glimpse reader (gaussian, stn).")
+@click.option("--glimpse", default="gaussian", show_default=True, type=RegistryChoice(GLIMPSE_READERS), help="Glimpse reader.")
 @click.option("--glimpse-size", default=48, show_default=True, type=click.IntRange(min=8))
-@click.option("--backbone", default="small", show_default=True, help="Backbone (small, alexnet, resnet18).")
+@click.option("--backbone", default="small", show_default=True, type=RegistryChoice(BACKBONES), help="Backbone.")
 @click.option("--backbone-weights", default="", help="Pretrained backbone state_dict .pt to start from.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Other HARTConfig field, e.g. --set rnn_units=128.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")

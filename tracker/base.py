@@ -8,23 +8,22 @@ Frames are ``(H, W, 3)`` ``uint8`` BGR images, as OpenCV decodes them. Boxes are
 ``x, y, w, h`` in pixels of that frame.
 
 Adding a tracker is one class: subclass :class:`Tracker` (or :class:`SingleObjectTracker`
-for a tracker that follows one object) and set ``tracker_id``; it registers itself and
-the command line builds its options from the ``__init__`` signature and docstring.
+for a tracker that follows one object) and set ``tracker_id``; it registers itself in
+:data:`attentrack.tracker.registry.TRACKERS` and the command line builds its options from the
+``__init__`` signature and docstring. A tracker in another package is found through the
+``attentrack.trackers`` entry-point group without being imported first.
 """
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from attentrack.tracker.boxes import as_boxes
-from attentrack.tracker.errors import InputError
-
-TRACKERS: dict[str, type["Tracker"]] = {}
+from attentrack.tracker.registry import TRACKERS, ParamInfo, class_params, coerce_option  # noqa: F401
 
 
 @dataclass
@@ -74,11 +73,7 @@ class Tracker(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        tid = cls.__dict__.get("tracker_id", "")
-        if tid:
-            if tid in TRACKERS and TRACKERS[tid].__qualname__ != cls.__qualname__:
-                raise RuntimeError(f"tracker id {tid!r} registered twice")
-            TRACKERS[tid] = cls
+        TRACKERS.register_subclass(cls)
 
     def __init__(self) -> None:
         self._next_id = 1
@@ -184,94 +179,9 @@ class SingleObjectTracker(Tracker):
         return list(self._states)
 
 
-@dataclass
-class ParamInfo:
-    """One constructor parameter of a tracker, as the command line shows it."""
-
-    name: str
-    annotation: Any
-    default: Any
-    help: str = ""
-    choices: tuple = field(default_factory=tuple)
-
-
 def tracker_params(cls: type[Tracker]) -> list[ParamInfo]:
     """The keyword parameters of ``cls.__init__`` with their docstring help (Google style)."""
-    doc_help = _docstring_args(inspect.getdoc(cls.__init__) or "") | _docstring_args(
-        inspect.getdoc(cls) or ""
-    )
-    params = []
-    hints = _resolved_hints(cls.__init__)
-    for p in inspect.signature(cls.__init__).parameters.values():
-        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        params.append(
-            ParamInfo(
-                name=p.name,
-                annotation=hints.get(p.name, str),
-                default=None if p.default is inspect.Parameter.empty else p.default,
-                help=doc_help.get(p.name, ""),
-            )
-        )
-    return params
-
-
-def _resolved_hints(func) -> dict[str, Any]:
-    import typing
-
-    try:
-        return typing.get_type_hints(func)
-    except Exception:  # unresolved forward references: fall back to strings
-        return {k: v for k, v in getattr(func, "__annotations__", {}).items()}
-
-
-def _docstring_args(doc: str) -> dict[str, str]:
-    """Parse the ``Args:`` section of a Google-style docstring into ``{name: help}``."""
-    out: dict[str, str] = {}
-    lines = doc.splitlines()
-    in_args = False
-    current = None
-    for line in lines:
-        stripped = line.strip()
-        if stripped in ("Args:", "Arguments:", "Parameters:"):
-            in_args = True
-            continue
-        if in_args:
-            if stripped and not line.startswith(" ") and stripped.endswith(":"):
-                break
-            if not stripped:
-                continue
-            indent = len(line) - len(line.lstrip())
-            if ":" in stripped and indent <= 4:
-                name, _, text = stripped.partition(":")
-                current = name.split("(")[0].strip()
-                out[current] = text.strip()
-            elif current:
-                out[current] += " " + stripped
-    return out
-
-
-def coerce_option(value: str, annotation: Any, name: str):
-    """Convert an option's text ``value`` to its ``annotation`` (``bool``, ``int`` or ``float``,
-    as a type or its name; ``1/true/yes/on`` and ``0/false/no/off`` for booleans); other
-    annotations keep the text. A bad value is an :class:`InputError` naming ``name``."""
-    ann = annotation
-    text = ann.__name__ if isinstance(ann, type) else str(ann)
-    try:
-        if ann is bool or text == "bool":
-            low = value.lower()
-            if low in ("1", "true", "yes", "on"):
-                return True
-            if low in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        if ann is int or text == "int":
-            return int(value)
-        if ann is float or text == "float":
-            return float(value)
-    except ValueError:
-        raise InputError(f"option {name}={value!r} is not a valid {text}") from None
-    return value
+    return class_params(cls)
 
 
 def create_tracker(name: str, options: dict[str, Any] | None = None) -> Tracker:
@@ -282,28 +192,10 @@ def create_tracker(name: str, options: dict[str, Any] | None = None) -> Tracker:
         options: constructor keyword arguments; string values are converted with the
             parameter's annotation, unknown names are an :class:`InputError`.
     """
-    import attentrack.tracker.trackers  # noqa: F401  (registers the built-in trackers)
-
-    if name not in TRACKERS:
-        raise InputError(
-            f"unknown model {name!r}; available: {', '.join(sorted(TRACKERS))}"
-        )
-    cls = TRACKERS[name]
-    params = {p.name: p for p in tracker_params(cls)}
-    kwargs = {}
-    for key, value in (options or {}).items():
-        key = key.replace("-", "_")
-        if key not in params:
-            valid = ", ".join(sorted(params)) or "none"
-            raise InputError(f"model {name!r} has no option {key!r}; its options: {valid}")
-        if isinstance(value, str):
-            value = coerce_option(value, params[key].annotation, key)
-        kwargs[key] = value
-    return cls(**kwargs)
+    return TRACKERS.create(name, options)
 
 
 def available_trackers() -> dict[str, type[Tracker]]:
-    """All registered trackers, by id."""
-    import attentrack.tracker.trackers  # noqa: F401
-
-    return dict(sorted(TRACKERS.items()))
+    """All registered trackers, by id (imports them all; :meth:`TRACKERS.names
+    <attentrack.tracker.registry.Registry.names>` lists the names without importing)."""
+    return TRACKERS.classes()

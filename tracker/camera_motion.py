@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+# OpenCV is imported by the functions that use it: `attentrack --help` imports this module
+# (camera-motion shows these constants as defaults) and must stay fast.
 
 #: longer side, in pixels, of the grey images the features are tracked in
 WORK_SIDE = 320
@@ -54,6 +56,8 @@ class PairMotion:
 def _work_grey(frame: np.ndarray) -> np.ndarray:
     """``(H, W, 3)`` BGR or ``(H, W)`` grey uint8 -> grey uint8 with longer side at most
     :data:`WORK_SIDE`."""
+    import cv2
+
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
     scale = WORK_SIDE / max(grey.shape)
     if scale < 1:
@@ -71,6 +75,8 @@ def pair_motion(previous: np.ndarray, current: np.ndarray) -> PairMotion | None:
     Returns:
         the corners' motion, or None when no corner was found or followed (a blank frame).
     """
+    import cv2
+
     a, b = _work_grey(previous), _work_grey(current)
     if a.shape != b.shape:
         raise ValueError(f"frames of different sizes: {previous.shape} and {current.shape}")

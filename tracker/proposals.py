@@ -1,7 +1,8 @@
 """Object proposals that start tracks when no ``--init`` box is given.
 
 A proposer looks at one frame at a time and returns candidate boxes. Adding one is one
-class: subclass :class:`Proposer` and set ``proposer_id``.
+class: subclass :class:`Proposer` and set ``proposer_id`` (from another package: declare it
+in the ``attentrack.proposers`` entry-point group, as attentrack does for ``saliency``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import cv2
 import numpy as np
 
 from attentrack.tracker.errors import InputError
-
-PROPOSERS: dict[str, type["Proposer"]] = {}
+from attentrack.tracker.registry import PROPOSERS
 
 
 class Proposer(ABC):
@@ -24,9 +24,7 @@ class Proposer(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        pid = cls.__dict__.get("proposer_id", "")
-        if pid:
-            PROPOSERS[pid] = cls
+        PROPOSERS.register_subclass(cls)
 
     @abstractmethod
     def propose(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,8 +211,12 @@ def _fragment_size(mask: np.ndarray, min_pixels: int) -> tuple[float, float] | N
     return float(np.median(sizes[:, 2])), float(np.median(sizes[:, 3]))
 
 
-def create_proposer(name: str, **kwargs) -> Proposer:
-    """Build a registered proposer by name (``mog2`` ...)."""
-    if name not in PROPOSERS:
-        raise InputError(f"unknown proposal source {name!r}; available: {', '.join(sorted(PROPOSERS))}")
-    return PROPOSERS[name](**kwargs)
+def create_proposer(name: str, options: dict | None = None, **kwargs) -> Proposer:
+    """Build a registered proposer by name (``mog2``, ``saliency`` ...).
+
+    Args:
+        name: a registered ``proposer_id``.
+        options: options from a user (text values converted, unknown names an error).
+        **kwargs: further constructor arguments, passed as they are.
+    """
+    return PROPOSERS.create(name, options, **kwargs)

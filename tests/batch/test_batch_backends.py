@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from attentrack.tracker.batch import BACKENDS, BatchOptions, LocalBackend, RayBackend, create_backend
+from attentrack.tracker.batch import BatchOptions, LocalBackend, RayBackend, create_backend
+from attentrack.tracker.registry import BACKENDS
 from attentrack.tracker.batch.backends import _describe_exit
 from attentrack.tracker.errors import InputError
 

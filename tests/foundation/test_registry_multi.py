@@ -3,10 +3,11 @@
 import numpy as np
 import pytest
 
-from attentrack.tracker.base import TRACKERS, SingleObjectTracker, Tracker, available_trackers, create_tracker, tracker_params
+from attentrack.tracker.base import SingleObjectTracker, Tracker, available_trackers, create_tracker, tracker_params
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.runner import multi_object_tracker
-from attentrack.tracker.proposals import PROPOSERS, create_proposer
+from attentrack.tracker.proposals import create_proposer
+from attentrack.tracker.registry import PROPOSERS, TRACKERS
 
 
 def test_builtin_trackers_registered():
@@ -52,7 +53,7 @@ def test_adding_a_tracker_is_one_class():
         with pytest.raises(InputError, match="has no option"):
             create_tracker("test-drift", {"sped": "1"})
     finally:
-        TRACKERS.pop("test-drift", None)
+        TRACKERS.unregister("test-drift")
 
 
 def test_unknown_tracker():

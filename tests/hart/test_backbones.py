@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from attentrack.tracker.backbones import BACKBONES, Backbone, available_backbones, create_backbone
+from attentrack.tracker.backbones import Backbone, available_backbones, create_backbone
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.registry import BACKBONES
 
 torch.set_num_threads(2)
 
@@ -38,7 +39,7 @@ def test_registry():
     try:
         assert isinstance(create_backbone("test-tiny"), Tiny)
     finally:
-        BACKBONES.pop("test-tiny")
+        BACKBONES.unregister("test-tiny")
 
 
 def test_load_torchvision_style_alexnet_weights(tmp_path):

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from attentrack.tracker.attention import (
-    GLIMPSE_READERS,
     GlimpseReader,
     ImagePyramid,
     available_glimpse_readers,
     create_glimpse_reader,
 )
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.registry import GLIMPSE_READERS
 
 torch.set_num_threads(2)
 READERS = ["gaussian", "stn"]
@@ -94,7 +94,7 @@ def test_registry_and_errors():
     try:
         assert create_glimpse_reader("test-nearest", 4).__class__ is NearestGlimpse
     finally:
-        GLIMPSE_READERS.pop("test-nearest")
+        GLIMPSE_READERS.unregister("test-nearest")
 
 
 def test_pyramid_levels_and_sizes():

@@ -38,7 +38,9 @@ def clip(tmp_path):
 
 
 def _command_paths(group: click.Group, prefix=()):
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # lazy groups: the names, each loaded by get_command
+        cmd = group.get_command(ctx, name)
         path = (*prefix, name)
         yield " ".join(path)
         if isinstance(cmd, click.Group):
@@ -49,12 +51,18 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
     """A cheap real invocation of every command (``None``: needs the data folder)."""
     gt = tmp_path / "gt.txt"
     gt.write_text("".join(f"{i},1,{20 + 3 * (i - 1)},{30 + (i - 1)},24,24,1,-1,-1,-1\n" for i in range(1, 13)))
+    seq = tmp_path / "SEQ-MOT"  # a MOTChallenge folder: gt/gt.txt beside the video
+    (seq / "gt").mkdir(parents=True, exist_ok=True)
+    (seq / "gt" / "gt.txt").write_text(gt.read_text())
+    (seq / clip.name).write_bytes(clip.read_bytes())
     return {
         "models": ["models"],
         "camera-motion": ["camera-motion", clip, "--pairs", "5"],
         "track": ["track", clip, "-m", "static", "--init", "20,30,24,24", "-o", tmp_path / "t", "-q"],
         "eval": ["eval", "--help"],
         "eval mot": ["eval", "mot", "--gt", gt, "--pred", gt, "--json"],
+        "eval association": ["eval", "association", seq, "--seeds", "1", "--json"],
+        "eval pipelines": ["eval", "pipelines", seq, "-m", "blobs", "-m", "static", "--out", tmp_path / "pipes", "--json"],
         "eval sot": ["eval", "sot", "-m", "static", "--json", tmp_path / "SEQ"],
         "train": ["train", "--help"],
         "train hart": None if data_dir_or_none is None else [
@@ -74,6 +82,7 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
         "bench batch": ["bench", "batch", "-m", "static", "--no-tud", "--clips", "1", "--clip-frames", "5",
                         "--workers", "1", "--backend", "local", "--json"],
         "bench stream": ["bench", "stream", "--frames", "20", "--size", "64x48", "--json"],
+        "bench startup": ["bench", "startup", "--runs", "1", "--json"],
         # saliency (issue 5)
         "saliency": ["saliency", clip, "--method", "ceb", "--target", "pedestrian", "-o", tmp_path / "s.png", "-q"],
         "train pedestrian-classifier": None if data_dir_or_none is None else [

@@ -32,8 +32,7 @@ import torch
 from torch import nn
 
 from attentrack.tracker.errors import InputError
-
-GLIMPSE_READERS: dict[str, type["GlimpseReader"]] = {}
+from attentrack.tracker.registry import GLIMPSE_READERS
 
 #: the coarsest pyramid level keeps at least this many pixels on its short side
 MIN_LEVEL_SIDE = 8
@@ -165,11 +164,7 @@ class GlimpseReader(nn.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        rid = cls.__dict__.get("reader_id", "")
-        if rid:
-            if rid in GLIMPSE_READERS and GLIMPSE_READERS[rid].__qualname__ != cls.__qualname__:
-                raise RuntimeError(f"glimpse reader {rid!r} registered twice")
-            GLIMPSE_READERS[rid] = cls
+        GLIMPSE_READERS.register_subclass(cls)
 
     def __init__(self, size: int = 48) -> None:
         super().__init__()
@@ -410,19 +405,12 @@ def gather_crops(images: torch.Tensor, index: torch.Tensor, top_left: torch.Tens
 
 def create_glimpse_reader(name: str, size: int = 48) -> GlimpseReader:
     """Build a registered glimpse reader (``gaussian``, ``stn``, ...)."""
-    import attentrack.tracker.attention.filterbank  # noqa: F401
-    import attentrack.tracker.attention.spatial_transformer  # noqa: F401
-
-    if name not in GLIMPSE_READERS:
-        raise InputError(f"unknown glimpse reader {name!r}; available: {', '.join(sorted(GLIMPSE_READERS))}")
-    return GLIMPSE_READERS[name](size=size)
+    return GLIMPSE_READERS.get(name)(size=size)
 
 
 def available_glimpse_readers() -> list[str]:
-    """Names of the registered glimpse readers."""
-    import attentrack.tracker.attention.spatial_transformer  # noqa: F401
-
-    return sorted(GLIMPSE_READERS)
+    """Names of the registered glimpse readers (imports none of them)."""
+    return GLIMPSE_READERS.names()
 
 
 from attentrack.tracker.attention import spatial_transformer as _stn  # noqa: E402,F401  (registers)

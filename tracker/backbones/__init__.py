@@ -15,7 +15,8 @@ Built-in backbones:
 ``state_dict`` file loads with :meth:`Backbone.load_pretrained` (no torchvision needed).
 
 Adding a backbone is one class: subclass :class:`Backbone`, set ``backbone_id`` and the
-attributes ``out_channels`` and ``stride``.
+attributes ``out_channels`` and ``stride`` (or, from another package, declare it in the
+``attentrack.backbones`` entry-point group; see :mod:`attentrack.tracker.registry`).
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ import torch
 from torch import nn
 
 from attentrack.tracker.errors import InputError
-
-BACKBONES: dict[str, type["Backbone"]] = {}
+from attentrack.tracker.registry import BACKBONES
 
 
 class Backbone(nn.Module):
@@ -45,11 +45,7 @@ class Backbone(nn.Module):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        bid = cls.__dict__.get("backbone_id", "")
-        if bid:
-            if bid in BACKBONES and BACKBONES[bid].__qualname__ != cls.__qualname__:
-                raise RuntimeError(f"backbone {bid!r} registered twice")
-            BACKBONES[bid] = cls
+        BACKBONES.register_subclass(cls)
 
     def feature_size(self, glimpse_size: int) -> int:
         """Side of the feature map for a ``glimpse_size`` glimpse."""
@@ -141,19 +137,9 @@ def fold_conv_batchnorm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
 
 def create_backbone(name: str, **kwargs) -> Backbone:
     """Build a registered backbone (``small``, ``alexnet``, ``resnet18``, ...)."""
-    import attentrack.tracker.backbones.alexnet  # noqa: F401
-    import attentrack.tracker.backbones.resnet  # noqa: F401
-    import attentrack.tracker.backbones.small  # noqa: F401
-
-    if name not in BACKBONES:
-        raise InputError(f"unknown backbone {name!r}; available: {', '.join(sorted(BACKBONES))}")
-    return BACKBONES[name](**kwargs)
+    return BACKBONES.get(name)(**kwargs)
 
 
 def available_backbones() -> list[str]:
-    """Names of the registered backbones."""
-    import attentrack.tracker.backbones.alexnet  # noqa: F401
-    import attentrack.tracker.backbones.resnet  # noqa: F401
-    import attentrack.tracker.backbones.small  # noqa: F401
-
-    return sorted(BACKBONES)
+    """Names of the registered backbones (imports none of them)."""
+    return BACKBONES.names()

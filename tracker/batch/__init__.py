@@ -6,7 +6,7 @@ Main entry points: :func:`collect_jobs` (inputs -> jobs), :func:`run_batch`,
 :class:`BatchOptions`, the backends ``local`` and ``ray`` (:func:`create_backend`).
 """
 
-from attentrack.tracker.batch.backends import BACKENDS, Backend, LocalBackend, RayBackend, create_backend
+from attentrack.tracker.batch.backends import Backend, LocalBackend, RayBackend, create_backend
 from attentrack.tracker.batch.jobs import FORMATS, BatchOptions, JobResult, VideoJob, job_key, run_job
 from attentrack.tracker.batch.manifest import collect_jobs, expand_input, read_manifest
 from attentrack.tracker.batch.runner import plan, run_batch
@@ -14,7 +14,7 @@ from attentrack.tracker.batch.summary import BatchSummary
 from attentrack.tracker.batch.synthetic import SyntheticSource, SyntheticSpec, open_any_source
 
 __all__ = [
-    "BACKENDS", "Backend", "BatchOptions", "BatchSummary", "FORMATS", "JobResult", "LocalBackend", "RayBackend",
+    "Backend", "BatchOptions", "BatchSummary", "FORMATS", "JobResult", "LocalBackend", "RayBackend",
     "SyntheticSource", "SyntheticSpec", "VideoJob", "collect_jobs", "create_backend", "expand_input", "job_key",
     "open_any_source", "plan", "read_manifest", "run_batch", "run_job",
 ]

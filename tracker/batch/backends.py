@@ -21,8 +21,7 @@ from typing import Callable, ClassVar
 
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, run_job_safely
 from attentrack.tracker.errors import InputError
-
-BACKENDS: dict[str, type["Backend"]] = {}
+from attentrack.tracker.registry import BACKENDS, TRACKERS
 
 #: called with each result as soon as its video ends
 ResultCallback = Callable[[JobResult], None]
@@ -35,9 +34,7 @@ class Backend(ABC):
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
-        bid = cls.__dict__.get("backend_id", "")
-        if bid:
-            BACKENDS[bid] = cls
+        BACKENDS.register_subclass(cls)
 
     @abstractmethod
     def run(self, tasks: list[tuple[VideoJob, str]], options: BatchOptions, out_dir: Path,
@@ -79,7 +76,8 @@ class LocalBackend(Backend):
 
     def run(self, tasks, options, out_dir, on_result=None):
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["attentrack.tracker.batch.jobs", "torch", "cv2", "attentrack.tracker.trackers"])
+        model = (TRACKERS.target(options.model) or "").partition(":")[0]
+        ctx.set_forkserver_preload(["attentrack.tracker.batch.jobs", "torch", "cv2", *([model] if model else [])])
         pending = deque(enumerate(tasks))
         running: dict[int, tuple[int, mp.Process, object]] = {}
         results: list[JobResult | None] = [None] * len(tasks)
@@ -163,10 +161,7 @@ class RayBackend(Backend):
         return ray
 
     def _gpus(self, ray, options: BatchOptions) -> float:
-        from attentrack.tracker.base import available_trackers, tracker_params
-
-        cls = available_trackers()[options.model]
-        if "device" not in {p.name for p in tracker_params(cls)}:
+        if "device" not in {p.name for p in TRACKERS.params(options.model)}:
             return 0
         device = options.device.lower()
         if device.startswith("cuda"):
@@ -200,9 +195,8 @@ class RayBackend(Backend):
 
 
 def create_backend(name: str, workers: int | None = None, address: str = "auto") -> Backend:
-    """A backend by id (``local`` or ``ray``)."""
-    if name not in BACKENDS:
-        raise InputError(f"unknown backend {name!r}; available: {', '.join(sorted(BACKENDS))}")
-    if name == "ray":
-        return RayBackend(address=address, workers=workers)
-    return BACKENDS[name](workers=workers)
+    """A backend by id (``local``, ``ray`` or one from the ``attentrack.backends`` entry points);
+    ``address`` goes to backends that take one."""
+    cls = BACKENDS.get(name)
+    takes = {p.name for p in BACKENDS.params(name)}
+    return cls(workers=workers, **({"address": address} if "address" in takes else {}))

@@ -178,10 +178,10 @@ def source_identity(source: str) -> list:
 
 def _weights_identity(options: BatchOptions) -> str:
     """sha256 of the weights the model will load: the given file, or the shipped one."""
-    from attentrack.tracker.base import available_trackers
+    from attentrack.tracker.registry import TRACKERS
 
     path = dict(options.params).get("weights")
-    cls = available_trackers().get(options.model)
+    cls = TRACKERS.get(options.model) if options.model in TRACKERS else None
     module = sys.modules.get(cls.__module__ if cls else "")
     variants = getattr(module, "SHIPPED_VARIANTS", {})
     if path in variants:  # shipped weights named, e.g. weights=fast
