@@ -40,10 +40,11 @@ def cli():
 
 
 @cli.command("models", help="List the registered trackers and their options.\n\nExample:\n\n  attentrack models")
-def models_command():
-    from attentrack.tools.options import models_help
+@click.option("--markdown", is_flag=True, help="Print the README's models table instead.")
+def models_command(markdown):
+    from attentrack.tools.options import models_help, models_markdown
 
-    click.echo(models_help())
+    click.echo(models_markdown() if markdown else models_help())
 
 
 def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> str:

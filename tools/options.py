@@ -107,6 +107,19 @@ def models_help() -> str:
     return TRACKERS.describe(skip=("device",))
 
 
+def models_markdown() -> str:
+    """The README's models table: one row per registered tracker (name, summary, model card;
+    imports every tracker). ``tests/packaging/test_readme.py`` checks that the README holds it."""
+    from attentrack.tracker.tables import markdown_lines
+
+    rows = []
+    for name, cls in TRACKERS.classes().items():
+        card = getattr(cls, "model_card", "")
+        rows.append([f"`{name}`", cls.summary or (cls.__doc__ or "").strip().splitlines()[0],
+                     f"[card]({card})" if card else "-"])
+    return "\n".join(markdown_lines(["tracker", "what", "weights"], rows, align="left"))
+
+
 def model_options(name: str, params: dict[str, str], device: str | None = None, weights: str | None = None) -> dict:
     """The constructor options for model ``name``: ``-p`` pairs plus ``--device`` and
     ``--weights`` where the model takes them (an error when it does not take weights)."""

@@ -67,6 +67,8 @@ class Tracker(ABC):
     tracker_id: ClassVar[str] = ""
     #: one line for ``attentrack models`` and ``--help``
     summary: ClassVar[str] = ""
+    #: the model card of the weights it ships, relative to the repository root ("" for none)
+    model_card: ClassVar[str] = ""
     #: what of this tracker assumes a static camera (e.g. ``"the blobs baseline"``), named by
     #: the camera-motion warning of :func:`attentrack.tracker.pipeline.run_tracking`; empty: nothing
     static_camera_user: str = ""

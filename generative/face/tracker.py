@@ -51,7 +51,9 @@ class FaceAttentionTracker(SingleObjectTracker):
     """
 
     tracker_id = "face-attention"
-    summary = "attentional generative face model: HMC over a similarity transform, from the previous frame"
+    summary = ("attentional face model (Tang et al. 2014): HMC over a similarity transform, from the previous "
+               "frame")
+    model_card = "generative/face/weights/FACE_MODEL_CARD.md"
 
     def __init__(self, weights: str = "", chains: int = 4, steps: int = 12, leapfrog: int = 4,
                  context: float = 2.0, work_side: float = 40.0, max_zoom: float = 0.1, min_side: float = 24.0,

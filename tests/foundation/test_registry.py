@@ -251,7 +251,7 @@ def test_tracker_core_does_not_import_generative():
     out = _run_python("""
         import sys
         from attentrack.tracker.base import create_tracker
-        import attentrack.tracker.trackers, attentrack.tracker.pipeline, attentrack.tracker.multi
+        import attentrack.tracker.trackers, attentrack.tracker.pipeline, attentrack.tracker.runner
         create_tracker("static"), create_tracker("mil")
         print(sorted(m for m in sys.modules if m.startswith(("attentrack.generative", "attentrack.saliency"))))
         """)

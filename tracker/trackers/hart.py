@@ -43,7 +43,9 @@ class HARTTracker(Tracker):
     """
 
     tracker_id = "hart"
-    summary = "HART: recurrent attention tracker (spatial + appearance attention), batched"
+    summary = ("HART (Kosiorek et al. 2017): Gaussian glimpse, dorsal/ventral appearance attention, LSTM, box "
+               "regression; every object of a frame in one batch")
+    model_card = "tracker/weights/HART_MODEL_CARD.md"
 
     def __init__(self, weights: str = "", device: str = "auto", glimpse: str = "",
                  threads: int = 0, engine: str = "auto") -> None:

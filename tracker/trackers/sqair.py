@@ -35,7 +35,9 @@ class SQAIRTracker(Tracker):
     fitted without labels."""
 
     tracker_id = "sqair"
-    summary = "SQAIR, unsupervised: finds and follows objects itself (CCTV: fit with --fit)"
+    summary = ("SQAIR (Kosiorek et al. 2018), unsupervised: discovers, propagates and forgets objects; "
+               "Moving MNIST weights ship, CCTV models are fitted per camera with --fit")
+    model_card = "tracker/weights/SQAIR_MODEL_CARD.md"
     #: the tracker starts its own tracks (no --init, no proposals)
     self_starting = True
 
