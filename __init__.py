@@ -34,7 +34,7 @@ _PUBLIC = {
     "create_tracker": "attentrack.tracker.base",
     "available_trackers": "attentrack.tracker.base",
     "Tracker": "attentrack.tracker.base",
-    "Track": "attentrack.tracker.base",
+    "Track": "attentrack.tracker.tracks",
     "track": "attentrack.tracker.api",
     "iter_tracks": "attentrack.tracker.api",
     "TrackingResult": "attentrack.tracker.api",

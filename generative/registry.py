@@ -76,10 +76,6 @@ def load_weights(path: str | os.PathLike, expect: str | None = None) -> Generati
     Raises:
         InputError: a missing or unreadable file, or weights of another model.
     """
-    import attentrack.generative.aligndraw  # noqa: F401  (registers)
-    import attentrack.generative.classifier  # noqa: F401
-    import attentrack.generative.draw  # noqa: F401
-
     p = Path(path)
     if not p.is_file():
         raise InputError(f"weights file not found: {p}")

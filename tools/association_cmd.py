@@ -52,7 +52,7 @@ def association_command(sequences, zooms, seeds, drop, jitter, false_positives, 
     from attentrack.datasets.mot import read_mot
     from attentrack.datasets.paths import data_root
     from attentrack.tools.options import parse_params
-    from attentrack.tracker.metrics.association import IOU_TRACKER, DegradeOptions, association_protocol
+    from attentrack.tracker.protocols.association import IOU_TRACKER, DegradeOptions, association_protocol
     from attentrack.tracker.runner import RunnerSettings
     from attentrack.tracker.tables import markdown_lines
 

@@ -45,7 +45,7 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, thre
     from attentrack.datasets.paths import data_root
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
-    from attentrack.tracker.metrics.pipelines import compare_pipelines
+    from attentrack.tracker.protocols.pipelines import compare_pipelines
     from attentrack.tracker.runner import RunnerSettings
     from attentrack.tracker.tables import markdown_lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from attentrack.tracker.base import Track
+from attentrack.tracker.tracks import Track
 
 
 def colour_for(track_id: int) -> tuple[int, int, int]:

@@ -19,9 +19,9 @@ import numpy as np
 
 from attentrack.datasets.mot import format_mot_row
 from attentrack.tracker.atomic import AtomicPath
-from attentrack.tracker.base import Track
 from attentrack.tracker.draw import draw_tracks
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.tracks import Track
 
 
 class Sink(ABC):

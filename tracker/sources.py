@@ -13,7 +13,6 @@ import queue
 import threading
 import time
 import warnings
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Iterator
 
@@ -21,31 +20,11 @@ import cv2
 import numpy as np
 
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.frame_source import FrameSource
+from attentrack.tracker.synthetic import PREFIX as SYNTHETIC_PREFIX, SyntheticSource
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")
-
-
-class FrameSource(ABC):
-    """An ordered stream of frames.
-
-    Attributes:
-        name: a short name (file stem, folder name, ``camera0`` ...).
-        fps: frames per second (the container's, or 25 when unknown).
-        size: ``(width, height)`` in pixels of the first frame.
-        frame_count: number of frames, or ``None`` for live streams.
-        live: ``True`` for cameras and network streams.
-    """
-
-    name: str = "source"
-    fps: float = 25.0
-    size: tuple[int, int] = (0, 0)
-    frame_count: int | None = None
-    live: bool = False
-
-    @abstractmethod
-    def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(frame_index, frame)`` from the start."""
 
 
 def _natural_key(path: str):
@@ -174,7 +153,7 @@ def open_source(spec: str | int | os.PathLike, reconnect: int = 0) -> FrameSourc
             (frames in ``img1/`` or ``img/``, or one video file inside); a glob such as
             ``"frames/*.png"``; a camera index (``0``); an ``rtsp://``, ``http(s)://``
             URL; or ``synthetic:frames=N,size=WxH,objects=K,seed=S``, a clip generated on
-            the fly (:mod:`attentrack.tracker.batch.synthetic`; for benchmarks of long streams).
+            the fly (:mod:`attentrack.tracker.synthetic`; for benchmarks of long streams).
         reconnect: cameras and URLs: reopen a stream that stops up to this many times (see
             :class:`VideoCaptureSource`); ignored for recorded sources.
 
@@ -187,9 +166,7 @@ def open_source(spec: str | int | os.PathLike, reconnect: int = 0) -> FrameSourc
     if "://" in text:
         name = Path(text.split("?")[0].rstrip("/")).name or "stream"
         return VideoCaptureSource(text, name=name, live=True, reconnect=reconnect)
-    if text.startswith("synthetic:"):
-        from attentrack.tracker.batch.synthetic import SyntheticSource
-
+    if text.startswith(SYNTHETIC_PREFIX):
         return SyntheticSource(text)
     if any(ch in text for ch in "*?["):
         paths = [p for p in glob.glob(text) if p.lower().endswith(IMAGE_EXTENSIONS)]

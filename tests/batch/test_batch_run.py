@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch.conftest import output_bytes
-from tests.tools.test_cli import run_cli
 from attentrack.tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
 from attentrack.tracker.batch.jobs import record_path, run_job
 from attentrack.tracker.errors import InputError
+from tests.batch.conftest import output_bytes
+from tests.tools.test_cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = BatchOptions(model="static")
@@ -25,7 +25,7 @@ STATIC = BatchOptions(model="static")
 
 def _long_jobs(n: int = 3, frames: int = 1500) -> list[VideoJob]:
     """Synthetic clips long enough to be caught mid-way, each with its first-frame boxes."""
-    from attentrack.tracker.batch.synthetic import SyntheticSource
+    from attentrack.tracker.synthetic import SyntheticSource
 
     jobs = []
     for k in range(n):

@@ -7,10 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from attentrack.tracker.batch.synthetic import SyntheticSource, SyntheticSpec, open_any_source
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.pipeline import run_tracking
 from attentrack.tracker.sinks import MotTxtSink
+from attentrack.tracker.sources import open_source
+from attentrack.tracker.synthetic import SyntheticSource, SyntheticSpec
 from attentrack.tracker.trackers.static import StaticTracker
 
 
@@ -24,7 +25,7 @@ def test_spec_parsing_and_canonical_text():
 
 
 def test_frames_are_a_function_of_the_index():
-    a, b = SyntheticSource("synthetic:frames=30,size=96x64,objects=3"), open_any_source("synthetic:frames=30,size=96x64,objects=3")
+    a, b = SyntheticSource("synthetic:frames=30,size=96x64,objects=3"), open_source("synthetic:frames=30,size=96x64,objects=3")
     frames_a = [f for _, f in a]
     assert len(frames_a) == a.frame_count == 30 and frames_a[0].shape == (64, 96, 3) and frames_a[0].dtype == np.uint8
     assert np.array_equal(frames_a[17], b.frame(17))

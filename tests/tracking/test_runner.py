@@ -11,8 +11,8 @@ from attentrack.datasets.mot import MotRows, read_mot
 from attentrack.tracker.appearance import colour_embeddings, cosine_distance
 from attentrack.tracker.association import FORBIDDEN, assign, association_cost
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.metrics.association import IOU_TRACKER, association_protocol
 from attentrack.tracker.motion import BoxKalman
+from attentrack.tracker.protocols.association import IOU_TRACKER, association_protocol
 from attentrack.tracker.runner import MultiObjectTracker, RunnerSettings
 
 

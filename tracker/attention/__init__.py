@@ -412,6 +412,3 @@ def available_glimpse_readers() -> list[str]:
     """Names of the registered glimpse readers (imports none of them)."""
     return GLIMPSE_READERS.names()
 
-
-from attentrack.tracker.attention import spatial_transformer as _stn  # noqa: E402,F401  (registers)
-from attentrack.tracker.attention.filterbank import GaussianGlimpse  # noqa: E402,F401  (registers)

@@ -29,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from attentrack.tracker.attention import GlimpseReader
+
 #: filters are cut at this many standard deviations when cropping their support
 SUPPORT_SIGMAS = 3.0
 
@@ -142,9 +144,6 @@ def write_with_filterbanks(patch: torch.Tensor, fy: torch.Tensor, fx: torch.Tens
         ``(B, C, H, W)``: ``Fy.T @ patch @ Fx`` per channel.
     """
     return torch.matmul(torch.matmul(fy.transpose(1, 2).unsqueeze(1), patch), fx.unsqueeze(1))
-
-
-from attentrack.tracker.attention import GlimpseReader  # noqa: E402  (the package defines it first)
 
 
 class GaussianGlimpse(GlimpseReader):

@@ -11,10 +11,10 @@ from attentrack.tracker.batch.jobs import FORMATS, BatchOptions, JobResult, Vide
 from attentrack.tracker.batch.manifest import collect_jobs, expand_input, read_manifest
 from attentrack.tracker.batch.runner import plan, run_batch
 from attentrack.tracker.batch.summary import BatchSummary
-from attentrack.tracker.batch.synthetic import SyntheticSource, SyntheticSpec, open_any_source
+from attentrack.tracker.synthetic import SyntheticSource, SyntheticSpec
 
 __all__ = [
     "Backend", "BatchOptions", "BatchSummary", "FORMATS", "JobResult", "LocalBackend", "RayBackend",
     "SyntheticSource", "SyntheticSpec", "VideoJob", "collect_jobs", "create_backend", "expand_input", "job_key",
-    "open_any_source", "plan", "read_manifest", "run_batch", "run_job",
+    "plan", "read_manifest", "run_batch", "run_job",
 ]

@@ -109,9 +109,9 @@ def _stream_child(spec: str, model: str) -> dict:
     """In a fresh process: track ``spec`` from its first-frame boxes into a MOT file."""
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.batch.jobs import limit_threads
-    from attentrack.tracker.batch.synthetic import SyntheticSource
     from attentrack.tracker.pipeline import run_tracking
     from attentrack.tracker.sinks import MotTxtSink
+    from attentrack.tracker.synthetic import SyntheticSource
 
     limit_threads()
     source = SyntheticSource(spec)

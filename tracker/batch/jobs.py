@@ -41,7 +41,7 @@ class VideoJob:
 
     Attributes:
         name: base name of the outputs (unique within a batch).
-        source: what :func:`attentrack.tracker.batch.synthetic.open_any_source` opens: a video file,
+        source: what :func:`attentrack.tracker.sources.open_source` opens: a video file,
             an image folder or glob, a sequence folder, or ``synthetic:...``.
         init: ``x, y, w, h`` pixel boxes of the objects in the first frame, as a tuple of
             4-tuples; empty: start tracks from proposals.
@@ -159,7 +159,7 @@ def source_identity(source: str) -> list:
     modification time; for folders and globs, those of every file; otherwise the text."""
     import glob as globmod
 
-    from attentrack.tracker.batch.synthetic import PREFIX, SyntheticSpec
+    from attentrack.tracker.synthetic import PREFIX, SyntheticSpec
 
     if source.startswith(PREFIX):
         return [SyntheticSpec.parse(source).text]
@@ -324,13 +324,13 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     """:func:`run_job`'s tracking into ``out`` (which exists, its stale partial files and
     completion record removed): the outputs written, the record not yet."""
     from attentrack.tracker.base import create_tracker
-    from attentrack.tracker.batch.synthetic import open_any_source
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.runner import multi_object_tracker
     from attentrack.tracker.sinks import JsonlSink, MotTxtSink, VideoSink
+    from attentrack.tracker.sources import open_source
 
-    source = open_any_source(job.source, reconnect=options.reconnect)
+    source = open_source(job.source, reconnect=options.reconnect)
     tracker = create_tracker(options.model, dict(options.params))
     init = np.asarray(job.init, dtype=float) if job.init else None
     starts_own = getattr(tracker, "self_starting", False)

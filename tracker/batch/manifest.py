@@ -25,10 +25,10 @@ import re
 from pathlib import Path
 
 from attentrack.tracker.batch.jobs import VideoJob
-from attentrack.tracker.batch.synthetic import PREFIX
 from attentrack.tracker.boxes import parse_box
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.sources import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from attentrack.tracker.synthetic import PREFIX
 
 MANIFEST_FIELDS = ("source", "name", "init", "gt")
 MANIFEST_SUFFIXES = (".csv", ".jsonl", ".ndjson")
@@ -82,7 +82,7 @@ def expand_input(spec: str) -> list[VideoJob]:
         InputError: a path that does not exist, or an input with nothing to track.
     """
     if spec.startswith(PREFIX):
-        from attentrack.tracker.batch.synthetic import SyntheticSpec
+        from attentrack.tracker.synthetic import SyntheticSpec
 
         s = SyntheticSpec.parse(spec)
         return [VideoJob(_safe_name(f"synthetic-{s.frames}-{s.width}x{s.height}-{s.objects}-{s.seed}"), s.text)]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.sources import FrameSource
+from attentrack.tracker.frame_source import FrameSource
 
 PREFIX = "synthetic:"
 
@@ -115,11 +115,3 @@ class SyntheticSource(FrameSource):
     def __iter__(self):
         for i in range(self.spec.frames):
             yield i, self.frame(i)
-
-
-def open_any_source(spec: str, reconnect: int = 0) -> FrameSource:
-    """:func:`attentrack.tracker.sources.open_source` (which also opens ``synthetic:...`` clips);
-    ``reconnect`` as there (cameras and stream URLs)."""
-    from attentrack.tracker.sources import open_source
-
-    return open_source(spec, reconnect=reconnect)

@@ -70,7 +70,7 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
     """
     from attentrack.tracker.api import iter_tracks
     from attentrack.tracker.base import create_tracker
-    from attentrack.tracker.metrics.association import rows_from_tracks
+    from attentrack.tracker.protocols.association import rows_from_tracks
 
     tracker = create_tracker(model, dict(options))
     fit_seconds = 0.0
