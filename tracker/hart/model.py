@@ -55,13 +55,13 @@ from attentrack.tracker.attention import ImagePyramid, create_glimpse_reader
 from attentrack.tracker.backbones import create_backbone
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.hart.modules import (
-    MLP,
     DorsalStream,
     TemplateCorrelation,
     VentralStream,
     ZoneoutLSTMCell,
     contrast_normalise,
 )
+from attentrack.tracker.layers import MLP
 
 ARCHS = ("corr", "paper")
 
@@ -214,7 +214,7 @@ class HART(nn.Module):
         if self.use_corr:
             k = max(3, int(round(fs / cfg.context)))
             self.corr = TemplateCorrelation(c, k, cfg.corr_channels)
-            self.corr_summary = MLP((cfg.corr_channels * fs * fs, 64))
+            self.corr_summary = MLP(cfg.corr_channels * fs * fs, 64)
         fc_in = cfg.feature_maps * fs * fs + (4 if cfg.att_input else 0)
         fc_in += cfg.corr_channels * fs * fs if self.use_corr else 0
         self.fc = nn.Linear(fc_in, u)
@@ -222,9 +222,9 @@ class HART(nn.Module):
         # corr: the heads also see the correlation summary and the log size of the window
         # relative to the first one (a prior against scale drift)
         box_in = u + (64 + 4 if self.use_corr else 0)
-        self.box_head = MLP((box_in, u, 4), final_init=1e-3)
-        self.att_head = MLP((box_in, u, 4), final_init=1e-3)
-        self.score_head = MLP((box_in + 4, 32, 1))
+        self.box_head = MLP(box_in, u, 4, final_init=1e-3)
+        self.att_head = MLP(box_in, u, 4, final_init=1e-3)
+        self.score_head = MLP(box_in + 4, 32, 1)
         self.att_gain = nn.Parameter(torch.full((4,), float(cfg.att_gain)))
         # first attention: box enlarged by `context`, plus a small learned bias
         self.att_bias = nn.Parameter(torch.zeros(4))

@@ -1,5 +1,5 @@
 """Building blocks of HART: ventral and dorsal streams, dynamic filters, the template
-correlation branch, a zoneout LSTM and small MLPs.
+correlation branch and a zoneout LSTM (its MLPs are :class:`attentrack.tracker.layers.MLP`).
 
 Shapes use ``N`` for objects (the batch), ``C`` for backbone channels and ``F`` for the
 side of the feature map.
@@ -43,27 +43,6 @@ def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     if conv.bias is not None:
         out = out + conv.bias.reshape(1, -1, 1)
     return out.reshape(n, -1, h, w)
-
-
-class MLP(nn.Sequential):
-    """Linear layers with ELU between them; the last layer's weights start small.
-
-    Args:
-        sizes: ``(in, hidden..., out)``.
-        final_init: the last layer's weights are uniform in ``+-final_init`` and its bias
-            zero (0 keeps PyTorch's default initialisation).
-    """
-
-    def __init__(self, sizes: tuple[int, ...], final_init: float = 0.0) -> None:
-        layers: list[nn.Module] = []
-        for i in range(len(sizes) - 1):
-            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-            if i < len(sizes) - 2:
-                layers.append(nn.ELU())
-        super().__init__(*layers)
-        if final_init > 0:
-            nn.init.uniform_(layers[-1].weight, -final_init, final_init)
-            nn.init.zeros_(layers[-1].bias)
 
 
 class VentralStream(nn.Module):

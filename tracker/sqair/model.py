@@ -45,8 +45,8 @@ from torch import nn
 from torch.distributions import Normal
 
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.layers import MLP
 from attentrack.tracker.sqair.modules import (
-    MLP,
     GLIMPSE_DECODERS,
     GaussianHead,
     _axis,

@@ -1,4 +1,5 @@
-"""Building blocks of SQAIR: the spatial transformer read and write, MLPs, glimpse coders.
+"""Building blocks of SQAIR: the spatial transformer read and write, Gaussian heads, glimpse
+decoders (their MLPs are :class:`attentrack.tracker.layers.MLP`).
 
 ``where`` (the object's pose) is 4 numbers ``sx, sy, tx, ty`` in normalised canvas
 coordinates (``align_corners=False``: ``-1`` and ``1`` are the outer edges of the first and
@@ -12,6 +13,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from attentrack.tracker.layers import MLP
 
 
 def where_from_latent(z_where: torch.Tensor) -> torch.Tensor:
@@ -87,22 +90,6 @@ def stn_write(glimpse: torch.Tensor, where: torch.Tensor, canvas: tuple[int, int
     inv = 1 / where[:, :2]
     grid = _grid(inv, -where[:, 2:] * inv, canvas[0], canvas[1])
     return F.grid_sample(glimpse, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-class MLP(nn.Sequential):
-    """Linear layers with ELU between them (none after the last).
-
-    Args:
-        sizes: ``[in, hidden..., out]``.
-    """
-
-    def __init__(self, *sizes: int) -> None:
-        layers: list[nn.Module] = []
-        for i in range(len(sizes) - 1):
-            layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-            if i < len(sizes) - 2:
-                layers.append(nn.ELU())
-        super().__init__(*layers)
 
 
 class GaussianHead(nn.Module):
