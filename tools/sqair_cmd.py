@@ -31,7 +31,7 @@ def _held_out(digits):
 
 def _parse_sets(sets: tuple[str, ...]) -> dict:
     from attentrack.tracker.base import coerce_option
-    from attentrack.tracker.sqair.model import SQAIRConfig
+    from attentrack.tracker.sqair.config import SQAIRConfig
 
     out: dict = {}
     fields = SQAIRConfig.__dataclass_fields__
@@ -48,7 +48,8 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     settings. ``glimpse_hidden`` may grow (the appearance path is widened without changing what
     the model computes, :func:`attentrack.tracker.sqair.widen.widen_appearance`); other settings that
     change a layer's shape are refused."""
-    from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig, load_weights
+    from attentrack.tracker.sqair.config import SQAIRConfig
+    from attentrack.tracker.sqair.model import SQAIR, load_weights
     from attentrack.tracker.sqair.widen import widen_appearance
 
     loaded = load_weights(path)
@@ -380,7 +381,10 @@ def bench_sqair_command(clip, weights, min_frames, threads, particles, as_json):
     import torch
 
     from attentrack.datasets.paths import data_root
-    from attentrack.tracker.sqair.cctv import CanvasTracker, ForegroundCanvas, cctv_config, read_frames
+    from attentrack.tracker.sqair.cctv.canvas import ForegroundCanvas
+    from attentrack.tracker.sqair.cctv.config import cctv_config
+    from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
+    from attentrack.tracker.sqair.cctv.videos import read_frames
     from attentrack.tracker.sqair.model import SQAIR, load_weights
 
     torch.set_num_threads(threads)

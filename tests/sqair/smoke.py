@@ -9,7 +9,8 @@ TINY = ["--set", "hidden=16", "--set", "what_dim=4", "--set", "glimpse=8", "--se
 
 def tiny_weights(tmp_path, canvas: int = 50):
     """A small untrained SQAIR weights file for a square canvas."""
-    from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig, save_weights
+    from attentrack.tracker.sqair.config import SQAIRConfig
+    from attentrack.tracker.sqair.model import SQAIR, save_weights
 
     path = tmp_path / f"tiny{canvas}.pt"
     if not path.is_file():

@@ -12,17 +12,12 @@ import torch
 import pytest
 
 from attentrack.datasets.wide_view import surround_from_samples, wide_view_frame
-from attentrack.tracker.sqair.cctv import (
-    CanvasTracker,
-    ForegroundCanvas,
-    blob_frames,
-    blob_shape_prior,
-    cctv_config,
-    fit_cctv,
-    foreground_blobs,
-    read_frames,
-    video_canvases,
-)
+from attentrack.tracker.sqair.cctv.blobs import blob_frames, blob_shape_prior, foreground_blobs
+from attentrack.tracker.sqair.cctv.canvas import ForegroundCanvas
+from attentrack.tracker.sqair.cctv.config import cctv_config
+from attentrack.tracker.sqair.cctv.fit import fit_cctv
+from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
+from attentrack.tracker.sqair.cctv.videos import read_frames, video_canvases
 
 
 @pytest.mark.parametrize("zoom_out", [1.0, 1.5])

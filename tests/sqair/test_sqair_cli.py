@@ -10,7 +10,8 @@ import pytest
 from tests.sqair.smoke import tiny_weights
 from tests.tools.test_cli import run_cli
 from attentrack.tracker.base import create_tracker
-from attentrack.tracker.sqair.cctv import ForegroundCanvas, video_canvases
+from attentrack.tracker.sqair.cctv.canvas import ForegroundCanvas
+from attentrack.tracker.sqair.cctv.videos import video_canvases
 
 
 @pytest.fixture
@@ -73,7 +74,7 @@ def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
 
 def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_foreground(tmp_path, clip):
     from tests.foundation.conftest import moving_square_frames
-    from attentrack.tracker.sqair.cctv import camera_background
+    from attentrack.tracker.sqair.cctv.background import camera_background
     from attentrack.tracker.sqair.model import read_checkpoint
 
     code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=1", "-p", "canvas_width=32",
@@ -122,8 +123,8 @@ def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_pa
 def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path):
     import tracemalloc
 
+    from attentrack.tracker.sqair.cctv.videos import fit_canvases, read_frames
     from tests.foundation.conftest import moving_square_frames, write_video
-    from attentrack.tracker.sqair.cctv import fit_canvases, read_frames
 
     path = tmp_path / "long.avi"
     write_video(path, moving_square_frames(n=300, size=(320, 240), step=(1, 0)))
@@ -199,7 +200,7 @@ def test_blobs_baseline_follows_the_square(clip):
 
 
 def test_foreground_blobs_and_the_window_prior_they_give():
-    from attentrack.tracker.sqair.cctv import blob_shape_prior, foreground_blobs
+    from attentrack.tracker.sqair.cctv.blobs import blob_shape_prior, foreground_blobs
 
     canvases = np.zeros((12, 60, 80), np.float32)
     for t in range(12):  # one upright 6x15 "person" walking right, a 2x2 speck of noise
@@ -220,7 +221,8 @@ def test_foreground_blobs_and_the_window_prior_they_give():
 def test_canvas_tracker_reports_objects_by_rendered_mass():
     import torch
 
-    from attentrack.tracker.sqair.cctv import CanvasTracker, cctv_config
+    from attentrack.tracker.sqair.cctv.config import cctv_config
+    from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
     from attentrack.tracker.sqair.model import SQAIR
 
     torch.manual_seed(0)
@@ -255,7 +257,8 @@ def test_set_parses_true_and_false_flags():
 def test_canvas_tracker_forgets_objects_over_empty_canvas_and_finds_the_next_blob():
     import torch
 
-    from attentrack.tracker.sqair.cctv import CanvasTracker, cctv_config
+    from attentrack.tracker.sqair.cctv.config import cctv_config
+    from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
     from attentrack.tracker.sqair.model import SQAIR
 
     torch.manual_seed(0)
@@ -345,7 +348,7 @@ def test_streaming_tracker_follows_k_particles_and_keeps_identities_when_the_sho
     import torch
 
     from attentrack.datasets.moving_mnist import MovingMnist, load_digits
-    from attentrack.tracker.sqair.cctv import CanvasTrack, CanvasTracker
+    from attentrack.tracker.sqair.cctv.tracking import CanvasTrack, CanvasTracker
     from attentrack.tracker.sqair.model import load_weights
     from attentrack.tracker.trackers.sqair import SHIPPED_WEIGHTS
 
@@ -408,7 +411,7 @@ def test_cctv_evaluation_of_a_wider_view(tmp_path, clip):
 
 
 def test_smaller_people_get_a_sharper_likelihood_so_each_earns_the_same_evidence():
-    from attentrack.tracker.sqair.cctv import BASE_SIGMA, MIN_SIGMA, REFERENCE_WINDOW_AREA, cctv_config, likelihood_sigma
+    from attentrack.tracker.sqair.cctv.config import BASE_SIGMA, MIN_SIGMA, REFERENCE_WINDOW_AREA, cctv_config, likelihood_sigma
 
     # at or above the reference size: the base sigma, as the recipe was measured
     assert likelihood_sigma(9, 22) == BASE_SIGMA and likelihood_sigma(40, 40) == BASE_SIGMA
@@ -428,7 +431,7 @@ def test_smaller_people_get_a_sharper_likelihood_so_each_earns_the_same_evidence
 def test_small_people_start_with_window_noise_on_their_own_scale():
     import torch
 
-    from attentrack.tracker.sqair.cctv import cctv_config, size_factor
+    from attentrack.tracker.sqair.cctv.config import cctv_config, size_factor
     from attentrack.tracker.sqair.model import SQAIR
 
     for scale_prior in (0.1146, 0.046875):  # TUD-Campus's people at 80x60, and three times smaller

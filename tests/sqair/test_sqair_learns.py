@@ -6,8 +6,9 @@ import numpy as np
 import torch
 
 from attentrack.datasets.moving_mnist import MovingMnist, load_digits
+from attentrack.tracker.sqair.config import SQAIRConfig
 from attentrack.tracker.sqair.losses import SQAIRLoss, iwae_bound
-from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.sqair.model import SQAIR
 from attentrack.tracker.sqair.train import TrainOptions, curriculum_length, train
 
 

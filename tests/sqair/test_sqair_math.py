@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from attentrack.tracker.sqair.losses import SQAIRLoss, iwae_bound, vimco_baselines
-from attentrack.tracker.sqair.model import SQAIR, ObjectState, SQAIRConfig, load_weights, object_boxes, save_weights
-from attentrack.tracker.sqair.modules import stn_read, stn_write, where_from_latent, where_to_box
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.config import SQAIRConfig
+from attentrack.tracker.sqair.losses import SQAIRLoss, iwae_bound, vimco_baselines
+from attentrack.tracker.sqair.model import SQAIR, ObjectState, load_weights, save_weights
+from attentrack.tracker.sqair.modules import stn_read, stn_write, where_from_latent, where_to_box
+from attentrack.tracker.sqair.readout import object_boxes
 
 
 def test_write_of_read_of_identity_box_returns_the_glimpse():
@@ -124,7 +126,7 @@ def test_discovery_can_be_limited_to_the_first_frame():
 
 
 def test_residual_peak_finds_the_unexplained_object_and_anchors_discovery():
-    from attentrack.tracker.sqair.model import residual_peak
+    from attentrack.tracker.sqair.anchors import residual_peak
 
     img = torch.zeros(2, 30, 40)
     img[0, 4:16, 26:32] = 1.0  # a 6x12 object centred at pixel (28.5, 9.5)
@@ -144,7 +146,7 @@ def test_residual_peak_finds_the_unexplained_object_and_anchors_discovery():
 
 
 def test_nearest_peak_follows_an_object_that_moved_and_keeps_a_lost_one():
-    from attentrack.tracker.sqair.model import nearest_peak, window_mass
+    from attentrack.tracker.sqair.anchors import nearest_peak, window_mass
 
     img = torch.zeros(1, 30, 40)
     img[0, 4:16, 20:26] = 1.0  # the object moved 4 px right of a window centred at x=19
@@ -160,7 +162,7 @@ def test_nearest_peak_follows_an_object_that_moved_and_keeps_a_lost_one():
 
 
 def test_window_centroid_follows_the_intensity_inside_the_window_only():
-    from attentrack.tracker.sqair.model import window_centroid
+    from attentrack.tracker.sqair.anchors import window_centroid
 
     img = torch.zeros(1, 30, 40)
     img[0, 6:14, 20:24] = 1.0  # 4x8 object centred at pixel (22, 10), inside the first window
@@ -285,7 +287,7 @@ def test_a_fixed_keep_prior_charges_every_object_in_every_frame():
 
 
 def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
-    from attentrack.tracker.sqair.cctv import snap_box_to_mask
+    from attentrack.tracker.sqair.cctv.snap import snap_box_to_mask
 
     frame = (640, 480)
     mask = np.zeros((240, 320), np.float32)  # half the frame's resolution, like MOG2's
@@ -303,7 +305,8 @@ def test_a_coarse_box_snaps_to_the_foreground_within_one_canvas_pixel():
 
 
 def test_a_box_wider_than_the_prior_allows_is_a_group_and_is_not_reported():
-    from attentrack.tracker.sqair.cctv import CanvasTracker, cctv_config
+    from attentrack.tracker.sqair.cctv.config import cctv_config
+    from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
 
     model = SQAIR(cctv_config(80, 60, scale_prior=0.1, aspect_prior=2.0)).eval()
     assert model.prior_window_px() == (8, 16)  # 0.1 of 80 wide, twice as tall in pixels

@@ -9,7 +9,8 @@ import torch
 
 from attentrack.datasets.moving_mnist import load_digits
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.sqair.config import SQAIRConfig
+from attentrack.tracker.sqair.model import SQAIR
 from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, digit_windows, glimpse_elbo, pretrain_glimpses
 
 

@@ -2,7 +2,7 @@
 
 For each sequence the particle with the largest importance weight is read out: its
 presences give the count per frame, its rendered objects give pixel boxes
-(:func:`attentrack.tracker.sqair.model.object_boxes`) and its object slots give identities (a slot
+(:func:`attentrack.tracker.sqair.readout.object_boxes`) and its object slots give identities (a slot
 keeps its identity while propagation keeps the object; a discovery in the slot starts a new
 identity). The boxes are scored against the generator's ground-truth ink boxes with
 :func:`attentrack.tracker.metrics.mot.evaluate_mot`.
@@ -19,7 +19,8 @@ import torch
 
 from attentrack.datasets.mot import MotRows
 from attentrack.tracker.sqair.losses import iwae_bound
-from attentrack.tracker.sqair.model import SQAIR, SQAIROutput, object_boxes
+from attentrack.tracker.sqair.model import SQAIR, SQAIROutput
+from attentrack.tracker.sqair.readout import object_boxes
 from attentrack.tracker.tables import markdown_lines
 
 
@@ -31,7 +32,7 @@ class ReadoutScores:
         readout: ``raw`` (every present object) or ``merged`` (objects whose pixel boxes
             mostly overlap are merged, see :func:`merge_overlapping`) of the best of ``K``
             particles, or ``online`` (what ``track --model sqair`` reports frame by frame:
-            :class:`attentrack.tracker.sqair.cctv.CanvasTracker` with the same ``K``, see
+            :class:`attentrack.tracker.sqair.cctv.tracking.CanvasTracker` with the same ``K``, see
             :func:`online_tracks`).
         count_accuracy: share of frames whose object count equals the true count.
         count_accuracy_seq: share of sequences counted right in every frame.
@@ -197,10 +198,10 @@ def online_tracks(model: SQAIR, frames: np.ndarray, particles: int, seed: int = 
 
     Args:
         frames: ``(B, T, H, W)`` in ``[0, 1]``.
-        particles: ``K`` of :class:`attentrack.tracker.sqair.cctv.CanvasTracker` (1: posterior means).
+        particles: ``K`` of :class:`attentrack.tracker.sqair.cctv.tracking.CanvasTracker` (1: posterior means).
         seed: sequence ``b`` is followed with the tracker's random stream seeded ``seed + b``.
     """
-    from attentrack.tracker.sqair.cctv import CanvasTracker
+    from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
 
     b_n, t_n = frames.shape[:2]
     m_n = model.config.max_objects

@@ -21,7 +21,10 @@ matching prior (learned for propagation, fixed for discovery: a presence prior t
 discourages extra objects and a scale prior centred near the object size);
 :meth:`SQAIR.generate` samples from the priors. States are typed tuples
 (:class:`ObjectState`); the loss (IWAE + VIMCO) is built outside, in
-:mod:`attentrack.tracker.sqair.losses`.
+:mod:`attentrack.tracker.sqair.losses`. The hyper-parameters are
+:class:`attentrack.tracker.sqair.config.SQAIRConfig`, the ``anchor`` heuristics live in
+:mod:`attentrack.tracker.sqair.anchors` and the pixel boxes of the inferred objects are read
+out by :mod:`attentrack.tracker.sqair.readout`; this module also writes and reads the weights.
 
 Differences from the paper (sized for a CPU): hidden layers have 128 units, not 256;
 propagation objects do not attend to each other through a relational RNN (with
@@ -36,7 +39,7 @@ import contextlib
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -46,201 +49,9 @@ from torch.distributions import Normal
 
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.layers import MLP
-from attentrack.tracker.sqair.modules import (
-    GLIMPSE_DECODERS,
-    GaussianHead,
-    _axis,
-    stn_read,
-    stn_write,
-    where_from_latent,
-    where_to_box,
-)
-
-
-@dataclass
-class SQAIRConfig:
-    """Hyper-parameters of :class:`SQAIR`.
-
-    Attributes:
-        height, width: canvas size in pixels.
-        max_objects: object slots per frame.
-        glimpse: glimpse side in pixels (read and written).
-        what_dim: appearance code size.
-        hidden: hidden units of every MLP and GRU (except the appearance path's, below).
-        glimpse_hidden: hidden units of the appearance path: the glimpse decoder, both glimpse
-            encoders and both ``what`` heads (0: ``hidden``). These layers decide how sharply one
-            object renders a digit; a model trained with fewer can be grown into more without
-            changing what it computes (:func:`attentrack.tracker.sqair.widen.widen_appearance`).
-        sigma: standard deviation of the Gaussian pixel likelihood (intensities 0-1).
-        disc_pres_prior: prior probability that discovery adds one more object.
-        prop_pres_prior: fixed prior probability that propagation keeps an object (0: a
-            learned prior, as in the original). A learned prior soon says "keep" almost surely,
-            so an object costs prior mass only in the frame that discovers it while it earns
-            likelihood in every frame: a second object on a digit's blurry residual pays for
-            itself within a frame or two and is kept for good. A small fixed value (e.g.
-            ``1e-8``, about 18 nats, the same as ``disc_pres_prior``) charges every object
-            again in every frame, like AIR's prior on the number of objects per image.
-        scale_prior: prior mean of an object's window side, as a fraction of the canvas.
-        scale_prior_std: prior standard deviation of the logit window side.
-        aspect_prior: prior mean of window height / window width (in pixels).
-        shift_prior_std: prior standard deviation of the window centre (normalised units).
-        anchor: centre each discovery step's ``where`` posterior on the peak of the
-            unexplained residual, and each propagated object's on the peak of the frame
-            nearest its last position (see :func:`residual_peak`); the networks then predict
-            offsets from these anchors. For small objects (CCTV), whose positions networks
-            over the whole image are slow to learn; off in the original model.
-        sequential_propagation: propagate the objects one after another, each reading the
-            frame minus the objects propagated before it (explaining away, as discovery
-            does), its window anchored (with ``anchor``) on the intensity centroid of that
-            residual inside its last window, and its ``what`` posterior centred on the
-            discovery coder's reading of its glimpse plus a learned correction. Without it
-            objects that overlap all read the same intensity and propagation cannot keep up
-            with appearance that changes every frame (walking people); off in the original.
-        shift_init_factor: multiplies the initial posterior standard deviation of the window
-            shifts (discovery 0.3, propagation 0.1, in normalised canvas units: 12 and 4 pixels
-            on an 80-pixel-wide canvas). Only the initialisation: with objects a few pixels
-            wide (CCTV, :func:`attentrack.tracker.sqair.cctv.cctv_config`) a window drawn that far off
-            misses its object, so early objects explain nothing and discovery is switched off
-            before it has learned where to look.
-        decoder: the glimpse decoder: ``mlp`` (the original's: two hidden layers, one output unit
-            per pixel) or ``conv`` (a transposed convolution, :class:`ConvGlimpseDecoder`; the
-            glimpse side must be even).
-        clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
-            MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
-            sum, under which two overlapping objects over-explain their overlap and are
-            pushed to leave a hole there. Off in the original; fine-tuning the Moving MNIST
-            weights with it did not count better (see the model card).
-    """
-
-    height: int = 50
-    width: int = 50
-    max_objects: int = 3
-    glimpse: int = 20
-    what_dim: int = 50
-    hidden: int = 128
-    glimpse_hidden: int = 0
-    sigma: float = 0.3
-    disc_pres_prior: float = 1e-3
-    prop_pres_prior: float = 0.0
-    scale_prior: float = 0.6
-    scale_prior_std: float = 0.3
-    aspect_prior: float = 1.0
-    shift_prior_std: float = 0.6
-    anchor: bool = False
-    sequential_propagation: bool = False
-    clip_canvas: bool = False
-    shift_init_factor: float = 1.0
-    decoder: str = "mlp"
-
-    def __post_init__(self) -> None:
-        if not 0.0 < float(self.disc_pres_prior) < 1.0:
-            raise InputError(f"disc_pres_prior must lie strictly between 0 and 1, got {self.disc_pres_prior}")
-        if not 0.0 <= float(self.prop_pres_prior) < 1.0:
-            raise InputError(f"prop_pres_prior must be 0 (learned) or lie strictly between 0 and 1, got {self.prop_pres_prior}")
-        if int(self.glimpse_hidden) < 0:
-            raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
-        if self.decoder not in GLIMPSE_DECODERS:
-            raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
-        if self.decoder == "conv" and int(self.glimpse) % 2:
-            raise InputError(f"the conv decoder needs an even glimpse side, got {self.glimpse}")
-        if not 0.0 < float(self.shift_init_factor) <= 1.0:
-            raise InputError(f"shift_init_factor must lie in (0, 1], got {self.shift_init_factor}")
-
-    @property
-    def appearance_hidden(self) -> int:
-        """Hidden units of the appearance path (``glimpse_hidden``, or ``hidden`` when 0)."""
-        return int(self.glimpse_hidden) or self.hidden
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "SQAIRConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"unknown SQAIR setting(s): {', '.join(unknown)}")
-        return cls(**data)
-
-
-def window_mass(image: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-    """``(n, H, W)`` intensity (negative values as 0) inside a ``window = (w, h)`` pixel
-    window centred on each pixel (sizes rounded up to odd); no gradient flows through it."""
-    kw, kh = (max(1, int(v)) | 1 for v in window)
-    return F.avg_pool2d(image.detach().clamp(min=0)[:, None], (kh, kw), stride=1,
-                        padding=(kh // 2, kw // 2), count_include_pad=True)[:, 0]
-
-
-def _peak_centre(mass: torch.Tensor) -> torch.Tensor:
-    """``(n, H, W)`` -> ``(n, 2)`` normalised centre ``tx, ty`` of each map's maximum."""
-    n, h_px, w_px = mass.shape
-    idx = mass.flatten(1).argmax(1)
-    py, px = (idx // w_px).to(mass.dtype), (idx % w_px).to(mass.dtype)
-    return torch.stack([(2 * px + 1) / w_px - 1, (2 * py + 1) / h_px - 1], -1)
-
-
-def residual_peak(residual: torch.Tensor, window: tuple[int, int]) -> torch.Tensor:
-    """Where a window holds the most unexplained intensity.
-
-    Args:
-        residual: ``(n, H, W)`` image minus what the objects so far explain.
-        window: ``(w, h)`` window size in pixels (rounded up to odd sizes).
-
-    Returns:
-        ``(n, 2)`` the centre ``tx, ty`` of the best window, in normalised canvas coordinates
-        (``-1..1``, as ``z_where``'s shift); no gradient flows through it.
-    """
-    return _peak_centre(window_mass(residual, window))
-
-
-def nearest_peak(mass: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """The peak of ``mass`` within one window of each object's last position.
-
-    Args:
-        mass: ``(n, H, W)`` :func:`window_mass` of the frame.
-        where: ``(n, m, 4)`` the objects' last ``z_where``.
-
-    Returns:
-        ``(n, m, 2)`` normalised centres; an object with no intensity within reach keeps its
-        last centre.
-    """
-    n, h_px, w_px = mass.shape
-    m = where.shape[1]
-    w = where.detach()
-    side = torch.sigmoid(w[..., :2])  # window size / canvas size, x and y
-    xs, ys = _axis(w_px, mass.dtype, mass.device), _axis(h_px, mass.dtype, mass.device)
-    near_x = (xs.view(1, 1, 1, w_px) - w[..., 2, None, None]).abs() <= 2 * side[..., 0, None, None]
-    near_y = (ys.view(1, 1, h_px, 1) - w[..., 3, None, None]).abs() <= 2 * side[..., 1, None, None]
-    local = torch.where(near_x & near_y, mass[:, None], mass.new_zeros(()))  # (n, m, H, W)
-    peak = _peak_centre(local.flatten(0, 1)).view(n, m, 2)
-    empty = local.flatten(2).amax(-1) <= 1e-6
-    return torch.where(empty[..., None], w[..., 2:], peak)
-
-
-def window_centroid(image: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """Intensity centroid (negative values as 0) inside each object's window.
-
-    Args:
-        image: ``(n, H, W)``.
-        where: ``(n, m, 4)`` ``z_where``.
-
-    Returns:
-        ``(n, m, 2)`` normalised centres ``tx, ty``; a window holding no intensity keeps its
-        centre. No gradient flows through it.
-    """
-    n, h_px, w_px = image.shape
-    w = where.detach()
-    side = torch.sigmoid(w[..., :2])  # window size / canvas size = half-extent in -1..1 units
-    xs, ys = _axis(w_px, image.dtype, image.device), _axis(h_px, image.dtype, image.device)
-    in_x = ((xs - w[..., 2, None]).abs() <= side[..., 0, None]).to(image.dtype)  # (n, m, W)
-    in_y = ((ys - w[..., 3, None]).abs() <= side[..., 1, None]).to(image.dtype)  # (n, m, H)
-    img = image.detach().clamp(min=0)
-    col = torch.einsum("nmh,nhw->nmw", in_y, img) * in_x  # mass per column inside the window
-    mass = col.sum(-1)
-    row = torch.einsum("nmw,nhw->nmh", in_x, img) * in_y
-    safe = mass.clamp(min=1e-6)
-    centre = torch.stack([(col * xs).sum(-1) / safe, (row * ys).sum(-1) / safe], -1)
-    return torch.where((mass > 1e-3)[..., None], centre, w[..., 2:])
+from attentrack.tracker.sqair.anchors import nearest_peak, residual_peak, window_centroid, window_mass
+from attentrack.tracker.sqair.config import SQAIRConfig
+from attentrack.tracker.sqair.modules import GLIMPSE_DECODERS, GaussianHead, stn_read, stn_write, where_from_latent
 
 
 class ObjectState(NamedTuple):
@@ -739,53 +550,6 @@ class SQAIR(nn.Module):
             h = self.temporal(torch.cat([what.flatten(0, 1), where.flatten(0, 1), e], -1), h.flatten(0, 1)).view_as(h)
             state = ObjectState(what, where, pres, h)
         return torch.stack(frames, 1)
-
-
-def object_boxes_from_images(objects: torch.Tensor, z_where: torch.Tensor, threshold: float = 0.3) -> torch.Tensor:
-    """Pixel boxes of rendered objects: the tight box of each object's pixels above
-    ``threshold`` (its window when nothing is that bright).
-
-    Args:
-        objects: ``(..., H, W)`` objects rendered alone (see :class:`FrameResult`).
-        z_where: ``(..., 4)`` their latent windows.
-        threshold: intensity (0-1) that counts as the object.
-
-    Returns:
-        ``(..., 4)`` ``x, y, w, h`` in canvas pixels.
-    """
-    return _boxes(objects, where_from_latent(z_where), threshold)
-
-
-def _boxes(obj: torch.Tensor, where: torch.Tensor, threshold: float) -> torch.Tensor:
-    h, w = obj.shape[-2:]
-    mask = obj > threshold
-    cols, rows = mask.any(-2), mask.any(-1)
-    xs = torch.arange(w, dtype=obj.dtype)
-    ys = torch.arange(h, dtype=obj.dtype)
-    big = float(max(h, w) + 1)
-    x0 = torch.where(cols, xs, big).amin(-1)
-    x1 = torch.where(cols, xs, -1.0).amax(-1)
-    y0 = torch.where(rows, ys, big).amin(-1)
-    y1 = torch.where(rows, ys, -1.0).amax(-1)
-    boxes = torch.stack([x0, y0, x1 - x0 + 1, y1 - y0 + 1], -1)
-    window = where_to_box(where, (w, h))
-    empty = ~(cols.any(-1))
-    return torch.where(empty[..., None], window, boxes)
-
-
-def object_boxes(out: SQAIROutput, threshold: float = 0.3) -> torch.Tensor:
-    """Pixel boxes of the inferred objects (see :func:`object_boxes_from_images`).
-
-    Args:
-        out: inference run with ``keep_objects=True``.
-        threshold: intensity (0-1) of the rendered object that counts as the object.
-
-    Returns:
-        ``(B, K, T, N, 4)`` ``x, y, w, h`` in canvas pixels (meaningless where absent).
-    """
-    if out.objects is None:
-        raise ValueError("object_boxes needs an inference run with keep_objects=True")
-    return _boxes(out.objects, out.where, threshold)
 
 
 def save_weights(model: SQAIR, path: str | os.PathLike, extra: dict | None = None) -> None:

@@ -184,5 +184,5 @@ class ConvGlimpseDecoder(nn.Module):
         return torch.sigmoid(self.up(x))
 
 
-#: glimpse decoders by the name :class:`attentrack.tracker.sqair.model.SQAIRConfig` ``decoder`` gives
+#: glimpse decoders by the name :class:`attentrack.tracker.sqair.config.SQAIRConfig` ``decoder`` gives
 GLIMPSE_DECODERS = {"mlp": GlimpseDecoder, "conv": ConvGlimpseDecoder}

@@ -14,7 +14,8 @@ from __future__ import annotations
 import torch
 
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.sqair.config import SQAIRConfig
+from attentrack.tracker.sqair.model import SQAIR
 
 APPEARANCE_MODULES = ("decoder", "prop_glimpse_enc", "prop_what", "disc_glimpse_enc", "disc_what")
 """Attributes of :class:`SQAIR` whose hidden layers ``glimpse_hidden`` sizes."""

@@ -88,7 +88,7 @@ class SQAIRTracker(Tracker):
                 80x60 CCTV model in ``attentrack bench sqair --particles 5``).
             snap: ``cctv`` only: fit each reported box to the foreground at the mask's
                 resolution (each edge moves at most one canvas pixel outwards; see
-                :func:`attentrack.tracker.sqair.cctv.snap_box_to_mask`) instead of the coarse canvas box
+                :func:`attentrack.tracker.sqair.cctv.snap.snap_box_to_mask`) instead of the coarse canvas box
                 scaled up.
             seed: random seed of ``--fit`` (initialisation, pre-training, training) and of the
                 tracking samples when ``particles`` > 1.
@@ -137,14 +137,14 @@ class SQAIRTracker(Tracker):
     @property
     def static_camera_user(self) -> str:
         """``cctv`` mode assumes a static camera (unless :meth:`fit` has checked the video)."""
-        from attentrack.tracker.sqair.cctv import STATIC_CAMERA_USER
+        from attentrack.tracker.sqair.cctv.videos import STATIC_CAMERA_USER
 
         return STATIC_CAMERA_USER if self.mode == "cctv" and not self._camera_checked else ""
 
     # -- set-up ------------------------------------------------------------------------------
 
     def _load(self, path: str) -> None:
-        from attentrack.tracker.sqair.cctv import camera_background
+        from attentrack.tracker.sqair.cctv.background import camera_background
         from attentrack.tracker.sqair.model import model_from_checkpoint, read_checkpoint
 
         checkpoint = read_checkpoint(path)
@@ -158,7 +158,8 @@ class SQAIRTracker(Tracker):
         self._start_runner()
 
     def _start_runner(self) -> None:
-        from attentrack.tracker.sqair.cctv import CanvasTracker, ForegroundCanvas
+        from attentrack.tracker.sqair.cctv.canvas import ForegroundCanvas
+        from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
 
         cctv = self.mode == "cctv"
         self._runner = CanvasTracker(self.model, particles=self.particles, seed=self.seed,  # same video, same samples
@@ -184,16 +185,12 @@ class SQAIRTracker(Tracker):
         Returns:
             the path of the fitted weights.
         """
-        from attentrack.tracker.sqair.cctv import (
-            ForegroundCanvas,
-            background_extra,
-            blob_frames,
-            blob_shape_prior,
-            cctv_config,
-            fit_canvases,
-            fit_cctv,
-            foreground_blobs,
-        )
+        from attentrack.tracker.sqair.cctv.background import background_extra
+        from attentrack.tracker.sqair.cctv.blobs import blob_frames, blob_shape_prior, foreground_blobs
+        from attentrack.tracker.sqair.cctv.canvas import ForegroundCanvas
+        from attentrack.tracker.sqair.cctv.config import cctv_config
+        from attentrack.tracker.sqair.cctv.fit import fit_cctv
+        from attentrack.tracker.sqair.cctv.videos import fit_canvases
         from attentrack.tracker.sqair.model import save_weights
 
         if self.mode != "cctv":
@@ -226,7 +223,7 @@ class SQAIRTracker(Tracker):
                              "`track VIDEO --model sqair --fit` or give --weights")
 
     def _step(self, frame: np.ndarray) -> list[Track]:
-        from attentrack.tracker.sqair.cctv import snap_box_to_mask
+        from attentrack.tracker.sqair.cctv.snap import snap_box_to_mask
 
         self._require_model()
         fh, fw = frame.shape[:2]

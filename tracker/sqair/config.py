@@ -1,0 +1,115 @@
+"""The hyper-parameters of SQAIR (:class:`SQAIRConfig`), stored with its weights as a dict."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.sqair.modules import GLIMPSE_DECODERS
+
+
+@dataclass
+class SQAIRConfig:
+    """Hyper-parameters of :class:`attentrack.tracker.sqair.model.SQAIR`.
+
+    Attributes:
+        height, width: canvas size in pixels.
+        max_objects: object slots per frame.
+        glimpse: glimpse side in pixels (read and written).
+        what_dim: appearance code size.
+        hidden: hidden units of every MLP and GRU (except the appearance path's, below).
+        glimpse_hidden: hidden units of the appearance path: the glimpse decoder, both glimpse
+            encoders and both ``what`` heads (0: ``hidden``). These layers decide how sharply one
+            object renders a digit; a model trained with fewer can be grown into more without
+            changing what it computes (:func:`attentrack.tracker.sqair.widen.widen_appearance`).
+        sigma: standard deviation of the Gaussian pixel likelihood (intensities 0-1).
+        disc_pres_prior: prior probability that discovery adds one more object.
+        prop_pres_prior: fixed prior probability that propagation keeps an object (0: a
+            learned prior, as in the original). A learned prior soon says "keep" almost surely,
+            so an object costs prior mass only in the frame that discovers it while it earns
+            likelihood in every frame: a second object on a digit's blurry residual pays for
+            itself within a frame or two and is kept for good. A small fixed value (e.g.
+            ``1e-8``, about 18 nats, the same as ``disc_pres_prior``) charges every object
+            again in every frame, like AIR's prior on the number of objects per image.
+        scale_prior: prior mean of an object's window side, as a fraction of the canvas.
+        scale_prior_std: prior standard deviation of the logit window side.
+        aspect_prior: prior mean of window height / window width (in pixels).
+        shift_prior_std: prior standard deviation of the window centre (normalised units).
+        anchor: centre each discovery step's ``where`` posterior on the peak of the
+            unexplained residual, and each propagated object's on the peak of the frame
+            nearest its last position (see :mod:`attentrack.tracker.sqair.anchors`); the
+            networks then predict offsets from these anchors. For small objects (CCTV), whose positions networks
+            over the whole image are slow to learn; off in the original model.
+        sequential_propagation: propagate the objects one after another, each reading the
+            frame minus the objects propagated before it (explaining away, as discovery
+            does), its window anchored (with ``anchor``) on the intensity centroid of that
+            residual inside its last window, and its ``what`` posterior centred on the
+            discovery coder's reading of its glimpse plus a learned correction. Without it
+            objects that overlap all read the same intensity and propagation cannot keep up
+            with appearance that changes every frame (walking people); off in the original.
+        shift_init_factor: multiplies the initial posterior standard deviation of the window
+            shifts (discovery 0.3, propagation 0.1, in normalised canvas units: 12 and 4 pixels
+            on an 80-pixel-wide canvas). Only the initialisation: with objects a few pixels
+            wide (CCTV, :func:`attentrack.tracker.sqair.cctv.config.cctv_config`) a window drawn that far off
+            misses its object, so early objects explain nothing and discovery is switched off
+            before it has learned where to look.
+        decoder: the glimpse decoder: ``mlp`` (the original's: two hidden layers, one output unit
+            per pixel) or ``conv`` (a transposed convolution,
+            :class:`attentrack.tracker.sqair.modules.ConvGlimpseDecoder`; the glimpse side must
+            be even).
+        clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
+            MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
+            sum, under which two overlapping objects over-explain their overlap and are
+            pushed to leave a hole there. Off in the original; fine-tuning the Moving MNIST
+            weights with it did not count better (see the model card).
+    """
+
+    height: int = 50
+    width: int = 50
+    max_objects: int = 3
+    glimpse: int = 20
+    what_dim: int = 50
+    hidden: int = 128
+    glimpse_hidden: int = 0
+    sigma: float = 0.3
+    disc_pres_prior: float = 1e-3
+    prop_pres_prior: float = 0.0
+    scale_prior: float = 0.6
+    scale_prior_std: float = 0.3
+    aspect_prior: float = 1.0
+    shift_prior_std: float = 0.6
+    anchor: bool = False
+    sequential_propagation: bool = False
+    clip_canvas: bool = False
+    shift_init_factor: float = 1.0
+    decoder: str = "mlp"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < float(self.disc_pres_prior) < 1.0:
+            raise InputError(f"disc_pres_prior must lie strictly between 0 and 1, got {self.disc_pres_prior}")
+        if not 0.0 <= float(self.prop_pres_prior) < 1.0:
+            raise InputError(f"prop_pres_prior must be 0 (learned) or lie strictly between 0 and 1, got {self.prop_pres_prior}")
+        if int(self.glimpse_hidden) < 0:
+            raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
+        if self.decoder not in GLIMPSE_DECODERS:
+            raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
+        if self.decoder == "conv" and int(self.glimpse) % 2:
+            raise InputError(f"the conv decoder needs an even glimpse side, got {self.glimpse}")
+        if not 0.0 < float(self.shift_init_factor) <= 1.0:
+            raise InputError(f"shift_init_factor must lie in (0, 1], got {self.shift_init_factor}")
+
+    @property
+    def appearance_hidden(self) -> int:
+        """Hidden units of the appearance path (``glimpse_hidden``, or ``hidden`` when 0)."""
+        return int(self.glimpse_hidden) or self.hidden
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SQAIRConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"unknown SQAIR setting(s): {', '.join(unknown)}")
+        return cls(**data)
