@@ -305,7 +305,7 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.metrics.mot import evaluate_mot
-    from attentrack.tracker.trackers.sqair import blob_options_for_zoom
+    from attentrack.tracker.trackers.blobs import blob_options_for_zoom
 
     torch.set_num_threads(threads)
     blob_opts = {**blob_options_for_zoom(zoom_out), **parse_params(baseline_params)}

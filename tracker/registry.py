@@ -373,7 +373,7 @@ def coerce_option(value: str, annotation: Any, name: str):
 # exactly as a third-party package would.
 
 TRACKERS = Registry("tracker", "attentrack.trackers", "tracker_id", noun="model", builtins={
-    "blobs": "attentrack.tracker.trackers.sqair:BlobTracker",
+    "blobs": "attentrack.tracker.trackers.blobs:BlobTracker",
     "hart": "attentrack.tracker.trackers.hart:HARTTracker",
     "mil": "attentrack.tracker.trackers.mil:MILTracker",
     "sqair": "attentrack.tracker.trackers.sqair:SQAIRTracker",

@@ -449,7 +449,7 @@ def test_small_people_start_with_window_noise_on_their_own_scale():
 
 
 def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_are_checked(tmp_path, clip):
-    from attentrack.tracker.trackers.sqair import BLOB_MIN_AREA, blob_options_for_zoom
+    from attentrack.tracker.trackers.blobs import BLOB_MIN_AREA, blob_options_for_zoom
 
     assert blob_options_for_zoom(1) == {"min_area": BLOB_MIN_AREA}
     assert blob_options_for_zoom(3)["min_area"] == pytest.approx(BLOB_MIN_AREA / 9)

@@ -1,0 +1,103 @@
+"""The ``blobs`` tracker: the baseline for static cameras, MOG2 foreground blobs associated
+frame to frame by IoU (no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from attentrack.tracker.base import Track, Tracker
+from attentrack.tracker.errors import InputError
+from attentrack.tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
+
+#: :class:`BlobTracker`'s default least blob area, as a fraction of the frame
+BLOB_MIN_AREA = 0.005
+
+
+def blob_options_for_zoom(zoom_out: float) -> dict[str, float]:
+    """:class:`BlobTracker` options for a view ``zoom_out`` times wider than one its defaults
+    suit (people that many times smaller): the least blob area shrinks by ``zoom_out**2``. The
+    closing kernel stays as it is: shrinking it with the people too scored worse on the wider
+    views of the TUD sequences (``attentrack eval sqair-cctv --zoom-out 2|3``; model card)."""
+    z = float(zoom_out)
+    if z < 1:
+        raise InputError(f"zoom_out must be at least 1, got {zoom_out}")
+    return {"min_area": BLOB_MIN_AREA / z ** 2}
+
+
+class BlobTracker(Tracker):
+    """The CCTV baseline: MOG2 foreground blobs associated frame to frame by IoU.
+
+    Each frame's blobs (:class:`attentrack.tracker.proposals.MOG2Proposer`) are matched to the live
+    tracks' last boxes by maximum total IoU (Hungarian); matched tracks take the blob's box,
+    unmatched blobs start tracks, and tracks unmatched for ``max_age`` frames end.
+    """
+
+    tracker_id = "blobs"
+    summary = "baseline for static cameras: MOG2 blobs + IoU association (no model)"
+    self_starting = True
+    static_camera_user = "the blobs baseline"
+
+    def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_area: float = BLOB_MIN_AREA,
+                 min_aspect: float = 0.0, close_width: float = CLOSE_WIDTH, close_height: float = CLOSE_HEIGHT) -> None:
+        """Build the tracker.
+
+        Args:
+            min_iou: least IoU between a track's last box and a blob to continue the track.
+            max_age: frames a track survives without a matching blob.
+            min_area: least blob area as a fraction of the frame.
+            min_aspect: least blob height/width (0 accepts any shape).
+            close_width, close_height: the closing kernel that joins one person's fragments,
+                as fractions of the frame's width and height (:class:`MOG2Proposer`). The
+                defaults suit people a third of the frame high or so; for a camera that sees
+                them smaller, lower ``min_area`` with their area (:func:`blob_options_for_zoom`).
+        """
+        super().__init__()
+        self.min_iou, self.max_age = min_iou, max_age
+        self._proposer = MOG2Proposer(min_area=min_area, min_aspect=min_aspect, close_width=close_width,
+                                      close_height=close_height)
+        self._tracks: dict[int, tuple[np.ndarray, int]] = {}  # id -> (box, frames unmatched)
+
+    def _step(self, frame: np.ndarray) -> list[Track]:
+        from scipy.optimize import linear_sum_assignment
+
+        from attentrack.tracker.boxes import iou_matrix
+
+        blobs, scores = self._proposer.propose(frame)
+        ids = list(self._tracks)
+        matched: dict[int, int] = {}
+        if ids and len(blobs):
+            overlap = iou_matrix(np.stack([self._tracks[i][0] for i in ids]), blobs)
+            rows, cols = linear_sum_assignment(-overlap)
+            matched = {ids[r]: c for r, c in zip(rows, cols) if overlap[r, c] >= self.min_iou}
+        out = []
+        for tid in ids:
+            box, missed = self._tracks[tid]
+            if tid in matched:
+                self._tracks[tid] = (blobs[matched[tid]], 0)
+                out.append(Track(tid, blobs[matched[tid]].copy(), float(scores[matched[tid]])))
+            elif missed + 1 > self.max_age:
+                del self._tracks[tid]
+            else:
+                self._tracks[tid] = (box, missed + 1)
+        used = set(matched.values())
+        for j in range(len(blobs)):
+            if j not in used:
+                tid = self.new_ids(1)[0]
+                self._tracks[tid] = (blobs[j], 0)
+                out.append(Track(tid, blobs[j].copy(), float(scores[j])))
+        return out
+
+    def start(self, frame, boxes):
+        self._step(frame)
+        return []
+
+    def update(self, frame):
+        return self._step(frame)
+
+    def remove(self, track_ids):
+        for tid in track_ids:
+            self._tracks.pop(int(tid), None)
+
+    @property
+    def track_ids(self):
+        return list(self._tracks)
