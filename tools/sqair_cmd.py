@@ -244,19 +244,6 @@ def _track_sequence(tracker, video: Path, fit: bool, out_dir: Path, progress: bo
     return rows, n, seconds, fitted
 
 
-def _wide_view(video: Path, gt, factor: float, out_dir: Path):
-    """``(video, gt)`` of the wider view of a sequence (written once to ``out_dir/wide.avi``)."""
-    from attentrack.datasets.wide_view import wide_view_rows, write_wide_view
-    from attentrack.tracker.sources import open_source
-
-    src = open_source(str(video))
-    path = out_dir / "wide.avi"
-    if not path.is_file():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_wide_view(lambda: (f for _, f in open_source(str(video))), path, factor, fps=src.fps)
-    return path, wide_view_rows(gt, src.size, factor)
-
-
 def _find_video(seq: Path) -> Path:
     videos = sorted(p for p in seq.glob("*") if p.suffix.lower() in (".mp4", ".avi", ".mkv", ".mov"))
     if (seq / "img1").is_dir():
@@ -305,6 +292,7 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.metrics.mot import evaluate_mot
+    from attentrack.tracker.protocols.pipelines import wide_view_sequence
     from attentrack.tracker.trackers.blobs import blob_options_for_zoom
 
     torch.set_num_threads(threads)
@@ -324,7 +312,8 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
         gts[seq.name] = read_mot(gt_file, min_confidence=1)
         seq_out = out_dir / seq.name
         if zoom_out > 1:
-            video, gts[seq.name] = _wide_view(video, gts[seq.name], zoom_out, out_dir / f"{seq.name}-wide{zoom_out:g}")
+            video, gts[seq.name] = wide_view_sequence(video, gts[seq.name], zoom_out,
+                                                      out_dir / f"{seq.name}-wide{zoom_out:g}")
             seq_out = video.parent
         opts = {**parse_params(params), "fit_steps": str(fit_steps), "fit_minutes": str(fit_minutes)}
         fitted = None
