@@ -223,6 +223,9 @@ def load_weights(path: str | os.PathLike, expect: str | None = None) -> WeightsF
         if old:
             raise InputError(f"{p} holds {model_name(old)} in an older attentrack format; convert it once with "
                              f"`attentrack weights upgrade {p} NEW.pt`")
+        if "module" in blob and "optimizer" in blob:
+            raise InputError(f"{p} is a training checkpoint, not weights; the run writes its weights beside it "
+                             f"({blob.get('model_id', 'MODEL')}.pt)")
         if isinstance(blob.get("format"), int) and blob["format"] > FORMAT:
             raise InputError(f"{p} has weights format {blob['format']}; this attentrack reads format {FORMAT} "
                              "(upgrade attentrack)")

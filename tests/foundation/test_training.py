@@ -95,6 +95,8 @@ def test_a_resumed_run_ends_where_an_uninterrupted_one_does(tmp_path):
     _assert_same(_weights(tmp_path / "a" / "regression.pt"), _weights(tmp_path / "b" / "regression.pt"))
     meta = load_weights(tmp_path / "a" / "regression.pt").metadata["training"]
     assert meta["steps"] == 12 and meta["seed"] == 0
+    with pytest.raises(InputError, match=r"checkpoint.pt is a training checkpoint, not weights; .*\(regression.pt\)"):
+        load_weights(tmp_path / "a" / "checkpoint.pt")
 
 
 def test_the_time_budget_stops_the_run_and_resume_finishes_it(tmp_path):
@@ -102,7 +104,6 @@ def test_the_time_budget_stops_the_run_and_resume_finishes_it(tmp_path):
     task = Regression(pause=0.05)
     stopped = train(task, opts)
     assert 1 <= stopped["steps"] < 12 and not stopped["finished"]
-    assert stopped["seconds"] < 2
     # the schedule's progress is the share of the budget spent, further along than the steps'
     assert task.progress[-1] > (stopped["steps"] - 1) / 12 and task.progress == sorted(task.progress)
     ck = torch.load(tmp_path / "t" / "checkpoint.pt", weights_only=True)
