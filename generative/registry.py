@@ -1,18 +1,15 @@
 """The registry of generative models: subclass :class:`GenerativeModel` with a ``model_id``.
 
-Weights files written by :func:`save_weights` hold ``{"model_id", "config", "state_dict",
-"extra"}`` with only tensors, strings, numbers, lists and dicts, so they load with
-``torch.load(..., weights_only=True)``; :func:`load_weights` rebuilds the registered model.
+Weights files are in the one weights format (:mod:`attentrack.tracker.weights_file`):
+:func:`save_weights` writes one, :func:`load_weights` rebuilds the registered model.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
 from torch import nn
 
 from attentrack.tracker.errors import InputError
@@ -51,46 +48,30 @@ class GenerativeModel(nn.Module):
             GENERATIVE_MODELS.register_subclass(cls)
 
 
-def save_weights(model: GenerativeModel, path: str | os.PathLike, extra: dict[str, str] | None = None) -> None:
-    """Write a model's weights and config atomically (loadable with ``weights_only=True``)."""
-    from attentrack.tracker.atomic import AtomicPath
+def save_weights(model: GenerativeModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> None:
+    """Write a model in the one weights format (:mod:`attentrack.tracker.weights_file`), atomically."""
+    from attentrack.tracker.weights_file import save_weights as write_weights
 
-    ap = AtomicPath(path)
-    try:
-        torch.save({"model_id": model.model_id, "config": model.config.to_dict(),
-                    "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "extra": dict(extra or {})}, ap.tmp)
-    except BaseException:
-        ap.abort()
-        raise
-    ap.commit()
+    write_weights(path, model.model_id, model.config.to_dict(), model.state_dict(), metadata)
 
 
 def load_weights(path: str | os.PathLike, expect: str | None = None) -> GenerativeModel:
-    """Rebuild a registered model from a weights file.
+    """Rebuild a registered model (in evaluation mode) from a weights file.
 
     Args:
         path: a file written by :func:`save_weights`.
-        expect: the required ``model_id`` (``None``: any).
+        expect: the required ``model_id`` (``None``: any registered generative model).
 
     Raises:
-        InputError: a missing or unreadable file, or weights of another model.
+        InputError: a missing, unreadable or broken file, weights of another model, or a
+            config or tensors this version cannot build.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"weights file not found: {p}")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-        model_id = blob["model_id"]
-        cls = GENERATIVE_MODELS[model_id]
-    except Exception as exc:
-        raise InputError(f"{p}: not a generative-model weights file ({type(exc).__name__})") from None
-    if expect is not None and model_id != expect:
-        raise InputError(f"{p}: holds {model_id!r} weights, expected {expect!r}")
-    try:
-        model = cls(cls.config_class.from_dict(blob["config"]))
-        model.load_state_dict(blob["state_dict"])
-    except Exception as exc:
-        raise InputError(f"{p}: weights do not fit the {model_id!r} model ({type(exc).__name__}: {exc})"[:300]) from None
-    model.eval()
-    return model
+    from attentrack.tracker.weights_file import load_weights as read_weights
+    from attentrack.tracker.weights_file import model_name
+
+    weights = read_weights(path, expect=expect)
+    if weights.model_id not in GENERATIVE_MODELS:
+        raise InputError(f"{path} holds {model_name(weights.model_id)}, not a generative model's "
+                         f"({', '.join(GENERATIVE_MODELS.names())})")
+    cls = GENERATIVE_MODELS[weights.model_id]
+    return weights.build(lambda config: cls(cls.config_class.from_dict(config))).eval()

@@ -307,15 +307,9 @@ def load_torchvision_weights(model: nn.Module, path: str | os.PathLike) -> nn.Mo
 
 
 def _load_state(path) -> dict:
-    if not os.path.isfile(path):
-        raise InputError(f"weights file not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise InputError(f"{path}: not a readable weights file ({type(exc).__name__})") from None
-    if not isinstance(state, dict):
-        raise InputError(f"{path}: not a state_dict")
-    return state
+    from attentrack.tracker.weights_file import read_state_dict
+
+    return read_state_dict(path)
 
 
 # ---------------------------------------------------------------- the small classifier trained here
@@ -412,19 +406,6 @@ class SmallCNN(nn.Module):
         return ((x - mean) / std).to(next(self.parameters()).device)
 
 
-def save_classifier(model: SmallCNN, path, extra: dict | None = None) -> None:
-    """Write ``{"config", "state_dict", "info"}`` atomically (loadable with ``weights_only=True``)."""
-    from attentrack.tracker.atomic import AtomicPath
-
-    ap = AtomicPath(path)
-    try:
-        torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict(), "info": extra or {}}, ap.tmp)
-        ap.commit()
-    except BaseException:
-        ap.abort()
-        raise
-
-
 SHIPPED = {"pedestrian": "pedestrian.pt", "digits": "digits.pt"}
 
 
@@ -438,15 +419,11 @@ def load_classifier(name_or_path: str | os.PathLike, device: str | torch.device 
     """A :class:`SmallCNN` from a shipped name (``pedestrian``, ``digits``) or a file written by training.
 
     Raises:
-        InputError: unknown name, missing or unreadable file, or not a classifier file.
+        InputError: unknown name, missing, unreadable or broken file, or not a classifier file.
     """
+    from attentrack.tracker.weights_file import load_weights
+
     path = weights_dir() / SHIPPED[str(name_or_path)] if str(name_or_path) in SHIPPED else name_or_path
-    state = _load_state(path)
-    if "config" not in state or "state_dict" not in state:
-        raise InputError(f"{path}: not a saliency classifier file (expected 'config' and 'state_dict')")
-    model = SmallCNN(SmallCNNConfig.from_dict(state["config"]))
-    try:
-        model.load_state_dict(state["state_dict"])
-    except RuntimeError as exc:
-        raise InputError(f"{path}: weights do not fit the classifier ({str(exc).splitlines()[0]})") from None
+    weights = load_weights(path, expect="saliency-classifier")
+    model = weights.build(lambda config: SmallCNN(SmallCNNConfig.from_dict(config)))
     return model.to(device).eval()

@@ -1,16 +1,17 @@
 """Training the small saliency classifiers (pedestrian vs background; MNIST digits on canvases).
 
-The loop is seeded and resumable: batch ``t`` is drawn from ``numpy.random.default_rng([seed, t])``,
-so a run resumed from ``OUT/checkpoint.pt`` sees exactly the batches an uninterrupted run
-would. Checkpoints and the final ``OUT/<task>.pt`` are written atomically.
+They train in the one training loop (:mod:`attentrack.tracker.training`) as a
+:class:`ClassifierTask`: seeded and resumable (batch ``t`` is drawn from
+``numpy.random.default_rng([seed, t])``, so a run resumed from ``OUT/checkpoint.pt`` sees
+exactly the batches an uninterrupted run would); checkpoints and the final ``OUT/<task>.pt``
+(the one weights format) are written atomically.
 The loss is built here, outside the model: cross-entropy for the pedestrian task, per-class
 binary cross-entropy (multi-label) for digits.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,10 @@ import torch
 import torch.nn.functional as F
 
 from attentrack.saliency.data import digits_training, pedestrian_training
-from attentrack.saliency.models import SmallCNN, SmallCNNConfig, save_classifier
-from attentrack.tracker.atomic import AtomicPath
+from attentrack.saliency.models import SmallCNN, SmallCNNConfig
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.training import LoopOptions, TrainingTask
+from attentrack.tracker.training import train as run_training
 
 TASKS = {
     "pedestrian": SmallCNNConfig(classes=["background", "pedestrian"], in_channels=3, widths=[16, 32, 64, 64],
@@ -46,8 +48,9 @@ class TrainOptions:
         resume: continue from ``out/checkpoint.pt``.
         checkpoint_every: steps between checkpoints.
         val_every: steps between validation reports (0: only at the end).
-        max_minutes: stop (and save a checkpoint) after this long; 0: no limit.
-        progress: print a line per validation.
+        max_minutes: stop (and save) once training has taken this long; 0: no limit.
+        stop_after: stop (and save) after this many steps of this run; 0: no limit.
+        progress: show a progress bar and a line per validation.
     """
 
     task: str
@@ -62,6 +65,7 @@ class TrainOptions:
     checkpoint_every: int = 100
     val_every: int = 250
     max_minutes: float = 0.0
+    stop_after: int = 0
     progress: bool = True
 
 
@@ -113,79 +117,64 @@ def evaluate(model: SmallCNN, sampler, seed: int, n: int = 256) -> tuple[float, 
     return float(loss), acc
 
 
-def train_classifier(opts: TrainOptions, log=print) -> dict:
-    """Train (or continue training) a classifier; returns a summary dict.
+class ClassifierTask(TrainingTask):
+    """A saliency classifier in :func:`attentrack.tracker.training.train`: Adam under a one-cycle
+    learning-rate schedule; batch ``t`` is drawn from ``numpy.random.default_rng([seed, t])``.
+
+    Args:
+        opts: the training options.
+    """
+
+    model_id = "saliency-classifier"
+
+    def __init__(self, opts: TrainOptions) -> None:
+        if opts.task not in TASKS:
+            raise InputError(f"unknown task {opts.task!r}; available: {', '.join(TASKS)}")
+        data = Path(opts.data)
+        if not data.is_dir():
+            raise InputError(f"data folder not found: {data}")
+        self.opts = opts
+        self.weights_name = f"{opts.task}.pt"
+        self.train_set, self.val_set = _samplers(opts.task, data)
+        torch.manual_seed(opts.seed)  # the initial weights
+        self.module = SmallCNN(SmallCNNConfig.from_dict(TASKS[opts.task].to_dict()))
+        self.config = self.module.config.to_dict()
+        self.optimizer = torch.optim.Adam(self.module.parameters(), lr=opts.lr)
+        self.schedule = torch.optim.lr_scheduler.OneCycleLR(self.optimizer, max_lr=opts.lr, total_steps=opts.steps,
+                                                            pct_start=0.15)
+
+    def loss(self, step: int, rng: np.random.Generator):
+        """The task's loss on batch ``step`` (drawn from its own generator, seeded by ``seed`` and ``step``)."""
+        x, y = _batch(self.module, self.train_set, np.random.default_rng([self.opts.seed, step]), self.opts.batch)
+        loss, acc = loss_and_accuracy(self.module, x, y)
+        return loss, {"loss": float(loss.detach()), "accuracy": acc}
+
+    def after_step(self, step: int, terms: dict[str, float]) -> None:
+        self.schedule.step()
+
+    def validate(self) -> dict[str, float]:
+        """Loss and accuracy on fixed validation samples."""
+        loss, acc = evaluate(self.module, self.val_set, self.opts.seed)
+        return {"loss": loss, "accuracy": acc}
+
+    def state(self) -> dict:
+        return {"schedule": self.schedule.state_dict(), "steps": self.opts.steps}
+
+    def load_state(self, state: dict) -> None:
+        if state["steps"] != self.opts.steps:
+            raise ValueError(f"the checkpoint is of a {state['steps']}-step schedule, not {self.opts.steps}")
+        self.schedule.load_state_dict(state["schedule"])
+
+    def metadata(self) -> dict:
+        return {"task": self.opts.task, "batch": self.opts.batch, "lr": self.opts.lr}
+
+
+def train_classifier(opts: TrainOptions) -> dict:
+    """Train (or continue training) a classifier with :func:`attentrack.tracker.training.train`;
+    returns its summary (``steps``, ``finished``, ``seconds``, ``val_loss``, ``val_accuracy``,
+    ``weights``).
 
     Raises:
-        InputError: unknown task, missing data, or a checkpoint that does not match.
+        InputError: unknown task, missing data, or a checkpoint that cannot be resumed.
     """
-    if opts.task not in TASKS:
-        raise InputError(f"unknown task {opts.task!r}; available: {', '.join(TASKS)}")
-    data = Path(opts.data)
-    if not data.is_dir():
-        raise InputError(f"data folder not found: {data}")
-    out = Path(opts.out)
-    ckpt = out / "checkpoint.pt"
-    if opts.resume and not ckpt.is_file():
-        raise InputError(f"--resume: no checkpoint at {ckpt}")
-    out.mkdir(parents=True, exist_ok=True)
-    torch.set_num_threads(opts.threads)
-    torch.manual_seed(opts.seed)
-    train_set, val_set = _samplers(opts.task, data)
-    model = SmallCNN(SmallCNNConfig.from_dict(TASKS[opts.task].to_dict()))
-    optim = torch.optim.Adam(model.parameters(), lr=opts.lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=opts.lr, total_steps=opts.steps, pct_start=0.15)
-    step, seconds = 0, 0.0
-    if opts.resume:
-        try:
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - any unpickling failure is a bad file
-            raise InputError(f"{ckpt}: unreadable checkpoint ({type(exc).__name__})") from None
-        if not isinstance(state, dict) or state.get("task") != opts.task or state.get("steps") != opts.steps:
-            raise InputError(f"{ckpt}: checkpoint is for task {state.get('task')!r} with {state.get('steps')} steps")
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        sched.load_state_dict(state["sched"])
-        step, seconds = int(state["step"]), float(state["seconds"])
-        log(f"resumed at step {step}")
-    t0 = time.perf_counter() - seconds
-    start = time.perf_counter()
-    model.train()
-    history = []
-
-    def save_checkpoint():
-        ap = AtomicPath(ckpt)
-        torch.save({"task": opts.task, "steps": opts.steps, "step": step, "seconds": time.perf_counter() - t0,
-                    "model": model.state_dict(), "optim": optim.state_dict(), "sched": sched.state_dict(),
-                    "options": asdict(opts)}, ap.tmp)
-        ap.commit()
-
-    while step < opts.steps:
-        rng = np.random.default_rng([opts.seed, step])
-        x, y = _batch(model, train_set, rng, opts.batch)
-        loss, acc = loss_and_accuracy(model, x, y)
-        optim.zero_grad()
-        loss.backward()
-        optim.step()
-        sched.step()
-        step += 1
-        if opts.val_every and step % opts.val_every == 0 or step == opts.steps:
-            vl, va = evaluate(model, val_set, opts.seed)
-            history.append({"step": step, "train_loss": float(loss.detach()), "val_loss": vl, "val_accuracy": va})
-            if opts.progress:
-                log(f"step {step}/{opts.steps}  train loss {float(loss.detach()):.4f}  val loss {vl:.4f}  "
-                    f"val accuracy {va:.3f}  {time.perf_counter() - t0:.0f}s")
-        if step % opts.checkpoint_every == 0 or step == opts.steps:
-            save_checkpoint()
-        if opts.max_minutes and time.perf_counter() - start > opts.max_minutes * 60 and step < opts.steps:
-            save_checkpoint()
-            log(f"stopped after {opts.max_minutes} min at step {step}; continue with --resume")
-            return {"task": opts.task, "step": step, "finished": False}
-    vl, va = evaluate(model, val_set, opts.seed)
-    total = time.perf_counter() - t0
-    model.eval()
-    save_classifier(model, out / f"{opts.task}.pt",
-                    {"steps": opts.steps, "seed": opts.seed, "seconds": round(total, 1), "val_loss": vl,
-                     "val_accuracy": va, "batch": opts.batch, "lr": opts.lr})
-    return {"task": opts.task, "step": step, "finished": True, "seconds": total, "val_loss": vl, "val_accuracy": va,
-            "weights": str(out / f"{opts.task}.pt"), "history": history}
+    return run_training(ClassifierTask(opts), LoopOptions.pick(opts))

@@ -24,6 +24,7 @@ from attentrack.tracker.errors import AttentrackError
         "generate": "attentrack.tools.generate_cmd:generate_command",
         "saliency": "attentrack.tools.saliency_cmd:saliency_command",
         "train": "attentrack.tools.train_cmd:train_group",
+        "weights": "attentrack.tools.weights_cmd:weights_group",
     },
     help=(
         "attentrack: video object tracking with attention models.\n\n"

@@ -49,9 +49,11 @@ def _data_folder(data: str):
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
               help="Stop (and save) after this many steps of this run; continue later with --resume.")
+@click.option("--max-minutes", default=0.0, show_default=True, type=float, help="Stop and save after this long (0: no limit).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch, lr, held_out, latents,
-                       background_glimpses, checkpoint_every, val_every, seed, threads, resume, stop_after, no_progress):
+                       background_glimpses, checkpoint_every, val_every, seed, threads, resume, stop_after, max_minutes,
+                       no_progress):
     from attentrack.generative.face.train import FaceTrainOptions, train_face
 
     if vae_steps + proposer_steps == 0:
@@ -60,7 +62,7 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
                             batch=batch, scene_batch=scene_batch, lr=lr, held_out=held_out,
                             background_glimpses=background_glimpses,
                             checkpoint_every=checkpoint_every, val_every=val_every, seed=seed, threads=threads,
-                            resume=resume, stop_after=stop_after, progress=not no_progress,
+                            resume=resume, stop_after=stop_after, max_minutes=max_minutes, progress=not no_progress,
                             config={"latents": latents})
     click.echo(json.dumps(train_face(opts)))
 

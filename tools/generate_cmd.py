@@ -133,13 +133,10 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _training_note(path: str) -> dict:
-    import torch
+    """The training summary stored with the weights at ``path``."""
+    from attentrack.tracker.weights_file import load_weights as read_weights
 
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        return json.loads(blob.get("extra", {}).get("training", "{}"))
-    except Exception:
-        return {}
+    return dict(read_weights(path).metadata.get("training") or {})
 
 
 @click.command("draw", help=(

@@ -128,9 +128,11 @@ def _train_command(task: str, cli_name: str, default_steps: int, about: str):
     @click.option("--val-every", default=100, show_default=True, type=click.IntRange(min=0))
     @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
     @click.option("--max-minutes", default=0.0, show_default=True, type=float, help="Stop and save after this long.")
-    @click.option("--no-progress", is_flag=True, help="No progress lines.")
+    @click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
+                  help="Stop (and save) after this many steps of this run; continue later with --resume.")
+    @click.option("--no-progress", is_flag=True, help="No progress bar.")
     def command(data, out, steps, batch, lr, seed, threads, checkpoint_every, val_every, resume, max_minutes,
-                no_progress):
+                stop_after, no_progress):
         from attentrack.datasets.paths import data_root
         from attentrack.saliency.train import TrainOptions, train_classifier
 
@@ -139,13 +141,13 @@ def _train_command(task: str, cli_name: str, default_steps: int, about: str):
             raise InputError("no data folder: pass --data or set ATTENTRACK_DATA")
         opts = TrainOptions(task=task, data=str(root), out=out, steps=steps, batch=batch, lr=lr, seed=seed,
                             threads=threads, resume=resume, checkpoint_every=checkpoint_every, val_every=val_every,
-                            max_minutes=max_minutes, progress=not no_progress)
-        result = train_classifier(opts, log=lambda s: click.echo(s, err=True))
+                            max_minutes=max_minutes, stop_after=stop_after, progress=not no_progress)
+        result = train_classifier(opts)
         if result["finished"]:
-            click.echo(f"{task}: {result['step']} steps in {result['seconds']:.0f}s, validation accuracy "
+            click.echo(f"{task}: {result['steps']} steps in {result['seconds']:.0f}s, validation accuracy "
                        f"{result['val_accuracy']:.3f} -> {result['weights']}")
         else:
-            click.echo(f"{task}: stopped at step {result['step']}; continue with --resume")
+            click.echo(f"{task}: stopped at step {result['steps']} ({result['weights']}); continue with --resume")
 
     return command
 

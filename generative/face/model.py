@@ -81,8 +81,10 @@ class FaceConfig:
         d = dict(d)
         if "proposer_width" in d:
             d["proposer_width"] = tuple(int(v) for v in d["proposer_width"])
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in d.items() if k in known})
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"unknown face-model settings: {', '.join(unknown)}")
+        return cls(**d)
 
 
 class FaceVAE(nn.Module):
@@ -333,36 +335,17 @@ class FaceModel:
         self.proposer.eval()
         return self
 
-    def state(self) -> dict:
-        """A ``weights_only``-loadable dict (tensors, strings, numbers)."""
-        import json
-
-        return {"format": "attentrack-face-1", "config": json.dumps(self.config.to_dict()),
-                "vae": self.vae.state_dict(), "proposer": self.proposer.state_dict(),
-                "background": self.background.state_dict(), "meta": json.dumps(self.meta)}
+    def parts(self) -> nn.ModuleDict:
+        """The three networks as one module (``vae.*``, ``proposer.*``, ``background.*`` tensors):
+        what training checkpoints and the weights file holds."""
+        return nn.ModuleDict({"vae": self.vae, "proposer": self.proposer, "background": self.background})
 
     def save(self, path) -> None:
-        """Write the weights atomically."""
-        from attentrack.tracker.atomic import AtomicPath
+        """Write the weights in the one weights format (:mod:`attentrack.tracker.weights_file`),
+        atomically, with :attr:`meta` as metadata."""
+        from attentrack.tracker.weights_file import save_weights
 
-        ap = AtomicPath(path)
-        try:
-            torch.save(self.state(), ap.tmp)
-        except BaseException:
-            ap.abort()
-            raise
-        ap.commit()
-
-    @classmethod
-    def from_state(cls, state: dict) -> "FaceModel":
-        import json
-
-        model = cls.create(FaceConfig.from_dict(json.loads(state["config"])))
-        model.vae.load_state_dict(state["vae"])
-        model.proposer.load_state_dict(state["proposer"])
-        model.background.load_state_dict(state["background"])
-        model.meta = json.loads(state.get("meta", "{}"))
-        return model.eval()
+        save_weights(path, "face", self.config.to_dict(), self.parts().state_dict(), self.meta)
 
 
 #: the face weights shipped in the package
@@ -373,20 +356,13 @@ def load_face_model(path: str | Path = "", device: torch.device | str = "cpu") -
     """Load face weights (``attentrack train face`` output; empty: the shipped weights).
 
     Raises:
-        InputError: the file is missing or is not a face-model weights file.
+        InputError: the file is missing or broken, is not a face-model weights file, or holds
+            a config or tensors this version cannot build.
     """
-    p = Path(path) if path else SHIPPED_WEIGHTS
-    if not p.is_file():
-        raise InputError(f"face weights not found: {p}")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict) or state.get("format") != "attentrack-face-1":
-            raise ValueError("not an attentrack face-model file")
-        model = FaceModel.from_state(state)
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        raise InputError(f"cannot read face weights {p}: {type(exc).__name__}: {first}") from None
-    model.vae.to(device)
-    model.proposer.to(device)
-    model.background.to(device)
-    return model
+    from attentrack.tracker.weights_file import load_weights
+
+    weights = load_weights(Path(path) if path else SHIPPED_WEIGHTS, expect="face")
+    model = weights.build(lambda config: FaceModel.create(FaceConfig.from_dict(config)), module=FaceModel.parts)
+    model.meta = dict(weights.metadata)
+    model.parts().to(device)
+    return model.eval()

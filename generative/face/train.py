@@ -2,17 +2,17 @@
 backgrounds), the VAE on canonical ORL faces, then the ConvNet proposer on synthetic scenes
 (training people on training backgrounds, :mod:`attentrack.generative.face.scenes`).
 
-Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (both networks,
-both optimisers, stage, step and the torch and numpy random states); ``resume`` continues
-from it, so an interrupted run ends with the same weights as an uninterrupted one. At the
-end ``OUT/face.pt`` holds the weights (:func:`attentrack.generative.face.model.load_face_model`).
+The model plugs into the one training loop (:mod:`attentrack.tracker.training`) as a
+:class:`FaceTask`: ``OUT/checkpoint.pt`` is replaced atomically every ``checkpoint_every``
+steps (the networks, the optimiser, step and the torch and numpy random states); ``resume``
+continues from it, so an interrupted run ends with the same weights as an uninterrupted one.
+At the end ``OUT/face.pt`` holds the weights in the one weights format
+(:func:`attentrack.generative.face.model.load_face_model` reads them).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,8 @@ from attentrack.generative.face.scenes import face_squares, load_backgrounds, ma
 from attentrack.generative.face.transform import normalise, read_glimpse
 from attentrack.tracker.boxes import iou as box_iou
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.training import LoopOptions, TrainingTask
+from attentrack.tracker.training import train as run_training
 
 #: the canonical transform of an ORL image (centre and side of :data:`CANONICAL_CROP`)
 ORL_CANONICAL_U = (CANONICAL_CROP[0] + CANONICAL_CROP[2] / 2, CANONICAL_CROP[1] + CANONICAL_CROP[3] / 2,
@@ -49,11 +51,12 @@ class FaceTrainOptions:
         background_glimpses: background glimpses the background Gaussian is fitted to.
         background_rank: factors of the background's probabilistic PCA (0: full covariance).
         checkpoint_every: checkpoint every this many steps.
-        val_every: validation every this many steps (0: never).
+        val_every: validation every this many steps (0: only at the end).
         seed: random seed.
         threads: torch threads.
         resume: continue from ``OUT/checkpoint.pt``.
         stop_after: stop (and save) after this many steps of this run (0: no limit).
+        max_minutes: stop (and save) once training has taken this long (0: no limit).
         progress: show a tqdm bar.
         config: :class:`FaceConfig` fields.
     """
@@ -74,6 +77,7 @@ class FaceTrainOptions:
     threads: int = 1
     resume: bool = False
     stop_after: int = 0
+    max_minutes: float = 0.0
     progress: bool = True
     config: dict = field(default_factory=dict)
 
@@ -148,145 +152,88 @@ def open_training_data(opts: FaceTrainOptions):
     return train_faces, val_faces, load_backgrounds(root, "train")
 
 
+class FaceTask(TrainingTask):
+    """The face model in :func:`attentrack.tracker.training.train`: ``vae_steps`` steps of the
+    VAE on augmented canonical training faces, then ``proposer_steps`` steps of the proposer on
+    synthetic scenes, each stage with its own cosine learning rate (one Adam over both
+    networks: a network outside its stage has no gradient and is left alone); the background
+    Gaussian is fitted in closed form before the first step.
+
+    Args:
+        opts: the training options.
+    """
+
+    model_id = "face"
+
+    def __init__(self, opts: FaceTrainOptions) -> None:
+        self.opts = opts
+        self.train_faces, val_faces, self.backgrounds = open_training_data(opts)
+        config = FaceConfig.from_dict({**FaceConfig().to_dict(), **opts.config})
+        self.config = config.to_dict()
+        torch.manual_seed(opts.seed)  # the initial weights
+        self.face = FaceModel.create(config)
+        self.module = self.face.parts()
+        self.optimizer = torch.optim.Adam([{"params": self.face.vae.parameters()},
+                                           {"params": self.face.proposer.parameters()}], lr=opts.lr)
+        val_rng = np.random.default_rng(opts.seed + 991)
+        self.val_faces = orl_glimpses(val_faces.images, np.tile(np.asarray(ORL_CANONICAL_U), (len(val_faces), 1)),
+                                      config.size)
+        self.val_scenes = make_scenes(val_rng, face_squares(val_faces), self.backgrounds, 128,
+                                      max_rotation=config.max_rotation)
+        self.train_squares = face_squares(self.train_faces)
+
+    def fresh_start(self) -> None:
+        """Fit the background Gaussian (closed form, from its own seeded generator)."""
+        opts, config = self.opts, self.face.config
+        glimpses = background_glimpses(np.random.default_rng(opts.seed + 555), self.backgrounds,
+                                       opts.background_glimpses, config.size, max_rotation=config.max_rotation)
+        self.face.background.fit(glimpses, rank=opts.background_rank)
+
+    def learning_rate(self, step: int, progress: float) -> float:
+        """The cosine decay from ``lr`` to 0 over the current stage."""
+        opts = self.opts
+        if step < opts.vae_steps:
+            frac = step / max(1, opts.vae_steps)
+        else:
+            frac = (step - opts.vae_steps) / max(1, opts.proposer_steps)
+        return opts.lr * 0.5 * (1 + math.cos(math.pi * frac))
+
+    def loss(self, step: int, rng: np.random.Generator):
+        """The negative VAE ELBO of a batch of faces, then the proposer's loss on a batch of scenes."""
+        opts, model = self.opts, self.face
+        if step < opts.vae_steps:
+            terms = vae_elbo(model.vae, vae_batch(rng, self.train_faces, opts.batch, model.config.size))
+            return -terms.elbo, {"elbo": terms.elbo.item(), "kl": terms.kl.item()}
+        scenes = make_scenes(rng, self.train_squares, self.backgrounds, opts.scene_batch,
+                             max_rotation=model.config.max_rotation)
+        loss = proposer_loss(model, scenes.images, scenes.u)
+        return loss, {"proposer_loss": loss.item()}
+
+    def validate(self) -> dict[str, float]:
+        """The VAE ELBO of the held-out people's faces and the proposer's mean IoU on held-out scenes."""
+        from attentrack.generative.face.model import decode_proposal
+        from attentrack.generative.face.scenes import SCENE_SIZE
+        from attentrack.generative.face.transform import u_to_box
+
+        model = self.face
+        elbo = float(vae_elbo(model.vae, self.val_faces).elbo)
+        x = proposer_input(torch.from_numpy(self.val_scenes.images)[:, None], model.config)
+        u = decode_proposal(model.proposer(x), SCENE_SIZE).double().numpy()
+        iou = float(box_iou(u_to_box(u), u_to_box(self.val_scenes.u)).mean())
+        return {"elbo": round(elbo, 2), "proposer_iou": round(iou, 4)}
+
+    def metadata(self) -> dict[str, Any]:
+        opts = self.opts
+        return {"held_out_people": opts.held_out, "vae_steps": opts.vae_steps, "proposer_steps": opts.proposer_steps}
+
+
 def train_face(opts: FaceTrainOptions) -> dict[str, Any]:
-    """Train the face VAE then the proposer; returns a summary (steps, seconds, validation).
+    """Train the face VAE then the proposer with :func:`attentrack.tracker.training.train`;
+    returns its summary (steps, seconds, validation, weights path).
 
     Raises:
-        InputError: bad options or data, or an unreadable checkpoint.
+        InputError: bad options or data, or a checkpoint that cannot be resumed.
     """
-    from attentrack.generative.face.transform import u_to_box
-
-    torch.set_num_threads(max(1, int(opts.threads)))
     cv2.setNumThreads(1)
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out / "checkpoint.pt"
-    train_faces, val_faces, backgrounds = open_training_data(opts)
-    try:
-        config = FaceConfig.from_dict({**FaceConfig().to_dict(), **opts.config})
-    except TypeError as exc:
-        raise InputError(f"bad face-model setting: {exc}") from None
-    torch.manual_seed(opts.seed)
-    rng = np.random.default_rng(opts.seed)
-    model = FaceModel.create(config)
-    opt_vae = torch.optim.Adam(model.vae.parameters(), lr=opts.lr)
-    opt_prop = torch.optim.Adam(model.proposer.parameters(), lr=opts.lr)
-    total = opts.vae_steps + opts.proposer_steps
-    step, seconds = 0, 0.0
-    history: list[dict[str, Any]] = []
-    if opts.resume and ckpt_path.is_file():
-        try:
-            ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            model.vae.load_state_dict(ck["vae"])
-            model.proposer.load_state_dict(ck["proposer"])
-            opt_vae.load_state_dict(ck["opt_vae"])
-            opt_prop.load_state_dict(ck["opt_prop"])
-            step, seconds = int(ck["step"]), float(ck["seconds"])
-            history = json.loads(ck["history"])
-            torch.set_rng_state(ck["torch_rng"])
-            rng.bit_generator.state = json.loads(ck["data_rng"])
-            if "background" in ck:
-                model.background.load_state_dict(ck["background"])
-        except Exception as exc:
-            raise InputError(f"cannot resume from {ckpt_path}: {type(exc).__name__}: {exc}") from None
-    if not bool(model.background.fitted):  # closed form, from its own seeded generator
-        model.background.fit(background_glimpses(np.random.default_rng(opts.seed + 555), backgrounds,
-                                                 opts.background_glimpses, config.size,
-                                                 max_rotation=config.max_rotation), rank=opts.background_rank)
-    val_rng = np.random.default_rng(opts.seed + 991)
-    val_faces_t = orl_glimpses(val_faces.images, np.tile(np.asarray(ORL_CANONICAL_U), (len(val_faces), 1)), config.size)
-    val_scenes = make_scenes(val_rng, face_squares(val_faces), backgrounds, 128, max_rotation=config.max_rotation)
-    train_sq = face_squares(train_faces)
-
-    def save_checkpoint():
-        from attentrack.tracker.atomic import AtomicPath
-
-        ap = AtomicPath(ckpt_path)
-        try:
-            torch.save({"vae": model.vae.state_dict(), "proposer": model.proposer.state_dict(),
-                        "background": model.background.state_dict(),
-                        "opt_vae": opt_vae.state_dict(), "opt_prop": opt_prop.state_dict(), "step": step,
-                        "seconds": seconds, "config": json.dumps(config.to_dict()), "history": json.dumps(history),
-                        "torch_rng": torch.get_rng_state(), "data_rng": json.dumps(rng.bit_generator.state)}, ap.tmp)
-        except BaseException:
-            ap.abort()
-            raise
-        ap.commit()
-
-    def validate() -> dict[str, float]:
-        model.eval()
-        with torch.no_grad():
-            torch_state = torch.get_rng_state()
-            torch.manual_seed(0)
-            elbo = float(vae_elbo(model.vae, val_faces_t).elbo)
-            torch.set_rng_state(torch_state)
-            x = proposer_input(torch.from_numpy(val_scenes.images)[:, None], config)
-            from attentrack.generative.face.model import decode_proposal
-
-            u = decode_proposal(model.proposer(x), SCENE_WH).double().numpy()
-        model.vae.train()
-        model.proposer.train()
-        iou = float(box_iou(u_to_box(u), u_to_box(val_scenes.u)).mean())
-        return {"val_elbo": round(elbo, 2), "val_proposer_iou": round(iou, 4)}
-
-    from attentrack.generative.face.scenes import SCENE_SIZE as SCENE_WH
-
-    bar = None
-    if opts.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, initial=step, desc="train face", dynamic_ncols=True)
-    t_start = time.perf_counter() - seconds
-    first = step
-    model.vae.train()
-    model.proposer.train()
-    try:
-        while step < total:
-            if opts.stop_after and step - first >= opts.stop_after:
-                break
-            if step < opts.vae_steps:
-                frac = step / max(1, opts.vae_steps)
-                for grp in opt_vae.param_groups:
-                    grp["lr"] = opts.lr * 0.5 * (1 + math.cos(math.pi * frac))
-                terms = vae_elbo(model.vae, vae_batch(rng, train_faces, opts.batch, config.size))
-                loss = -terms.elbo
-                opt_vae.zero_grad(set_to_none=True)
-                loss.backward()
-                opt_vae.step()
-                info = {"stage": "vae", "elbo": f"{terms.elbo.item():.1f}", "kl": f"{terms.kl.item():.1f}"}
-            else:
-                frac = (step - opts.vae_steps) / max(1, opts.proposer_steps)
-                for grp in opt_prop.param_groups:
-                    grp["lr"] = opts.lr * 0.5 * (1 + math.cos(math.pi * frac))
-                scenes = make_scenes(rng, train_sq, backgrounds, opts.scene_batch, max_rotation=config.max_rotation)
-                loss = proposer_loss(model, scenes.images, scenes.u)
-                opt_prop.zero_grad(set_to_none=True)
-                loss.backward()
-                opt_prop.step()
-                info = {"stage": "proposer", "loss": f"{loss.item():.4f}"}
-            step += 1
-            seconds = time.perf_counter() - t_start
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(**info)
-            if opts.val_every and (step % opts.val_every == 0 or step == opts.vae_steps):
-                v = validate()
-                history.append({"step": step, "seconds": round(seconds, 1), **v})
-                (bar.write if bar is not None else print)(f"step {step}: " + " ".join(f"{k} {x}" for k, x in v.items()))
-                with open(out / "log.jsonl", "a") as fh:
-                    fh.write(json.dumps(history[-1]) + "\n")
-            if step % opts.checkpoint_every == 0:
-                save_checkpoint()
-    finally:
-        if bar is not None:
-            bar.close()
-    save_checkpoint()
-    summary: dict[str, Any] = {"steps": step, "seconds": round(seconds, 1)}
-    if step >= total:
-        summary.update(validate())
-        model.meta = {"training": {**summary, "held_out_people": opts.held_out, "seed": opts.seed,
-                                   "vae_steps": opts.vae_steps, "proposer_steps": opts.proposer_steps}}
-        weights = out / "face.pt"
-        model.eval().save(weights)
-        summary["weights"] = str(weights)
-    return summary
+    task = FaceTask(opts)
+    return run_training(task, LoopOptions.pick(opts, steps=opts.vae_steps + opts.proposer_steps))

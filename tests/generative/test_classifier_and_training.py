@@ -60,10 +60,10 @@ def test_weights_round_trip_and_bad_files(tmp_path):
     assert blob["model_id"] == "digit-classifier"
     back = load_weights(tmp_path / "w.pt", expect="digit-classifier")
     assert all(torch.equal(a, b) for a, b in zip(m.state_dict().values(), back.state_dict().values()))
-    with pytest.raises(InputError, match="expected 'draw'"):
+    with pytest.raises(InputError, match="holds digit classifier weights .digit-classifier., not draw"):
         load_weights(tmp_path / "w.pt", expect="draw")
     with pytest.raises(InputError, match="not found"):
         load_weights(tmp_path / "none.pt")
     (tmp_path / "bad.pt").write_bytes(b"garbage")
-    with pytest.raises(InputError, match="not a generative-model weights file"):
+    with pytest.raises(InputError, match="not a readable torch weights file"):
         load_weights(tmp_path / "bad.pt")

@@ -71,7 +71,7 @@ def test_background_fit_is_the_sample_gaussian():
 @pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped face weights absent")
 def test_shipped_weights_prefer_the_true_window(data_dir):
     state = torch.load(SHIPPED_WEIGHTS, map_location="cpu", weights_only=True)
-    assert state["format"] == "attentrack-face-1"
+    assert state["format"] == 1 and state["model_id"] == "face"
     model = load_face_model()
     from attentrack.generative.face.evaluate import test_scenes
 
@@ -95,5 +95,5 @@ def test_bad_weights(tmp_path):
         load_face_model(tmp_path / "none.pt")
     bad = tmp_path / "bad.pt"
     torch.save({"format": "other"}, bad)
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="not an attentrack weights file"):
         load_face_model(bad)

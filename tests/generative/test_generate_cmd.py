@@ -30,9 +30,9 @@ def test_generate_digits_without_a_caption(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["the digit 7 is in the garden"], "vocabulary: the digit"),
     ([""], "empty caption"),
-    (["the digit 7 is at the top", "--weights", WEIGHTS_DIR / "draw.pt"], "expected 'aligndraw'"),
+    (["the digit 7 is at the top", "--weights", WEIGHTS_DIR / "draw.pt"], "holds DRAW weights (draw), not aligndraw"),
     (["--weights", "{tmp}/missing.pt"], "not found"),
-    (["--weights", "{tmp}/bad.pt"], "not a generative-model weights file"),
+    (["--weights", "{tmp}/bad.pt"], "bad.pt is not a readable torch weights file"),
 ])
 def test_generate_bad_input_is_one_line(tmp_path, args, message):
     (tmp_path / "bad.pt").write_bytes(b"not torch")
@@ -58,4 +58,4 @@ def test_eval_draw_on_a_few_test_digits(data_dir):
 
 def test_eval_with_wrong_weights_is_one_line(tmp_path, data_dir):
     code, _, err = run_cli(["eval", "draw", "--data", data_dir, "--weights", WEIGHTS_DIR / "aligndraw.pt"])
-    assert code == 2 and "expected 'draw'" in err
+    assert code == 2 and "holds alignDRAW weights (aligndraw), not draw" in err and len(err.strip().splitlines()) == 1

@@ -71,7 +71,7 @@ def test_bad_pretrained_files(tmp_path):
         b.load_pretrained(tmp_path / "missing.pt")
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"not a torch file")
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="not a readable torch backbone weights file"):
         b.load_pretrained(bad)
     wrong = tmp_path / "wrong.pt"
     torch.save({"features.0.weight": torch.zeros(3, 3)}, wrong)

@@ -115,15 +115,20 @@ def test_weights_round_trip_and_errors(tmp_path):
     with pytest.raises(InputError, match="not found"):
         load_weights(str(tmp_path / "missing.pt"))
     (tmp_path / "corrupt.pt").write_bytes(b"\x00garbage")
-    with pytest.raises(InputError, match="corrupt"):
+    with pytest.raises(InputError, match="not a readable torch weights file"):
         load_weights(str(tmp_path / "corrupt.pt"))
     payload["state_dict"]["fc.weight"] = torch.zeros(3, 3)
     torch.save(payload, tmp_path / "shape.pt")
     with pytest.raises(InputError, match="shape"):
         load_weights(str(tmp_path / "shape.pt"))
     torch.save({"a": torch.zeros(1)}, tmp_path / "other.pt")
-    with pytest.raises(InputError, match="not a HART weights file"):
+    with pytest.raises(InputError, match="not an attentrack weights file"):
         load_weights(str(tmp_path / "other.pt"))
+    payload["state_dict"] = model.state_dict()
+    payload["config"]["colour"] = "red"
+    torch.save(payload, tmp_path / "newer.pt")
+    with pytest.raises(InputError, match="cannot build its hart config .unknown HART config keys: colour"):
+        load_weights(str(tmp_path / "newer.pt"))
     with pytest.raises(InputError):
         HARTConfig.from_dict({"arch": "nope"})
     with pytest.raises(InputError):

@@ -15,7 +15,7 @@ def test_shipped_weights_load_with_weights_only():
     assert SHIPPED_WEIGHTS.is_file()
     assert SHIPPED_WEIGHTS.stat().st_size < 20 * 1024 * 1024
     payload = torch.load(SHIPPED_WEIGHTS, map_location="cpu", weights_only=True)
-    assert {"config", "state_dict"} <= set(payload)
+    assert {"config", "state_dict"} <= set(payload) and payload["model_id"] == "hart"
     assert payload["config"]["arch"] in ("corr", "paper")
 
 
@@ -69,7 +69,7 @@ def test_bad_input(tmp_path):
         HARTTracker(weights=str(tmp_path / "missing.pt"))
     corrupt = tmp_path / "corrupt.pt"
     corrupt.write_bytes(b"PK\x03\x04 definitely not a checkpoint")
-    with pytest.raises(InputError, match="corrupt"):
+    with pytest.raises(InputError, match="not a readable torch weights file"):
         HARTTracker(weights=str(corrupt))
     payload = torch.load(SHIPPED_WEIGHTS, weights_only=True)
     key = next(k for k, v in payload["state_dict"].items() if v.ndim == 2)

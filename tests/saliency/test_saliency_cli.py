@@ -53,7 +53,6 @@ def test_track_with_saliency_init_and_overlay(tmp_path, clip):
     (["track", "{clip}", "-m", "static", "--init", "saliency", "--classifier", "{tmp}/none.pt", "-o", "{tmp}/t"],
      "not found"),
     (["train", "digit-classifier", "--data", "{tmp}/nodata", "--out", "{tmp}/r"], "not found"),
-    (["train", "digit-classifier", "--data", "{tmp}", "--out", "{tmp}/r", "--resume"], "checkpoint"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, clip, args, message):
     (tmp_path / "bad.pt").write_bytes(b"junk" * 10)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,7 +58,9 @@ def test_bad_set_and_foreign_weights(tmp_path):
     _one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "disc_pres_prior=0"], "disc_pres_prior")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"junk")
-    _one_line_error(["eval", "sqair", "--weights", junk], "sqair weights")
+    _one_line_error(["eval", "sqair", "--weights", junk], "junk.pt is not a readable torch weights file")
+    hart = Path(__file__).resolve().parents[2] / "tracker" / "weights" / "hart.pt"
+    _one_line_error(["eval", "sqair", "--weights", hart], "hart.pt holds HART weights (hart), not sqair")
 
 
 def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
@@ -81,7 +84,7 @@ def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_for
                             "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=0",
                             "-p", f"save={tmp_path / 'cam.pt'}", "-o", tmp_path / "o", "-q", "--no-video"])
     assert code == 0, err
-    saved = camera_background(read_checkpoint(tmp_path / "cam.pt"))
+    saved = camera_background(read_checkpoint(tmp_path / "cam.pt").metadata)
     frames = moving_square_frames(n=12)
     assert saved is not None and saved.dtype == np.uint8 and saved.shape == frames[0].shape[:2]
     fitted = video_canvases(frames, ForegroundCanvas(32, 24, "median"))  # what the fit saw
@@ -94,7 +97,7 @@ def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_for
     assert (tmp_path / "o2" / "clip.txt").is_file()
     # weights with no background (e.g. fitted before they were saved): auto falls back to MOG2, median refuses
     bare = tiny_weights(tmp_path, canvas=40)
-    assert camera_background(read_checkpoint(bare)) is None
+    assert camera_background(read_checkpoint(bare).metadata) is None
     assert create_tracker("sqair", {"weights": str(bare)})._canvas.background == "mog2"
     _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=median", "-o", tmp_path / "o3"],
                     "no camera background")

@@ -97,10 +97,10 @@ def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_pat
     checked = train(TrainOptions(out=str(tmp_path / "val"), validate_every=1, **base), draw, validate=validate)
     assert len(scores) == 5 and all(0.0 <= s <= 1.0 for s in scores)  # steps 0 (the start) to 4
     assert checked["best_step"] == 2 and checked["best_score"] == 2.0
-    assert json.loads(torch.load(tmp_path / "val" / "best.pt", weights_only=True)["training"])["steps"] == 2
+    assert torch.load(tmp_path / "val" / "best.pt", weights_only=True)["metadata"]["training"]["steps"] == 2
     assert load_weights(tmp_path / "val" / "best.pt").config.hidden == _tiny().hidden
     logged = [json.loads(ln) for ln in (tmp_path / "val" / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in logged if "validation" in r] == [0, 1, 2, 3, 4]
+    assert [r["step"] for r in logged if "step" in r and "val_score" in r] == [0, 1, 2, 3, 4]
     a = torch.load(tmp_path / "plain" / "sqair.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "val" / "sqair.pt", weights_only=True)["state_dict"]
     for k in a:  # validating draws no random numbers from training's streams

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped S
 
 def test_weights_load_with_weights_only():
     ck = torch.load(SHIPPED_WEIGHTS, map_location="cpu", weights_only=True)
-    assert ck["model"] == "sqair"
+    assert ck["model_id"] == "sqair"
     assert SHIPPED_WEIGHTS.stat().st_size < 20 * 2**20
 
 

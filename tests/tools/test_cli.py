@@ -4,6 +4,8 @@ on stderr, exit status 2 and no output files."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
 import click
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from tests.foundation.conftest import moving_square_frames, write_video
 from tests.generative.smoke import GENERATIVE_NEEDS_DATA, generative_smoke_args
 from tests.sqair.smoke import sqair_smoke_args
 from attentrack.tools.cli import cli, main, track_main
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(args, entry=main):
@@ -55,8 +59,15 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
     (seq / "gt").mkdir(parents=True, exist_ok=True)
     (seq / "gt" / "gt.txt").write_text(gt.read_text())
     (seq / clip.name).write_bytes(clip.read_bytes())
+    import torch
+
+    old_weights = tmp_path / "old.pt"  # a saliency classifier's layout before the one weights format
+    torch.save({"config": {"classes": ["a", "b"]}, "state_dict": {"w": torch.ones(2)}, "info": {}}, old_weights)
     return {
         "models": ["models"],
+        "weights": ["weights", "--help"],
+        "weights info": ["weights", "info", REPO / "tracker" / "weights" / "hart.pt", "--json"],
+        "weights upgrade": ["weights", "upgrade", old_weights, tmp_path / "new.pt"],
         "camera-motion": ["camera-motion", clip, "--pairs", "5"],
         "track": ["track", clip, "-m", "static", "--init", "20,30,24,24", "-o", tmp_path / "t", "-q"],
         "eval": ["eval", "--help"],
@@ -161,6 +172,11 @@ def _bad_cases(tmp_path, clip):
     badgt.write_text("1,1,10,10,5,5,1,-1,-1,-1\n2,1,ten,10,5,5\n")
     good = tmp_path / "good.txt"
     good.write_text("1,1,10,10,5,5,1,-1,-1,-1\n")
+    import torch
+
+    broken = torch.load(REPO / "tracker" / "weights" / "hart.pt", weights_only=True)
+    broken["state_dict"]["fc.weight"][0, 0] = float("nan")
+    torch.save(broken, tmp_path / "nan.pt")
     out = tmp_path / "out"
     return {
         "missing file": (["track", tmp_path / "nope.mp4", "-m", "static", "--init", "1,1,5,5", "-o", out], "no such file"),
@@ -175,11 +191,15 @@ def _bad_cases(tmp_path, clip):
         "weights for a model without": (["track", clip, "-m", "static", "--weights", good, "--init", "1,1,5,5", "-o", out], "weights"),
         "missing weights": (["track", clip, "-m", "hart", "--weights", tmp_path / "w.pt", "--init", "1,1,5,5", "-o", out], "not found"),
         "corrupt weights": (["track", clip, "-m", "hart", "--weights", good, "--init", "1,1,5,5", "-o", out], "weights"),
+        "weights of another model": (["track", clip, "-m", "hart", "--weights", REPO / "tracker" / "weights" / "sqair_moving_mnist.pt",
+                                      "--init", "1,1,5,5", "-o", out], "holds SQAIR weights (sqair), not hart"),
+        "weights with NaN": (["track", clip, "-m", "hart", "--weights", tmp_path / "nan.pt", "--init", "1,1,5,5", "-o", out],
+                             "nan.pt: tensor fc.weight holds NaN values"),
         "malformed gt": (["eval", "mot", "--gt", badgt, "--pred", good], ":2:"),
         "missing gt": (["eval", "mot", "--gt", tmp_path / "none.txt", "--pred", good], "not found"),
         "unknown option": (["track", clip, "--no-such-flag"], "no-such-flag"),
         "camera-motion of an empty video": (["camera-motion", empty], ""),
-        "corrupt face weights": (["eval", "face", "--weights", good, "--scenes", "1"], "face weights"),
+        "corrupt face weights": (["eval", "face", "--weights", good, "--scenes", "1"], "not a readable torch weights file"),
         "no faces folder": (["train", "face", "--data", tmp_path / "nofr", "--out", out], "faces/orl"),
         "bad --set flag": (["train", "hart", "--data", tmp_path / "nofr", "--out", out, "--set", "att_input=maybe"],
                            "att_input='maybe' is not a valid bool"),
@@ -188,7 +208,7 @@ def _bad_cases(tmp_path, clip):
 
 BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-number box", "negative box",
              "box outside frame", "unknown model", "bad model option", "weights for a model without",
-             "missing weights", "corrupt weights", "malformed gt", "missing gt", "unknown option",
+             "missing weights", "corrupt weights", "weights of another model", "weights with NaN", "malformed gt", "missing gt", "unknown option",
              "camera-motion of an empty video",
              "corrupt face weights", "no faces folder", "bad --set flag"]
 

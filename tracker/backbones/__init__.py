@@ -80,7 +80,8 @@ class Backbone(nn.Module):
         return {k: k for k in self.state_dict()}
 
     def load_pretrained(self, path: str | os.PathLike) -> list[str]:
-        """Load weights from a ``state_dict`` ``.pt`` file (extra keys are ignored).
+        """Load weights from a ``state_dict`` ``.pt`` file, or a file holding one under ``"state_dict"``
+        (extra keys are ignored).
 
         Returns:
             the names of this module's parameters that were loaded.
@@ -89,17 +90,9 @@ class Backbone(nn.Module):
             InputError: the file is missing or unreadable, holds no matching key, or a
                 matching key has the wrong shape.
         """
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            raise InputError(f"backbone weights not found: {path}") from None
-        except Exception as exc:
-            raise InputError(f"cannot read backbone weights {path}: {type(exc).__name__}") from None
-        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict):
-            raise InputError(f"backbone weights {path} are not a state_dict")
-        state = {k.removeprefix("module."): v for k, v in state.items()}
+        from attentrack.tracker.weights_file import read_state_dict
+
+        state = {k.removeprefix("module."): v for k, v in read_state_dict(path, "backbone weights").items()}
         own = self.state_dict()
         loaded = {}
         for src, dst in self.pretrained_key_map().items():

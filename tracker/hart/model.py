@@ -376,50 +376,22 @@ class HART(nn.Module):
         }
 
 
-def save_weights(model: HART, path, extra: dict[str, Any] | None = None) -> None:
-    """Write ``{"config": dict, "state_dict": ..., **extra}`` atomically (``weights_only``-loadable)."""
-    from attentrack.tracker.atomic import AtomicPath
+def save_weights(model: HART, path, metadata: dict[str, Any] | None = None) -> None:
+    """Write the model in the one weights format (:mod:`attentrack.tracker.weights_file`), atomically."""
+    from attentrack.tracker.weights_file import save_weights as write_weights
 
-    payload = {"format": "attentrack-hart-1", "config": model.config.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    payload.update(extra or {})
-    ap = AtomicPath(path)
-    try:
-        torch.save(payload, ap.tmp)
-    except BaseException:
-        ap.abort()
-        raise
-    ap.commit()
+    write_weights(path, "hart", model.config.to_dict(), model.state_dict(), metadata)
 
 
 def load_weights(path, device: torch.device | str = "cpu") -> HART:
-    """Build a :class:`HART` from a weights file written by :func:`save_weights`.
+    """Build a :class:`HART` (in evaluation mode) from a weights file written by :func:`save_weights`.
 
     Raises:
-        InputError: the file is missing, corrupt, not HART weights, or its tensors do not
-            fit the configuration it names (one line each).
+        InputError: the file is missing or unreadable, holds another model's weights, a
+            config this version cannot build, tensors that do not fit it, or NaN or
+            infinite values (one line each).
     """
-    import os
+    from attentrack.tracker.weights_file import load_weights as read_weights
 
-    if not os.path.isfile(path):
-        raise InputError(f"HART weights not found: {path}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"HART weights {path} are corrupt or unreadable ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or "state_dict" not in payload or "config" not in payload:
-        raise InputError(f"{path} is not a HART weights file (expected keys 'config' and 'state_dict')")
-    config = HARTConfig.from_dict(dict(payload["config"]))
-    model = HART(config)
-    own = model.state_dict()
-    state = payload["state_dict"]
-    missing = [k for k in own if k not in state]
-    if missing:
-        raise InputError(f"HART weights {path} lack {len(missing)} tensors, e.g. {missing[0]}")
-    for k, v in state.items():
-        if k not in own:
-            raise InputError(f"HART weights {path} have an unexpected tensor {k}")
-        if tuple(v.shape) != tuple(own[k].shape):
-            raise InputError(f"HART weights {path}: {k} has shape {tuple(v.shape)}, expected {tuple(own[k].shape)}")
-    model.load_state_dict(state)
+    model = read_weights(path, expect="hart").build(lambda config: HART(HARTConfig.from_dict(config)))
     return model.to(device).eval()

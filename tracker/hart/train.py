@@ -15,19 +15,19 @@ holds about ``tokens`` frames (``batch = tokens // length``). The first
 ``pretrain_fraction`` of the steps draw mostly synthetic sequences
 (``1 - real_fraction_pretrain`` of them), the rest mostly real ones.
 
-Every ``checkpoint_every`` steps ``OUT/checkpoint.pt`` is replaced atomically (model,
-loss weights, optimiser, schedule and random states); ``--resume`` continues from it.
-At the end ``OUT/hart.pt`` holds the weights (:func:`attentrack.tracker.hart.model.save_weights`).
+HART plugs into the one training loop (:mod:`attentrack.tracker.training`) as a
+:class:`HARTTask`: the loop checkpoints ``OUT/checkpoint.pt`` atomically every
+``checkpoint_every`` steps (model, loss weights, optimiser, step, random states, and the
+task's curriculum and data generator), resumes from it, keeps the time budget, shows the bar,
+validates and writes ``OUT/hart.pt`` in the one weights format at the end.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
 import os
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +38,9 @@ from torch import nn
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.hart.data import Batch, RealTracks, SampleStream, SyntheticSequences, Assets, split_tracks
 from attentrack.tracker.hart.losses import HARTLoss
-from attentrack.tracker.hart.model import HART, HARTConfig, save_weights
-
-log = logging.getLogger(__name__)
+from attentrack.tracker.hart.model import HART, HARTConfig
+from attentrack.tracker.training import LoopOptions, TrainingTask
+from attentrack.tracker.training import train as run_training
 
 
 @dataclass
@@ -237,7 +237,7 @@ def validate(model: HART, batches: dict[str, Batch]) -> dict[str, float]:
     return res
 
 
-# -- the loop -----------------------------------------------------------------------------
+# -- the task the training loop runs -------------------------------------------------------
 
 def _lr_at(step: int, opts: TrainOptions) -> float:
     warm = min(200, max(1, opts.steps // 20))
@@ -254,30 +254,117 @@ def _dist_info() -> tuple[int, int, int]:
     return world, rank, local
 
 
+class HARTTask(TrainingTask):
+    """HART in :func:`attentrack.tracker.training.train`: batches from :class:`BatchSource` (its own
+    per-rank data generator, checkpointed with the curriculum), the curriculum over sequence
+    length after each step, validation IoU on rank 0, and the model wrapped in
+    ``DistributedDataParallel`` when ``world > 1``.
+
+    Args:
+        opts: the training options.
+        rank, world: this process's rank and the number of processes.
+        device: where the model trains.
+    """
+
+    model_id = "hart"
+
+    def __init__(self, opts: TrainOptions, rank: int = 0, world: int = 1,
+                 device: torch.device | None = None) -> None:
+        device = device or torch.device("cpu")
+        config = HARTConfig.from_dict(dict(opts.config))
+        self.opts, self.world, self.device = opts, world, device
+        self.is_main = rank == 0
+        self.config = config.to_dict()
+        torch.manual_seed(opts.seed)  # the initial weights
+        self.model = HART(config)
+        if opts.backbone_weights:
+            self.model.backbone.load_pretrained(opts.backbone_weights)
+        self.module = TrainModule(self.model, HARTLoss()).to(device)
+        params = list(self.module.parameters())
+        if opts.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=opts.lr)
+        else:
+            self.optimizer = torch.optim.RMSprop(params, lr=opts.lr, momentum=0.9, eps=1e-6)
+        self.wrapped: nn.Module = self.module
+        if world > 1:
+            self.wrapped = nn.parallel.DistributedDataParallel(
+                self.module, device_ids=[device.index] if device.type == "cuda" else None)
+        stream, val_tracks, sequences = open_training_data(opts)
+        self.val_sets = validation_batches(stream, val_tracks, sequences, opts.seed) if self.is_main else {}
+        self.source = BatchSource(stream, opts, opts.seed + 1000 * rank)
+        self.length, self.ema_iou, self.batch_length = opts.min_length, 0.0, opts.min_length
+        self.real_split = int(opts.steps * opts.pretrain_fraction)
+
+    def learning_rate(self, step: int, progress: float) -> float:
+        """Linear warm-up, then a cosine decay to ``lr / 10`` over the steps."""
+        return _lr_at(step, self.opts)
+
+    def loss(self, step: int, rng: np.random.Generator):
+        """The HART loss of one batch (``rng`` unused: :class:`BatchSource` has its own per-rank stream)."""
+        opts = self.opts
+        rf = opts.real_fraction_pretrain if step < self.real_split else opts.real_fraction
+        batch = self.source.get(self.length, opts.tokens, rf)
+        if self.device.type != "cpu":
+            batch = Batch([lv.to(self.device) for lv in batch.levels], batch.boxes.to(self.device),
+                          batch.presence.to(self.device))
+        self.batch_length = batch.boxes.shape[1]
+        terms = self.wrapped(batch)
+        return terms.total, {"loss": float(terms.total.detach()), "iou": float(terms.iou.detach())}
+
+    def after_step(self, step: int, terms: dict[str, float]) -> None:
+        """The curriculum: lengthen the sequences when the running training IoU passes the threshold."""
+        import torch.distributed as dist
+
+        opts = self.opts
+        iou = terms["iou"]
+        self.ema_iou = iou if step == 1 else 0.95 * self.ema_iou + 0.05 * iou
+        if self.world > 1:  # every rank must lengthen together
+            t = torch.tensor([self.ema_iou], device=self.device)
+            dist.all_reduce(t)
+            self.ema_iou = float(t) / self.world
+        if self.ema_iou > opts.iou_threshold and self.length < opts.max_length and self.batch_length == self.length:
+            self.length = min(opts.max_length, self.length + 5)
+            self.ema_iou = 0.5 * opts.iou_threshold  # must earn the next step again
+
+    def status(self) -> dict[str, Any]:
+        return {"length": self.length}
+
+    def validate(self) -> dict[str, float] | None:
+        """Mean IoU of each validation set (``real_iou``, ``synthetic_iou``)."""
+        if not self.val_sets:
+            return None
+        return {f"{k}_iou": v for k, v in validate(self.model, self.val_sets).items()}
+
+    def state(self) -> dict[str, Any]:
+        return {"length": self.length, "ema_iou": self.ema_iou,
+                "data_rng": json.dumps(self.source.rng.bit_generator.state)}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.length, self.ema_iou = int(state["length"]), float(state["ema_iou"])
+        self.source.rng.bit_generator.state = json.loads(state["data_rng"])
+
+    def metadata(self) -> dict[str, Any]:
+        return {"data": list(self.opts.data)}
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def train(opts: TrainOptions) -> dict[str, Any]:
-    """Train HART; returns a summary (steps, seconds, validation IoU, weights path).
+    """Train HART with :func:`attentrack.tracker.training.train`; returns its summary (steps,
+    seconds, validation IoU, curriculum length, weights path).
 
     Raises:
-        InputError: bad options or data, or an unreadable checkpoint.
+        InputError: bad options or data, or a checkpoint that cannot be resumed.
     """
     import torch.distributed as dist
 
-    world, rank, local = _dist_info()
-    torch.set_num_threads(max(1, opts.threads))
-    out_dir = Path(opts.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / "checkpoint.pt"
-    config = HARTConfig.from_dict(dict(opts.config))
     if opts.optimizer not in ("adam", "rmsprop"):
         raise InputError(f"unknown optimizer {opts.optimizer!r}; use adam or rmsprop")
     if opts.min_length < 2 or opts.max_length < opts.min_length:
         raise InputError("need 2 <= min_length <= max_length")
-
-    stream, val_tracks, sequences = open_training_data(opts)
-    val_sets = validation_batches(stream, val_tracks, sequences, opts.seed) if rank == 0 else {}
-    source = BatchSource(stream, opts, opts.seed + 1000 * rank)
-
-    torch.manual_seed(opts.seed)
+    world, rank, local = _dist_info()
+    torch.set_num_threads(max(1, opts.threads))
     device = torch.device("cpu")
     if world > 1:
         if torch.cuda.is_available():
@@ -285,117 +372,8 @@ def train(opts: TrainOptions) -> dict[str, Any]:
             torch.cuda.set_device(device)
         if not dist.is_initialized():
             dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    model = HART(config)
-    if opts.backbone_weights:
-        model.backbone.load_pretrained(opts.backbone_weights)
-    loss = HARTLoss()
-    module = TrainModule(model, loss).to(device)
-    params = list(module.parameters())
-    if opts.optimizer == "adam":
-        optim = torch.optim.Adam(params, lr=opts.lr)
-    else:
-        optim = torch.optim.RMSprop(params, lr=opts.lr, momentum=0.9, eps=1e-6)
-    step, length, ema_iou, seconds = 0, opts.min_length, 0.0, 0.0
-    history: list[dict[str, Any]] = []
-    if opts.resume and ckpt_path.is_file():
-        try:
-            ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-            module.load_state_dict(ck["module"])
-            optim.load_state_dict(ck["optimizer"])
-            step, length, ema_iou, seconds = int(ck["step"]), int(ck["length"]), float(ck["ema_iou"]), float(ck["seconds"])
-            history = json.loads(ck.get("history", "[]"))
-            torch.set_rng_state(ck["torch_rng"])
-            if "data_rng" in ck:
-                source.rng.bit_generator.state = json.loads(ck["data_rng"])
-        except Exception as exc:
-            raise InputError(f"cannot resume from {ckpt_path}: {type(exc).__name__}: {exc}") from None
-        if rank == 0:
-            log.info("resumed from %s at step %d", ckpt_path, step)
-    wrapped: nn.Module = module
-    if world > 1:
-        wrapped = nn.parallel.DistributedDataParallel(module, device_ids=[local] if device.type == "cuda" else None)
-
-    def save_checkpoint():
-        from attentrack.tracker.atomic import AtomicPath
-
-        ap = AtomicPath(ckpt_path)
-        try:
-            torch.save({"module": module.state_dict(), "optimizer": optim.state_dict(), "step": step,
-                        "length": length, "ema_iou": ema_iou, "seconds": seconds, "config": config.to_dict(),
-                        "history": json.dumps(history), "torch_rng": torch.get_rng_state(),
-                        "data_rng": json.dumps(source.rng.bit_generator.state)}, ap.tmp)
-        except BaseException:
-            ap.abort()
-            raise
-        ap.commit()
-
-    bar = None
-    if rank == 0 and opts.progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=opts.steps, initial=step, desc="train hart", dynamic_ncols=True)
-    real_split = int(opts.steps * opts.pretrain_fraction)
-    t_start = time.perf_counter() - seconds
-    last_val: dict[str, float] = {}
-    module.train()
-    first_step = step
-    try:
-        while step < opts.steps:
-            if opts.max_minutes and time.perf_counter() - t_start > opts.max_minutes * 60:
-                break
-            if opts.stop_after and step - first_step >= opts.stop_after:
-                break
-            rf = opts.real_fraction_pretrain if step < real_split else opts.real_fraction
-            batch = source.get(length, opts.tokens, rf)
-            if device.type != "cpu":
-                batch = Batch([lv.to(device) for lv in batch.levels], batch.boxes.to(device), batch.presence.to(device))
-            for g in optim.param_groups:
-                g["lr"] = _lr_at(step, opts)
-            terms = wrapped(batch)
-            optim.zero_grad(set_to_none=True)
-            terms.total.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            optim.step()
-            step += 1
-            iou = float(terms.iou)
-            ema_iou = iou if step == 1 else 0.95 * ema_iou + 0.05 * iou
-            if world > 1:  # every rank must lengthen together
-                t = torch.tensor([ema_iou], device=device)
-                dist.all_reduce(t)
-                ema_iou = float(t) / world
-            if ema_iou > opts.iou_threshold and length < opts.max_length and batch.boxes.shape[1] == length:
-                length = min(opts.max_length, length + 5)
-                ema_iou = 0.5 * opts.iou_threshold  # must earn the next step again
-            seconds = time.perf_counter() - t_start
-            if rank == 0:
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix(loss=f"{float(terms.total):.3f}", iou=f"{iou:.3f}", T=length,
-                                    **{f"val_{k}": f"{v:.3f}" for k, v in last_val.items()})
-                if opts.val_every and step % opts.val_every == 0 and val_sets:
-                    last_val = validate(model, val_sets)
-                    history.append({"step": step, "seconds": round(seconds, 1), "length": length,
-                                    "train_iou": round(ema_iou, 4), **{f"val_{k}": round(v, 4) for k, v in last_val.items()}})
-                    msg = f"step {step}: T={length} train IoU {ema_iou:.3f} " + " ".join(
-                        f"val {k} IoU {v:.3f}" for k, v in last_val.items())
-                    (bar.write if bar is not None else print)(msg)
-                    with open(out_dir / "log.jsonl", "a") as fh:
-                        fh.write(json.dumps(history[-1]) + "\n")
-                if step % opts.checkpoint_every == 0:
-                    save_checkpoint()
-    finally:
-        source.close()
-        if bar is not None:
-            bar.close()
-    summary: dict[str, Any] = {"steps": step, "seconds": round(seconds, 1), "length": length}
-    if rank == 0:
-        save_checkpoint()
-        if val_sets:
-            last_val = validate(model, val_sets)
-            summary.update({f"val_{k}_iou": round(v, 4) for k, v in last_val.items()})
-        weights = out_dir / "hart.pt"
-        save_weights(model, weights, extra={"training": json.dumps({**summary, "data": list(opts.data)})})
-        summary["weights"] = str(weights)
+    task = HARTTask(opts, rank, world, device)
+    summary = run_training(task, LoopOptions.pick(opts, clip=5.0))
     if world > 1 and dist.is_initialized():
         dist.barrier()
     return summary

@@ -36,7 +36,6 @@ propagated latents.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -52,6 +51,9 @@ from attentrack.tracker.layers import MLP
 from attentrack.tracker.sqair.anchors import nearest_peak, residual_peak, window_centroid, window_mass
 from attentrack.tracker.sqair.config import SQAIRConfig
 from attentrack.tracker.sqair.modules import GLIMPSE_DECODERS, GaussianHead, stn_read, stn_write, where_from_latent
+from attentrack.tracker.weights_file import WeightsFile
+from attentrack.tracker.weights_file import load_weights as read_weights
+from attentrack.tracker.weights_file import save_weights as write_weights
 
 
 class ObjectState(NamedTuple):
@@ -552,58 +554,46 @@ class SQAIR(nn.Module):
         return torch.stack(frames, 1)
 
 
-def save_weights(model: SQAIR, path: str | os.PathLike, extra: dict | None = None) -> None:
-    """Write the weights and config atomically (loadable with ``weights_only=True``)."""
-    from attentrack.tracker.atomic import AtomicPath
+def save_weights(model: SQAIR, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write the model in the one weights format (:mod:`attentrack.tracker.weights_file`), atomically.
 
-    ap = AtomicPath(path)
-    try:
-        torch.save({"model": "sqair", "config": json.dumps(model.config.to_dict()),
-                    "state_dict": model.state_dict(), **(extra or {})}, ap.tmp)
-    except BaseException:
-        ap.abort()
-        raise
-    ap.commit()
+    Args:
+        metadata: e.g. ``{"training": {...}}`` and a fitted camera's background
+            (:func:`attentrack.tracker.sqair.cctv.background_extra`).
+    """
+    write_weights(path, "sqair", model.config.to_dict(), model.state_dict(), metadata)
 
 
-def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The contents of a file saved by :func:`save_weights` (``config``, ``state_dict`` and any
-    extras, e.g. a camera background), read once.
+def read_checkpoint(path: str | os.PathLike) -> WeightsFile:
+    """The contents of a file saved by :func:`save_weights` (``config``, ``state_dict`` and
+    ``metadata``, e.g. a camera background), read once.
 
     Raises:
-        InputError: a missing, unreadable or foreign file.
+        InputError: a missing, unreadable or broken file, or one of another model.
     """
-    if not os.path.isfile(path):
-        raise InputError(f"weights file not found: {path}")
-    try:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise InputError(f"cannot read SQAIR weights {path}: {type(exc).__name__}") from None
-    if not isinstance(ck, dict) or ck.get("model") != "sqair":
-        raise InputError(f"{path} is not a SQAIR weights file")
-    return ck
+    return read_weights(path, expect="sqair")
 
 
-def model_from_checkpoint(ck: dict, path: str | os.PathLike, height: int | None = None,
+def model_from_checkpoint(ck: WeightsFile, path: str | os.PathLike, height: int | None = None,
                           width: int | None = None) -> SQAIR:
-    """The model (in eval mode) of a checkpoint read by :func:`read_checkpoint` from ``path``
+    """The model (in eval mode) of a file read by :func:`read_checkpoint` from ``path``
     (named in errors).
 
     Args:
         height, width: the canvas size the caller needs (checked when given).
 
     Raises:
-        InputError: a checkpoint for another canvas size.
+        InputError: a config this version cannot build, tensors that do not fit it, or a
+            checkpoint for another canvas size.
     """
-    config = SQAIRConfig.from_dict(json.loads(ck["config"]))
+    config = ck.parse_config(SQAIRConfig.from_dict)
     if (height is not None and height != config.height) or (width is not None and width != config.width):
         raise InputError(
             f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
         )
     model = SQAIR(config)
-    model.load_state_dict(ck["state_dict"])
-    model.eval()
-    return model
+    ck.load_into(model)
+    return model.eval()
 
 
 def load_weights(path: str | os.PathLike, height: int | None = None, width: int | None = None) -> SQAIR:

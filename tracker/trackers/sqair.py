@@ -150,7 +150,7 @@ class SQAIRTracker(Tracker):
         self.model = model_from_checkpoint(checkpoint, path, height=self._asked[1], width=self._asked[0])
         self.canvas_size = (self.model.config.width, self.model.config.height)
         if self.mode == "cctv":
-            self._camera_background = camera_background(checkpoint)
+            self._camera_background = camera_background(checkpoint.metadata)
             if self._camera_background is None and self.background == "median":
                 raise InputError(f"{path} carries no camera background (fitted before backgrounds were saved?): "
                                  "use -p background=mog2, or fit again with --fit")
@@ -207,7 +207,7 @@ class SQAIRTracker(Tracker):
         self.model = fit_cctv([canvases], run_dir, config, steps=self.fit_steps, max_minutes=self.fit_minutes,
                               progress=progress, pretrain_steps=self.pretrain_steps, seed=self.seed)
         target = Path(self.save) if self.save else run_dir / "sqair.pt"
-        save_weights(self.model, target, extra=background_extra(median))  # the camera's background goes with it
+        save_weights(self.model, target, metadata=background_extra(median))  # the camera's background goes with it
         self.background = "median"  # the video's own median
         self._camera_background = median.background_image
         self._camera_checked = True  # fit_canvases warned if the camera moves
