@@ -193,11 +193,22 @@ class WeightsFile:
         module.load_state_dict(self.state_dict)
 
 
-def _old_layout(blob: dict) -> str:
-    """The model of a weights file in a layout older than :data:`FORMAT` ("" when none)."""
-    from attentrack.tracker.weights_upgrade import old_model_id
-
-    return old_model_id(blob)
+def old_model_id(blob: Any) -> str:
+    """The ``model_id`` of a weights file in a layout older than :data:`FORMAT` (converted by
+    :mod:`attentrack.tracker.weights_upgrade`), or ``""`` when ``blob`` is none of them."""
+    if not isinstance(blob, dict):
+        return ""
+    if blob.get("format") == "attentrack-hart-1":
+        return "hart"
+    if blob.get("model") == "sqair" and "state_dict" in blob:
+        return "sqair"
+    if blob.get("format") == "attentrack-face-1":
+        return "face"
+    if "model_id" in blob and "extra" in blob and "state_dict" in blob and "format" not in blob:
+        return str(blob["model_id"])
+    if set(blob) == {"config", "state_dict", "info"}:
+        return "saliency-classifier"
+    return ""
 
 
 def load_weights(path: str | os.PathLike, expect: str | None = None) -> WeightsFile:
@@ -219,7 +230,7 @@ def load_weights(path: str | os.PathLike, expect: str | None = None) -> WeightsF
     if not isinstance(blob, dict):
         raise InputError(f"{p} is not an attentrack weights file (it holds a {type(blob).__name__})")
     if "model_id" not in blob or blob.get("format") != FORMAT or "state_dict" not in blob:
-        old = _old_layout(blob)
+        old = old_model_id(blob)
         if old:
             raise InputError(f"{p} holds {model_name(old)} in an older attentrack format; convert it once with "
                              f"`attentrack weights upgrade {p} NEW.pt`")

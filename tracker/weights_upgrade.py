@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.weights_file import FORMAT, old_model_id, read_torch_file, save_weights
 
 
 def _json(value: Any) -> Any:
@@ -39,23 +40,6 @@ def _json(value: Any) -> Any:
         except ValueError:
             return value
     return value
-
-
-def old_model_id(blob: Any) -> str:
-    """The ``model_id`` of an old-layout weights file, or ``""`` when ``blob`` is none of them."""
-    if not isinstance(blob, dict):
-        return ""
-    if blob.get("format") == "attentrack-hart-1":
-        return "hart"
-    if blob.get("model") == "sqair" and "state_dict" in blob:
-        return "sqair"
-    if blob.get("format") == "attentrack-face-1":
-        return "face"
-    if "model_id" in blob and "extra" in blob and "state_dict" in blob and "format" not in blob:
-        return str(blob["model_id"])
-    if set(blob) == {"config", "state_dict", "info"}:
-        return "saliency-classifier"
-    return ""
 
 
 def upgrade(blob: Any) -> tuple[str, dict, dict[str, torch.Tensor], dict[str, Any]]:
@@ -91,8 +75,6 @@ def upgrade_file(old: str | os.PathLike, new: str | os.PathLike) -> str:
     Raises:
         InputError: ``old`` is missing, unreadable, already in the new format or in no known layout.
     """
-    from attentrack.tracker.weights_file import FORMAT, read_torch_file, save_weights
-
     blob = read_torch_file(old, "weights")
     if isinstance(blob, dict) and blob.get("format") == FORMAT and "model_id" in blob:
         raise InputError(f"{old} is already in weights format {FORMAT}")

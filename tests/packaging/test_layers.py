@@ -60,7 +60,8 @@ LAYERS = (
     ("base", ()),  # BASE_MODULES and BASE_PACKAGES
     ("interfaces", ("attentrack.tracker.registry", "attentrack.tracker.base", "attentrack.tracker.proposals",
                     "attentrack.tracker.metrics")),
-    ("models", ("attentrack.tracker.attention", "attentrack.tracker.backbones", "attentrack.tracker.device",
+    ("models", ("attentrack.tracker.weights_file", "attentrack.tracker.weights_upgrade", "attentrack.tracker.training",
+                "attentrack.tracker.attention", "attentrack.tracker.backbones", "attentrack.tracker.device",
                 "attentrack.tracker.layers", "attentrack.tracker.hart", "attentrack.tracker.sqair",
                 "attentrack.tracker.trackers", "attentrack.saliency", "attentrack.generative")),
     ("multi-object tracking", ("attentrack.tracker.runner", "attentrack.tracker.association",
