@@ -7,59 +7,52 @@ import warnings
 import numpy as np
 import pytest
 
-from tests.sqair.smoke import tiny_weights
-from tests.tools.test_cli import run_cli
 from attentrack.tracker.base import create_tracker
 from attentrack.tracker.sqair.cctv import ForegroundCanvas, video_canvases
 
 
 @pytest.fixture
-def clip(tmp_path):
-    from tests.foundation.conftest import moving_square_frames, write_video
-
-    path = tmp_path / "clip.avi"
-    write_video(path, moving_square_frames(n=12))
-    return path
-
-
-def _one_line_error(args, needle):
-    code, out, err = run_cli(args)
-    assert code == 2, (code, out, err)
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error:"), err
-    assert needle.lower() in lines[0].lower(), lines[0]
+def one_line_error(run_cli):
+    """``one_line_error(args, needle)``: the command exits 2 with one ``Error:`` line holding ``needle``."""
+    def check(args, needle):
+        code, out, err = run_cli(args)
+        assert code == 2, (code, out, err)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error:"), err
+        assert needle.lower() in lines[0].lower(), lines[0]
+    return check
 
 
-def test_checkpoint_for_another_canvas(tmp_path, clip):
-    w = tiny_weights(tmp_path, canvas=40)
-    _one_line_error(["track", clip, "-m", "sqair", "--weights", w, "-p", "canvas_width=80", "-o", tmp_path / "o"],
+def test_checkpoint_for_another_canvas(tmp_path, clip, tiny_sqair_weights, one_line_error):
+    w = tiny_sqair_weights(tmp_path, canvas=40)
+    one_line_error(["track", clip, "-m", "sqair", "--weights", w, "-p", "canvas_width=80", "-o", tmp_path / "o"],
                     "40x40 canvas")
 
 
-def test_cctv_without_weights_or_fit(tmp_path, clip):
-    _one_line_error(["track", clip, "-m", "sqair", "-o", tmp_path / "o", "-q"], "--fit")
+def test_cctv_without_weights_or_fit(tmp_path, clip, one_line_error):
+    one_line_error(["track", clip, "-m", "sqair", "-o", tmp_path / "o", "-q"], "--fit")
 
 
-def test_fit_of_an_empty_video(tmp_path):
+def test_fit_of_an_empty_video(tmp_path, one_line_error):
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
-    _one_line_error(["track", empty, "-m", "sqair", "--fit", "-o", tmp_path / "o", "-q"], "")
+    one_line_error(["track", empty, "-m", "sqair", "--fit", "-o", tmp_path / "o", "-q"], "")
 
 
-def test_fit_of_a_model_that_cannot(tmp_path, clip):
-    _one_line_error(["track", clip, "-m", "static", "--init", "20,30,24,24", "--fit", "-o", tmp_path / "o"],
+def test_fit_of_a_model_that_cannot(tmp_path, clip, one_line_error):
+    one_line_error(["track", clip, "-m", "static", "--init", "20,30,24,24", "--fit", "-o", tmp_path / "o"],
                     "cannot be fitted")
 
 
-def test_bad_set_and_foreign_weights(tmp_path):
-    _one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "colour=3"], "--set")
-    _one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "disc_pres_prior=0"], "disc_pres_prior")
+def test_bad_set_and_foreign_weights(tmp_path, one_line_error):
+    one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "colour=3"], "--set")
+    one_line_error(["train", "sqair", "--out", tmp_path / "r", "--set", "disc_pres_prior=0"], "disc_pres_prior")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"junk")
-    _one_line_error(["eval", "sqair", "--weights", junk], "sqair weights")
+    one_line_error(["eval", "sqair", "--weights", junk], "sqair weights")
 
 
-def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
+def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip, run_cli):
     code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=2", "-p", "canvas_width=32",
                             "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=3",
                             "-p", f"save={tmp_path / 'cam.pt'}",
@@ -71,8 +64,8 @@ def test_track_with_fit_writes_tracks_and_weights(tmp_path, clip):
     assert tracker.canvas_size == (32, 24)
 
 
-def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_foreground(tmp_path, clip):
-    from tests.foundation.conftest import moving_square_frames
+def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_foreground(
+        tmp_path, clip, moving_square_frames, run_cli, tiny_sqair_weights, one_line_error):
     from attentrack.tracker.sqair.cctv import camera_background
     from attentrack.tracker.sqair.model import read_checkpoint
 
@@ -92,24 +85,23 @@ def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_for
     assert code == 0, err
     assert (tmp_path / "o2" / "clip.txt").is_file()
     # weights with no background (e.g. fitted before they were saved): auto falls back to MOG2, median refuses
-    bare = tiny_weights(tmp_path, canvas=40)
+    bare = tiny_sqair_weights(tmp_path, canvas=40)
     assert camera_background(read_checkpoint(bare)) is None
     assert create_tracker("sqair", {"weights": str(bare)})._canvas.background == "mog2"
-    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=median", "-o", tmp_path / "o3"],
+    one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=median", "-o", tmp_path / "o3"],
                     "no camera background")
-    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=blue", "-o", tmp_path / "o4"],
+    one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "background=blue", "-o", tmp_path / "o4"],
                     "background")
-    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "adapt=1.5", "-o", tmp_path / "o5"],
+    one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "adapt=1.5", "-o", tmp_path / "o5"],
                     "adapt")
-    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "max_size_std=-1", "-o", tmp_path / "o6"],
+    one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "max_size_std=-1", "-o", tmp_path / "o6"],
                     "max_size_std")
-    _one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "snap=maybe", "-o", tmp_path / "o7"], "snap")
+    one_line_error(["track", clip, "-m", "sqair", "--weights", bare, "-p", "snap=maybe", "-o", tmp_path / "o7"], "snap")
 
 
-def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_path, clip):
+def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_path, clip, run_cli, sqair_smoke_args):
     import json
 
-    from tests.sqair.smoke import sqair_smoke_args
 
     code, out, err = run_cli(sqair_smoke_args(tmp_path, clip, None)["eval sqair-cctv"])
     assert code == 0, err
@@ -119,10 +111,9 @@ def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_pa
     assert (tmp_path / "cc" / "SQUARE" / "sqair-reuse.txt").is_file()
 
 
-def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path):
+def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path, moving_square_frames, write_video):
     import tracemalloc
 
-    from tests.foundation.conftest import moving_square_frames, write_video
     from attentrack.tracker.sqair.cctv import fit_canvases, read_frames
 
     path = tmp_path / "long.avi"
@@ -144,13 +135,13 @@ def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path):
                        rtol=0, atol=1e-3)
 
 
-def test_fit_uses_the_first_fit_frames_and_says_so(tmp_path, clip):
+def test_fit_uses_the_first_fit_frames_and_says_so(tmp_path, clip, run_cli, one_line_error):
     with pytest.warns(UserWarning, match="first 6 of 12 frames"):
         code, _, err = run_cli(["track", clip, "-m", "sqair", "--fit", "-p", "fit_steps=1", "-p", "canvas_width=32",
                                 "-p", "canvas_height=24", "-p", "max_objects=2", "-p", "pretrain_steps=0",
                                 "-p", "fit_frames=6", "-o", tmp_path / "o", "-q", "--no-video"])
     assert code == 0, err
-    _one_line_error(["track", clip, "-m", "sqair", "--fit", "-p", "fit_frames=1", "-o", tmp_path / "o2"], "fit_frames")
+    one_line_error(["track", clip, "-m", "sqair", "--fit", "-p", "fit_frames=1", "-o", tmp_path / "o2"], "fit_frames")
 
 
 def test_median_background_follows_slow_light_but_not_the_objects():
@@ -272,12 +263,13 @@ def test_canvas_tracker_forgets_objects_over_empty_canvas_and_finds_the_next_blo
     assert (centres_px - 29.0).abs().min() < 2.0
 
 
-def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_dir):
+def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_dir, run_cli, tiny_sqair_weights,
+                                                                 one_line_error):
     import torch
 
     from attentrack.tracker.sqair.model import load_weights
 
-    start = tiny_weights(tmp_path)
+    start = tiny_sqair_weights(tmp_path)
     out = tmp_path / "ft"
     code, _, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights", start,
                             "--set", "disc_pres_prior=1e-9", "--steps", "1", "--batch", "1", "--particles", "2",
@@ -287,14 +279,14 @@ def test_fine_tuning_starts_from_the_weights_with_changed_priors(tmp_path, data_
     assert tuned.config.disc_pres_prior == 1e-9 and tuned.config.hidden == original.config.hidden
     for (name, a), b in zip(tuned.state_dict().items(), original.state_dict().values()):
         assert torch.allclose(a, b, atol=1e-6), name  # one step at a vanishing rate: still the start
-    _one_line_error(["train", "sqair", "--out", tmp_path / "ft2", "--data", data_dir, "--init-weights", start,
+    one_line_error(["train", "sqair", "--out", tmp_path / "ft2", "--data", data_dir, "--init-weights", start,
                      "--set", "hidden=32", "--steps", "1"], "changes the shape")
 
 
-def test_fine_tuning_can_grow_the_appearance_path(tmp_path, data_dir):
+def test_fine_tuning_can_grow_the_appearance_path(tmp_path, data_dir, run_cli, tiny_sqair_weights, one_line_error):
     from attentrack.tracker.sqair.model import load_weights
 
-    start = tiny_weights(tmp_path)
+    start = tiny_sqair_weights(tmp_path)
     width = load_weights(start).config.appearance_hidden
     out = tmp_path / "wide"
     code, _, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights", start,
@@ -303,16 +295,16 @@ def test_fine_tuning_can_grow_the_appearance_path(tmp_path, data_dir):
     assert code == 0, err
     grown = load_weights(out / "sqair.pt")
     assert grown.config.glimpse_hidden == 2 * width and grown.decoder.net[0].out_features == 2 * width
-    _one_line_error(["train", "sqair", "--out", tmp_path / "narrow", "--data", data_dir, "--init-weights", start,
+    one_line_error(["train", "sqair", "--out", tmp_path / "narrow", "--data", data_dir, "--init-weights", start,
                      "--set", f"glimpse_hidden={width // 2}", "--steps", "1"], "can only grow")
 
 
-def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir):
+def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir, run_cli, tiny_sqair_weights):
     import json
 
     out = tmp_path / "val"
     code, stdout, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights",
-                                 tiny_weights(tmp_path), "--steps", "2", "--batch", "1", "--particles", "2",
+                                 tiny_sqair_weights(tmp_path), "--steps", "2", "--batch", "1", "--particles", "2",
                                  "--min-length", "2", "--max-length", "2", "--validate", "3",
                                  "--validate-every", "1", "--no-progress"])
     assert code == 0, err
@@ -321,12 +313,13 @@ def test_training_with_validation_writes_the_best_weights(tmp_path, data_dir):
     assert (out / "best.pt").is_file() and (out / "sqair.pt").is_file()
 
 
-def test_training_with_augmented_overlapping_digits_validates_on_the_opencv_digits(tmp_path, data_dir):
+def test_training_with_augmented_overlapping_digits_validates_on_the_opencv_digits(tmp_path, data_dir, run_cli,
+                                                                                   tiny_sqair_weights):
     import json
 
     out = tmp_path / "aug"
     code, stdout, err = run_cli(["train", "sqair", "--out", out, "--data", data_dir, "--init-weights",
-                                 tiny_weights(tmp_path), "--steps", "1", "--batch", "1", "--particles", "2",
+                                 tiny_sqair_weights(tmp_path), "--steps", "1", "--batch", "1", "--particles", "2",
                                  "--min-length", "2", "--max-length", "2", "--validate", "2", "--validate-every", "1",
                                  "--validate-digits", "opencv", "--augment", "--overlap", "0.5",
                                  "--no-progress"])
@@ -371,11 +364,11 @@ def test_streaming_tracker_follows_k_particles_and_keeps_identities_when_the_sho
     assert runner.ids[1].tolist() == [7, 12, 0] and runner.ids[0].tolist() == [7, 9, 0]
 
 
-def test_eval_scores_the_online_readout(tmp_path, data_dir):
+def test_eval_scores_the_online_readout(tmp_path, data_dir, run_cli, tiny_sqair_weights):
     import json
 
-    code, out, err = run_cli(["eval", "sqair", "--weights", tiny_weights(tmp_path), "--data", data_dir, "--sequences", "2",
-                              "--frames", "3", "--particles", "2", "--online", "--json"])
+    code, out, err = run_cli(["eval", "sqair", "--weights", tiny_sqair_weights(tmp_path), "--data", data_dir,
+                              "--sequences", "2", "--frames", "3", "--particles", "2", "--online", "--json"])
     assert code == 0, err
     readouts = {r["readout"]: r for r in json.loads(out)["readouts"]}
     assert set(readouts) == {"raw", "merged", "online"} and 0.0 <= readouts["online"]["count_accuracy"] <= 1.0
@@ -393,10 +386,9 @@ def test_after_a_fit_the_video_is_tracked_against_its_median_adapted_at_the_aske
     assert tracker._canvas.background_image is not None
 
 
-def test_cctv_evaluation_of_a_wider_view(tmp_path, clip):
+def test_cctv_evaluation_of_a_wider_view(tmp_path, clip, run_cli, sqair_smoke_args):
     import json
 
-    from tests.sqair.smoke import sqair_smoke_args
 
     code, out, err = run_cli([*sqair_smoke_args(tmp_path, clip, None)["eval sqair-cctv"], "--zoom-out", "2"])
     assert code == 0, err
@@ -445,7 +437,8 @@ def test_small_people_start_with_window_noise_on_their_own_scale():
     assert size_factor(9, 22) == 1.0 and size_factor(4, 10) == pytest.approx((40 / 160) ** 0.5)
 
 
-def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_are_checked(tmp_path, clip):
+def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_are_checked(tmp_path, clip,
+                                                                                           one_line_error):
     from attentrack.tracker.trackers.sqair import BLOB_MIN_AREA, blob_options_for_zoom
 
     assert blob_options_for_zoom(1) == {"min_area": BLOB_MIN_AREA}
@@ -453,14 +446,15 @@ def test_the_baselines_least_blob_area_shrinks_with_the_people_and_its_options_a
     proposer = create_tracker("blobs", {"min_area": "0.001", "close_width": "0.01", "close_height": "0.05"})._proposer
     assert (proposer.min_area, proposer.close_width, proposer.close_height) == (0.001, 0.01, 0.05)
     seq = tmp_path / "SEQ"
-    _one_line_error(["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "-b", "colour=3"], "colour")
+    one_line_error(["eval", "sqair-cctv", seq, "--out", tmp_path / "cc", "-b", "colour=3"], "colour")
     assert not (tmp_path / "cc").exists()
 
 
-def test_boxes_past_the_frame_edge_are_clipped_not_shifted(tmp_path):
+def test_boxes_past_the_frame_edge_are_clipped_not_shifted(tmp_path, tiny_sqair_weights):
     from attentrack.tracker.base import Track
 
-    tracker = create_tracker("sqair", {"weights": str(tiny_weights(tmp_path)), "mode": "intensity", "snap": "false"})
+    tracker = create_tracker("sqair", {"weights": str(tiny_sqair_weights(tmp_path)), "mode": "intensity",
+                                       "snap": "false"})
 
     class TwoObjects:  # canvas boxes (50x50 canvas): one out past the top-left corner, one past the bottom-right
         def step(self, canvas):
