@@ -98,6 +98,7 @@ def _kill_first_worker(out: Path, stop: threading.Event, killed: list) -> None:
         time.sleep(0.002)
 
 
+@pytest.mark.slow
 def test_killed_worker_is_recorded_then_rerun_is_byte_identical(tmp_path, output_bytes):
     jobs = _long_jobs()
     ref = tmp_path / "ref"
@@ -150,6 +151,7 @@ def test_killed_run_then_rerun_is_byte_identical(tmp_path, output_bytes):
     assert not list(out.glob(".*partial*"))
 
 
+@pytest.mark.slow
 def test_metrics_are_those_of_eval_mot(data_dir, tmp_path):
     from attentrack.tracker.metrics.mot import evaluate_mot_files
 

@@ -61,6 +61,7 @@ def test_unknown_tracker():
         create_tracker("no-such-model")
 
 
+@pytest.mark.slow
 def test_mog2_proposals_start_and_end_tracks(moving_square_frames):
     """A square crosses a still background: one track starts after a few frames, follows
     it and ends once it has left."""

@@ -13,6 +13,7 @@ from attentrack.tracker.errors import InputError
 torch.set_num_threads(1)
 
 
+@pytest.mark.slow
 def test_classifier_learns_on_real_digits(data_dir):
     torch.manual_seed(0)
     x, y = official_test_digits(data_dir, 2000)

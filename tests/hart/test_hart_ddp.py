@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.slow  # two torchrun processes
 
 
 def test_two_process_gloo_training(tmp_path, fake_mot_sequence):

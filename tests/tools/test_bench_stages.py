@@ -36,6 +36,7 @@ def test_stage_table_gives_the_rest_of_the_frame():
     assert format_stages(rows[:1]) == ""
 
 
+@pytest.mark.slow
 def test_bench_reports_stages_of_hart(clip, run_cli):
     code, out, err = run_cli(["bench", "track", clip, "-m", "hart", "-p", "weights=fast", "--min-frames", "12",
                               "--warmup", "2", "--objects", "2", "--json"])

@@ -88,7 +88,13 @@ def test_every_command_has_a_smoke_test(tmp_path, clip, smoke_args):
     assert not missing, f"commands without a smoke test in tests/tools/test_cli.py: {missing}"
 
 
-@pytest.mark.parametrize("command", sorted(set(_command_paths(cli))))
+#: commands whose smoke run takes more than about 2 s (trainers that load a data set, benchmarks)
+SLOW_COMMANDS = {"bench track", "bench stream", "train sqair", "train caption-classifier", "train digit-classifier",
+                 "train pedestrian-classifier"}
+
+
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_COMMANDS else c
+                                     for c in sorted(set(_command_paths(cli)))])
 def test_command_runs(command, tmp_path, clip, request, moving_square_frames, run_cli, smoke_args):
     if command == "eval sot":  # a sequence folder in OTB layout
         import cv2
