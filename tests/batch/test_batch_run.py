@@ -50,6 +50,7 @@ def test_key_changes_with_what_the_output_depends_on(clips):
     assert len(set(changed)) == len(changed) and key not in changed
 
 
+@pytest.mark.slow
 def test_rerun_skips_complete_videos_and_redoes_partial_ones(clips, tmp_path, output_bytes):
     jobs = [VideoJob(j.name, j.source, (box,)) for j, box in
             zip(collect_jobs((str(clips),)), [(20.0, 30.0, 24.0, 24.0), (60.0, 40.0, 20.0, 20.0)])]

@@ -119,6 +119,7 @@ def test_the_pipeline_warns_once_for_a_moving_camera_and_not_for_a_static_one(tm
                      progress=False, static_camera_user="the blobs baseline")
 
 
+@pytest.mark.slow
 def test_track_warns_once_when_its_model_assumes_a_static_camera(tmp_path, run_cli, write_video):
 
     write_video(tmp_path / "pan.avi", _panning(25, 2))

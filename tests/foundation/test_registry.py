@@ -245,6 +245,7 @@ def test_help_imports_neither_torch_nor_opencv(entry):
     assert loaded == [] and "Usage:" in help_text
 
 
+@pytest.mark.slow
 def test_tracker_core_does_not_import_generative():
     out = _run_python("""
         import sys

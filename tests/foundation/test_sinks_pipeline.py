@@ -58,6 +58,7 @@ def test_static_tracker_through_pipeline(tmp_path, square_clip):
     np.testing.assert_allclose(rows.boxes, np.tile([20, 30, 24, 24], (len(frames), 1)), atol=0.01)
 
 
+@pytest.mark.slow
 def test_mil_follows_moving_square(tmp_path, square_clip):
     from attentrack.tracker.boxes import iou
 

@@ -111,6 +111,7 @@ def test_cctv_evaluation_scores_the_fit_and_its_reuse_beside_the_baseline(tmp_pa
     assert (tmp_path / "cc" / "SQUARE" / "sqair-reuse.txt").is_file()
 
 
+@pytest.mark.slow
 def test_fit_canvases_stream_the_video_in_bounded_memory(tmp_path, moving_square_frames, write_video):
     import tracemalloc
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from attentrack.datasets.moving_mnist import MovingMnist, load_digits
@@ -15,6 +16,7 @@ def _tiny():
     return SQAIRConfig(height=32, width=32, max_objects=1, glimpse=10, what_dim=8, hidden=32, scale_prior=0.8)
 
 
+@pytest.mark.slow
 def test_bound_rises_on_real_digits(data_dir):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and the machine is shared
