@@ -72,6 +72,7 @@ def test_rerun_skips_complete_videos_and_redoes_partial_ones(clips, tmp_path, ou
     assert (out / "summary.csv").read_text().splitlines()[0] == "video,frames,seconds,fps,tracks,status,error,warnings,mota,idf1,hota"
 
 
+@pytest.mark.slow
 def test_corrupt_video_fails_alone_and_exit_status_says_so(clips, tmp_path, run_cli):
     (clips / "c.mp4").write_bytes(b"not a video" * 40)
     out = tmp_path / "out"

@@ -72,6 +72,7 @@ def test_training_resumes_exactly(tmp_path, data_dir):
     assert curriculum_length(100, TrainOptions(out="x", **{**base, "steps": 1})) == 3
 
 
+@pytest.mark.slow
 def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_path, data_dir):
     import json
 
