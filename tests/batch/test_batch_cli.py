@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tools.test_cli import run_cli
 
 
 def _cases(tmp_path, clips):
@@ -33,7 +32,7 @@ CASES = ["missing input", "no inputs", "empty folder", "glob matching nothing", 
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_bad_input_is_one_line_exit_2(case, tmp_path, clips):
+def test_bad_input_is_one_line_exit_2(case, tmp_path, clips, run_cli):
     (tmp_path / "empty").mkdir()
     args, needle = _cases(tmp_path, clips)[case]
     code, out, err = run_cli(args)
@@ -48,7 +47,7 @@ def test_case_list_is_complete(tmp_path, clips):
     assert sorted(CASES) == sorted(_cases(tmp_path, clips))
 
 
-def test_ray_backend_without_a_cluster_is_one_line(tmp_path, clips, monkeypatch):
+def test_ray_backend_without_a_cluster_is_one_line(tmp_path, clips, monkeypatch, run_cli):
     pytest.importorskip("ray", reason="Ray is not installed")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "ray"))  # no session files of another Ray here

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from tests.batch.conftest import output_bytes
 from attentrack.tracker.batch import BatchOptions, LocalBackend, RayBackend, VideoJob, run_batch
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'attentrack[ray]'); CI installs it")
 
 
 @pytest.mark.slow
-def test_ray_backend_matches_local_pool(tmp_path):
+def test_ray_backend_matches_local_pool(tmp_path, output_bytes):
     jobs = [VideoJob("one", "synthetic:frames=40,size=96x64,objects=1,seed=0", ((10.0, 10.0, 16.0, 16.0),)),
             VideoJob("two", "synthetic:frames=30,size=96x64,objects=2,seed=1"),
             VideoJob("bad", str(tmp_path / "missing.mp4"))]

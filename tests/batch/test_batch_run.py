@@ -16,8 +16,6 @@ import pytest
 from attentrack.tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
 from attentrack.tracker.batch.jobs import record_path, run_job
 from attentrack.tracker.errors import InputError
-from tests.batch.conftest import output_bytes
-from tests.tools.test_cli import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 STATIC = BatchOptions(model="static")
@@ -52,7 +50,8 @@ def test_key_changes_with_what_the_output_depends_on(clips):
     assert len(set(changed)) == len(changed) and key not in changed
 
 
-def test_rerun_skips_complete_videos_and_redoes_partial_ones(clips, tmp_path):
+@pytest.mark.slow
+def test_rerun_skips_complete_videos_and_redoes_partial_ones(clips, tmp_path, output_bytes):
     jobs = [VideoJob(j.name, j.source, (box,)) for j, box in
             zip(collect_jobs((str(clips),)), [(20.0, 30.0, 24.0, 24.0), (60.0, 40.0, 20.0, 20.0)])]
     out = tmp_path / "out"
@@ -73,7 +72,8 @@ def test_rerun_skips_complete_videos_and_redoes_partial_ones(clips, tmp_path):
     assert (out / "summary.csv").read_text().splitlines()[0] == "video,frames,seconds,fps,tracks,status,error,warnings,mota,idf1,hota"
 
 
-def test_corrupt_video_fails_alone_and_exit_status_says_so(clips, tmp_path):
+@pytest.mark.slow
+def test_corrupt_video_fails_alone_and_exit_status_says_so(clips, tmp_path, run_cli):
     (clips / "c.mp4").write_bytes(b"not a video" * 40)
     out = tmp_path / "out"
     code, stdout, err = run_cli(["batch", clips, "-m", "static", "-o", out, "--workers", "2"])
@@ -100,7 +100,8 @@ def _kill_first_worker(out: Path, stop: threading.Event, killed: list) -> None:
         time.sleep(0.002)
 
 
-def test_killed_worker_is_recorded_then_rerun_is_byte_identical(tmp_path):
+@pytest.mark.slow
+def test_killed_worker_is_recorded_then_rerun_is_byte_identical(tmp_path, output_bytes):
     jobs = _long_jobs()
     ref = tmp_path / "ref"
     assert all(r.status == "done" for r in run_batch(jobs, STATIC, ref, LocalBackend(1)).results)
@@ -126,7 +127,7 @@ def test_killed_worker_is_recorded_then_rerun_is_byte_identical(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_run_then_rerun_is_byte_identical(tmp_path):
+def test_killed_run_then_rerun_is_byte_identical(tmp_path, output_bytes):
     """SIGKILL the whole batch (parent and workers) after its first video, then run it again."""
     manifest = tmp_path / "jobs.jsonl"
     manifest.write_text("".join(json.dumps({"source": j.source, "name": j.name, "init": [list(b) for b in j.init]})
@@ -152,6 +153,7 @@ def test_killed_run_then_rerun_is_byte_identical(tmp_path):
     assert not list(out.glob(".*partial*"))
 
 
+@pytest.mark.slow
 def test_metrics_are_those_of_eval_mot(data_dir, tmp_path):
     from attentrack.tracker.metrics.mot import evaluate_mot_files
 
@@ -182,7 +184,7 @@ def test_annotated_video_format_and_format_validation(clips, tmp_path):
         BatchOptions(formats=("mot", "gif"))
 
 
-def test_a_videos_warnings_reach_its_line_the_summary_and_a_resumed_run(clips, tmp_path):
+def test_a_videos_warnings_reach_its_line_the_summary_and_a_resumed_run(clips, tmp_path, run_cli):
     data = (clips / "a.avi").read_bytes()
     (clips / "a.avi").write_bytes(data[: len(data) // 3])  # the header still announces 12 frames
     out = tmp_path / "out"

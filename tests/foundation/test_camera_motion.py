@@ -9,8 +9,6 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.foundation.conftest import moving_square_frames
-
 from attentrack.tracker.camera_motion import MIN_CORNERS, WORK_SIDE, CameraMotionCheck, pair_motion
 
 
@@ -76,7 +74,7 @@ def test_a_panning_camera_is_moving_and_the_check_stops_looking():
     assert message.endswith("the blobs baseline assumes a static camera")
 
 
-def test_a_few_corners_on_a_moving_object_over_a_blank_scene_decide_nothing():
+def test_a_few_corners_on_a_moving_object_over_a_blank_scene_decide_nothing(moving_square_frames):
     """A dark, textureless scene whose only corners are on a passer-by: no guess."""
     check = CameraMotionCheck(pairs=5)
     for frame in moving_square_frames(n=12):
@@ -104,8 +102,7 @@ def test_real_footage_static_and_moving_cameras(data_dir):
     assert verdict(data_dir / "sot" / "bag") is True  # hand-held
 
 
-def test_the_pipeline_warns_once_for_a_moving_camera_and_not_for_a_static_one(tmp_path):
-    from tests.foundation.conftest import write_video
+def test_the_pipeline_warns_once_for_a_moving_camera_and_not_for_a_static_one(tmp_path, write_video):
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.pipeline import run_tracking
     from attentrack.tracker.sources import open_source
@@ -122,9 +119,8 @@ def test_the_pipeline_warns_once_for_a_moving_camera_and_not_for_a_static_one(tm
                      progress=False, static_camera_user="the blobs baseline")
 
 
-def test_track_warns_once_when_its_model_assumes_a_static_camera(tmp_path):
-    from tests.foundation.conftest import write_video
-    from tests.tools.test_cli import run_cli
+@pytest.mark.slow
+def test_track_warns_once_when_its_model_assumes_a_static_camera(tmp_path, run_cli, write_video):
 
     write_video(tmp_path / "pan.avi", _panning(25, 2))
     with pytest.warns(UserWarning, match="the blobs baseline assumes a static camera") as caught:

@@ -152,8 +152,7 @@ def test_bad_p_options_are_one_line_errors():
     assert "\n" not in str(err.value)
 
 
-def test_bad_p_option_on_the_command_line(tmp_path):
-    from tests.tools.test_cli import run_cli
+def test_bad_p_option_on_the_command_line(tmp_path, run_cli):
 
     for value, needle in (("speed", "NAME=VALUE"), ("nope=1", "has no option")):
         code, out, err = run_cli(["track", tmp_path / "missing.mp4", "-m", "static", "-p", value, "--init", "1,1,5,5",
@@ -162,7 +161,7 @@ def test_bad_p_option_on_the_command_line(tmp_path):
         assert code == 2 and len(lines) == 1 and needle in lines[0], err
 
 
-def test_entry_point_plug_in_is_listed_and_built(fake_module, fake_entry_points, tmp_path):
+def test_entry_point_plug_in_is_listed_and_built(fake_module, fake_entry_points, tmp_path, run_cli):
     name = fake_module("fake_tracker_plugin", """
         import numpy as np
         from attentrack.tracker.base import SingleObjectTracker
@@ -196,7 +195,6 @@ def test_entry_point_plug_in_is_listed_and_built(fake_module, fake_entry_points,
         tracker.start(frame, [[1, 1, 2, 2]])
         np.testing.assert_allclose(tracker.update(frame)[0].box, [3.5, 1, 2, 2])
 
-        from tests.tools.test_cli import run_cli
 
         code, out, _ = run_cli(["models"])
         assert code == 0 and "test-plug: a plug-in [options: speed=1.0]" in out
@@ -247,6 +245,7 @@ def test_help_imports_neither_torch_nor_opencv(entry):
     assert loaded == [] and "Usage:" in help_text
 
 
+@pytest.mark.slow
 def test_tracker_core_does_not_import_generative():
     out = _run_python("""
         import sys

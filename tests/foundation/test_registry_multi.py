@@ -61,10 +61,10 @@ def test_unknown_tracker():
         create_tracker("no-such-model")
 
 
-def test_mog2_proposals_start_and_end_tracks():
+@pytest.mark.slow
+def test_mog2_proposals_start_and_end_tracks(moving_square_frames):
     """A square crosses a still background: one track starts after a few frames, follows
     it and ends once it has left."""
-    from tests.foundation.conftest import moving_square_frames
 
     moving = moving_square_frames(n=80, size=(200, 120), box=(-20, 40, 20, 20), step=(4, 0))
     blank = moving_square_frames(n=1, size=(200, 120), box=(-50, 0, 1, 1), step=(0, 0))[0]

@@ -58,6 +58,7 @@ def test_static_tracker_through_pipeline(tmp_path, square_clip):
     np.testing.assert_allclose(rows.boxes, np.tile([20, 30, 24, 24], (len(frames), 1)), atol=0.01)
 
 
+@pytest.mark.slow
 def test_mil_follows_moving_square(tmp_path, square_clip):
     from attentrack.tracker.boxes import iou
 
@@ -127,12 +128,10 @@ def test_long_stream_memory_is_bounded():
 
 
 class _Stream(FrameSource):
-    """``n`` frames of a square, as a live (camera-like) or a recorded source."""
+    """Frames (of a square), as a live (camera-like) or a recorded source."""
 
-    def __init__(self, live: bool, n: int = 10):
-        from tests.foundation.conftest import moving_square_frames
-
-        self.live, self.name, self.size, self._frames = live, "cam", (160, 120), moving_square_frames(n=n)
+    def __init__(self, live: bool, frames):
+        self.live, self.name, self.size, self._frames = live, "cam", (160, 120), frames
 
     def __iter__(self):
         yield from enumerate(self._frames)
@@ -156,15 +155,16 @@ class _StopAt:
 
 
 @pytest.mark.parametrize("live", [True, False])
-def test_ctrl_c_keeps_a_live_runs_outputs_and_drops_a_recorded_ones(tmp_path, live):
+def test_ctrl_c_keeps_a_live_runs_outputs_and_drops_a_recorded_ones(tmp_path, live, moving_square_frames):
     sinks = [MotTxtSink(tmp_path / "o.txt")]
+    stream = _Stream(live, moving_square_frames(n=10))
     if live:
         with pytest.warns(UserWarning, match="cam: interrupted; the outputs cover the first 4 frames"):
-            summary = run_tracking(_Stream(live), _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
+            summary = run_tracking(stream, _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
         assert summary.frames == 4 and sorted(set(read_mot(tmp_path / "o.txt").frames)) == [1, 2, 3, 4]
     else:
         with pytest.raises(KeyboardInterrupt):
-            run_tracking(_Stream(live), _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
+            run_tracking(stream, _StopAt(4), sinks, init_boxes=[[20, 30, 24, 24]], progress=False)
         assert list(tmp_path.iterdir()) == []
 
 

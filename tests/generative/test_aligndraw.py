@@ -1,6 +1,7 @@
 """alignDRAW: the alignment over caption words, the learned prior, and learning on real captioned digits."""
 
 import numpy as np
+import pytest
 import torch
 
 from attentrack.datasets.mnist_captions import CaptionedDigits, encode_captions
@@ -52,6 +53,7 @@ def test_learned_prior_depends_on_the_decoder_state_and_bounds_the_kl():
     assert out.prior_mu.shape == (3, 2, 8) and (terms.kl >= 0).all()
 
 
+@pytest.mark.slow
 def test_aligndraw_learns_on_real_captioned_digits(data_dir):
     """With the KL weight near 0 (early warm-up) the reconstruction of real captioned canvases
     falls below the mean-canvas baseline the model starts at."""

@@ -13,6 +13,7 @@ from attentrack.tracker.errors import InputError
 torch.set_num_threads(1)
 
 
+@pytest.mark.slow
 def test_classifier_learns_on_real_digits(data_dir):
     torch.manual_seed(0)
     x, y = official_test_digits(data_dir, 2000)
@@ -32,6 +33,7 @@ def test_classifier_learns_on_real_digits(data_dir):
     assert acc > 0.6, acc  # chance is 0.1
 
 
+@pytest.mark.slow
 def test_training_resumes_where_it_stopped(data_dir, tmp_path):
     cfg = ClassifierConfig(channels1=4, channels2=4, hidden=8)
 

@@ -1,6 +1,7 @@
 """DRAW: the bound's terms, and that it learns on real MNIST digits."""
 
 import numpy as np
+import pytest
 import torch
 
 from attentrack.generative.data import binarise_batch, binarise_fixed, official_test_digits
@@ -43,6 +44,7 @@ def test_kl_warmup():
     assert kl_weight(0, 0) == 1
 
 
+@pytest.mark.slow
 def test_draw_learns_on_real_digits(data_dir):
     """With the KL weight still near 0 (early warm-up) the reconstruction through the 2x2 read
     and 5x5 write falls well below the mean-digit baseline the canvas starts at."""

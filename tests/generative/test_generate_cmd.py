@@ -5,11 +5,10 @@ import json
 import cv2
 import pytest
 
-from tests.tools.test_cli import run_cli
 from attentrack.tools.generate_cmd import WEIGHTS_DIR
 
 
-def test_generate_caption_png_grid_and_gif(tmp_path):
+def test_generate_caption_png_grid_and_gif(tmp_path, run_cli):
     code, out, err = run_cli(["generate", "the digit 3 is on the left of the digit 5", "-o", tmp_path / "a.png",
                               "-n", "4", "--scale", "2", "--gif", tmp_path / "a.gif"])
     assert code == 0, err
@@ -21,7 +20,7 @@ def test_generate_caption_png_grid_and_gif(tmp_path):
     assert red.any()
 
 
-def test_generate_digits_without_a_caption(tmp_path):
+def test_generate_digits_without_a_caption(tmp_path, run_cli):
     code, _, err = run_cli(["generate", "-o", tmp_path / "d.png", "--scale", "1"])
     assert code == 0, err
     assert cv2.imread(str(tmp_path / "d.png"), cv2.IMREAD_UNCHANGED).shape[:2] == (28, 28)
@@ -34,7 +33,7 @@ def test_generate_digits_without_a_caption(tmp_path):
     (["--weights", "{tmp}/missing.pt"], "not found"),
     (["--weights", "{tmp}/bad.pt"], "bad.pt is not a readable torch weights file"),
 ])
-def test_generate_bad_input_is_one_line(tmp_path, args, message):
+def test_generate_bad_input_is_one_line(tmp_path, args, message, run_cli):
     (tmp_path / "bad.pt").write_bytes(b"not torch")
     args = [str(a).replace("{tmp}", str(tmp_path)) for a in args]
     code, out, err = run_cli(["generate", *args, "-o", tmp_path / "x.png"])
@@ -42,20 +41,20 @@ def test_generate_bad_input_is_one_line(tmp_path, args, message):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_generate_rejects_other_output_types(tmp_path):
+def test_generate_rejects_other_output_types(tmp_path, run_cli):
     code, _, err = run_cli(["generate", "-o", tmp_path / "x.jpg"])
     assert code == 2 and ".png" in err
     code, _, err = run_cli(["generate", "-o", tmp_path / "x.png", "--gif", tmp_path / "x.mp4"])
     assert code == 2 and ".gif" in err
 
 
-def test_eval_draw_on_a_few_test_digits(data_dir):
+def test_eval_draw_on_a_few_test_digits(data_dir, run_cli):
     code, out, err = run_cli(["eval", "draw", "--data", data_dir, "--count", "50", "--json"])
     assert code == 0, err
     res = json.loads(out)
     assert res["test"]["images"] == 50 and res["test"]["bound"] < 200  # the mean-digit model scores ~ 206
 
 
-def test_eval_with_wrong_weights_is_one_line(tmp_path, data_dir):
+def test_eval_with_wrong_weights_is_one_line(tmp_path, data_dir, run_cli):
     code, _, err = run_cli(["eval", "draw", "--data", data_dir, "--weights", WEIGHTS_DIR / "aligndraw.pt"])
     assert code == 2 and "holds alignDRAW weights (aligndraw), not draw" in err and len(err.strip().splitlines()) == 1

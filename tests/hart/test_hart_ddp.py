@@ -6,33 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
+import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _fake_mot_sequence(root: Path) -> Path:
-    """A 12-frame MOTChallenge sequence with two moving squares (no real data needed)."""
-    seq = root / "FAKE-01"
-    (seq / "img1").mkdir(parents=True)
-    (seq / "gt").mkdir()
-    rows = []
-    rng = np.random.default_rng(0)
-    bg = rng.integers(0, 120, (96, 128, 3), dtype=np.uint8)
-    for f in range(1, 13):
-        im = bg.copy()
-        for tid, (x, y, c) in enumerate([(10 + 3 * f, 20, (0, 0, 255)), (90 - 2 * f, 50, (0, 255, 0))], 1):
-            cv2.rectangle(im, (x, y), (x + 15, y + 25), c, -1)
-            rows.append(f"{f},{tid},{x},{y},16,26,1,-1,-1,-1")
-        cv2.imwrite(str(seq / "img1" / f"{f:06d}.jpg"), im)
-    (seq / "gt" / "gt.txt").write_text("\n".join(rows) + "\n")
-    return seq
+pytestmark = pytest.mark.slow  # two torchrun processes
 
 
-def test_two_process_gloo_training(tmp_path):
-    seq = _fake_mot_sequence(tmp_path)
+def test_two_process_gloo_training(tmp_path, fake_mot_sequence):
+    seq = fake_mot_sequence
     out = tmp_path / "out"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",

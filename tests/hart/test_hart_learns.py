@@ -8,7 +8,7 @@ from attentrack.tracker.hart.data import RealTracks, make_batch
 from attentrack.tracker.hart.losses import HARTLoss, cxcywh_iou
 from attentrack.tracker.hart.model import HART, HARTConfig
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.slow]
 
 
 def test_loss_falls_and_beats_static_on_real_tracks(data_dir):

@@ -2,7 +2,6 @@
 
 import torch
 
-from tests.hart.test_hart_ddp import _fake_mot_sequence
 from attentrack.tracker.hart.train import TrainOptions, train
 
 
@@ -12,8 +11,8 @@ def _opts(seq, out, **kw):
                         config={"glimpse_size": 16, "backbone_width": 4, "rnn_units": 16}, **kw)
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path):
-    seq = _fake_mot_sequence(tmp_path)
+def test_resume_matches_an_uninterrupted_run(tmp_path, fake_mot_sequence):
+    seq = fake_mot_sequence
     straight = train(_opts(seq, tmp_path / "a"))
     assert straight["steps"] == 4
     first = train(_opts(seq, tmp_path / "b", stop_after=2))

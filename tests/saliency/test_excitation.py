@@ -136,6 +136,7 @@ def test_residual_sum_splits_the_probability_between_its_branches():
     assert sums["layer3.0.bn2"] + sums["layer3.0.downsample"] == pytest.approx(1.0, abs=2e-3)
 
 
+@pytest.mark.slow
 def test_vgg16_and_resnet50_layouts_run_eb_with_torchvision_keys():
     torch.manual_seed(0)
     x = torch.randn(1, 3, 32, 32)

@@ -6,18 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.foundation.conftest import moving_square_frames, write_video
-from tests.tools.test_cli import run_cli
 
 
 @pytest.fixture
-def clip(tmp_path):
+def clip(tmp_path, moving_square_frames, write_video):
     path = tmp_path / "clip.avi"
     write_video(path, moving_square_frames(n=6))
     return path
 
 
-def test_overlay_image_and_video(tmp_path, clip):
+def test_overlay_image_and_video(tmp_path, clip, moving_square_frames, run_cli):
     code, out, err = run_cli(["saliency", clip, "--method", "eb", "-o", tmp_path / "o.png"])
     assert code == 0, err
     img = cv2.imread(str(tmp_path / "o.png"))
@@ -36,7 +34,7 @@ def test_overlay_image_and_video(tmp_path, clip):
     assert "'7'" in out
 
 
-def test_track_with_saliency_init_and_overlay(tmp_path, clip):
+def test_track_with_saliency_init_and_overlay(tmp_path, clip, run_cli):
     code, out, err = run_cli(["track", clip, "-m", "static", "--init", "saliency", "--show-saliency",
                               "-o", tmp_path / "t", "-q"])
     assert code == 0, err
@@ -54,7 +52,7 @@ def test_track_with_saliency_init_and_overlay(tmp_path, clip):
      "not found"),
     (["train", "digit-classifier", "--data", "{tmp}/nodata", "--out", "{tmp}/r"], "not found"),
 ])
-def test_bad_input_is_one_line_and_exit_2(tmp_path, clip, args, message):
+def test_bad_input_is_one_line_and_exit_2(tmp_path, clip, args, message, run_cli):
     (tmp_path / "bad.pt").write_bytes(b"junk" * 10)
     args = [a.format(tmp=tmp_path, clip=clip) for a in args]
     code, out, err = run_cli(args)

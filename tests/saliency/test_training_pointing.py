@@ -14,6 +14,7 @@ from attentrack.saliency.prior import SaliencyProposer, map_to_proposals
 from attentrack.saliency.train import TrainOptions, train_classifier
 
 
+@pytest.mark.slow
 def test_pedestrian_classifier_learns_on_real_tud_patches(data_dir, tmp_path):
     r = train_classifier(TrainOptions(task="pedestrian", data=str(data_dir), out=str(tmp_path), steps=30, batch=16,
                                       lr=1e-3, val_every=0, progress=False))
@@ -22,6 +23,7 @@ def test_pedestrian_classifier_learns_on_real_tud_patches(data_dir, tmp_path):
     assert load_classifier(tmp_path / "pedestrian.pt").config.classes == ["background", "pedestrian"]
 
 
+@pytest.mark.slow
 def test_training_resumes_exactly(data_dir, tmp_path):
     kw = dict(task="digits", data=str(data_dir), steps=4, batch=4, val_every=0, checkpoint_every=2, progress=False)
     train_classifier(TrainOptions(out=str(tmp_path / "a"), **kw))
@@ -59,6 +61,7 @@ def test_map_to_proposals_finds_two_blobs():
     assert len(map_to_proposals(np.zeros((10, 10))).boxes) == 0
 
 
+@pytest.mark.slow
 def test_shipped_classifiers_beat_the_centre_baseline_on_held_out_data(data_dir):
     ped = load_classifier("pedestrian")
     items = pedestrian_evaluation(data_dir, every=10)

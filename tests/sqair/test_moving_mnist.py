@@ -56,6 +56,7 @@ def test_same_seed_same_sequences(train_digits):
     assert np.array_equal(a.frames, b.frames) and np.array_equal(a.boxes, b.boxes)
 
 
+@pytest.mark.slow
 def test_overlap_starts_the_second_digit_on_the_first_and_zero_keeps_the_original_draws(train_digits):
     two = np.full(300, 2)
     plain = MovingMnist(train_digits).sample(np.random.default_rng(3), 300, n_digits=two)

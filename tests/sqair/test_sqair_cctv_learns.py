@@ -19,6 +19,8 @@ from attentrack.tracker.sqair.cctv.fit import fit_cctv
 from attentrack.tracker.sqair.cctv.tracking import CanvasTracker
 from attentrack.tracker.sqair.cctv.videos import read_frames, video_canvases
 
+pytestmark = pytest.mark.slow  # fits SQAIR to a real clip at two scales
+
 
 @pytest.mark.parametrize("zoom_out", [1.0, 1.5])
 def test_short_fit_on_tud_campus_raises_the_bound_and_keeps_identities(tmp_path, data_dir, zoom_out):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from attentrack.datasets.moving_mnist import MovingMnist, load_digits
@@ -16,6 +17,7 @@ def _tiny():
     return SQAIRConfig(height=32, width=32, max_objects=1, glimpse=10, what_dim=8, hidden=32, scale_prior=0.8)
 
 
+@pytest.mark.slow
 def test_bound_rises_on_real_digits(data_dir):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny tensors: one thread is fastest, and the machine is shared
@@ -71,6 +73,7 @@ def test_training_resumes_exactly(tmp_path, data_dir):
     assert curriculum_length(100, TrainOptions(out="x", **{**base, "steps": 1})) == 3
 
 
+@pytest.mark.slow
 def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_path, data_dir):
     import json
 

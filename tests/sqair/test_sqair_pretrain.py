@@ -35,6 +35,7 @@ def test_digits_larger_than_the_canvas_are_refused():
 
 
 @pytest.mark.parametrize("decoder", ["mlp", "conv"])
+@pytest.mark.slow
 def test_pretraining_learns_on_real_digits(data_dir, decoder):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from tests.tools.test_cli import run_cli
 from attentrack.tracker.trackers.sqair import SHIPPED_WEIGHTS
 
 pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped SQAIR weights missing")
@@ -44,7 +43,7 @@ def test_counts_test_digits_better_than_always_one(data_dir):
     assert np.isfinite(ev.iwae_per_frame)
 
 
-def test_track_a_moving_mnist_video(tmp_path, data_dir):
+def test_track_a_moving_mnist_video(tmp_path, data_dir, run_cli):
     from attentrack.datasets.moving_mnist import MovingMnist, load_digits
 
     seq = MovingMnist(load_digits("test", data_dir), n_frames=6).sample(

@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 
-from tests.tools.test_cli import clip, run_cli  # noqa: F401  (clip is a fixture)
 from attentrack.tools.bench_cmd import BenchRow, format_stages
 from attentrack.tracker.trackers.hart import STAGES, HARTTracker
 
@@ -37,7 +36,8 @@ def test_stage_table_gives_the_rest_of_the_frame():
     assert format_stages(rows[:1]) == ""
 
 
-def test_bench_reports_stages_of_hart(clip):  # noqa: F811
+@pytest.mark.slow
+def test_bench_reports_stages_of_hart(clip, run_cli):
     code, out, err = run_cli(["bench", "track", clip, "-m", "hart", "-p", "weights=fast", "--min-frames", "12",
                               "--warmup", "2", "--objects", "2", "--json"])
     assert code == 0, err

@@ -10,35 +10,9 @@ import click
 import numpy as np
 import pytest
 
-from tests.foundation.conftest import moving_square_frames, write_video
-from tests.generative.smoke import GENERATIVE_NEEDS_DATA, generative_smoke_args
-from tests.sqair.smoke import sqair_smoke_args
-from attentrack.tools.cli import cli, main, track_main
+from attentrack.tools.cli import cli, track_main
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def run_cli(args, entry=main):
-    """Run the CLI in-process; returns ``(exit_code, stdout, stderr)``."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            entry([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return code, out.getvalue(), err.getvalue()
-
-
-@pytest.fixture
-def clip(tmp_path):
-    frames = moving_square_frames(n=12)
-    path = tmp_path / "clip.avi"
-    write_video(path, frames)
-    return path
 
 
 def _command_paths(group: click.Group, prefix=()):
@@ -51,8 +25,18 @@ def _command_paths(group: click.Group, prefix=()):
             yield from _command_paths(cmd, path)
 
 
-def smoke_args(tmp_path, clip, data_dir_or_none):
-    """A cheap real invocation of every command (``None``: needs the data folder)."""
+@pytest.fixture
+def smoke_args(generative_smoke_args, sqair_smoke_args):
+    """``smoke_args(tmp_path, clip, data_dir_or_none)``: a cheap real invocation of every command
+    (``None``: needs the data folder)."""
+    def every_command(tmp_path, clip, data_dir_or_none):
+        return {**_smoke_args(tmp_path, clip, data_dir_or_none), **generative_smoke_args(tmp_path, data_dir_or_none),
+                **sqair_smoke_args(tmp_path, clip, data_dir_or_none)}
+    return every_command
+
+
+def _smoke_args(tmp_path, clip, data_dir_or_none):
+    """The invocations of the commands not in ``generative_smoke_args`` or ``sqair_smoke_args``."""
     gt = tmp_path / "gt.txt"
     gt.write_text("".join(f"{i},1,{20 + 3 * (i - 1)},{30 + (i - 1)},24,24,1,-1,-1,-1\n" for i in range(1, 13)))
     seq = tmp_path / "SEQ-MOT"  # a MOTChallenge folder: gt/gt.txt beside the video
@@ -86,7 +70,6 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "--val-every", "0", "--no-progress"],
         "eval face": None if data_dir_or_none is None else [
             "eval", "face", "--data", data_dir_or_none, "--scenes", "2", "--chains", "2", "--steps", "2", "--json"],
-        **generative_smoke_args(tmp_path, data_dir_or_none),
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--best-of", "2", "--json"],
         "batch": ["batch", clip, "-m", "static", "-o", tmp_path / "b", "--workers", "1", "-q"],
@@ -107,18 +90,23 @@ def smoke_args(tmp_path, clip, data_dir_or_none):
             "-m", "centre", "--json"],
         "bench saliency": ["bench", "saliency", "--arch", "resnet18", "--size", "32", "--repeats", "1", "-m", "eb",
                            "--json"],
-        **sqair_smoke_args(tmp_path, clip, data_dir_or_none),
     }
 
 
-def test_every_command_has_a_smoke_test(tmp_path, clip):
+def test_every_command_has_a_smoke_test(tmp_path, clip, smoke_args):
     known = set(smoke_args(tmp_path, clip, None))
     missing = sorted(set(_command_paths(cli)) - known)
     assert not missing, f"commands without a smoke test in tests/tools/test_cli.py: {missing}"
 
 
-@pytest.mark.parametrize("command", sorted(set(_command_paths(cli))))
-def test_command_runs(command, tmp_path, clip, request):
+#: commands whose smoke run takes more than about 1 s (trainers that load a data set, benchmarks)
+SLOW_COMMANDS = {"bench track", "bench stream", "bench sqair", "train hart", "train sqair",
+                 "train caption-classifier", "train digit-classifier", "train pedestrian-classifier"}
+
+
+@pytest.mark.parametrize("command", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW_COMMANDS else c
+                                     for c in sorted(set(_command_paths(cli)))])
+def test_command_runs(command, tmp_path, clip, request, moving_square_frames, run_cli, smoke_args):
     if command == "eval sot":  # a sequence folder in OTB layout
         import cv2
 
@@ -146,7 +134,7 @@ def test_command_runs(command, tmp_path, clip, request):
         assert (tmp_path / "run" / "hart.pt").is_file() and (tmp_path / "run" / "checkpoint.pt").is_file()
 
 
-def test_help_of_every_command_has_an_example(tmp_path, clip):
+def test_help_of_every_command_has_an_example(tmp_path, clip, run_cli):
     for command in _command_paths(cli):
         if command in ("eval", "train", "bench"):
             continue
@@ -154,7 +142,7 @@ def test_help_of_every_command_has_an_example(tmp_path, clip):
         assert code == 0 and "Example" in out, command
 
 
-def test_track_console_script(tmp_path, clip):
+def test_track_console_script(tmp_path, clip, run_cli):
     code, _, err = run_cli([clip, "-m", "mil", "--init", "20,30,24,24", "-o", tmp_path / "o", "-q", "--jsonl"],
                            entry=track_main)
     assert code == 0, err
@@ -218,7 +206,7 @@ def test_bad_case_list_is_complete(tmp_path, clip):
 
 
 @pytest.mark.parametrize("case", BAD_CASES)
-def test_bad_input_is_one_line_exit_2_no_output(case, tmp_path, clip):
+def test_bad_input_is_one_line_exit_2_no_output(case, tmp_path, clip, run_cli):
     args, needle = _bad_cases(tmp_path, clip)[case]
     code, out, err = run_cli(args)
     assert code == 2, (code, out, err)

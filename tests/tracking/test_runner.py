@@ -156,6 +156,7 @@ def test_degraded_ground_truth_is_seeded_and_as_asked():
 
 
 @pytest.mark.data
+@pytest.mark.slow
 def test_runner_keeps_identities_on_degraded_real_ground_truth(data_dir):
     """TUD-Campus with a fifth of the boxes dropped, 5 % jitter and 10 % false positives: the
     runner keeps identities far better than the plain IoU tracker, at recorded size and on a

@@ -1,10 +1,13 @@
-"""Cheap real invocations of the generative commands, for tests/tools/test_cli.py."""
+"""Fixtures of the command-line tests."""
 
-GENERATIVE_NEEDS_DATA = {"train draw", "train aligndraw", "train caption-classifier", "eval draw", "eval aligndraw"}
+from __future__ import annotations
+
+import pytest
 
 
-def generative_smoke_args(tmp_path, data_dir_or_none):
-    """``{command: argv}`` (``None``: needs the data folder)."""
+def _generative_smoke_args(tmp_path, data_dir_or_none):
+    """``{command: argv}`` of cheap real invocations of the generative commands (``None``:
+    needs the data folder); they write under ``tmp_path``."""
     d = data_dir_or_none
     tiny = ["--steps", "1", "--batch", "2", "--no-progress", "--val-every", "0"]
     return {
@@ -21,3 +24,10 @@ def generative_smoke_args(tmp_path, data_dir_or_none):
         "eval draw": None if d is None else ["eval", "draw", "--data", d, "--count", "20", "--json"],
         "eval aligndraw": None if d is None else ["eval", "aligndraw", "--data", d, "--images", "2", "--json"],
     }
+
+
+@pytest.fixture(scope="session")
+def generative_smoke_args():
+    """``generative_smoke_args(tmp_path, data_dir_or_none)``: ``{command: argv}`` of the
+    generative commands, for the CLI smoke test."""
+    return _generative_smoke_args
