@@ -102,7 +102,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     if init_boxes is None and not getattr(tracker, "self_starting", False):
         extra = {"prior": prior} if proposals == "saliency" else {}
         proposer = create_proposer(proposals, **extra)
-    runner = multi_object_tracker(tracker, proposer)
+    runner = multi_object_tracker(tracker, proposer, source=src)
     out = Path(out_dir)
     created = not out.exists()
     stem = name or src.name

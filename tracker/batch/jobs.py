@@ -335,7 +335,7 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     init = np.asarray(job.init, dtype=float) if job.init else None
     starts_own = getattr(tracker, "self_starting", False)
     proposer = create_proposer(options.proposals) if init is None and not starts_own else None
-    runner = multi_object_tracker(tracker, proposer)  # the same runner as `track`'s
+    runner = multi_object_tracker(tracker, proposer, source=source)  # the same runner as `track`'s
     sinks = []
     try:
         sinks.append(MotTxtSink(out / f"{job.name}{FORMATS['mot']}"))
