@@ -17,6 +17,10 @@ from attentrack.tools.options import TRACKER_CHOICE
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
+#: ``--benchmark`` choices: :data:`attentrack.tracker.metrics.motchallenge.BENCHMARKS`, spelt out here
+#: so that ``--help`` does not import the metrics (and scipy)
+BENCHMARK_CHOICES = ("auto", "MOT15", "MOT16", "MOT17", "MOT20")
+
 
 @click.group(
     "eval",
@@ -51,30 +55,55 @@ def eval_group():
     help=(
         "Score multi-object tracking results: CLEAR MOT (MOTA, MOTP, FP, FN, ID switches, "
         "fragmentations, MT/PT/ML), identity metrics (IDF1, IDP, IDR) and HOTA (DetA, "
-        "AssA, LocA), per sequence and OVERALL.\n\n"
+        "AssA, LocA), per sequence and COMBINED, as TrackEval computes them.\n\n"
         "GT is a gt.txt file, a sequence folder holding gt/gt.txt, a folder of such "
         "sequence folders, or a folder of SEQ.txt files. PRED is a results file (for one "
         "sequence) or a folder with SEQ.txt for every sequence, as `attentrack track -o` "
-        "writes. Boxes match at IoU >= 0.5; MOTP is the mean 1-IoU of the matches (lower "
-        "is better).\n\n"
+        "writes. Ground truth follows TrackEval's rules: rows of confidence 0 are ignored; "
+        "MOT16/17/20 ground truth (with classes) scores pedestrians only and drops the "
+        "predictions that match distractors (static people, reflections, ...). Boxes match "
+        "at IoU >= 0.5; MOTP is the mean IoU of the matches (TrackEval), MOTPd motmetrics' "
+        "mean 1-IoU.\n\n"
         "Example:\n\n\b\n"
-        "  attentrack eval mot --gt ../shared/data/mot15/TUD-Campus --pred out/TUD-Campus.txt"
+        "  attentrack eval mot --gt ../shared/data/mot15/TUD-Campus --pred out/TUD-Campus.txt --csv scores.csv"
     ),
 )
 @click.option("--gt", "gt_path", required=True, type=click.Path(), help="Ground-truth file or folder.")
 @click.option("--pred", "pred_path", required=True, type=click.Path(), help="Results file or folder.")
-@click.option("--min-confidence", default=1.0, show_default=True, type=float,
-              help="Keep ground-truth rows with confidence >= this (1 drops the 'ignore' rows).")
+@click.option("--benchmark", type=click.Choice(BENCHMARK_CHOICES), default="auto", show_default=True,
+              help="Ground-truth rules: auto = MOT17's for ground truth with classes (MOT20's for "
+                   "MOT20-* sequences), MOT15's (no classes) otherwise.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None,
+              help="Score only frames 1..N (results of a run stopped early, e.g. `track --max-frames N`).")
+@click.option("--min-confidence", default=None, type=float,
+              help="Also drop ground-truth rows with confidence below this (TrackEval's rules already "
+                   "drop confidence 0).")
 @click.option("--json", "as_json", is_flag=True,
-              help="Print a JSON list of rows (sequences, then OVERALL) with lower-case metric names.")
-def mot_command(gt_path, pred_path, min_confidence, as_json):
+              help="Print a JSON list of rows (sequences, then COMBINED) with lower-case metric names.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the rows (sequences, then COMBINED) to this CSV file.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw HOTA, MOTA and IDF1 per sequence as a bar chart into this PNG "
+                   "(needs matplotlib: pip install 'attentrack[plot]').")
+def mot_command(gt_path, pred_path, benchmark, max_frames, min_confidence, as_json, csv_path, plot_path):
     from attentrack.tracker.metrics.mot import evaluate_mot_files
 
-    result = evaluate_mot_files(gt_path, pred_path, min_confidence=min_confidence)
+    if plot_path:
+        from attentrack.tracker.metrics.plots import require_matplotlib
+
+        require_matplotlib()  # before the work, not after it
+    result = evaluate_mot_files(gt_path, pred_path, min_confidence=min_confidence, benchmark=benchmark,
+                                max_frames=max_frames)
     if as_json:
         click.echo(json.dumps(result.to_rows(), indent=1))
     else:
         click.echo(result.format_table())
+    if csv_path:
+        result.save_csv(csv_path)
+    if plot_path:
+        from attentrack.tracker.metrics.plots import plot_mot
+
+        plot_mot(result, plot_path)
 
 
 def _open_sequences(paths: tuple[str, ...]) -> list:

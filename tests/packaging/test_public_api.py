@@ -26,7 +26,7 @@ def test_readme_api_example_runs(data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     table = capsys.readouterr().out
-    assert "OVERALL" in table and "IDF1" in table
+    assert "COMBINED" in table and "IDF1" in table
     rows = attentrack.read_mot(tmp_path / "out" / "TUD-Campus.txt")
     assert len(rows) > 0 and set(np.unique(rows.ids)) == {1}
 

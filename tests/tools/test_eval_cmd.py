@@ -41,14 +41,14 @@ def test_mot_json_and_table(tmp_path):
     res = _invoke("mot", "--gt", str(gt), "--pred", str(pred), "--json")
     assert res.exit_code == 0, res.output
     rows = {r["sequence"]: r for r in json.loads(res.output)}
-    assert list(rows) == ["TUD-Campus", "TUD-Stadtmitte", "OVERALL"]
-    assert rows["OVERALL"]["mota"] == pytest.approx(0.555116, abs=1e-3)
-    assert rows["OVERALL"]["idf1"] == pytest.approx(0.624296, abs=1e-3)
-    assert rows["OVERALL"]["hota"] == pytest.approx(0.4000, abs=1e-3)
+    assert list(rows) == ["TUD-Campus", "TUD-Stadtmitte", "COMBINED"]
+    assert rows["COMBINED"]["mota"] == pytest.approx(0.555116, abs=1e-3)
+    assert rows["COMBINED"]["idf1"] == pytest.approx(0.624296, abs=1e-3)
+    assert rows["COMBINED"]["hota"] == pytest.approx(0.4000, abs=1e-3)
     assert {"mota", "motp", "idf1", "idp", "idr", "precision", "recall", "mt", "pt", "ml", "fp",
-            "fn", "idsw", "frag", "hota", "deta", "assa"} <= set(rows["OVERALL"])
+            "fn", "idsw", "frag", "hota", "deta", "assa"} <= set(rows["COMBINED"])
     table = _invoke("mot", "--gt", str(gt), "--pred", str(pred))
-    assert table.exit_code == 0 and "OVERALL" in table.output and "MOTA" in table.output
+    assert table.exit_code == 0 and "COMBINED" in table.output and "MOTA" in table.output
 
 
 def test_mot_missing_prediction(tmp_path):
