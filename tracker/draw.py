@@ -113,9 +113,12 @@ class Trails:
         for tid in [tid for tid, f in self._last_seen.items() if self._frame - f >= self.length]:
             del self._points[tid], self._last_seen[tid]
 
-    def draw(self, frame: np.ndarray) -> None:
-        """Draw every trail in place as a polyline in its track's colour, thicker when newer."""
+    def draw(self, frame: np.ndarray, track_ids=None) -> None:
+        """Draw the trails of ``track_ids`` (default: all) in place, each as a polyline in
+        its track's colour, thicker when newer."""
         for tid, points in self._points.items():
+            if track_ids is not None and tid not in track_ids:
+                continue
             pts = np.round(np.asarray(points)).astype(np.int32)
             colour = colour_for(tid)
             for k in range(1, len(pts)):
@@ -130,7 +133,7 @@ def draw_tracks(frame: np.ndarray, tracks: list[Track], frame_index: int | None 
     it has them; with ``trails`` (already updated with ``tracks``), the recent trajectories."""
     out = frame.copy()
     if trails is not None:
-        trails.draw(out)
+        trails.draw(out, {t.track_id for t in tracks})
     for t in tracks:
         colour = colour_for(t.track_id)
         if t.glimpse is not None and t.mask is not None:
