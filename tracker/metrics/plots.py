@@ -102,7 +102,7 @@ def plot_sot(evaluation: SotEvaluation, path: str | os.PathLike, averaging: str 
         ax.set_xlim(0, xmax)
         ax.set_ylim(0, 1.02)
         ax.grid(True, alpha=0.3)
-        ax.legend(loc="lower left" if ax is ax_s else "lower right")
+        ax.legend(loc="upper right" if ax is ax_s else "lower right")
     fig.tight_layout()
     try:
         return _save(fig, p)
