@@ -12,7 +12,7 @@ import pytest
 
 from attentrack.datasets.mot import read_mot
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.metrics.mot import evaluate_mot, evaluate_mot_files
+from attentrack.tracker.metrics.mot import evaluate_mot_files
 from attentrack.tracker.metrics.motchallenge import apply_ground_truth_rules, detect_benchmark, has_classes
 
 FRAMES = 10
