@@ -31,7 +31,7 @@ def _result_line(result, done: int, total: int) -> str:
         "One video per worker, frames in order. Writes OUT/NAME.txt (MOTChallenge), "
         "OUT/NAME.jsonl, optionally OUT/NAME.mp4, and OUT/summary.csv, OUT/summary.json "
         "(video, frames, frames/s, tracks, status, error, warnings) and, for videos with ground truth, "
-        "OUT/metrics.json (MOT metrics per video and OVERALL, as `eval mot`).\n\n"
+        "OUT/metrics.json (MOT metrics per video and COMBINED, as `eval mot`).\n\n"
         "A rerun skips videos whose outputs are complete for the same inputs and options, "
         "and redoes the rest. Exit status 1 when some video failed (the others finish).\n\n"
         "Examples:\n\n"

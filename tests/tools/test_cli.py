@@ -125,7 +125,7 @@ def test_command_runs(command, tmp_path, clip, request, moving_square_frames, ru
     if "--json" in args:
         json.loads(out)
     if command == "track":
-        assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.mp4").is_file()
+        assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.webm").is_file()
     if command == "batch":
         assert (tmp_path / "b" / "clip.txt").is_file() and (tmp_path / "b" / "summary.csv").is_file()
     if command == "train face":

@@ -3,8 +3,6 @@ combined when ground truth is present (computed as ``attentrack eval mot`` does)
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -13,6 +11,7 @@ from pathlib import Path
 from attentrack.tracker.atomic import atomic_write
 from attentrack.tracker.batch.jobs import FORMATS, JobResult
 from attentrack.tracker.metrics.mot import MotEvaluation
+from attentrack.tracker.tables import write_csv
 
 SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "warnings", "mota", "idf1", "hota")
 
@@ -73,14 +72,8 @@ class BatchSummary:
         """Write ``summary.csv``, ``summary.json`` and (with ground truth) ``metrics.json``
         into ``out_dir``, each atomically; returns their paths."""
         out = Path(out_dir)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows():
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
         paths = [out / "summary.csv", out / "summary.json"]
-        with atomic_write(paths[0], newline="") as fh:
-            fh.write(buf.getvalue())
+        write_csv(paths[0], self.rows(), SUMMARY_COLUMNS)
         with atomic_write(paths[1]) as fh:
             json.dump(self.to_dict(), fh, indent=1)
         if self.metrics is not None:
@@ -101,16 +94,20 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike,
-                     min_confidence: float = 1.0) -> MotEvaluation | None:
+def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike) -> MotEvaluation | None:
     """MOT metrics of the finished videos that have ground truth, per video and
-    ``OVERALL`` (:func:`attentrack.tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``)."""
+    ``COMBINED`` (:func:`attentrack.tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``).
+
+    Only the frames each video's run processed are scored (``--max-frames``, or a video
+    shorter than its ground truth): the ground truth after them is not counted as missed.
+    """
     from attentrack.datasets.mot import read_mot
     from attentrack.tracker.metrics.mot import evaluate_mot
 
-    gt, pred = {}, {}
+    gt, pred, frames_run = {}, {}, {}
     for r in results:
         if r.gt and r.status != "failed":
-            gt[r.name] = read_mot(r.gt, min_confidence=min_confidence)
+            gt[r.name] = read_mot(r.gt)
             pred[r.name] = read_mot(Path(out_dir) / f"{r.name}{FORMATS['mot']}")
-    return evaluate_mot(gt, pred) if gt else None
+            frames_run[r.name] = r.frames
+    return evaluate_mot(gt, pred, frames_run=frames_run) if gt else None
