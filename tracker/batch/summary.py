@@ -14,6 +14,8 @@ from attentrack.tracker.atomic import atomic_write
 from attentrack.tracker.batch.jobs import FORMATS, JobResult
 from attentrack.tracker.metrics.mot import MotEvaluation
 
+#: ground-truth rows with a confidence below this are "ignore" rows (MOTChallenge), as ``eval mot`` drops them
+GT_MIN_CONFIDENCE = 1.0
 SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "warnings", "mota", "idf1", "hota")
 
 
@@ -34,6 +36,11 @@ class BatchSummary:
     @property
     def failed(self) -> list[JobResult]:
         return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def interrupted(self) -> list[JobResult]:
+        """Videos the batch did not finish because it was stopped."""
+        return [r for r in self.results if r.status == "interrupted"]
 
     @property
     def frames_run(self) -> int:
@@ -65,7 +72,11 @@ class BatchSummary:
         return out
 
     def to_dict(self) -> dict:
-        return {"videos": self.rows(), "failed": len(self.failed), "frames_run": self.frames_run,
+        """The JSON summary: the rows (with each video's attempts and, for an unexpected failure,
+        its whole error in ``details``), counts, timings and metrics."""
+        videos = [{**row, "attempts": r.attempts, "details": r.details} for row, r in zip(self.rows(), self.results)]
+        return {"videos": videos, "failed": len(self.failed), "interrupted": len(self.interrupted),
+                "frames_run": self.frames_run,
                 "wall_seconds": round(self.wall_seconds, 3), "throughput_fps": round(self.throughput, 2),
                 "metrics": None if self.metrics is None else self.metrics.to_dict()}
 
@@ -102,7 +113,7 @@ class BatchSummary:
 
 
 def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike,
-                     min_confidence: float = 1.0) -> MotEvaluation | None:
+                     min_confidence: float = GT_MIN_CONFIDENCE) -> MotEvaluation | None:
     """MOT metrics of the finished videos that have ground truth, per video and
     ``OVERALL`` (:func:`attentrack.tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``)."""
     from attentrack.datasets.mot import read_mot
@@ -110,7 +121,7 @@ def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike,
 
     gt, pred = {}, {}
     for r in results:
-        if r.gt and r.status != "failed":
+        if r.gt and r.status in ("done", "skipped"):
             gt[r.name] = read_mot(r.gt, min_confidence=min_confidence)
             pred[r.name] = read_mot(Path(out_dir) / f"{r.name}{FORMATS['mot']}")
     return evaluate_mot(gt, pred) if gt else None

@@ -341,6 +341,10 @@ def evaluate_mot(gt: Mapping[str, MotRows], pred: Mapping[str, MotRows]) -> MotE
         raise InputError(f"no prediction for sequence(s): {', '.join(missing)}")
     if not gt:
         raise InputError("nothing to evaluate: no sequences given")
+    empty = [name for name, rows in gt.items() if len(rows) == 0]
+    if empty:
+        raise InputError(f"the ground truth of {', '.join(empty)} has no boxes: nothing to score against "
+                         "(MOTA and IDF1 are undefined)")
     data = [_evaluate_sequence(name, rows, pred[name]) for name, rows in gt.items()]
     names = [d.name for d in data]
     if OVERALL in names:
@@ -437,6 +441,19 @@ def evaluate_mot_files(gt_path: str | os.PathLike, pred_path: str | os.PathLike,
     """
     gt, pred = {}, {}
     for name, gt_file, pred_file in pair_mot_files(gt_path, pred_path):
-        gt[name] = read_mot(gt_file, min_confidence=min_confidence)
+        gt[name] = read_ground_truth(gt_file, min_confidence)
         pred[name] = read_mot(pred_file)
     return evaluate_mot(gt, pred)
+
+
+def read_ground_truth(path: str | os.PathLike, min_confidence: float | None = 1.0) -> MotRows:
+    """A MOTChallenge ground-truth file's rows with confidence >= ``min_confidence``.
+
+    Raises:
+        InputError: a missing or malformed file, or one with no boxes to score against.
+    """
+    rows = read_mot(path, min_confidence=min_confidence)
+    if len(rows) == 0:
+        kept = "" if min_confidence is None else f" with confidence >= {min_confidence:g}"
+        raise InputError(f"ground truth {path} has no boxes{kept}: nothing to score against")
+    return rows
