@@ -55,7 +55,7 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def _run(command: click.Command, args=None) -> None:
     import warnings
 
-    from attentrack.tracker.termination import SIGTERM_STATUS, Terminated, sigterm_raises
+    from attentrack.tracker.termination import SIGTERM_STATUS, Terminated, sigterm_raises, sigterm_received
 
     warnings.formatwarning = _one_line_warning
     try:
@@ -65,7 +65,7 @@ def _run(command: click.Command, args=None) -> None:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
-        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated):  # click wraps it in Abort
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated) or sigterm_received():
             click.echo("Terminated.", err=True)
             sys.exit(SIGTERM_STATUS)
         click.echo("Interrupted." if isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt)

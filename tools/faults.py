@@ -206,6 +206,11 @@ FAULT_CASES: list[FaultCase] = [
               message="1 of 3 videos failed: synthetic-30000", seconds=60,
               present=("out/summary.csv", "out/clip.txt", "out/synthetic-50-*.txt"), absent=("out/synthetic-30000*",),
               contains={"out/summary.csv": "fork server died"}),
+    FaultCase("ray-batch-sigterm", "kill -TERM of a Ray batch: every worker stops (and Ray with it)",
+              ["batch", LONG_CLIP.format(seed=6), "-m", "static", "--backend", "ray", "--address", "local",
+               "--workers", "1", "-o", "out", "-q"],
+              setup=None, signal_when=("TERM", "out/.synthetic*partial*"), exit=143, message="terminated",
+              seconds=90, absent=("out/synthetic*.txt",), contains={"out/summary.csv": "interrupted"}),
     # -- tracebacks instead of one-line errors
     FaultCase("mil-box-fills-height", "track -m mil --init with a box as high as the frame: cv2.error traceback",
               [*_TRACK, "-m", "mil", "--init", "0,0,60,120", "-o", "out"], exit=0, present=("out/clip.txt",)),

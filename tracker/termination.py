@@ -25,8 +25,19 @@ class Terminated(KeyboardInterrupt):
     """The process was asked to stop (``SIGTERM``)."""
 
 
+_received = False
+
+
 def _raise_terminated(signum, frame) -> None:
+    global _received
+    _received = True
     raise Terminated()
+
+
+def sigterm_received() -> bool:
+    """Whether a SIGTERM arrived in the current (or last) :func:`sigterm_raises` block; a library
+    that turns the :class:`Terminated` it got into another ``KeyboardInterrupt`` loses nothing."""
+    return _received
 
 
 class _Watchdog:
@@ -51,6 +62,8 @@ class _Watchdog:
 
 
 _watchdog: _Watchdog | None = None
+#: blocks of :func:`sigterm_raises` open in the main thread
+_active = 0
 
 
 @contextlib.contextmanager
@@ -58,12 +71,15 @@ def sigterm_raises(grace: float | None = 15.0):
     """Within the block, ``SIGTERM`` raises :class:`Terminated` in the main thread, and ends
     the process (status 143) ``grace`` seconds later if it is still running (``None``: never).
     Outside the main thread, or where signals cannot be set, the block runs unchanged."""
-    global _watchdog
+    global _watchdog, _active, _received
     try:
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     except (ValueError, OSError):  # not the main thread
         yield
         return
+    if not _active:
+        _received = False
+    _active += 1
     old_fd = None
     if grace is not None:
         _watchdog = _watchdog or _Watchdog()
@@ -76,8 +92,17 @@ def sigterm_raises(grace: float | None = 15.0):
     try:
         yield
     finally:
-        if _watchdog is not None:
+        _active -= 1
+        if _watchdog is not None and not _active:
             _watchdog.grace = None
         if old_fd is not None:
             signal.set_wakeup_fd(old_fd)
         signal.signal(signal.SIGTERM, previous)
+
+
+def reclaim_sigterm() -> None:
+    """Install :func:`sigterm_raises`'s handler again after a library replaced it (``ray.init``
+    installs its own, which ends the process at once); nothing outside a :func:`sigterm_raises`
+    block or the main thread."""
+    if _active and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _raise_terminated)

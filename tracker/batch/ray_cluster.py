@@ -28,6 +28,7 @@ What a real cluster needs, and what this backend does about it:
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 import uuid
@@ -43,6 +44,7 @@ from attentrack.tracker.batch.jobs import STATE_DIR, BatchOptions, JobResult, Vi
 from attentrack.tracker.batch.shipping import code_fingerprint, installed_version, stage_package
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.registry import TRACKERS
+from attentrack.tracker.termination import reclaim_sigterm
 
 #: ``code`` choices: how the workers get attentrack
 CODE_CHOICES = ("auto", "ship", "installed")
@@ -71,9 +73,14 @@ def node_report(probe: str, paths: list[str]) -> dict:
             "missing": [p for p in paths if not os.path.exists(p)]}
 
 
+def _whole(exc: BaseException) -> str:
+    """A Ray error's whole text (its remote traceback included), without terminal colours."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    lines = [ln for ln in text.splitlines() if ln.strip()]
+    """The line of a Ray error that says what went wrong (its last)."""
+    lines = [ln for ln in _whole(exc).splitlines() if ln.strip()]
     return lines[-1].strip() if lines else type(exc).__name__
 
 
@@ -195,6 +202,7 @@ class RayBackend(Backend):
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise InputError(f"cannot connect to a Ray cluster at {self.address!r}: {first} "
                                  "(start one with `ray start --head`, or use --address local)") from None
+        reclaim_sigterm()  # Ray's own SIGTERM handler would end the driver without stopping the tasks
         self._started = True
         return ray
 
@@ -298,12 +306,12 @@ class RayBackend(Backend):
             if task.cancelled is not None:
                 return "done", JobResult.failed(job, task.why, attempts=task.attempt)
             if isinstance(exc, ray.exceptions.RayTaskError):  # the task's own error: retrying repeats it
-                return "done", JobResult.failed(job, f"ray task failed: {_first_line(exc)}", details=str(exc),
+                return "done", JobResult.failed(job, f"ray task failed: {_first_line(exc)}", details=_whole(exc),
                                                 attempts=task.attempt)
             if task.attempt <= self.retries:
                 return "retry", None
             reason = f"ray worker lost: {type(exc).__name__}: {_first_line(exc)}"
-            return "done", JobResult.failed(job, lost_message(reason, task.attempt), details=str(exc),
+            return "done", JobResult.failed(job, lost_message(reason, task.attempt), details=_whole(exc),
                                             attempts=task.attempt)
         if value == STARTED:
             task.started = time.monotonic()
