@@ -10,7 +10,8 @@ ended. :meth:`FaultCase.problems` says how an outcome falls short of the case's 
 ``tests/faults/test_faults.py`` asserts that there are none.
 
 ``attentrack bench faults`` prints the table; ``--code DIR`` runs the same cases against
-another checkout (e.g. ``git archive main`` unpacked in ``DIR``) for the "before" column.
+another checkout (e.g. ``git archive 4dc8a7e``, the code before issue 31, unpacked in ``DIR``)
+for the "before" rows.
 """
 
 from __future__ import annotations
@@ -420,20 +421,22 @@ def run_case(case: FaultCase, root: Path, python: str = sys.executable, code: st
         status, stderr, left_then = _run_one(case.then, work, env, python, case.seconds, None)
         left += left_then
     seconds = time.perf_counter() - t0
-    message = _last_line(stderr) if status != "hang" else f"(killed after {case.seconds:.0f} s) " + _last_line(stderr)
+    message = _last_line(stderr.replace(f"{work.resolve()}/", "").replace(f"{work}/", ""))
+    if status == "hang":
+        message = f"(killed after {case.seconds:.0f} s) {message}".strip()
     return FaultOutcome(case.name, status, message, stderr, _shown(_snapshot(work) - before), left, seconds)
 
 
-def format_fault_table(rows: list[tuple[FaultCase, dict[str, FaultOutcome]]], width: int = 60) -> str:
+def format_fault_table(rows: list[tuple[FaultCase, dict[str, FaultOutcome]]], width: int = 72) -> str:
     """The table: one line per case and code (``before``, ``after``), with exit status,
     processes left, the message and the files left."""
-    head = f"{'case':<24} {'code':<6} {'exit':>5} {'procs':>5}  {'message':<{width}}  files left"
+    head = f"{'case':<25} {'code':<6} {'exit':>5} {'procs':>5}  {'message':<{width}}  files left"
     lines = [head, "-" * len(head)]
     for case, outcomes in rows:
         for k, (label, o) in enumerate(outcomes.items()):
-            msg = o.message if len(o.message) <= width else o.message[:width - 3] + "..."
+            msg = (o.message or "-") if len(o.message) <= width else o.message[:width - 3] + "..."
             files = ", ".join(o.files) or "-"
-            lines.append(f"{case.name if k == 0 else '':<24} {label:<6} {str(o.exit):>5} {o.processes_left:>5}  "
+            lines.append(f"{case.name if k == 0 else '':<25} {label:<6} {str(o.exit):>5} {o.processes_left:>5}  "
                          f"{msg:<{width}}  {files}")
     return "\n".join(lines)
 
@@ -447,9 +450,9 @@ def format_fault_table(rows: list[tuple[FaultCase, dict[str, FaultOutcome]]], wi
         "process and folder, with its exit status, message, the processes still running after it "
         "ended and the files it left. --code DIR also runs every case against another checkout "
         "(the 'before' rows).\n\n"
-        "Example:\n\n\b\n"
-        "  git archive main | (mkdir -p /tmp/main && tar -x -C /tmp/main)\n"
-        "  attentrack bench faults --code /tmp/main"
+        "Example (the 'before' rows: the code before issue 31):\n\n\b\n"
+        "  git archive 4dc8a7e | (mkdir -p /tmp/before && tar -x -C /tmp/before)\n"
+        "  attentrack bench faults --code /tmp/before"
     ),
 )
 @click.option("--case", "names", multiple=True, help="Run only this case (repeatable).")

@@ -116,10 +116,10 @@ def check_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
             is not writable (one line naming it).
     """
     p = Path(path)
-    for q in (p, *p.absolute().parents):
+    for q in (p, *p.parents):
         if q.exists():
             if not q.is_dir():
-                raise InputError(f"cannot use {what} {p}: {q if q != p.absolute() else p} is not a folder")
+                raise InputError(f"cannot use {what} {p}: {q} is not a folder")
             if not os.access(q, os.W_OK | os.X_OK):
                 raise InputError(f"cannot write into {what} {p}: permission denied")
             break

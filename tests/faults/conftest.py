@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import pytest
 
 from attentrack.tools.faults import write_clip
@@ -13,19 +10,9 @@ from attentrack.tools.faults import write_clip
 @pytest.fixture
 def cli():
     """``cli(args) -> (exit status, stdout, stderr)``: ``attentrack ARGS`` run in this process."""
-    from attentrack.tools.cli import main
+    from tests.tools.test_cli import run_cli
 
-    def run(args):
-        out, err = io.StringIO(), io.StringIO()
-        code = 0
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                main([str(a) for a in args])
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        return code, out.getvalue(), err.getvalue()
-
-    return run
+    return run_cli
 
 
 @pytest.fixture

@@ -71,6 +71,7 @@ def test_node_reports_are_checked(tmp_path):
     mine = ("0.1.0", "abc")
     good = {"host": "n1", "version": "0.1.0", "fingerprint": "abc", "package": "/x", "probe": True, "missing": []}
     verify_reports([good], ["10.0.0.1"], tmp_path, mine)
+    verify_reports([{**good, "version": "unknown"}], ["10.0.0.1"], tmp_path, mine)  # shipped, not installed
     for change, needle in (({"fingerprint": "def"}, "other attentrack code"), ({"probe": False}, "output folder"),
                            ({"missing": ["/data/a.mp4"]}, "does not see 1 input")):
         with pytest.raises(InputError, match=needle):
