@@ -290,32 +290,31 @@ class FaultOutcome:
                 "processes_left": self.processes_left, "seconds": round(self.seconds, 1)}
 
 
-def _session_processes(sid: int) -> list[int]:
-    """PIDs of the live processes in session ``sid`` (Linux ``/proc``; empty elsewhere)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        fields = text[text.rfind(")") + 2:].split()
-        if len(fields) > 3 and fields[0] != "Z" and int(fields[3]) == sid:
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def _forkservers(parent: int) -> list[int]:
-    """PIDs of the multiprocessing fork servers that process ``parent`` started (Linux ``/proc``)."""
-    out = []
+def _processes() -> dict[int, tuple[int, int, str]]:
+    """``{pid: (parent pid, session id, command line)}`` of the live processes (Linux ``/proc``;
+    empty elsewhere; zombies left out)."""
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
             cmdline = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue
-        if int(text[text.rfind(")") + 2:].split()[1]) == parent and "multiprocessing.forkserver" in cmdline:
-            out.append(int(stat.parent.name))
+        fields = text[text.rfind(")") + 2:].split()  # after the command name, which may hold spaces
+        if len(fields) > 3 and fields[0] != "Z":
+            out[int(stat.parent.name)] = (int(fields[1]), int(fields[3]), cmdline)
     return out
+
+
+def _session_processes(sid: int) -> list[int]:
+    """PIDs of the live processes in session ``sid``."""
+    return [pid for pid, (_, session, _) in _processes().items() if session == sid]
+
+
+def _forkservers(parent: int) -> list[int]:
+    """PIDs of the multiprocessing fork servers that process ``parent`` started."""
+    return [pid for pid, (ppid, _, cmd) in _processes().items()
+            if ppid == parent and "multiprocessing.forkserver" in cmd]
 
 
 def _end_session(sid: int, wait: float = 5.0) -> None:

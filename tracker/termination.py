@@ -28,7 +28,8 @@ class Terminated(KeyboardInterrupt):
 _received = False
 
 
-def _raise_terminated(signum, frame) -> None:
+def raise_terminated(signum, frame) -> None:
+    """The SIGTERM handler: raise :class:`Terminated` (and remember it, :func:`sigterm_received`)."""
     global _received
     _received = True
     raise Terminated()
@@ -73,7 +74,7 @@ def sigterm_raises(grace: float | None = 15.0):
     Outside the main thread, or where signals cannot be set, the block runs unchanged."""
     global _watchdog, _active, _received
     try:
-        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
     except (ValueError, OSError):  # not the main thread
         yield
         return
@@ -105,4 +106,4 @@ def reclaim_sigterm() -> None:
     installs its own, which ends the process at once); nothing outside a :func:`sigterm_raises`
     block or the main thread."""
     if _active and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_terminated)
+        signal.signal(signal.SIGTERM, raise_terminated)

@@ -29,7 +29,7 @@ from attentrack.tracker.batch.backends import (
 )
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, run_job_safely
 from attentrack.tracker.registry import TRACKERS
-from attentrack.tracker.termination import SIGTERM_STATUS, Terminated
+from attentrack.tracker.termination import SIGTERM_STATUS, Terminated, raise_terminated
 
 _PR_SET_PDEATHSIG = 1
 
@@ -49,14 +49,10 @@ def _die_with_parent() -> None:
         raise Terminated()
 
 
-def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
-
-
 def _child(conn, job: VideoJob, options: BatchOptions, out_dir: str, key: str, threads: int) -> None:
     """A worker: runs one video and sends its result; on SIGTERM it deletes its temporary
     files (the sinks abort) and exits with status 143 without a result."""
-    signal.signal(signal.SIGTERM, _raise_terminated)
+    signal.signal(signal.SIGTERM, raise_terminated)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the batch, which stops its workers
     try:
         _die_with_parent()
