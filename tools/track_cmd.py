@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -79,7 +78,7 @@ class _TrackCommand(click.Command):
 @click.option("--jsonl", is_flag=True, help="Also write OUT/NAME.jsonl, one JSON object per frame.")
 @click.option("--crops", is_flag=True, help="Also write OUT/NAME_crops/<id>/<frame>.jpg.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
-@click.option("--name", default=None, help="Base name of the outputs (default: the source's name).")
+@click.option("--name", default=None, help="Base name of the outputs, a plain file name (default: the source's name).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary (for scripts).")
 @click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
               help="Cameras and RTSP/HTTP streams: reopen a stream that stops, up to this many tries in a row "
@@ -88,6 +87,7 @@ class _TrackCommand(click.Command):
               help="First fit the model to this video without labels (models that can, e.g. sqair; resumable).")
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
                   write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit):
+    from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
     from attentrack.tracker.runner import multi_object_tracker
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
@@ -100,6 +100,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     init_boxes = parse_init(init)
     if otb and (init_boxes is None or len(init_boxes) != 1):
         raise InputError("--otb writes one object's boxes: give exactly one --init box")
+    if name is not None:
+        check_output_name(name)
     prior = None
     if proposals == "saliency" or show_saliency:
         from attentrack.saliency.prior import SaliencyPrior, SaliencyVideoSink
@@ -122,6 +124,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     runner = multi_object_tracker(tracker, proposer)
     out = Path(out_dir)
     created = not out.exists()
+    make_folder(out)
+    remove_stale_partials(out)  # what killed runs left here
     stem = name or src.name
     sinks = []
     try:

@@ -23,7 +23,7 @@ import numpy as np
 
 from attentrack.datasets.mot import format_mot_row
 from attentrack.datasets.otb import format_number
-from attentrack.tracker.atomic import AtomicPath
+from attentrack.tracker.atomic import AtomicPath, make_folder, partial_path
 from attentrack.tracker.draw import Trails, draw_tracks
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.tracks import Track
@@ -246,13 +246,20 @@ class ShowSink(Sink):
 class CropSink(Sink):
     """Each track's box cut out of each frame, as ``DIR/<id>/<frame>.jpg`` (1-based frame).
 
-    Crops go to a temporary folder that is renamed to ``DIR`` on close.
+    Crops go to a temporary folder (``.DIR.partial-HOST-PID``) that is renamed to ``DIR`` on close.
+
+    Raises:
+        InputError: the parent folder cannot be created or written, or ``DIR`` is a file.
     """
 
     def __init__(self, folder: str | os.PathLike, every: int = 1) -> None:
         self.folder = Path(folder)
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.partial-", dir=self.folder.parent))
+        make_folder(self.folder.parent)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"cannot write crops into {self.folder}: it is a file")
+        self._tmp = partial_path(self.folder, folder=True)
+        shutil.rmtree(self._tmp, ignore_errors=True)  # left by an earlier process with this PID
+        self._tmp.mkdir()
         self.every = max(1, int(every))
 
     def write(self, frame_index, frame, tracks):

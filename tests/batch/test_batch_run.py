@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from attentrack.tracker.atomic import partial_owner
 from attentrack.tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
 from attentrack.tracker.batch.jobs import record_path, run_job
 from attentrack.tracker.errors import InputError
@@ -90,7 +91,7 @@ def _kill_first_worker(out: Path, stop: threading.Event, killed: list) -> None:
     """Kill (SIGKILL) the worker writing the first temporary output seen in ``out``."""
     while not stop.is_set() and not killed:
         for f in out.glob(".*.partial-*.txt") if out.exists() else ():
-            pid = int(f.name.split(".partial-")[1].split(".")[0])
+            pid = partial_owner(f)[1]
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

@@ -77,6 +77,7 @@ def _smoke_args(tmp_path, clip, data_dir_or_none):
                         "--workers", "1", "--backend", "local", "--json"],
         "bench stream": ["bench", "stream", "--frames", "20", "--size", "64x48", "--json"],
         "bench startup": ["bench", "startup", "--runs", "1", "--json"],
+        "bench faults": ["bench", "faults", "--case", "output-dev-full", "--json"],
         # saliency (issue 5)
         "saliency": ["saliency", clip, "--method", "ceb", "--target", "pedestrian", "-o", tmp_path / "s.png", "-q"],
         "train pedestrian-classifier": None if data_dir_or_none is None else [

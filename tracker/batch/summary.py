@@ -13,6 +13,9 @@ from attentrack.tracker.batch.jobs import FORMATS, JobResult
 from attentrack.tracker.metrics.mot import MotEvaluation
 from attentrack.tracker.tables import write_csv
 
+#: ground-truth rows with a confidence below this are "ignore" rows (MOTChallenge): a file with no other
+#: rows is refused before a batch starts (:func:`attentrack.tracker.batch.runner.check_ground_truth`)
+GT_MIN_CONFIDENCE = 1.0
 SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "warnings", "mota", "idf1", "hota")
 
 
@@ -33,6 +36,11 @@ class BatchSummary:
     @property
     def failed(self) -> list[JobResult]:
         return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def interrupted(self) -> list[JobResult]:
+        """Videos the batch did not finish because it was stopped."""
+        return [r for r in self.results if r.status == "interrupted"]
 
     @property
     def frames_run(self) -> int:
@@ -64,7 +72,11 @@ class BatchSummary:
         return out
 
     def to_dict(self) -> dict:
-        return {"videos": self.rows(), "failed": len(self.failed), "frames_run": self.frames_run,
+        """The JSON summary: the rows (with each video's attempts and, for an unexpected failure,
+        its whole error in ``details``), counts, timings and metrics."""
+        videos = [{**row, "attempts": r.attempts, "details": r.details} for row, r in zip(self.rows(), self.results)]
+        return {"videos": videos, "failed": len(self.failed), "interrupted": len(self.interrupted),
+                "frames_run": self.frames_run,
                 "wall_seconds": round(self.wall_seconds, 3), "throughput_fps": round(self.throughput, 2),
                 "metrics": None if self.metrics is None else self.metrics.to_dict()}
 
@@ -106,7 +118,7 @@ def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike) -> Mo
 
     gt, pred, frames_run = {}, {}, {}
     for r in results:
-        if r.gt and r.status != "failed":
+        if r.gt and r.status in ("done", "skipped"):
             gt[r.name] = read_mot(r.gt)
             pred[r.name] = read_mot(Path(out_dir) / f"{r.name}{FORMATS['mot']}")
             frames_run[r.name] = r.frames

@@ -387,6 +387,10 @@ def evaluate_mot(gt: Mapping[str, MotRows], pred: Mapping[str, MotRows], *, benc
         raise InputError(f"no prediction for sequence(s): {', '.join(missing)}")
     if not gt:
         raise InputError("nothing to evaluate: no sequences given")
+    empty = [name for name, rows in gt.items() if len(rows) == 0]
+    if empty:
+        raise InputError(f"the ground truth of {', '.join(empty)} has no boxes: nothing to score against "
+                         "(MOTA and IDF1 are undefined)")
     for reserved in (COMBINED, _MM_COMBINED):
         if reserved in gt:
             raise InputError(f"a sequence may not be called {reserved}")
@@ -491,7 +495,21 @@ def evaluate_mot_files(gt_path: str | os.PathLike, pred_path: str | os.PathLike,
     """
     gt, pred = {}, {}
     for name, gt_file, pred_file in pair_mot_files(gt_path, pred_path):
-        gt[name] = read_mot(gt_file)
+        gt[name] = read_ground_truth(gt_file)
         pred[name] = read_mot(pred_file)
     frames_run = None if max_frames is None else {name: int(max_frames) for name in gt}
     return evaluate_mot(gt, pred, benchmark=benchmark, frames_run=frames_run, min_confidence=min_confidence)
+
+
+def read_ground_truth(path: str | os.PathLike, min_confidence: float | None = None) -> MotRows:
+    """A MOTChallenge ground-truth file's rows (those with confidence >= ``min_confidence``
+    when given; :func:`evaluate_mot` applies the benchmark's own rules to the rest).
+
+    Raises:
+        InputError: a missing or malformed file, or one with no boxes to score against.
+    """
+    rows = read_mot(path, min_confidence=min_confidence)
+    if len(rows) == 0:
+        kept = "" if min_confidence is None else f" with confidence >= {min_confidence:g}"
+        raise InputError(f"ground truth {path} has no boxes{kept}: nothing to score against")
+    return rows

@@ -148,7 +148,10 @@ def _run_sot(tracker_name, sequence, options, max_tracks, min_length, progress) 
                 gids = starts[f]
                 init = np.stack([tracks[g][1][0] for g in gids])
                 t0 = time.perf_counter()
-                ids = tracker.start(image, init)
+                try:
+                    ids = tracker.start(image, init)
+                except InputError as exc:  # a ground-truth box this tracker cannot take
+                    raise InputError(f"sequence {sequence.name}, frame {f}: {exc}") from None
                 seconds += time.perf_counter() - t0
                 live.update({int(tid): gid for tid, gid in zip(ids, gids)})
             if f >= final:  # do not decode frames nobody needs
