@@ -96,4 +96,4 @@ def association_command(sequences, zooms, seeds, drop, jitter, false_positives, 
                           f"{sum(r['idsw'] for r in sel) / len(sel):.1f}", f"{sum(r['fps'] for r in sel) / len(sel):.0f}"])
     click.echo("\n".join(markdown_lines(head, cells)))
     click.echo(f"detections: ground truth with {drop:.0%} dropped, {jitter:.0%} jitter, "
-               f"{false_positives:.0%} false positives; OVERALL over {', '.join(names)}")
+               f"{false_positives:.0%} false positives; COMBINED over {', '.join(names)}")

@@ -16,7 +16,8 @@ _FORMAT_CHOICES = ("mot", "json", "video")
 def _result_line(result, done: int, total: int) -> str:
     head = f"[{done}/{total}] {result.name}: {result.status}"
     if result.status == "failed":
-        return f"{head}: {result.error}"
+        details = [f"  | {line}" for line in result.details.rstrip().splitlines()]
+        return "\n".join([f"{head}: {result.error}", *details])
     line = f"{head}, {result.frames} frames, {result.fps:.1f} frames/s, {result.tracks} tracks"
     return "\n".join([line, *(f"  warning: {w}" for w in result.warnings)])
 
@@ -31,9 +32,12 @@ def _result_line(result, done: int, total: int) -> str:
         "One video per worker, frames in order. Writes OUT/NAME.txt (MOTChallenge), "
         "OUT/NAME.jsonl, optionally OUT/NAME.mp4, and OUT/summary.csv, OUT/summary.json "
         "(video, frames, frames/s, tracks, status, error, warnings) and, for videos with ground truth, "
-        "OUT/metrics.json (MOT metrics per video and OVERALL, as `eval mot`).\n\n"
+        "OUT/metrics.json (MOT metrics per video and COMBINED, as `eval mot`).\n\n"
         "A rerun skips videos whose outputs are complete for the same inputs and options, "
-        "and redoes the rest. Exit status 1 when some video failed (the others finish).\n\n"
+        "and redoes the rest. Exit status 1 when some video failed (the others finish). "
+        "Ctrl-C or SIGTERM stops every worker and writes the summary so far.\n\n"
+        "The ray backend needs the inputs and the output folder on storage every node sees; "
+        "docs/batch.md explains it, retries, fractional GPUs and the time limit.\n\n"
         "Examples:\n\n"
         "\b\n"
         "  attentrack batch ../shared/data/mot15 -m hart -o out/mot15\n"
@@ -66,11 +70,27 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
               help="Cameras and stream URLs: reopen a stream that stops up to this many times in a row.")
 @click.option("--no-resume", "no_resume", is_flag=True, help="Redo every video, even complete ones.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines.")
+@click.option("--video-timeout", type=click.FloatRange(min=0, min_open=True), default=None, metavar="SECONDS",
+              help="Stop a video that runs longer than this, and count it failed (default: no limit).")
+@click.option("--retries", type=click.IntRange(min=0), default=None,
+              help="Start a video again when its worker is lost (killed, crashed, node gone), up to this many "
+                   "times [default: 0 local, 1 ray].")
+@click.option("--cpus-per-video", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="CPUs (threads) each video uses; on Ray the CPUs each task reserves, fractions allowed [default: 1].")
+@click.option("--gpus-per-video", type=click.FloatRange(min=0), default=None,
+              help="Ray: GPUs each task reserves; fractions share a GPU, e.g. 0.25 [default: 1 when the model runs "
+                   "on CUDA, else 0].")
+@click.option("--ray-code", type=click.Choice(("auto", "ship", "installed")), default=None,
+              help="Ray: ship this attentrack to the workers, or use the one installed on each node "
+                   "[default: auto = installed for --address local, else ship].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines (nor Ray worker logs).")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
-                  workers, max_frames, reconnect, no_resume, quiet):
+                  workers, max_frames, reconnect, no_resume, video_timeout, retries, cpus_per_video, gpus_per_video,
+                  ray_code, quiet):
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
-    from attentrack.tracker.registry import TRACKERS
+    from attentrack.tracker.atomic import check_folder
+    from attentrack.tracker.batch.runner import check_ground_truth
+    from attentrack.tracker.registry import BACKENDS, TRACKERS
 
     options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
                                  if weights else None)
@@ -81,7 +101,12 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
                            proposals=proposals, formats=fmts, max_frames=max_frames,
                            reconnect=reconnect)
     jobs = collect_jobs(inputs, manifests)
-    runner = create_backend(backend, workers=workers, address=address)
+    check_ground_truth(jobs)  # a malformed ground truth fails now, not after every video ran
+    check_folder(out_dir)
+    quiet_workers = {"worker_logs": False} if quiet and "worker_logs" in {p.name for p in BACKENDS.params(backend)} else {}
+    runner = create_backend(backend, workers=workers, address=address, retries=retries, video_timeout=video_timeout,
+                            cpus_per_video=cpus_per_video, gpus_per_video=gpus_per_video, code=ray_code,
+                            **quiet_workers)
     if backend == "ray":
         runner.connect()  # a missing cluster is one line, before any progress bar
     bar, count = None, [0]

@@ -91,6 +91,7 @@ def format_stages(rows: list[BenchRow]) -> str:
 
 @click.group("bench", cls=DefaultGroup, invoke_without_command=False, lazy_commands={
     "batch": "attentrack.tools.batch_cmd:bench_batch_command",
+    "faults": "attentrack.tools.faults:bench_faults_command",
     "saliency": "attentrack.tools.saliency_cmd:bench_saliency_command",
     "sqair": "attentrack.tools.sqair_cmd:bench_sqair_command",
     "stream": "attentrack.tools.batch_cmd:bench_stream_command",

@@ -56,22 +56,37 @@ def _one_line_warning(message, category, filename, lineno, file=None, line=None)
 def _run(command: click.Command, args=None) -> None:
     import warnings
 
+    from attentrack.tracker.termination import SIGTERM_STATUS, Terminated, sigterm_raises, sigterm_received
+
     warnings.formatwarning = _one_line_warning
     try:
-        rv = command.main(args=args, standalone_mode=False)
+        with sigterm_raises():  # SIGTERM cleans up as Ctrl-C does
+            rv = command.main(args=args, standalone_mode=False)
     except AttentrackError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        if isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated) or sigterm_received():
+            click.echo("Terminated.", err=True)
+            sys.exit(SIGTERM_STATUS)
+        click.echo("Interrupted." if isinstance(exc, KeyboardInterrupt) or isinstance(exc.__cause__, KeyboardInterrupt)
+                   else "Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         click.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(130)
     except BrokenPipeError:
+        sys.exit(1)
+    except MemoryError:
+        click.echo("Error: out of memory (a smaller input, --max-frames or fewer --workers may fit)", err=True)
+        sys.exit(2)
+    except OSError as exc:
+        from attentrack.tracker.atomic import WRITE_ERRNOS
+
+        if exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        click.echo(f"Error: cannot write{where}: {exc.strerror}", err=True)
         sys.exit(1)
     sys.exit(rv if isinstance(rv, int) else 0)
 

@@ -90,4 +90,4 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, thre
               *[f"{r[k]:.3f}" for k in ("idf1", "mota", "hota", "assa", "recall", "precision")], str(int(r["idsw"])),
               f"{r['fps']:.1f}", f"{r['fit_seconds']:.0f}"] for r in rows]
     click.echo("\n".join(markdown_lines(head, cells)))
-    click.echo(f"no --init, no labels; OVERALL over {', '.join(names)}; frames/s of the whole run (the fit excluded)")
+    click.echo(f"no --init, no labels; COMBINED over {', '.join(names)}; frames/s of the whole run (the fit excluded)")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -12,6 +11,10 @@ from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
 # torch and OpenCV are imported when the command runs, not here: `track --help` stays fast.
+
+#: ``--video-format`` choices: :data:`attentrack.tracker.sinks.VIDEO_FORMATS`, spelt out here so that
+#: ``--help`` does not import OpenCV
+VIDEO_FORMAT_CHOICES = ("webm", "mp4", "avi", "mkv")
 
 
 class _TrackCommand(click.Command):
@@ -36,8 +39,9 @@ class _TrackCommand(click.Command):
         "Track objects through a video, image folder, camera index or RTSP/HTTP URL.\n\n"
         "With --init, follows the given boxes (x,y,w,h in pixels of the first frame); "
         "without it, starts tracks from proposals (background subtraction for static "
-        "cameras; `--init saliency`: peaks of a classifier's saliency map). Writes OUT/NAME.txt (MOTChallenge), OUT/NAME.mp4 (annotated) and "
-        "optionally JSON lines and crops.\n\n"
+        "cameras; `--init saliency`: peaks of a classifier's saliency map). Writes OUT/NAME.txt (MOTChallenge), "
+        "OUT/NAME.webm (annotated: VP8 WebM, which browsers and notebooks play; OUT/NAME.mp4 where "
+        "OpenCV has no VP8 encoder) and optionally JSON lines, OTB-format boxes and crops.\n\n"
         "Example:\n\n"
         "  track video.mp4 --model hart --init 399,182,121,229 -o out/\n\n"
         "Models: {models} (their options: `attentrack models`)."
@@ -61,10 +65,20 @@ class _TrackCommand(click.Command):
               help="Saliency classifier for --init saliency, --proposals saliency and --show-saliency (name or .pt).")
 @click.option("--show-saliency", is_flag=True, help="Blend the classifier's saliency map (c-EB) into the annotated video.")
 @click.option("--video/--no-video", "write_video", default=True, show_default=True, help="Write the annotated video.")
+@click.option("--video-format", type=click.Choice(VIDEO_FORMAT_CHOICES), default=None,
+              help="Annotated video format: webm (VP8; browsers and notebooks play it; the default where "
+                   "OpenCV writes it, else mp4), mp4 (mp4v), avi or mkv (MJPG).")
+@click.option("--trail", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Draw each track's last N positions (bottom centres) as a line; 0: none.")
+@click.option("--show", is_flag=True, help="Also show the annotated frames in a window (needs a display; "
+                                           "q or Esc stops like Ctrl-C).")
+@click.option("--otb", is_flag=True,
+              help="Also write OUT/otb/NAME.txt: the object's box per frame in OTB format (x,y,w,h lines, as the "
+                   "OTB toolkit and pytracking write results; `eval sot --pred OUT/otb` scores it). One --init box only.")
 @click.option("--jsonl", is_flag=True, help="Also write OUT/NAME.jsonl, one JSON object per frame.")
 @click.option("--crops", is_flag=True, help="Also write OUT/NAME_crops/<id>/<frame>.jpg.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many frames.")
-@click.option("--name", default=None, help="Base name of the outputs (default: the source's name).")
+@click.option("--name", default=None, help="Base name of the outputs, a plain file name (default: the source's name).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary (for scripts).")
 @click.option("--reconnect", type=click.IntRange(min=0), default=3, show_default=True,
               help="Cameras and RTSP/HTTP streams: reopen a stream that stops, up to this many tries in a row "
@@ -72,17 +86,22 @@ class _TrackCommand(click.Command):
 @click.option("--fit", is_flag=True,
               help="First fit the model to this video without labels (models that can, e.g. sqair; resumable).")
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
-                  write_video, jsonl, crops, max_frames, name, quiet, reconnect, fit):
+                  write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit):
+    from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
     from attentrack.tracker.runner import multi_object_tracker
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.registry import TRACKERS
-    from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, VideoSink
+    from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, OtbSink, ShowSink, VideoSink, default_video_format
     from attentrack.tracker.sources import open_source
 
     if any(v.strip().lower() == "saliency" for v in init):  # --init saliency: tracks start from the saliency prior
         init, proposals = tuple(v for v in init if v.strip().lower() != "saliency"), "saliency"
     init_boxes = parse_init(init)
+    if otb and (init_boxes is None or len(init_boxes) != 1):
+        raise InputError("--otb writes one object's boxes: give exactly one --init box")
+    if name is not None:
+        check_output_name(name)
     prior = None
     if proposals == "saliency" or show_saliency:
         from attentrack.saliency.prior import SaliencyPrior, SaliencyVideoSink
@@ -105,13 +124,20 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     runner = multi_object_tracker(tracker, proposer, source=src)
     out = Path(out_dir)
     created = not out.exists()
+    make_folder(out)
+    remove_stale_partials(out)  # what killed runs left here
     stem = name or src.name
     sinks = []
     try:
         sinks.append(MotTxtSink(out / f"{stem}.txt"))
+        if show:
+            sinks.append(ShowSink(f"attentrack: {stem}", trail))
+        if otb:
+            sinks.append(OtbSink(out / "otb" / f"{stem}.txt"))
         if write_video:
-            sinks.append(VideoSink(out / f"{stem}.mp4", src.fps, src.size) if not show_saliency else
-                         SaliencyVideoSink(out / f"{stem}.mp4", src.fps, src.size, prior))
+            video = out / f"{stem}.{video_format or default_video_format()}"
+            sinks.append(VideoSink(video, src.fps, src.size, trail) if not show_saliency else
+                         SaliencyVideoSink(video, src.fps, src.size, prior))
         if jsonl:
             sinks.append(JsonlSink(out / f"{stem}.jsonl"))
         if crops:
@@ -122,6 +148,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     except BaseException:
         for sink in sinks:
             sink.abort()
+        if otb and (out / "otb").is_dir() and not any((out / "otb").iterdir()):
+            (out / "otb").rmdir()
         if created and out.exists() and not any(out.iterdir()):
             out.rmdir()
         raise

@@ -162,33 +162,39 @@ def track(
     return TrackingResult(rows, n)
 
 
-def evaluate_mot(gt, pred, min_confidence: float | None = 1.0):
+def evaluate_mot(gt, pred, min_confidence: float | None = None, benchmark: str = "auto"):
     """Score predicted tracks against ground truth with the MOTChallenge metrics.
 
     Args:
         gt: a MOTChallenge file or folder (see
-            :func:`~attentrack.tracker.metrics.mot.pair_mot_files`), or ``{sequence: MotRows}``.
+            :func:`~attentrack.tracker.metrics.mot.pair_mot_files`), or ``{sequence: MotRows}``
+            with every row of the file (TrackEval's rules drop what is not scored).
         pred: the same kinds as ``gt``; a :class:`TrackingResult` or :class:`MotRows` is
-            paired with a single ground-truth sequence.
-        min_confidence: file ground truth: keep rows with confidence >= this.
+            paired with a single ground-truth sequence. A :class:`TrackingResult` is scored
+            on the frames its run processed only (``max_frames``).
+        min_confidence: also drop ground-truth rows with confidence below this.
+        benchmark: the ground-truth rules (``auto``, ``MOT15``, ``MOT16``, ``MOT17``,
+            ``MOT20``; see :mod:`attentrack.tracker.metrics.motchallenge`).
 
     Returns:
         a :class:`~attentrack.tracker.metrics.mot.MotEvaluation` (``format_table()``,
-        ``overall.idf1``, ``overall.mota``, ``to_dict()`` ...).
+        ``combined.idf1``, ``combined.mota``, ``to_dict()`` ...).
     """
     from attentrack.tracker.metrics.mot import evaluate_mot as evaluate_rows
     from attentrack.tracker.metrics.mot import evaluate_mot_files
 
+    frames_run = None
     if isinstance(pred, TrackingResult):
-        pred = pred.rows
+        pred, frames_run = pred.rows, pred.frames
     if isinstance(gt, (str, os.PathLike)) and isinstance(pred, (str, os.PathLike)):
-        return evaluate_mot_files(gt, pred, min_confidence=min_confidence)
+        return evaluate_mot_files(gt, pred, min_confidence=min_confidence, benchmark=benchmark)
     if isinstance(gt, (str, os.PathLike)):
-        gt = read_mot(gt, min_confidence=min_confidence)
+        gt = read_mot(gt)
     if isinstance(pred, (str, os.PathLike)):
         pred = read_mot(pred)
     if isinstance(gt, MotRows) and isinstance(pred, MotRows):
         gt, pred = {"sequence": gt}, {"sequence": pred}
     if not (isinstance(gt, Mapping) and isinstance(pred, Mapping)):
         raise InputError("evaluate_mot takes files, folders, MotRows or {sequence: MotRows} for gt and pred")
-    return evaluate_rows(gt, pred)
+    limits = None if frames_run is None else {name: frames_run for name in gt}
+    return evaluate_rows(gt, pred, benchmark=benchmark, frames_run=limits, min_confidence=min_confidence)

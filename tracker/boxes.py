@@ -154,10 +154,11 @@ def check_boxes_in_frame(boxes, width: int, height: int, min_overlap: float = 0.
         inside = clip_to_frame(box[None], width, height)[0]
         frac = inside[2] * inside[3] / (box[2] * box[3])
         if frac < min_overlap:
-            raise InputError(
-                f"box {format_box(box)} lies outside the {width}x{height} frame"
-                f" ({frac:.0%} inside)"
-            )
+            shown = f"{frac:.0%}" if frac == 0 or frac >= 0.01 else "under 1%"
+            if box[0] <= 0 and box[1] <= 0 and box[0] + box[2] >= width and box[1] + box[3] >= height:
+                raise InputError(f"box {format_box(box)} holds the whole {width}x{height} frame and more "
+                                 f"(only {shown} of it is inside): give the object's box")
+            raise InputError(f"box {format_box(box)} lies outside the {width}x{height} frame ({shown} inside)")
 
 
 def format_box(box: Sequence[float]) -> str:

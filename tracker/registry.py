@@ -252,12 +252,15 @@ class Registry:
 
     def options(self, name: str, options: dict[str, Any] | None) -> dict[str, Any]:
         """``options`` checked against entry ``name``'s constructor: ``-`` in names read as
-        ``_``, text values converted by the parameter's annotation.
+        ``_``, text values converted by the parameter's annotation. Numbers must be finite and
+        not negative, except the options a class names in its ``signed_options``.
 
         Raises:
-            InputError: an option the constructor does not take, or a value of the wrong type.
+            InputError: an option the constructor does not take, a value of the wrong type, a
+                non-finite number, or a negative one.
         """
         params = {p.name: p for p in self.params(name)}
+        signed = set(getattr(self.get(name), "signed_options", ()))
         kwargs = {}
         for key, value in (options or {}).items():
             key = key.replace("-", "_")
@@ -266,6 +269,11 @@ class Registry:
                 raise InputError(f"{self.noun} {name!r} has no option {key!r}; its options: {valid}")
             if isinstance(value, str):
                 value = coerce_option(value, params[key].annotation, key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise InputError(f"option {key}={value} of {self.noun} {name!r} must be a finite number")
+                if value < 0 and key not in signed:
+                    raise InputError(f"option {key}={value} of {self.noun} {name!r} must not be negative")
             kwargs[key] = value
         return kwargs
 
@@ -410,8 +418,8 @@ GENERATIVE_MODELS = Registry("generative model", "attentrack.generative", "model
 })
 
 BACKENDS = Registry("backend", "attentrack.backends", "backend_id", builtins={
-    "local": "attentrack.tracker.batch.backends:LocalBackend",
-    "ray": "attentrack.tracker.batch.backends:RayBackend",
+    "local": "attentrack.tracker.batch.local:LocalBackend",
+    "ray": "attentrack.tracker.batch.ray_cluster:RayBackend",
 })
 
 #: every kind, by its entry-point group

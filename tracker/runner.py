@@ -19,6 +19,7 @@ is a fraction of it, so the same settings serve people of 20 and of 200 pixels.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,8 +187,18 @@ class MultiObjectTracker(Tracker):
     # -- the Tracker interface -------------------------------------------------------------
 
     def start(self, frame: np.ndarray, boxes) -> list[int]:
-        """Start confirmed tracks at given ``(N, 4)`` ``x, y, w, h`` boxes (``--init``)."""
+        """Start confirmed tracks at given ``(N, 4)`` ``x, y, w, h`` boxes (``--init``).
+
+        With a model that finds its own objects (the runner's detector), the boxes start tracks
+        that only its detections keep, and a warning says so."""
         boxes = as_boxes(boxes)
+        if len(boxes) and self.model is None:
+            from attentrack.tracker.detections import ModelDetections
+
+            if isinstance(self.proposer, ModelDetections):
+                name = getattr(self.proposer.model, "tracker_id", "") or type(self.proposer.model).__name__
+                warnings.warn(f"{name} finds its own objects and does not follow given boxes: the --init boxes "
+                              f"start tracks that continue only where {name} detects something", stacklevel=2)
         embeddings = colour_embeddings(frame, boxes)
         model_ids = self.model.start(frame, boxes) if self.model is not None and len(boxes) else [None] * len(boxes)
         ids = []
@@ -313,16 +324,31 @@ class MultiObjectTracker(Tracker):
             if obj.state == CONFIRMED and self.model is not None:
                 mt = model_tracks.get(obj.model_id)
                 if obj.model_id is None or mt is None:
-                    obj.model_id = self.model.start(frame, box[None])[0]
+                    obj.model_id = self._start_model(frame, box)
                 elif iou_matrix(np.asarray(mt.box)[None], box[None])[0, 0] < 0.5:
                     restart_ids.append(obj.model_id)
                     restart_boxes.append(box)
             obj.reported = self._report(obj, model_tracks.get(obj.model_id)) if obj.state == CONFIRMED else None
-        if restart_ids and not self.model.reanchor(frame, restart_ids, np.array(restart_boxes)):
+        if restart_ids and not self._reanchor_model(frame, restart_ids, np.array(restart_boxes)):
             self.model.remove(restart_ids)
             for obj in self._objects:
                 if obj.model_id in restart_ids:
-                    obj.model_id = self.model.start(frame, obj.box[None])[0]
+                    obj.model_id = self._start_model(frame, obj.box)
+
+    def _start_model(self, frame: np.ndarray, box: np.ndarray) -> int | None:
+        """The model's id for a new object at ``box`` (``(4,)`` ``x, y, w, h`` pixels); None when
+        the model cannot follow that box (e.g. too small for it): then detections and motion
+        alone keep the track."""
+        try:
+            return self.model.start(frame, box[None])[0]
+        except InputError:
+            return None
+
+    def _reanchor_model(self, frame: np.ndarray, model_ids: list, boxes: np.ndarray) -> bool:
+        try:
+            return self.model.reanchor(frame, model_ids, boxes)
+        except InputError:  # a box the model cannot take: restart each object instead
+            return False
 
     def _age_unmatched(self, matched, have_detections, predictions, model_tracks, width, height) -> None:
         s = self.settings

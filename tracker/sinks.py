@@ -1,4 +1,5 @@
-"""Where tracks go: MOTChallenge txt, JSON lines, an annotated video, crops.
+"""Where tracks go: MOTChallenge txt, JSON lines, OTB-format boxes, an annotated video,
+crops, a live window.
 
 Every sink writes to a temporary file and renames it into place on :meth:`Sink.close`;
 :meth:`Sink.abort` deletes it, so an interrupted run never leaves a half-written file
@@ -7,9 +8,12 @@ under the final name.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import shutil
+import sys
 import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -18,8 +22,9 @@ import cv2
 import numpy as np
 
 from attentrack.datasets.mot import format_mot_row
-from attentrack.tracker.atomic import AtomicPath
-from attentrack.tracker.draw import draw_tracks
+from attentrack.datasets.otb import format_number
+from attentrack.tracker.atomic import AtomicPath, make_folder, partial_path
+from attentrack.tracker.draw import Trails, draw_tracks
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.tracks import Track
 
@@ -68,15 +73,78 @@ class JsonlSink(_TextSink):
         self._fh.write(json.dumps({"frame": frame_index + 1, "tracks": [t.to_dict() for t in tracks]}) + "\n")
 
 
-_FOURCC = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+class OtbSink(_TextSink):
+    """One object's box per frame as the OTB toolkit and pytracking write results: one
+    ``x,y,w,h`` line per frame, line 1 for frame 1; ``0,0,0,0`` for a frame where the
+    object has no box. The object is the first track reported (track id 1 for a run
+    started on one ``--init`` box)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        super().__init__(path)
+        self._track_id: int | None = None
+
+    def write(self, frame_index, frame, tracks):
+        if self._track_id is None and tracks:
+            self._track_id = min(t.track_id for t in tracks)
+        box = next((t.box for t in tracks if t.track_id == self._track_id), None)
+        self._fh.write("0,0,0,0\n" if box is None else ",".join(format_number(v) for v in box) + "\n")
+
+
+#: codec of each video extension; ``.webm`` (VP8) is the one browsers and notebooks play
+_FOURCC = {".webm": "VP80", ".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+#: the annotated video's formats, the browser-playable one first (see :func:`default_video_format`)
+VIDEO_FORMATS = ("webm", "mp4", "avi", "mkv")
+
+
+@contextlib.contextmanager
+def _opencv_quiet():
+    """Silence the C-level stderr while OpenCV opens a writer: its FFmpeg backend prints a
+    harmless note about the VP8 tag of WebM files ("tag ... is not supported ... fallback")."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # stderr replaced (tests, notebooks): nothing to silence
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+@functools.lru_cache(maxsize=None)
+def can_write(fmt: str) -> bool:
+    """Whether this OpenCV build writes videos of format ``fmt`` (one of :data:`VIDEO_FORMATS`);
+    found out once per process by writing two small frames to a temporary file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / f"probe.{fmt}")
+        with _opencv_quiet():
+            writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*_FOURCC[f".{fmt}"]), 10, (32, 32))
+        ok = writer.isOpened()
+        if ok:
+            for _ in range(2):
+                writer.write(np.zeros((32, 32, 3), np.uint8))
+        writer.release()
+        return ok and Path(path).is_file() and Path(path).stat().st_size > 0
+
+
+def default_video_format() -> str:
+    """``"webm"`` (VP8, which browsers and notebooks play) where this OpenCV build writes
+    it, else ``"mp4"`` (mp4v, which players but not browsers play)."""
+    return "webm" if can_write("webm") else "mp4"
 
 
 class AtomicVideoWriter:
     """A video file that appears only when finished: frames go to a temporary file that
-    :meth:`close` renames to ``path`` and :meth:`abort` deletes. The codec follows the
-    extension (``.mp4``/``.m4v``/``.mov``: mp4v, ``.avi``/``.mkv``: MJPG); frames of another
-    size than ``size = (W, H)`` are resized. Used as a context manager it closes on success
-    and aborts on an exception. ``what`` names the file in the error messages.
+    :meth:`close` renames to ``path`` and :meth:`abort` deletes. Frames of another
+    size than ``size = (W, H)`` are resized. The codec follows the extension: ``.webm``: VP8
+    (browsers play it), ``.mp4``/``.m4v``/``.mov``: mp4v, ``.avi``/``.mkv``: MJPG. Used as a
+    context manager it closes on success and aborts on an exception. ``what`` names the
+    file in the error messages.
 
     Raises:
         InputError: an unknown extension or a codec OpenCV cannot open.
@@ -88,7 +156,8 @@ class AtomicVideoWriter:
             raise InputError(f"{what} must end in one of {', '.join(_FOURCC)}; got {path}")
         self._out = AtomicPath(path)
         self._size = tuple(size)
-        self._writer = cv2.VideoWriter(str(self._out.tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, self._size)
+        with _opencv_quiet():
+            self._writer = cv2.VideoWriter(str(self._out.tmp), cv2.VideoWriter.fourcc(*_FOURCC[ext]), fps, self._size)
         if not self._writer.isOpened():
             self._out.abort()
             raise InputError(f"cannot write video {path} (codec {_FOURCC[ext]} unavailable)")
@@ -120,13 +189,17 @@ class AtomicVideoWriter:
 
 
 class VideoSink(Sink):
-    """An annotated video: boxes, ids, scores, and attention (glimpse window, mask)."""
+    """An annotated video: boxes, labelled ids and scores, attention (glimpse window, mask)
+    and, with ``trail > 1``, each track's last ``trail`` positions as a line."""
 
-    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int]) -> None:
+    def __init__(self, path: str | os.PathLike, fps: float, size: tuple[int, int], trail: int = 0) -> None:
         self._video = AtomicVideoWriter(path, fps, size, what="annotated video")
+        self._trails = Trails(trail) if trail > 1 else None
 
     def write(self, frame_index, frame, tracks):
-        self._video.write(draw_tracks(frame, tracks, frame_index))
+        if self._trails is not None:
+            self._trails.update(tracks)
+        self._video.write(draw_tracks(frame, tracks, frame_index, self._trails))
 
     def close(self):
         return [self._video.close()]
@@ -135,16 +208,58 @@ class VideoSink(Sink):
         self._video.abort()
 
 
+class ShowSink(Sink):
+    """A live window showing the annotated frames as they are tracked; ``q`` or Esc in the
+    window stops the run as Ctrl-C does.
+
+    Raises:
+        InputError: no display (``DISPLAY``/``WAYLAND_DISPLAY`` unset on Linux) or an
+            OpenCV build without windows (``opencv-python-headless``).
+    """
+
+    def __init__(self, title: str = "attentrack", trail: int = 0) -> None:
+        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise InputError("--show needs a display: DISPLAY is not set (use the annotated video instead)")
+        self.title = title
+        try:
+            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
+        except cv2.error:
+            raise InputError("--show needs OpenCV with windows (opencv-python, not opencv-python-headless)") from None
+        self._trails = Trails(trail) if trail > 1 else None
+
+    def write(self, frame_index, frame, tracks):
+        if self._trails is not None:
+            self._trails.update(tracks)
+        cv2.imshow(self.title, draw_tracks(frame, tracks, frame_index, self._trails))
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            raise KeyboardInterrupt
+
+    def close(self):
+        cv2.destroyWindow(self.title)
+        return []
+
+    def abort(self):
+        with contextlib.suppress(cv2.error):
+            cv2.destroyWindow(self.title)
+
+
 class CropSink(Sink):
     """Each track's box cut out of each frame, as ``DIR/<id>/<frame>.jpg`` (1-based frame).
 
-    Crops go to a temporary folder that is renamed to ``DIR`` on close.
+    Crops go to a temporary folder (``.DIR.partial-HOST-PID``) that is renamed to ``DIR`` on close.
+
+    Raises:
+        InputError: the parent folder cannot be created or written, or ``DIR`` is a file.
     """
 
     def __init__(self, folder: str | os.PathLike, every: int = 1) -> None:
         self.folder = Path(folder)
-        self.folder.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.folder.name}.partial-", dir=self.folder.parent))
+        make_folder(self.folder.parent)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise InputError(f"cannot write crops into {self.folder}: it is a file")
+        self._tmp = partial_path(self.folder, folder=True)
+        shutil.rmtree(self._tmp, ignore_errors=True)  # left by an earlier process with this PID
+        self._tmp.mkdir()
         self.every = max(1, int(every))
 
     def write(self, frame_index, frame, tracks):

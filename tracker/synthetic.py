@@ -16,6 +16,8 @@ from attentrack.tracker.errors import InputError
 from attentrack.tracker.frame_source import FrameSource
 
 PREFIX = "synthetic:"
+#: the largest side of a synthetic frame, in pixels (8K video)
+MAX_SIDE = 8192
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class SyntheticSpec:
         out = cls(**values)
         if out.frames < 1 or out.width < 32 or out.height < 32 or out.objects < 0 or out.seed < 0:
             raise InputError(f"{spec}: need frames >= 1, size >= 32x32, objects >= 0, seed >= 0")
+        if max(out.width, out.height) > MAX_SIDE:
+            raise InputError(f"{spec}: size {out.width}x{out.height} is too large (at most {MAX_SIDE} pixels a side)")
         return out
 
     @property

@@ -6,7 +6,7 @@ import pytest
 
 from attentrack.tracker.batch import BatchOptions, LocalBackend, RayBackend, create_backend
 from attentrack.tracker.registry import BACKENDS
-from attentrack.tracker.batch.backends import _describe_exit
+from attentrack.tracker.batch.backends import describe_exit
 from attentrack.tracker.errors import InputError
 
 
@@ -36,6 +36,6 @@ def test_registry_and_exit_descriptions():
     assert create_backend("ray", address="ray://head:10001").address == "ray://head:10001"
     with pytest.raises(InputError, match="unknown backend"):
         create_backend("slurm")
-    assert _describe_exit(-9) == "worker killed by signal SIGKILL"
-    assert _describe_exit(-11) == "worker killed by signal SIGSEGV"
-    assert "status 3" in _describe_exit(3)
+    assert describe_exit(-9) == "worker killed by signal SIGKILL"
+    assert describe_exit(-11) == "worker killed by signal SIGSEGV"
+    assert "status 3" in describe_exit(3)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from attentrack.tracker.atomic import partial_owner
 from attentrack.tracker.batch import BatchOptions, LocalBackend, VideoJob, collect_jobs, job_key, run_batch
 from attentrack.tracker.batch.jobs import record_path, run_job
 from attentrack.tracker.errors import InputError
@@ -90,7 +91,7 @@ def _kill_first_worker(out: Path, stop: threading.Event, killed: list) -> None:
     """Kill (SIGKILL) the worker writing the first temporary output seen in ``out``."""
     while not stop.is_set() and not killed:
         for f in out.glob(".*.partial-*.txt") if out.exists() else ():
-            pid = int(f.name.split(".partial-")[1].split(".")[0])
+            pid = partial_owner(f)[1]
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -164,7 +165,26 @@ def test_metrics_are_those_of_eval_mot(data_dir, tmp_path):
     assert summary.metrics.to_dict() == expected.to_dict()
     row = json.loads((tmp_path / "summary.json").read_text())["videos"][0]
     assert row["mota"] == pytest.approx(expected["TUD-Campus"].mota, abs=1e-6)
-    assert json.loads((tmp_path / "metrics.json").read_text())["overall"]["sequence"] == "OVERALL"
+    assert json.loads((tmp_path / "metrics.json").read_text())["overall"]["sequence"] == "COMBINED"
+
+
+def test_max_frames_scores_only_the_frames_run(data_dir, tmp_path):
+    from dataclasses import replace
+
+    from attentrack.datasets.mot import read_mot
+    from attentrack.tracker.metrics.mot import evaluate_mot_files
+
+    seq = data_dir / "mot15" / "TUD-Stadtmitte"
+    summary = run_batch(collect_jobs((str(seq),)), replace(STATIC, max_frames=40), tmp_path, LocalBackend(1))
+    assert summary.results[0].frames == 40
+    row = summary.metrics["TUD-Stadtmitte"]
+    # the ground truth of frames 1-40 only: whole-sequence scoring counts frames 41-179 as missed
+    gt = read_mot(seq / "gt" / "gt.txt")
+    assert (row.frames, row.gt_dets) == (40, int(((gt.frames <= 40) & (gt.conf != 0)).sum()))
+    whole = evaluate_mot_files(seq, tmp_path / "TUD-Stadtmitte.txt")["TUD-Stadtmitte"]
+    assert whole.fn - row.fn == int(((gt.frames > 40) & (gt.conf != 0)).sum())
+    same = evaluate_mot_files(seq, tmp_path / "TUD-Stadtmitte.txt", max_frames=40)["TUD-Stadtmitte"]
+    assert row.to_dict() == same.to_dict()
 
 
 def test_annotated_video_format_and_format_validation(clips, tmp_path):

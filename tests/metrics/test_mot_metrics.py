@@ -29,7 +29,7 @@ SEQS = ("TUD-Campus", "TUD-Stadtmitte")
 GOLDEN = {
     "TUD-Campus": {"mota": 0.526462, "idf1": 0.557659, "motp": 0.277201, "hota": 0.3914},
     "TUD-Stadtmitte": {"mota": 0.564014, "idf1": 0.644619, "hota": 0.3978},
-    "OVERALL": {"mota": 0.555116, "idf1": 0.624296, "hota": 0.4000, "deta": 0.3977, "assa": 0.4124},
+    "COMBINED": {"mota": 0.555116, "idf1": 0.624296, "hota": 0.4000, "deta": 0.3977, "assa": 0.4124},
 }
 
 
@@ -63,7 +63,7 @@ def test_golden_motmetrics_loader(golden_eval):
     _check_golden(golden_eval)
     c = golden_eval["TUD-Campus"]
     assert (c.fp, c.fn, c.idsw, c.frag, c.mt, c.pt, c.ml, c.gt_ids) == (13, 150, 7, 7, 1, 6, 1, 8)
-    assert [r.sequence for r in golden_eval.rows] == [*SEQS, "OVERALL"]
+    assert [r.sequence for r in golden_eval.rows] == [*SEQS, "COMBINED"]
 
 
 def test_golden_read_mot():
@@ -134,9 +134,9 @@ def test_empty_prediction_and_json():
     assert (r.fn, r.fp, r.mota, r.hota) == (2, 0, 0.0, 0.0)
     assert math.isnan(r.motp)
     d = ev.to_dict()
-    assert d["sequences"][0]["motp"] is None and d["overall"]["sequence"] == "OVERALL"
+    assert d["sequences"][0]["motp"] is None and d["overall"]["sequence"] == "COMBINED"
     assert MotEvaluation.from_dict(d).to_dict() == d
-    assert "OVERALL" in ev.format_table() and '"mota"' in ev.to_json()
+    assert "COMBINED" in ev.format_table() and '"mota"' in ev.to_json()
 
 
 def test_input_errors():

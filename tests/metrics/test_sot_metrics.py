@@ -13,16 +13,20 @@ from attentrack.datasets.sequence import open_sequence
 from attentrack.tracker.base import Track, Tracker
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.metrics.sot import (
+    NORM_PRECISION_THRESHOLDS,
+    PRECISION_THRESHOLDS,
     SUCCESS_THRESHOLDS,
     SotEvaluation,
     SotResult,
     combine_sot,
-    evaluate_sot,
     format_sot_table,
-    run_sot,
+    normalised_centre_errors,
+    precision_curve,
+    score_frames,
     sot_scores,
     success_curve,
 )
+from attentrack.tracker.metrics.sot_runs import evaluate_sot, read_saved_results, run_sot
 
 
 def test_identity_boxes():
@@ -172,10 +176,14 @@ def test_combine_table_and_dicts():
                   np.array([0.0, 50.0]), 1, 2, 0.5)
     b = SotResult("m", "B", np.ones(1, int), np.array([2]), np.array([1.0]), np.array([0.0]), 1, 1, 0.5)
     c = combine_sot([a, b])
-    assert c.sequence == "all" and c.mean_iou == pytest.approx(2 / 3)  # frame-weighted
+    assert c.sequence == "all" and c.mean_iou == pytest.approx((0.5 + 1.0) / 2)  # per target, averaged
+    assert c.scores("frame").mean_iou == pytest.approx(2 / 3)  # frame-weighted
+    assert c.targets.tolist() == [0, 0, 1]  # track 1 of A and track 1 of B are two targets
     assert c.fps == pytest.approx(3.0) and c.tracks == 2
     d = c.to_dict()
-    assert {"model", "sequence", "mean_iou", "auc", "sr50", "precision20", "fps"} <= set(d)
+    assert {"model", "sequence", "mean_iou", "auc", "sr50", "precision20", "norm_precision", "fps",
+            "pooled_mean_iou", "pooled_auc", "pooled_precision20", "pooled_norm_precision"} <= set(d)
+    assert d["pooled_mean_iou"] == pytest.approx(2 / 3, abs=1e-6)
     back = SotResult.from_dict(c.to_dict(per_frame=True))
     assert back.to_dict() == d
     with pytest.raises(InputError, match="per_frame"):
@@ -197,3 +205,73 @@ def test_evaluate_sot_two_models(tmp_path):
     assert [(r.model, r.sequence) for r in ev.results] == [
         ("static", "Square"), ("static", "all"), ("mil", "Square"), ("mil", "all")]
     assert ev[("mil", "all")].scored_frames == 4
+
+
+def test_precision_curves_and_normalised_error():
+    assert len(PRECISION_THRESHOLDS) == 51 and PRECISION_THRESHOLDS[-1] == 50
+    assert len(NORM_PRECISION_THRESHOLDS) == 51 and NORM_PRECISION_THRESHOLDS[-1] == pytest.approx(0.5)
+    curve = precision_curve([0.0, 10.0, 30.0, np.inf])
+    assert curve[0] == 0.25 and curve[10] == 0.5 and curve[29] == 0.5 and curve[30] == 0.75 and curve[50] == 0.75
+    gt = np.array([[0, 0, 10, 20], [0, 0, 10, 20], [0, 0, 10, 20]], float)
+    pred = np.array([[3, 4, 10, 20], [5, 0, 10, 20], [np.nan] * 4])
+    # centre offsets (3, 4) and (5, 0) px over a 10 x 20 box: (0.3, 0.2) and (0.5, 0)
+    assert normalised_centre_errors(pred, gt)[:2] == pytest.approx([np.hypot(0.3, 0.2), 0.5])
+    assert math.isinf(normalised_centre_errors(pred, gt)[2])
+
+
+def test_target_and_frame_averaging():
+    # target 0: 3 perfect frames; target 1: 1 frame, lost
+    ious, errors, norm = [1.0, 1.0, 1.0, 0.0], [0.0, 0.0, 0.0, np.inf], [0.0, 0.0, 0.0, np.inf]
+    by_target = score_frames(ious, errors, norm, [0, 0, 0, 1], "target")
+    pooled = score_frames(ious, errors, norm, [0, 0, 0, 1], "frame")
+    assert (by_target.targets, by_target.frames) == (2, 4)
+    assert by_target.mean_iou == 0.5 and pooled.mean_iou == 0.75
+    assert by_target.auc == pytest.approx(0.5 * 20 / 21) and pooled.auc == pytest.approx(0.75 * 20 / 21)
+    assert by_target.precision20 == 0.5 and pooled.precision20 == 0.75
+    assert by_target.norm_precision_auc == 0.5 and pooled.sr50 == 0.75
+    # one target: both averagings agree
+    one = score_frames(ious[:3], errors[:3], norm[:3], None, "target")
+    assert one.summary() == score_frames(ious[:3], errors[:3], norm[:3], None, "frame").summary()
+    with pytest.raises(InputError, match="averaging"):
+        score_frames(ious, errors, norm, None, "sequence")
+    table = format_sot_table([SotResult("m", "s", np.array([1, 1, 1, 2]), np.arange(4), np.array(ious),
+                                        np.array(errors), 2, 0, 0.0, np.array(norm))], "frame")
+    assert "pooled" in table.splitlines()[-1] and "NPrec" in table.splitlines()[1]
+
+
+def test_saved_otb_results_score_like_a_run(tmp_path):
+    seq = open_sequence(_otb(tmp_path))
+    ran = run_sot("static", seq)
+    results = tmp_path / "results"
+    results.mkdir()
+    # what pytracking writes: tab-separated, one line per frame, line 1 the initial box
+    (results / "Square.txt").write_text("10\t10\t10\t10\n" * 5)
+    saved = read_saved_results("static-saved", results, seq)
+    assert saved.ious == pytest.approx(ran.ious) and saved.centre_errors == pytest.approx(ran.centre_errors)
+    assert saved.model == "static-saved" and math.isnan(saved.fps)
+    (results / "Square.txt").write_text("10,10,10,10\n0,0,0,0\n")  # a lost frame, then the file ends
+    short = read_saved_results("s", results, seq)
+    assert short.ious.tolist() == [0.0, 0.0, 0.0, 0.0]
+    with pytest.raises(InputError, match="Square.txt not found"):
+        read_saved_results("s", tmp_path, seq)
+    (results / "Square.txt").write_text("10,10,10\n")
+    with pytest.raises(InputError, match="Square.txt:1"):
+        read_saved_results("s", results, seq)
+    (results / "Square.txt").write_text("10,10,10,10\n" * 5)
+    ev = evaluate_sot(["static"], [seq], saved={"mine": results})
+    assert [(r.model, r.sequence) for r in ev.results] == [
+        ("static", "Square"), ("static", "all"), ("mine", "Square"), ("mine", "all")]
+    with pytest.raises(InputError, match="names both"):
+        evaluate_sot(["static"], [seq], saved={"static": results})
+
+
+def test_saved_results_of_several_targets(tmp_path):
+    box = [0, 0, 10, 10]
+    seq = FakeSequence(4, {1: ([1, 2, 3], [box] * 3), 2: ([2, 3, 4], [box] * 3)}, name="Jogging")
+    (tmp_path / "Jogging-1.txt").write_text("0,0,10,10\n" * 3)
+    with pytest.raises(InputError, match="Jogging-2.txt not found"):
+        read_saved_results("t", tmp_path, seq)
+    (tmp_path / "Jogging-2.txt").write_text("0,0,10,10\n5,0,10,10\n5,0,10,10\n5,0,10,10\n")
+    r = read_saved_results("t", tmp_path, seq)
+    assert r.targets.tolist() == [0, 0, 1, 1] and r.ious == pytest.approx([1, 1, 1 / 3, 1 / 3])
+    assert r.mean_iou == pytest.approx((1 + 1 / 3) / 2)

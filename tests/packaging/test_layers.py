@@ -47,6 +47,7 @@ BASE_MODULES = frozenset({
     "attentrack.tracker.sources",
     "attentrack.tracker.synthetic",
     "attentrack.tracker.tables",
+    "attentrack.tracker.termination",
     "attentrack.tracker.tracks",
 })
 #: packages whose every module is a base module (readers and writers of data sets)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -26,7 +27,7 @@ def test_readme_api_example_runs(data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})
     table = capsys.readouterr().out
-    assert "OVERALL" in table and "IDF1" in table
+    assert "COMBINED" in table and "IDF1" in table
     rows = attentrack.read_mot(tmp_path / "out" / "TUD-Campus.txt")
     assert len(rows) > 0 and set(np.unique(rows.ids)) == {1}
 
@@ -40,7 +41,9 @@ def test_iter_tracks_streams_and_track_collects(data_dir):
     result = attentrack.track(clip, "static", init=[(399, 182, 121, 229), (10, 10, 40, 80)], max_frames=4)
     assert result.frames == 4 and result.track_ids == [1, 2] and len(result.rows) == 8
     np.testing.assert_allclose(result.rows.boxes[0], [399, 182, 121, 229])
-    score = attentrack.evaluate_mot({"s": result.rows}, {"s": result.rows})
+    # the rows as ground truth: confidence 1 (TrackEval ignores ground truth whose int(conf) is 0)
+    gt = dataclasses.replace(result.rows, conf=np.ones(len(result.rows)))
+    score = attentrack.evaluate_mot({"s": gt}, {"s": result.rows})
     assert score.overall.mota == pytest.approx(1.0) and score.overall.idf1 == pytest.approx(1.0)
 
 

@@ -38,7 +38,7 @@ def test_track_with_saliency_init_and_overlay(tmp_path, clip, run_cli):
     code, out, err = run_cli(["track", clip, "-m", "static", "--init", "saliency", "--show-saliency",
                               "-o", tmp_path / "t", "-q"])
     assert code == 0, err
-    assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.mp4").is_file()
+    assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.webm").is_file()
 
 
 @pytest.mark.parametrize("args,message", [

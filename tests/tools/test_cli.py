@@ -77,6 +77,7 @@ def _smoke_args(tmp_path, clip, data_dir_or_none):
                         "--workers", "1", "--backend", "local", "--json"],
         "bench stream": ["bench", "stream", "--frames", "20", "--size", "64x48", "--json"],
         "bench startup": ["bench", "startup", "--runs", "1", "--json"],
+        "bench faults": ["bench", "faults", "--case", "output-dev-full", "--json"],
         # saliency (issue 5)
         "saliency": ["saliency", clip, "--method", "ceb", "--target", "pedestrian", "-o", tmp_path / "s.png", "-q"],
         "train pedestrian-classifier": None if data_dir_or_none is None else [
@@ -125,7 +126,7 @@ def test_command_runs(command, tmp_path, clip, request, moving_square_frames, ru
     if "--json" in args:
         json.loads(out)
     if command == "track":
-        assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.mp4").is_file()
+        assert (tmp_path / "t" / "clip.txt").is_file() and (tmp_path / "t" / "clip.webm").is_file()
     if command == "batch":
         assert (tmp_path / "b" / "clip.txt").is_file() and (tmp_path / "b" / "summary.csv").is_file()
     if command == "train face":

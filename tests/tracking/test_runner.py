@@ -125,8 +125,9 @@ def test_init_tracks_end_when_the_object_leaves_unless_kept():
 
     class Walker(StaticTracker):
         def update_one(self, state, frame):
-            state[0] += 30
-            return state, 1.0
+            box, _ = state  # (box, first-frame template)
+            box[0] += 30
+            return box, 1.0
 
     for keep, expect_alive in ((False, False), (True, True)):
         runner = MultiObjectTracker(model=Walker(), settings=RunnerSettings(keep_init=keep))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from attentrack.tracker.atomic import atomic_write
+from attentrack.tracker.atomic import atomic_write, make_folder, remove_stale_partials
 from attentrack.tracker.errors import InputError
 
 #: output formats and the file suffix each writes
@@ -112,6 +112,9 @@ class JobResult:
         warnings: what the run warned about (a moving camera under a static-camera model, a
             stream that stopped and was reopened, ...), one line each, at most
             :data:`MAX_WARNINGS`; a worker's own stderr is not where a batch's user looks.
+        details: the whole story of an unexpected failure (a traceback, a Ray worker's
+            error), several lines; ``error`` is its one-line summary.
+        attempts: times the video was started (more than 1 when a lost worker was retried).
     """
 
     name: str
@@ -124,6 +127,8 @@ class JobResult:
     outputs: list[str] = field(default_factory=list)
     gt: str | None = None
     warnings: list[str] = field(default_factory=list)
+    details: str = ""
+    attempts: int = 1
 
     @property
     def fps(self) -> float:
@@ -142,8 +147,16 @@ class JobResult:
         return cls(**{k: v for k, v in data.items() if k in keys})
 
     @classmethod
-    def failed(cls, job: VideoJob, error: str) -> "JobResult":
-        return cls(job.name, job.source, "failed", error=" ".join(str(error).split())[:500], gt=job.gt)
+    def failed(cls, job: VideoJob, error: str, details: str = "", attempts: int = 1) -> "JobResult":
+        """A ``failed`` result; ``error`` is made one line (at most 500 characters)."""
+        return cls(job.name, job.source, "failed", error=" ".join(str(error).split())[:500], gt=job.gt,
+                   details=details, attempts=attempts)
+
+    @classmethod
+    def interrupted(cls, job: VideoJob) -> "JobResult":
+        """The result of a video the batch did not finish because it was stopped (Ctrl-C, SIGTERM)."""
+        return cls(job.name, job.source, "interrupted", error="the batch was stopped before this video ended",
+                   gt=job.gt)
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -248,37 +261,16 @@ def completed_result(job: VideoJob, key: str, out_dir: Path) -> JobResult | None
     return result
 
 
-def _remove_stale_partials(out_dir: Path, name: str) -> None:
-    """Delete temporary files of ``name`` left by a killed run (``.NAME.partial-PID.*``)."""
-    import glob as globmod
-
-    for f in Path(out_dir).glob(f".{globmod.escape(name)}.partial-*"):
-        pid = f.name.split(".partial-")[1].split(".")[0]
-        if pid.isdigit() and _alive(int(pid)) and int(pid) != os.getpid():
-            continue  # a live process is writing it
-        f.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 # -- running ------------------------------------------------------------------------------------
 
 
-def limit_threads() -> None:
-    """One thread for torch and OpenCV: several workers share the machine's cores."""
+def limit_threads(threads: int = 1) -> None:
+    """``threads`` threads for torch and OpenCV: several workers share the machine's cores."""
     import cv2
     import torch
 
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
+    torch.set_num_threads(max(1, int(threads)))
+    cv2.setNumThreads(max(1, int(threads)))
 
 
 def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, key: str) -> JobResult:
@@ -288,9 +280,8 @@ def run_job(job: VideoJob, options: BatchOptions, out_dir: str | os.PathLike, ke
     Raises:
         InputError: an unreadable source, a bad box or model option.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _remove_stale_partials(out, job.name)
+    out = make_folder(out_dir)
+    remove_stale_partials(out, job.name)  # what killed runs of this video left
     record_path(out, job.name).unlink(missing_ok=True)  # the outputs are redone: not complete until rewritten
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -337,31 +328,34 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     proposer = create_proposer(options.proposals) if init is None and not starts_own else None
     runner = multi_object_tracker(tracker, proposer, source=source)  # the same runner as `track`'s
     sinks = []
-    try:
+    try:  # whatever stops the run (an error, SIGTERM) deletes the temporary files
         sinks.append(MotTxtSink(out / f"{job.name}{FORMATS['mot']}"))
         if "json" in options.formats:
             sinks.append(JsonlSink(out / f"{job.name}{FORMATS['json']}"))
         if "video" in options.formats:
             sinks.append(VideoSink(out / f"{job.name}{FORMATS['video']}", source.fps, source.size))
+        summary = run_tracking(source, runner, sinks, init_boxes=init,
+                               max_frames=options.max_frames, progress=False,
+                               static_camera_user=static_camera_part(tracker, options.proposals if proposer else None))
     except BaseException:
         for s in sinks:
             s.abort()
         raise
-    summary = run_tracking(source, runner, sinks, init_boxes=init,
-                           max_frames=options.max_frames, progress=False,
-                           static_camera_user=static_camera_part(tracker, options.proposals if proposer else None))
     names = [Path(p).name for p in summary.outputs]
     return JobResult(job.name, job.source, "done", summary.frames, summary.seconds, summary.tracks,
                      outputs=names, gt=job.gt)
 
 
-def run_job_safely(job: VideoJob, options: BatchOptions, out_dir: str, key: str) -> dict:
-    """:func:`run_job` in a worker: limits threads and turns any error into a failed
-    result (as a dict, which crosses process boundaries cheaply)."""
-    limit_threads()
+def run_job_safely(job: VideoJob, options: BatchOptions, out_dir: str, key: str, threads: int = 1) -> dict:
+    """:func:`run_job` in a worker with ``threads`` threads; any error becomes a failed result
+    (as a dict, which crosses process boundaries cheaply), an unexpected one with its
+    traceback in :attr:`JobResult.details`."""
+    import traceback
+
+    limit_threads(threads)
     try:
         return run_job(job, options, out_dir, key).to_dict()
     except InputError as exc:
         return JobResult.failed(job, str(exc)).to_dict()
     except Exception as exc:  # a bug or an unexpected library error: keep the batch going
-        return JobResult.failed(job, f"{type(exc).__name__}: {exc}").to_dict()
+        return JobResult.failed(job, f"{type(exc).__name__}: {exc}", details=traceback.format_exc()).to_dict()

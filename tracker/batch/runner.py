@@ -7,9 +7,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from attentrack.tracker.batch.backends import Backend, LocalBackend
+from attentrack.tracker.atomic import make_folder
+from attentrack.tracker.batch.backends import Backend
+from attentrack.tracker.batch.local import LocalBackend
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
-from attentrack.tracker.batch.summary import BatchSummary, evaluate_results
+from attentrack.tracker.batch.summary import GT_MIN_CONFIDENCE, BatchSummary, evaluate_results
 
 
 def plan(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.PathLike,
@@ -38,6 +40,10 @@ def run_batch(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.Pat
     """Run every job not already complete, then write ``summary.csv``, ``summary.json``
     and (with ground truth) ``metrics.json`` into ``out_dir``.
 
+    A batch that is stopped (Ctrl-C, SIGTERM: ``KeyboardInterrupt``) stops its workers, writes
+    the summary so far (the videos it did not finish are ``interrupted``) and re-raises; a
+    rerun does the unfinished ones.
+
     Args:
         jobs: the videos (names unique).
         options: model and outputs, the same for every video.
@@ -46,19 +52,49 @@ def run_batch(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.Pat
         resume: skip videos whose outputs are complete for the same key.
         on_result: called with each result as it arrives (skipped ones first).
         evaluate: compute MOT metrics for videos with ground truth.
+
+    Raises:
+        InputError: the output folder cannot be created, or a ground-truth file is malformed
+            or empty (checked before any video runs).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if evaluate:
+        check_ground_truth(jobs)
+    out = make_folder(out_dir)
     t0 = time.perf_counter()
     todo, done = plan(jobs, options, out, resume)
+    arrived = dict(done)
     if on_result is not None:
         for r in done.values():
             on_result(r)
-    ran = (backend or LocalBackend()).run(todo, options, out, on_result) if todo else []
-    by_name = {**done, **{r.name: r for r in ran}}
-    results = [by_name[j.name] for j in jobs]
+
+    def collect(result: JobResult) -> None:
+        arrived[result.name] = result
+        if on_result is not None:
+            on_result(result)
+
+    try:
+        if todo:
+            (backend or LocalBackend()).run(todo, options, out, collect)
+    except KeyboardInterrupt:
+        results = [arrived.get(j.name) or JobResult.interrupted(j) for j in jobs]
+        BatchSummary(results, wall_seconds=time.perf_counter() - t0).save(out)
+        raise
+    results = [arrived[j.name] for j in jobs]
     summary = BatchSummary(results, wall_seconds=time.perf_counter() - t0)
     if evaluate:
         summary.metrics = evaluate_results(results, out)
     summary.save(out)
     return summary
+
+
+def check_ground_truth(jobs: list[VideoJob]) -> None:
+    """Read every job's ground truth once, before any video runs.
+
+    Raises:
+        InputError: a missing, malformed or empty ground-truth file (the message names the
+            file and line).
+    """
+    from attentrack.tracker.metrics.mot import read_ground_truth
+
+    for path in dict.fromkeys(j.gt for j in jobs if j.gt):
+        read_ground_truth(path, min_confidence=GT_MIN_CONFIDENCE)

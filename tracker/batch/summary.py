@@ -3,8 +3,6 @@ combined when ground truth is present (computed as ``attentrack eval mot`` does)
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -13,7 +11,11 @@ from pathlib import Path
 from attentrack.tracker.atomic import atomic_write
 from attentrack.tracker.batch.jobs import FORMATS, JobResult
 from attentrack.tracker.metrics.mot import MotEvaluation
+from attentrack.tracker.tables import write_csv
 
+#: ground-truth rows with a confidence below this are "ignore" rows (MOTChallenge): a file with no other
+#: rows is refused before a batch starts (:func:`attentrack.tracker.batch.runner.check_ground_truth`)
+GT_MIN_CONFIDENCE = 1.0
 SUMMARY_COLUMNS = ("video", "frames", "seconds", "fps", "tracks", "status", "error", "warnings", "mota", "idf1", "hota")
 
 
@@ -34,6 +36,11 @@ class BatchSummary:
     @property
     def failed(self) -> list[JobResult]:
         return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def interrupted(self) -> list[JobResult]:
+        """Videos the batch did not finish because it was stopped."""
+        return [r for r in self.results if r.status == "interrupted"]
 
     @property
     def frames_run(self) -> int:
@@ -65,7 +72,11 @@ class BatchSummary:
         return out
 
     def to_dict(self) -> dict:
-        return {"videos": self.rows(), "failed": len(self.failed), "frames_run": self.frames_run,
+        """The JSON summary: the rows (with each video's attempts and, for an unexpected failure,
+        its whole error in ``details``), counts, timings and metrics."""
+        videos = [{**row, "attempts": r.attempts, "details": r.details} for row, r in zip(self.rows(), self.results)]
+        return {"videos": videos, "failed": len(self.failed), "interrupted": len(self.interrupted),
+                "frames_run": self.frames_run,
                 "wall_seconds": round(self.wall_seconds, 3), "throughput_fps": round(self.throughput, 2),
                 "metrics": None if self.metrics is None else self.metrics.to_dict()}
 
@@ -73,14 +84,8 @@ class BatchSummary:
         """Write ``summary.csv``, ``summary.json`` and (with ground truth) ``metrics.json``
         into ``out_dir``, each atomically; returns their paths."""
         out = Path(out_dir)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for row in self.rows():
-            writer.writerow({k: "" if v is None else v for k, v in row.items()})
         paths = [out / "summary.csv", out / "summary.json"]
-        with atomic_write(paths[0], newline="") as fh:
-            fh.write(buf.getvalue())
+        write_csv(paths[0], self.rows(), SUMMARY_COLUMNS)
         with atomic_write(paths[1]) as fh:
             json.dump(self.to_dict(), fh, indent=1)
         if self.metrics is not None:
@@ -101,16 +106,20 @@ class BatchSummary:
         return "\n".join(lines)
 
 
-def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike,
-                     min_confidence: float = 1.0) -> MotEvaluation | None:
+def evaluate_results(results: list[JobResult], out_dir: str | os.PathLike) -> MotEvaluation | None:
     """MOT metrics of the finished videos that have ground truth, per video and
-    ``OVERALL`` (:func:`attentrack.tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``)."""
+    ``COMBINED`` (:func:`attentrack.tracker.metrics.mot.evaluate_mot`, as ``attentrack eval mot``).
+
+    Only the frames each video's run processed are scored (``--max-frames``, or a video
+    shorter than its ground truth): the ground truth after them is not counted as missed.
+    """
     from attentrack.datasets.mot import read_mot
     from attentrack.tracker.metrics.mot import evaluate_mot
 
-    gt, pred = {}, {}
+    gt, pred, frames_run = {}, {}, {}
     for r in results:
-        if r.gt and r.status != "failed":
-            gt[r.name] = read_mot(r.gt, min_confidence=min_confidence)
+        if r.gt and r.status in ("done", "skipped"):
+            gt[r.name] = read_mot(r.gt)
             pred[r.name] = read_mot(Path(out_dir) / f"{r.name}{FORMATS['mot']}")
-    return evaluate_mot(gt, pred) if gt else None
+            frames_run[r.name] = r.frames
+    return evaluate_mot(gt, pred, frames_run=frames_run) if gt else None

@@ -1,6 +1,6 @@
 """Held-out evaluation of HART against the ``static`` and ``mil`` baselines.
 
-Runs :func:`attentrack.tracker.metrics.sot.run_sot` (every ground-truth track started at its first box)
+Runs :func:`attentrack.tracker.metrics.sot_runs.run_sot` (every ground-truth track started at its first box)
 and prints mean IoU and success AUC per sequence::
 
     python -m attentrack.tracker.hart.evaluate                       # TUD-Campus, Crossing, bag
@@ -25,7 +25,8 @@ HELD_OUT = ("mot15/TUD-Campus", "sot/Crossing", "sot/bag")
 def evaluate(sequences: list[str], models: list[str], weights: str = "", options: dict | None = None) -> list[dict]:
     """Rows ``{model, sequence, mean_iou, auc, tracks, frames, fps}`` (plus an ``all`` row per model)."""
     from attentrack.datasets.sequence import open_sequence
-    from attentrack.tracker.metrics.sot import combine_sot, run_sot
+    from attentrack.tracker.metrics.sot import combine_sot
+    from attentrack.tracker.metrics.sot_runs import run_sot
 
     seqs = [open_sequence(p) for p in sequences]
     rows = []

@@ -11,17 +11,22 @@ HOTA and its sub-metrics come from :mod:`attentrack.tracker.metrics.hota` (Track
 
 Conventions (those of motmetrics' ``eval_motchallenge`` app):
 
-* **MOTP** is motmetrics' value: the mean *distance* ``1 - IoU`` over matches, so lower
-  is better (MOTChallenge's website reports ``1 - MOTP``).
+* **MOTP** comes in both forms: ``motp_iou`` is TrackEval's and the MOTChallenge
+  website's, the mean IoU of the matches (higher is better); ``motp`` is motmetrics' mean
+  *distance* ``1 - IoU`` over the same matches (lower is better).
 * Ratios (MOTA, IDF1, recall, ..., HOTA) are fractions in ``[0, 1]`` (MOTA can be
   negative); counts (FP, FN, ID switches, ...) are integers.
 * Frames are the union of the frames present in the ground truth or the prediction.
-* The combined ``OVERALL`` row pools the CLEAR and identity counts of all sequences
-  (motmetrics' ``generate_overall``) and combines HOTA as TrackEval does.
-* Ground-truth files are read keeping rows with confidence >= ``min_confidence``
-  (1 by default: the MOTChallenge "ignore" rows, marked 0, are dropped); every
-  prediction row is kept. No class filtering or distractor removal is done (TrackEval
-  does that for MOT16/17/20; motmetrics does not).
+* The combined row, named ``COMBINED`` as TrackEval names it, pools the CLEAR and
+  identity counts of all sequences (motmetrics' ``generate_overall``) and combines HOTA as
+  TrackEval does.
+* Ground truth goes through TrackEval's preprocessing first
+  (:mod:`attentrack.tracker.metrics.motchallenge`): rows of confidence 0 are dropped, and
+  for MOT16/17/20 ground truth (which has classes) predictions matched to distractors
+  (static people, reflections, people on vehicles ...) are removed and only pedestrians
+  are scored. 2D MOT 2015 ground truth has no classes and keeps every other row.
+* Only frames that were run count: ``frames_run`` limits a sequence to its first frames
+  (a run stopped early by ``--max-frames``, or a video shorter than its ground truth).
 """
 
 from __future__ import annotations
@@ -40,10 +45,14 @@ from attentrack.tracker.atomic import atomic_write
 from attentrack.tracker.boxes import iou_matrix
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.metrics.hota import HotaResult, combine_hota, hota_from_frames
+from attentrack.tracker.metrics.motchallenge import apply_ground_truth_rules, detect_benchmark
+from attentrack.tracker.tables import write_csv
 
 #: IoU below which a ground-truth box and a prediction may not be matched (CLEAR/ID)
 MIN_IOU = 0.5
-OVERALL = "OVERALL"
+#: the name of the combined row, as TrackEval names it
+COMBINED = "COMBINED"
+_MM_COMBINED = "OVERALL"  # motmetrics' name of its combined row
 
 # our field name -> motmetrics metric name
 _MM_NAMES = {
@@ -76,11 +85,15 @@ _INT_FIELDS = {"gt_ids", "mt", "pt", "ml", "fp", "fn", "idsw", "frag", "transfer
 
 @dataclass
 class MotMetrics:
-    """The metrics of one sequence (or of the combination, ``sequence == "OVERALL"``).
+    """The metrics of one sequence (or of the combination, ``sequence == "COMBINED"``).
 
     Attributes:
         sequence: the sequence name.
+        benchmark: the ground-truth rules applied (``MOT15``, ``MOT17``, ``MOT20``; see
+            :mod:`attentrack.tracker.metrics.motchallenge`), ``mixed`` for a combination of
+            several.
         mota: multiple object tracking accuracy ``1 - (FN + FP + IDSW) / GT``.
+        motp_iou: mean IoU of the matches (TrackEval's MOTP; higher is better).
         motp: mean ``1 - IoU`` of the matches (motmetrics' MOTP; lower is better).
         idf1, idp, idr: identity F1, precision and recall.
         precision, recall: detection precision and recall (matches at IoU >= 0.5).
@@ -99,7 +112,9 @@ class MotMetrics:
     """
 
     sequence: str
+    benchmark: str = ""
     mota: float = math.nan
+    motp_iou: float = math.nan
     motp: float = math.nan
     idf1: float = math.nan
     idp: float = math.nan
@@ -161,11 +176,16 @@ class MotEvaluation:
 
     Attributes:
         sequences: one :class:`MotMetrics` per sequence, in input order.
-        overall: the combined row (``sequence == "OVERALL"``).
+        overall: the combined row (``sequence == "COMBINED"``; also :attr:`combined`).
     """
 
     sequences: list[MotMetrics] = field(default_factory=list)
-    overall: MotMetrics = field(default_factory=lambda: MotMetrics(OVERALL))
+    overall: MotMetrics = field(default_factory=lambda: MotMetrics(COMBINED))
+
+    @property
+    def combined(self) -> MotMetrics:
+        """The combined row (the same as :attr:`overall`)."""
+        return self.overall
 
     @property
     def rows(self) -> list[MotMetrics]:
@@ -173,7 +193,7 @@ class MotEvaluation:
         return [*self.sequences, self.overall]
 
     def __getitem__(self, name: str) -> MotMetrics:
-        """The row of sequence ``name`` (``"OVERALL"`` for the combined row)."""
+        """The row of sequence ``name`` (``"COMBINED"`` for the combined row)."""
         for row in self.rows:
             if row.sequence == name:
                 return row
@@ -190,7 +210,7 @@ class MotEvaluation:
                    MotMetrics.from_dict(data["overall"]))
 
     def to_rows(self) -> list[dict[str, Any]]:
-        """Every row (sequences, then ``OVERALL``) as a flat dict, for ``--json``."""
+        """Every row (sequences, then ``COMBINED``) as a flat dict, for ``--json``."""
         return [r.to_dict() for r in self.rows]
 
     def to_json(self, indent: int | None = 1) -> str:
@@ -202,6 +222,11 @@ class MotEvaluation:
         with atomic_write(path) as fh:
             fh.write(self.to_json())
 
+    def save_csv(self, path: str | os.PathLike) -> None:
+        """Write every row (sequences, then ``COMBINED``) as CSV to ``path`` (atomically):
+        one column per :class:`MotMetrics` field, ratios as fractions, NaN as an empty cell."""
+        write_csv(path, self.to_rows(), [f.name for f in fields(MotMetrics)])
+
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MotEvaluation":
         """Read a file written by :meth:`save`."""
@@ -211,18 +236,18 @@ class MotEvaluation:
             raise InputError(f"cannot read MOT evaluation {path}: {exc}") from None
 
     def format_table(self) -> str:
-        """A text table, one line per sequence plus ``OVERALL``.
+        """A text table, one line per sequence plus ``COMBINED``.
 
-        Ratios are shown in percent; MOTP is motmetrics' mean ``1 - IoU`` (lower is
-        better).
+        Ratios are shown in percent; ``MOTP`` is TrackEval's mean IoU of the matches (in
+        percent, higher is better), ``MOTPd`` motmetrics' mean ``1 - IoU`` (lower is better).
         """
         cols = [  # header, field, kind
             ("IDF1", "idf1", "%"), ("IDP", "idp", "%"), ("IDR", "idr", "%"),
             ("Rcll", "recall", "%"), ("Prcn", "precision", "%"), ("GT", "gt_ids", "d"),
             ("MT", "mt", "d"), ("PT", "pt", "d"), ("ML", "ml", "d"), ("FP", "fp", "d"),
             ("FN", "fn", "d"), ("IDs", "idsw", "d"), ("FM", "frag", "d"),
-            ("MOTA", "mota", "%"), ("MOTP", "motp", "f"), ("HOTA", "hota", "%"),
-            ("DetA", "deta", "%"), ("AssA", "assa", "%"), ("LocA", "loca", "%"),
+            ("MOTA", "mota", "%"), ("MOTP", "motp_iou", "%"), ("MOTPd", "motp", "f"),
+            ("HOTA", "hota", "%"), ("DetA", "deta", "%"), ("AssA", "assa", "%"), ("LocA", "loca", "%"),
         ]
         name_w = max(8, *(len(r.sequence) for r in self.rows))
         widths = [max(len(h), 6) for h, _, _ in cols]
@@ -241,8 +266,9 @@ class MotEvaluation:
                 else:
                     cells.append(f"{v:>{w}.3f}")
             lines.append(f"{r.sequence:<{name_w}} " + " ".join(cells))
-        lines.append("ratios in %; MOTP = mean 1-IoU of matches (lower is better); "
-                     "HOTA/DetA/AssA/LocA as TrackEval")
+        rules = ", ".join(dict.fromkeys(r.benchmark for r in self.sequences if r.benchmark)) or "-"
+        lines.append(f"ratios in %; MOTP = mean IoU of matches (TrackEval), MOTPd = mean 1-IoU (motmetrics); "
+                     f"HOTA/DetA/AssA/LocA as TrackEval; ground-truth rules: {rules}")
         return "\n".join(lines)
 
 
@@ -293,46 +319,66 @@ def frame_pairs(gt: MotRows, pred: MotRows) -> Iterator[tuple[int, MotRows, MotR
 @dataclass
 class _SequenceData:
     name: str
+    benchmark: str
     accumulator: Any
     hota: HotaResult
 
 
-def _evaluate_sequence(name: str, gt: MotRows, pred: MotRows) -> _SequenceData:
+def _evaluate_sequence(name: str, gt: MotRows, pred: MotRows, benchmark: str,
+                       frames_run: int | None, min_confidence: float | None) -> _SequenceData:
     import motmetrics as mm
 
     _check_unique(gt, f"ground truth of {name}")
     _check_unique(pred, f"prediction for {name}")
+    if frames_run is not None:
+        gt, pred = gt.select(gt.frames <= frames_run), pred.select(pred.frames <= frames_run)
+    rules = detect_benchmark(name, gt, benchmark)
+    gt, pred = apply_ground_truth_rules(name, gt, pred, rules)
+    if min_confidence is not None:
+        gt = gt.select(gt.conf >= min_confidence)
     acc = mm.MOTAccumulator(auto_id=False)
     hota_frames = []
     for f, g, p, iou in frame_pairs(gt, pred):
         acc.update(g.ids.tolist(), p.ids.tolist(), _distance(iou), frameid=int(f))
         hota_frames.append((g.ids, p.ids, iou))
-    return _SequenceData(name, acc, hota_from_frames(hota_frames))
+    return _SequenceData(name, rules, acc, hota_from_frames(hota_frames))
 
 
-def _row_from(summary, name: str, key: str, hota: HotaResult) -> MotMetrics:
-    row = MotMetrics(name)
+def _row_from(summary, name: str, key: str, hota: HotaResult, benchmark: str) -> MotMetrics:
+    row = MotMetrics(name, benchmark)
     for ours, theirs in _MM_NAMES.items():
         v = summary.loc[key, theirs]
         setattr(row, ours, int(v) if ours in _INT_FIELDS else float(v))
+    row.motp_iou = 1.0 - row.motp  # the same matches; NaN stays NaN
     for k, v in hota.summary().items():
         setattr(row, k, v)
     return row
 
 
-def evaluate_mot(gt: Mapping[str, MotRows], pred: Mapping[str, MotRows]) -> MotEvaluation:
+def evaluate_mot(gt: Mapping[str, MotRows], pred: Mapping[str, MotRows], *, benchmark: str = "auto",
+                 frames_run: Mapping[str, int] | None = None,
+                 min_confidence: float | None = None) -> MotEvaluation:
     """CLEAR, identity and HOTA metrics of tracking results.
 
     Args:
         gt: ``{sequence: ground truth}``; rows with 1-based frames, ``x, y, w, h``
-            pixel boxes (filter "ignore" rows before, e.g. ``read_mot(p, 1)``).
+            pixel boxes; every row of the file (TrackEval's rules drop what is not
+            scored, see :mod:`attentrack.tracker.metrics.motchallenge`).
         pred: ``{sequence: prediction}`` with the same keys.
+        benchmark: the ground-truth rules, one of
+            :data:`~attentrack.tracker.metrics.motchallenge.BENCHMARKS` (``auto``: from
+            each file's format and the sequence name).
+        frames_run: ``{sequence: n}``: score only frames ``1..n`` of those sequences (the
+            frames a run that stopped early did process).
+        min_confidence: besides TrackEval's rules, drop ground-truth rows whose confidence
+            is below this (``None``: none).
 
     Returns:
-        one row per sequence (in the order of ``gt``) and the combined ``OVERALL`` row.
+        one row per sequence (in the order of ``gt``) and the combined ``COMBINED`` row.
 
     Raises:
-        InputError: a sequence without prediction, or an id repeated within a frame.
+        InputError: a sequence without prediction, an id repeated within a frame, or
+            ground truth or predictions the rules reject (a class outside MOTChallenge's).
     """
     import motmetrics as mm
 
@@ -341,18 +387,26 @@ def evaluate_mot(gt: Mapping[str, MotRows], pred: Mapping[str, MotRows]) -> MotE
         raise InputError(f"no prediction for sequence(s): {', '.join(missing)}")
     if not gt:
         raise InputError("nothing to evaluate: no sequences given")
-    data = [_evaluate_sequence(name, rows, pred[name]) for name, rows in gt.items()]
-    names = [d.name for d in data]
-    if OVERALL in names:
-        raise InputError(f"a sequence may not be called {OVERALL}")
+    empty = [name for name, rows in gt.items() if len(rows) == 0]
+    if empty:
+        raise InputError(f"the ground truth of {', '.join(empty)} has no boxes: nothing to score against "
+                         "(MOTA and IDF1 are undefined)")
+    for reserved in (COMBINED, _MM_COMBINED):
+        if reserved in gt:
+            raise InputError(f"a sequence may not be called {reserved}")
+    limits = dict(frames_run or {})
+    data = [_evaluate_sequence(name, rows, pred[name], benchmark, limits.get(name), min_confidence)
+            for name, rows in gt.items()]
     mh = mm.metrics.create()
     summary = mh.compute_many(
-        [d.accumulator for d in data], metrics=list(_MM_NAMES.values()), names=names,
+        [d.accumulator for d in data], metrics=list(_MM_NAMES.values()), names=[d.name for d in data],
         generate_overall=True,
     )
-    rows = [_row_from(summary, d.name, d.name, d.hota) for d in data]
-    overall = _row_from(summary, OVERALL, "OVERALL", combine_hota([d.hota for d in data]))
-    return MotEvaluation(rows, overall)
+    rows = [_row_from(summary, d.name, d.name, d.hota, d.benchmark) for d in data]
+    used = set(d.benchmark for d in data)
+    combined = _row_from(summary, COMBINED, _MM_COMBINED, combine_hota([d.hota for d in data]),
+                         used.pop() if len(used) == 1 else "mixed")
+    return MotEvaluation(rows, combined)
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -426,17 +480,36 @@ def pair_mot_files(gt_path: str | os.PathLike, pred_path: str | os.PathLike) -> 
 
 
 def evaluate_mot_files(gt_path: str | os.PathLike, pred_path: str | os.PathLike,
-                       min_confidence: float | None = 1.0) -> MotEvaluation:
+                       min_confidence: float | None = None, *, benchmark: str = "auto",
+                       max_frames: int | None = None) -> MotEvaluation:
     """Read and pair files with :func:`pair_mot_files`, then :func:`evaluate_mot`.
 
     Args:
         gt_path: ground truth (see :func:`pair_mot_files`).
         pred_path: predictions (see :func:`pair_mot_files`).
-        min_confidence: keep ground-truth rows with confidence >= this (1 drops the
-            MOTChallenge "ignore" rows; ``None`` keeps all). Predictions are all kept.
+        min_confidence: see :func:`evaluate_mot` (TrackEval's rules already drop the
+            ground truth of confidence 0).
+        benchmark: see :func:`evaluate_mot`.
+        max_frames: score only frames ``1..max_frames`` of every sequence (results of a
+            run stopped early, e.g. ``track --max-frames``).
     """
     gt, pred = {}, {}
     for name, gt_file, pred_file in pair_mot_files(gt_path, pred_path):
-        gt[name] = read_mot(gt_file, min_confidence=min_confidence)
+        gt[name] = read_ground_truth(gt_file)
         pred[name] = read_mot(pred_file)
-    return evaluate_mot(gt, pred)
+    frames_run = None if max_frames is None else {name: int(max_frames) for name in gt}
+    return evaluate_mot(gt, pred, benchmark=benchmark, frames_run=frames_run, min_confidence=min_confidence)
+
+
+def read_ground_truth(path: str | os.PathLike, min_confidence: float | None = None) -> MotRows:
+    """A MOTChallenge ground-truth file's rows (those with confidence >= ``min_confidence``
+    when given; :func:`evaluate_mot` applies the benchmark's own rules to the rest).
+
+    Raises:
+        InputError: a missing or malformed file, or one with no boxes to score against.
+    """
+    rows = read_mot(path, min_confidence=min_confidence)
+    if len(rows) == 0:
+        kept = "" if min_confidence is None else f" with confidence >= {min_confidence:g}"
+        raise InputError(f"ground truth {path} has no boxes{kept}: nothing to score against")
+    return rows

@@ -95,7 +95,7 @@ class ProtocolResult:
         pipeline: the pipeline's name (``runner``, ``iou``, ...).
         zoom: 1 for the recorded view, F for the F-times wider one.
         seed: the degradation's seed.
-        evaluation: per sequence and ``OVERALL``.
+        evaluation: per sequence and ``COMBINED``.
         fps: frames per second of tracking (decoding and degrading excluded).
     """
 

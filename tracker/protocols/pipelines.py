@@ -22,7 +22,7 @@ class PipelineResult:
     Attributes:
         model: the tracker's registered name.
         zoom: 1 for the recorded view, F for the F-times wider one.
-        evaluation: per sequence and ``OVERALL``.
+        evaluation: per sequence and ``COMBINED``.
         fps: frames per second of the whole run (decoding, proposals, model, runner; a fit
             before it excluded).
         fit_seconds: seconds spent fitting (0 for models that do not fit).

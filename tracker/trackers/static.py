@@ -5,10 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from attentrack.tracker.base import SingleObjectTracker
+from attentrack.tracker.trackers.template_score import grey_patch, template_score
 
 
 class StaticTracker(SingleObjectTracker):
-    """Reports each object's first box in every frame (the trivial baseline)."""
+    """Reports each object's first box in every frame (the trivial baseline).
+
+    Its score is how much the box still looks as it did in the first frame (normalised
+    cross-correlation of grey patches, :mod:`attentrack.tracker.trackers.template_score`):
+    high while the object stays, low once it has left the box.
+    """
 
     tracker_id = "static"
     summary = "constant-position baseline: the first box, forever"
@@ -17,7 +23,8 @@ class StaticTracker(SingleObjectTracker):
         super().__init__()
 
     def init_one(self, frame, box):
-        return np.asarray(box, dtype=np.float64)
+        return np.asarray(box, dtype=np.float64), grey_patch(frame, box)
 
     def update_one(self, state, frame):
-        return state, 1.0
+        box, template = state
+        return box, template_score(template, frame, box)

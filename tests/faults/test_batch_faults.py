@@ -1,0 +1,137 @@
+"""The local backend under faults: a per-video time limit, retries of lost workers, a killed fork
+server, a stopped batch (summary so far, no worker left, a rerun resumes), whole errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from attentrack.tracker.atomic import partial_owner, pid_alive
+from attentrack.tracker.batch import BatchOptions, JobResult, LocalBackend, VideoJob, run_batch
+from attentrack.tracker.batch.backends import create_backend
+from attentrack.tracker.errors import InputError
+
+STATIC = BatchOptions(model="static")
+LONG = "synthetic:frames=1000000,size=64x48,objects=1,seed={}"
+SHORT = "synthetic:frames=30,size=64x48,objects=1,seed={}"
+
+
+def _job(name: str, source: str) -> VideoJob:
+    return VideoJob(name, source, ((5.0, 5.0, 10.0, 10.0),))
+
+
+def _writer_pids(out: Path) -> list[int]:
+    return [partial_owner(p)[1] for p in out.glob(".*.partial-*")] if out.exists() else []
+
+
+def _when_writing(out: Path, act, name: str = "") -> threading.Thread:
+    """A thread that calls ``act(pid)`` once a worker writes a temporary file (of video ``name``) in ``out``."""
+    def watch():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            files = list(out.glob(f".{name}*.partial-*")) if out.exists() else []
+            if files:
+                time.sleep(0.3)
+                act(partial_owner(files[0])[1])
+                return
+            time.sleep(0.01)
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_backend_settings_are_checked():
+    with pytest.raises(InputError, match="does not take --gpus-per-video"):
+        create_backend("local", gpus_per_video=0.5)
+    with pytest.raises(InputError, match="time limit"):
+        create_backend("local", video_timeout=0)
+    with pytest.raises(InputError, match="retries"):
+        create_backend("local", retries=-1)
+    b = create_backend("local", workers=2, retries=2, video_timeout=30, cpus_per_video=2)
+    assert (b.workers, b.retries, b.video_timeout, b.threads) == (2, 2, 30, 2)
+
+
+def test_unexpected_errors_keep_their_traceback(monkeypatch, tmp_path):
+    from attentrack.tracker.batch import jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(jobs, "run_job", broken)
+    result = JobResult.from_dict(jobs.run_job_safely(_job("a", SHORT.format(0)), STATIC, str(tmp_path), "k"))
+    assert result.error == "RuntimeError: a bug" and "Traceback" in result.details and "broken" in result.details
+
+
+@pytest.mark.slow
+def test_time_limit_stops_the_video_and_cleans_up(tmp_path):
+    out = tmp_path / "out"
+    jobs = [_job("long", LONG.format(0)), _job("short", SHORT.format(1))]
+    summary = run_batch(jobs, STATIC, out, LocalBackend(2, video_timeout=2))
+    status = {r.name: (r.status, r.error) for r in summary.results}
+    assert status["long"] == ("failed", "stopped after the time limit of 2 s (--video-timeout)")
+    assert status["short"][0] == "done"
+    assert not list(out.glob(".*partial*")) and not (out / "long.txt").exists()
+
+
+@pytest.mark.slow
+def test_a_lost_worker_is_retried(tmp_path):
+    out = tmp_path / "out"
+    jobs = [_job("a", "synthetic:frames=20000,size=64x48,objects=1,seed=2")]
+    killer = _when_writing(out, lambda pid: os.kill(pid, signal.SIGKILL))
+    summary = run_batch(jobs, STATIC, out, LocalBackend(1, retries=1))
+    killer.join()
+    (result,) = summary.results
+    assert (result.status, result.attempts, result.frames) == ("done", 2, 20000)
+    assert not list(out.glob(".*partial*"))
+
+
+@pytest.mark.slow
+def test_a_killed_fork_server_leaves_no_orphan(tmp_path):
+    from attentrack.tools.faults import _forkservers
+
+    out = tmp_path / "out"
+    jobs = [_job("long", "synthetic:frames=100000,size=64x48,objects=1,seed=3"), _job("next", SHORT.format(4))]
+    seen = []
+
+    def kill_server(worker: int) -> None:
+        seen.append(worker)
+        for pid in _forkservers(os.getpid()):
+            os.kill(pid, signal.SIGKILL)
+
+    killer = _when_writing(out, kill_server, "long")
+    summary = run_batch(jobs, STATIC, out, LocalBackend(1))
+    killer.join()
+    status = {r.name: (r.status, r.error) for r in summary.results}
+    assert status["long"] == ("failed", "worker lost: the process pool's fork server died")
+    assert status["next"][0] == "done"  # a new fork server ran the queued video
+    assert seen and not pid_alive(seen[0]) and not list(out.glob(".*partial*"))
+
+
+@pytest.mark.slow
+def test_a_stopped_batch_stops_its_workers_writes_its_summary_and_resumes(tmp_path):
+    out = tmp_path / "out"
+    jobs = [_job("first", SHORT.format(5)), _job("second", "synthetic:frames=3000,size=64x48,objects=1,seed=6"),
+            _job("third", SHORT.format(7))]
+    writers = []
+
+    def stop_after_first(result):
+        writers.extend(_writer_pids(out))
+        if result.name == "first":
+            time.sleep(0.5)
+            writers.extend(_writer_pids(out))
+            raise KeyboardInterrupt  # as Ctrl-C or SIGTERM (Terminated) would, here
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(jobs, STATIC, out, LocalBackend(2), on_result=stop_after_first)
+    rows = {r["video"]: r for r in json.loads((out / "summary.json").read_text())["videos"]}
+    assert rows["first"]["status"] == "done" and rows["second"]["status"] == "interrupted"
+    assert not any(pid_alive(pid) for pid in writers) and not list(out.glob(".*partial*"))
+    assert not (out / "second.txt").exists()
+    again = run_batch(jobs, STATIC, out, LocalBackend(2))
+    assert {r.name: r.status for r in again.results} == {"first": "skipped", "second": "done", "third": "done"}

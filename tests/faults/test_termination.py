@@ -1,0 +1,67 @@
+"""SIGTERM raises Terminated (cleanup runs as for Ctrl-C); a process stuck in native code still
+ends, with status 143, once the grace period is over."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from attentrack.tracker.termination import SIGTERM_STATUS, Terminated, sigterm_raises
+
+_PYTHON_LOOP = """
+import sys, time
+from attentrack.tracker.termination import Terminated, sigterm_raises
+try:
+    with sigterm_raises(grace=30):
+        print("ready", flush=True)
+        while True:
+            time.sleep(0.01)
+except Terminated:
+    print("cleaned up", flush=True)
+    sys.exit(7)
+"""
+
+_STUCK_IN_OPENCV = """
+import cv2, numpy as np
+from attentrack.tracker.termination import sigterm_raises
+with sigterm_raises(grace=1):
+    print("ready", flush=True)
+    cv2.TrackerMIL.create().init(np.zeros((120, 160, 3), np.uint8), (10, 10, 4, 4))  # never returns
+"""
+
+
+def _run_and_term(code: str, wait: float = 20.0) -> tuple[int, str, float]:
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.2)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        out, _ = proc.communicate(timeout=wait)
+    finally:
+        proc.kill()
+    return proc.returncode, out, time.monotonic() - t0
+
+
+def test_sigterm_raises_terminated_in_python_code():
+    code, out, _ = _run_and_term(_PYTHON_LOOP)
+    assert code == 7 and "cleaned up" in out
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_process_stuck_in_native_code():
+    code, _, seconds = _run_and_term(_STUCK_IN_OPENCV)
+    assert code == SIGTERM_STATUS and seconds < 10
+
+
+def test_handler_is_restored_and_terminated_is_a_keyboard_interrupt():
+    before = signal.getsignal(signal.SIGTERM)
+    with sigterm_raises(grace=None):
+        assert signal.getsignal(signal.SIGTERM) is not before
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert issubclass(Terminated, KeyboardInterrupt)
