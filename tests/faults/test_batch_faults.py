@@ -116,7 +116,7 @@ def test_a_killed_fork_server_leaves_no_orphan(tmp_path):
 @pytest.mark.slow
 def test_a_stopped_batch_stops_its_workers_writes_its_summary_and_resumes(tmp_path):
     out = tmp_path / "out"
-    jobs = [_job("first", SHORT.format(5)), _job("second", "synthetic:frames=3000,size=64x48,objects=1,seed=6"),
+    jobs = [_job("first", SHORT.format(5)), _job("second", "synthetic:frames=20000,size=64x48,objects=1,seed=6"),
             _job("third", SHORT.format(7))]
     writers = []
 

@@ -124,7 +124,7 @@ def _run_sot(tracker_name, sequence, options, max_tracks, min_length, progress) 
     live: dict[int, int] = {}  # tracker id -> gt id
     seconds, object_frames, reached = 0.0, 0, 0
     bar = tqdm(total=final, unit="frame", desc=f"{model} {sequence.name}", leave=False, dynamic_ncols=True,
-               disable=not progress)
+               disable=None if progress else True)  # None: shown only on a terminal
     try:
         for index0, image in sequence.frames():
             f = int(index0) + 1
