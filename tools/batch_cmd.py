@@ -83,14 +83,20 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("--ray-code", type=click.Choice(("auto", "ship", "installed")), default=None,
               help="Ray: ship this attentrack to the workers, or use the one installed on each node "
                    "[default: auto = installed for --address local, else ship].")
+@click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
+              help="A setting of the multi-object runner, e.g. -r max_lost=60 (attentrack.tracker.runner.RunnerSettings).")
+@click.option("--detections", type=click.Choice(("auto",)), default=None,
+              help="Track each video without init boxes from its SEQ/det/det.txt (MOTChallenge) instead of proposals.")
+@click.option("--det-threshold", type=float, default=None, metavar="SCORE", help="Detections scoring less are ignored.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines (nor Ray worker logs).")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
                   workers, max_frames, reconnect, no_resume, video_timeout, retries, cpus_per_video, gpus_per_video,
-                  ray_code, quiet):
+                  ray_code, runner_params, detections, det_threshold, quiet):
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.atomic import check_folder
     from attentrack.tracker.batch.runner import check_ground_truth
     from attentrack.tracker.registry import BACKENDS, TRACKERS
+    from attentrack.tracker.runner import RunnerSettings
 
     options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
                                  if weights else None)
@@ -99,7 +105,9 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
     fmts = ("mot",) + (tuple(dict.fromkeys(formats)) if formats else ("json",))
     options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in options_dict.items())),
                            proposals=proposals, formats=fmts, max_frames=max_frames,
-                           reconnect=reconnect)
+                           reconnect=reconnect, runner=tuple(sorted(parse_params(runner_params).items())),
+                           detections=detections, det_threshold=det_threshold)
+    RunnerSettings.from_options(dict(options.runner))  # a bad runner setting fails here, as one line
     jobs = collect_jobs(inputs, manifests)
     check_ground_truth(jobs)  # a malformed ground truth fails now, not after every video ran
     check_folder(out_dir)

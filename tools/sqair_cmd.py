@@ -265,8 +265,8 @@ def _find_video(seq: Path) -> Path:
         "SEQUENCE is a MOTChallenge folder with gt/gt.txt and a video (default: TUD-Campus "
         "and TUD-Stadtmitte from the data folder). --zoom-out F scores a wider view of each "
         "sequence instead: every frame shrunk F times into a static surround of the scene "
-        "(datasets.wide_view; people F times smaller, as from a distant camera); the baseline's "
-        "least blob area then shrinks F^2 times with the people, unless -b sets it.\n\n"
+        "(datasets.wide_view; people F times smaller, as from a distant camera); the baseline "
+        "sizes its blobs by the objects it sees, so it needs no change for a wider view.\n\n"
         "Example:\n\n\b\n  attentrack eval sqair-cctv --fit-steps 600 --out runs/sqair_cctv"
     ),
 )
@@ -278,7 +278,7 @@ def _find_video(seq: Path) -> Path:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="An option of the sqair tracker.")
 @click.option("-b", "--baseline-param", "baseline_params", multiple=True, metavar="NAME=VALUE",
-              help="An option of the blobs baseline (e.g. min_area=0.001).")
+              help="An option of the blobs baseline (e.g. max_age=5).")
 @click.option("--zoom-out", default=1.0, show_default=True, type=click.FloatRange(min=1.0),
               help="Score a view of each sequence this many times wider (1: the video as recorded).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
@@ -293,10 +293,9 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.metrics.mot import evaluate_mot
     from attentrack.tracker.protocols.pipelines import wide_view_sequence
-    from attentrack.tracker.trackers.blobs import blob_options_for_zoom
 
     torch.set_num_threads(threads)
-    blob_opts = {**blob_options_for_zoom(zoom_out), **parse_params(baseline_params)}
+    blob_opts = parse_params(baseline_params)
     create_tracker("blobs", blob_opts)  # a bad baseline option fails here, as one line
     if not sequences:
         root = data_root(required=True)

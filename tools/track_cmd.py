@@ -85,10 +85,19 @@ class _TrackCommand(click.Command):
                    "2 s apart, then end the run and write its outputs (0: end at once). Ignored for files.")
 @click.option("--fit", is_flag=True,
               help="First fit the model to this video without labels (models that can, e.g. sqair; resumable).")
+@click.option("--detections", default=None, metavar="PATH|auto",
+              help="Per-frame detections (MOTChallenge det.txt) that start and support tracks instead of proposals; "
+                   "`auto`: SEQ/det/det.txt of the sequence folder the source is or lies in.")
+@click.option("--det-threshold", type=float, default=None, metavar="SCORE",
+              help="Detections scoring less are ignored (default: all; detectors' scores are not all in [0, 1]).")
+@click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
+              help="A setting of the multi-object runner, e.g. -r max_lost=60 (all: attentrack.tracker.runner.RunnerSettings).")
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
-                  write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit):
+                  write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit,
+                  detections, det_threshold, runner_params):
     from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
-    from attentrack.tracker.runner import multi_object_tracker
+    from attentrack.tracker.detections import DetectionFile, find_detections
+    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.registry import TRACKERS
@@ -109,6 +118,12 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         prior = SaliencyPrior(classifier, device=device)
     # bad options fail before the source is opened
     options = TRACKERS.options(model, model_options(model, parse_params(params), device=device, weights=weights))
+    settings = RunnerSettings.from_options(parse_params(runner_params))
+    det_file = None
+    if detections is not None:
+        if init_boxes is not None:
+            raise InputError("give --init or --detections, not both")
+        det_file = DetectionFile(find_detections(detections, source), score_threshold=det_threshold)
     src = open_source(source, reconnect=reconnect)
     tracker = TRACKERS.create(model, options)
     if fit:
@@ -118,10 +133,13 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         if not quiet:
             click.echo(f"fitted weights: {saved}")
     proposer = None
-    if init_boxes is None and not getattr(tracker, "self_starting", False):
+    if init_boxes is None and det_file is None and not getattr(tracker, "self_starting", False):
         extra = {"prior": prior} if proposals == "saliency" else {}
         proposer = create_proposer(proposals, **extra)
-    runner = multi_object_tracker(tracker, proposer)
+    if det_file is not None and getattr(tracker, "self_starting", False):
+        raise InputError(f"model {model!r} finds its own objects; --detections needs one that follows given "
+                         "objects (e.g. hart, mil, static)")
+    runner = multi_object_tracker(tracker, proposer, settings, source=src)
     out = Path(out_dir)
     created = not out.exists()
     make_folder(out)
@@ -142,7 +160,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
             sinks.append(JsonlSink(out / f"{stem}.jsonl"))
         if crops:
             sinks.append(CropSink(out / f"{stem}_crops"))
-        summary = run_tracking(src, runner, sinks, init_boxes=init_boxes,
+        summary = run_tracking(src, runner, sinks, init_boxes=init_boxes, detections=det_file,
                                max_frames=max_frames, progress=not quiet,
                                static_camera_user=static_camera_part(tracker, proposals if proposer else None))
     except BaseException:

@@ -94,7 +94,7 @@ def iter_tracks(
     proposer = create_proposer(proposals) if init is None and detections is None and not starts_own else None
     if isinstance(settings, Mapping):
         settings = RunnerSettings.from_options(dict(settings))
-    runner = multi_object_tracker(tracker, proposer, settings)
+    runner = multi_object_tracker(tracker, proposer, settings, source=source)
     frames = prefetch(iter(source))
     try:
         for index, frame in frames:

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.foreground import foreground_fragments, group_fragments, median_background
 from attentrack.tracker.registry import PROPOSERS
 
 
@@ -37,17 +38,20 @@ class Proposer(ABC):
 
 #: closing kernel of :class:`MOG2Proposer` when fixed to the frame (``close_width`` and
 #: ``close_height`` given): fractions of the frame's width and height, as tuned on TUD's people
+#: (SQAIR's CCTV canvases use it; the proposer's default needs no such fractions)
 CLOSE_WIDTH, CLOSE_HEIGHT = 0.016, 0.15
 
 
 class ObjectSizes:
-    """The typical size of the objects a camera sees, learnt from the blobs it proposes.
+    """The typical size of the objects a camera sees, learnt from the objects it proposes.
 
-    Keeps the ``(width, height)`` in pixels of the last ``memory`` accepted blobs; the typical
-    size is their area-weighted median (large blobs, the objects, outweigh the specks).
+    Keeps the ``(width, height)`` in pixels of the last ``memory`` objects; the typical size is
+    their median. The objects must come from a rule that does not depend on this estimate
+    (:func:`attentrack.tracker.foreground.group_fragments` does not), or a camera whose objects
+    merge would learn ever larger sizes from its own merges.
 
     Args:
-        memory: how many blobs are remembered.
+        memory: how many objects are remembered.
     """
 
     def __init__(self, memory: int = 300) -> None:
@@ -55,56 +59,58 @@ class ObjectSizes:
         self._sizes: list[tuple[float, float]] = []
 
     def add(self, width: float, height: float) -> None:
-        """Remember one blob of ``width`` x ``height`` pixels."""
+        """Remember one object of ``width`` x ``height`` pixels."""
         self._sizes.append((float(width), float(height)))
         if len(self._sizes) > self.memory:
             del self._sizes[: len(self._sizes) - self.memory]
 
     def typical(self) -> tuple[float, float] | None:
-        """``(width, height)`` in pixels, or None before any blob was seen."""
+        """``(width, height)`` in pixels, or None before any object was seen."""
         if not self._sizes:
             return None
         sizes = np.asarray(self._sizes)
-        weights = sizes[:, 0] * sizes[:, 1]
-        return _weighted_median(sizes[:, 0], weights), _weighted_median(sizes[:, 1], weights)
-
-
-def _weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order])
-    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+        return float(np.median(sizes[:, 0])), float(np.median(sizes[:, 1]))
 
 
 class MOG2Proposer(Proposer):
-    """Foreground blobs from OpenCV's MOG2 background model, for static cameras.
+    """Foreground objects from OpenCV's MOG2 background model, for static cameras.
 
-    By default every size is relative to the objects the camera shows, not to the frame: the
-    proposer learns the typical blob size (:class:`ObjectSizes`, bootstrapped from the first
-    frames' foreground fragments) and closes each blob's gaps with a kernel of
-    ``close_object`` of that size, and proposes blobs whose box is at least ``min_object``
-    of the typical area. So the same settings serve people of 20 and of 200 pixels. Giving
-    ``min_area`` or the ``close_*`` fractions fixes that size to the frame instead.
+    Each frame: MOG2's foreground (shadows left out), cleaned by a 3x3 opening and closing;
+    its connected fragments, those stacked one above the other joined into one object
+    (:func:`attentrack.tracker.foreground.group_fragments`: a person whose clothes match the
+    background in places, or whom a pole cuts in two, comes out whole); objects shorter than
+    ``min_object`` of the typical object's height left out (parts and specks), the typical
+    height learnt from the objects seen (:class:`ObjectSizes`). No size is a fraction of the
+    frame, so the same settings serve people of 20 and of 200 pixels.
+
+    :meth:`prime` shows the model the scene's median background before the first frame (the
+    runner does so for recorded videos and folders): objects present from the start are then
+    foreground at once instead of being learnt into the background.
+
+    Giving ``min_area`` or the ``close_*`` fractions fixes the proposer to the frame instead
+    (no grouping; a closing kernel of those fractions of the frame; blobs of at least
+    ``min_area`` of the frame), as SQAIR's CCTV canvases use it.
 
     Args:
         scale: the frame is shrunk by this factor before modelling (speed; small objects
             need 1).
         history: frames the background model remembers.
         var_threshold: squared Mahalanobis distance that marks a pixel as foreground.
-        min_area: least blob area as a fraction of the frame; None: ``min_object`` of the
-            typical object's box.
+        min_area: least blob area as a fraction of the frame; None: no such rule.
         max_area: largest blob area as a fraction of the frame (larger: a change of light).
-        warmup: frames to learn the background before proposing anything.
+        warmup: frames to learn the background before proposing anything (none after
+            :meth:`prime`).
         min_aspect: least height/width ratio (0 accepts any shape).
-        close_width: width of the closing kernel that merges the fragments of one object
-            (parts of a pedestrian's body, say), as a fraction of the frame width; None:
-            ``close_object[0]`` of the typical object's width.
-        close_height: its height, as a fraction of the frame height; None: ``close_object[1]``
-            of the typical object's height (taller than wide: upright people fall apart
-            vertically).
-        min_object: least box area of a proposal, as a fraction of the typical object's box.
-        close_object: the closing kernel's ``(width, height)``, as fractions of the typical
-            object's width and height.
-        min_pixels: least foreground pixels of a blob at the working scale (noise floor).
+        close_width: width of a closing kernel fixed to the frame, as a fraction of its width
+            (with ``close_height``); None: fragments are grouped instead.
+        close_height: its height, as a fraction of the frame height.
+        min_object: least height of a proposal, as a fraction of the typical object's height.
+        min_share: least foreground pixels of an object, as a fraction of the frame's pixels
+            (a noise floor: 2e-4 is 61 pixels of a 640x480 frame); fragments of a quarter of
+            that still join objects.
+        max_gap: fragments farther apart vertically than this share of the taller one's height
+            stay apart.
+        min_pixels: a noise floor in pixels at the working scale instead of ``min_share``.
     """
 
     proposer_id = "mog2"
@@ -112,45 +118,80 @@ class MOG2Proposer(Proposer):
     def __init__(
         self,
         scale: float = 1.0,
-        history: int = 300,
-        var_threshold: float = 12.0,
+        history: int = 500,
+        var_threshold: float = 16.0,
         min_area: float | None = None,
         max_area: float = 0.4,
         warmup: int = 5,
         min_aspect: float = 0.0,
         close_width: float | None = None,
         close_height: float | None = None,
-        min_object: float = 0.35,
-        close_object: tuple[float, float] = (0.2, 0.35),
-        min_pixels: int = 30,
+        min_object: float = 0.5,
+        min_share: float = 2e-4,
+        max_gap: float = 0.5,
+        min_pixels: int | None = None,
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")
         if (close_width is None) != (close_height is None):
             raise InputError("give both close_width and close_height (fractions of the frame), or neither")
+        for name, value in (("history", history), ("var_threshold", var_threshold), ("max_area", max_area),
+                            ("min_share", min_share)):
+            if not value > 0:
+                raise InputError(f"proposal option {name} must be > 0, got {value}")
+        for name, value in (("warmup", warmup), ("min_aspect", min_aspect), ("min_object", min_object),
+                            ("max_gap", max_gap)):
+            if not value >= 0:
+                raise InputError(f"proposal option {name} must be >= 0, got {value}")
         self.scale = scale
+        self.history = int(history)
         self.min_area, self.max_area = min_area, max_area
         self.warmup = warmup
         self.min_aspect = min_aspect
-        self._model = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold, detectShadows=True)
+        self._model = cv2.createBackgroundSubtractorMOG2(history=self.history, varThreshold=var_threshold,
+                                                         detectShadows=True)
         self._seen = 0
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.close_width, self.close_height = close_width, close_height
-        self.min_object, self.close_object, self.min_pixels = min_object, tuple(close_object), int(min_pixels)
+        self.min_object, self.min_share, self.max_gap = min_object, min_share, max_gap
+        self.min_pixels = min_pixels
         self.sizes = ObjectSizes()
         self._close: np.ndarray | None = None
         self.last_mask: np.ndarray | None = None
 
+    @property
+    def fixed_to_frame(self) -> bool:
+        """Whether sizes are fractions of the frame (``min_area`` or ``close_*`` given)."""
+        return self.close_width is not None or self.min_area is not None
+
+    def prime(self, frames: list[np.ndarray], repeats: int = 30) -> None:
+        """Start the background model from the median of ``frames`` (``(H, W, 3)`` uint8,
+        spread over the recording) instead of from the first frame, and propose from the
+        first frame on."""
+        background = median_background([self._small(f) for f in frames])
+        for _ in range(repeats):
+            self._model.apply(background)
+        self._seen = max(self._seen, self.warmup)
+
+    def _small(self, frame: np.ndarray) -> np.ndarray:
+        if self.scale == 1:
+            return frame
+        return cv2.resize(frame, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
+
     def foreground(self, frame: np.ndarray) -> np.ndarray:
         """Update the background model; return the ``(h, w)`` uint8 foreground mask (0/255)
-        at the reduced scale, each object's fragments closed into one blob."""
-        small = frame if self.scale == 1 else cv2.resize(frame, None, fx=self.scale, fy=self.scale, interpolation=cv2.INTER_AREA)
-        raw = self._model.apply(small)
+        at the reduced scale."""
+        raw = self._model.apply(self._small(frame))
         mask = (raw > 200).astype(np.uint8) * 255  # 127 marks shadows
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
-        kernel = self._closing_kernel(mask)
-        if kernel is not None:
-            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel)
+        if self.close_width is not None:  # a closing kernel fixed to the frame
+            if self._close is None:
+                h, w = mask.shape
+                size = (max(1, round(self.close_width * w)) | 1, max(1, round(self.close_height * h)) | 1)
+                self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, size)
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._close)
+        else:
+            mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self._kernel)
         self.last_mask = mask
         return mask
 
@@ -159,56 +200,33 @@ class MOG2Proposer(Proposer):
         size = self.sizes.typical()
         return None if size is None else (size[0] / self.scale, size[1] / self.scale)
 
-    def _closing_kernel(self, mask: np.ndarray) -> np.ndarray | None:
-        if self.close_width is not None:  # fixed to the frame
-            if self._close is None:
-                h, w = mask.shape
-                size = (max(1, round(self.close_width * w)) | 1, max(1, round(self.close_height * h)) | 1)
-                self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, size)
-            return self._close
-        typical = self.sizes.typical() or _fragment_size(mask, self.min_pixels)
-        if typical is None:
-            return None
-        kw, kh = self.close_object
-        return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(1, round(kw * typical[0])) | 1,
-                                                             max(1, round(kh * typical[1])) | 1))
-
     def propose(self, frame):
         mask = self.foreground(frame)
         self._seen += 1
         if self._seen <= self.warmup:
             return np.zeros((0, 4)), np.zeros(0)
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         area_frame = mask.shape[0] * mask.shape[1]
-        typical = self.sizes.typical() or _fragment_size(mask, self.min_pixels)
-        boxes, scores = [], []
-        for i in range(1, n):
-            x, y, w, h, area = stats[i]
-            if area < self.min_pixels or w * h > self.max_area * area_frame:
-                continue
-            if self.min_area is not None:
-                small = w * h < self.min_area * area_frame
-            else:
-                small = typical is None or w * h < self.min_object * typical[0] * typical[1]
-                if not small:
-                    self.sizes.add(w, h)
-            if small or (self.min_aspect and h / max(w, 1) < self.min_aspect):
-                continue
-            boxes.append([x / self.scale, y / self.scale, w / self.scale, h / self.scale])
-            scores.append(area / max(w * h, 1))  # fill ratio
-        if not boxes:
-            return np.zeros((0, 4)), np.zeros(0)
-        return np.asarray(boxes, dtype=np.float64), np.asarray(scores, dtype=np.float64)
-
-
-def _fragment_size(mask: np.ndarray, min_pixels: int) -> tuple[float, float] | None:
-    """The median ``(width, height)`` of the foreground fragments of ``mask`` with at least
-    ``min_pixels`` pixels: a first guess of the objects' size before any is learnt."""
-    n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-    sizes = stats[1:][stats[1:, 4] >= min_pixels]
-    if not len(sizes):
-        return None
-    return float(np.median(sizes[:, 2])), float(np.median(sizes[:, 3]))
+        floor = float(self.min_pixels) if self.min_pixels is not None else max(1.0, self.min_share * area_frame)
+        if self.fixed_to_frame:
+            fragments = foreground_fragments(mask, floor)
+            boxes, pixels = fragments[:, :4].astype(np.float64), fragments[:, 4].astype(np.float64)
+        else:
+            boxes, pixels = group_fragments(foreground_fragments(mask, floor / 4), self.max_gap)
+            keep = pixels >= floor
+            boxes, pixels = boxes[keep], pixels[keep]
+            for w, h in boxes[:, 2:]:
+                self.sizes.add(w, h)
+        keep = boxes[:, 2] * boxes[:, 3] <= self.max_area * area_frame
+        if self.min_area is not None:
+            keep &= boxes[:, 2] * boxes[:, 3] >= self.min_area * area_frame
+        typical = self.sizes.typical()
+        if not self.fixed_to_frame and typical is not None:
+            keep &= boxes[:, 3] >= self.min_object * typical[1]
+        if self.min_aspect:
+            keep &= boxes[:, 3] >= self.min_aspect * boxes[:, 2]
+        boxes, pixels = boxes[keep], pixels[keep]
+        scores = np.clip(pixels / np.maximum(boxes[:, 2] * boxes[:, 3], 1.0), 0.0, 1.0)  # fill ratio
+        return boxes / self.scale, scores
 
 
 def create_proposer(name: str, options: dict | None = None, **kwargs) -> Proposer:

@@ -53,7 +53,9 @@ class RunnerSettings:
         motion_weight: weight of the centre distance in the cost.
         appearance_weight: weight of the appearance distance in the cost.
         motion: predict with a Kalman filter (off: a track is expected where it was last seen).
-        trust_model: the model's box is used as the prediction when its score is at least this.
+        trust_model: the model's box is used as the prediction when its score is at least this
+            (HART's scores are not calibrated probabilities: at 0.5 its coasted boxes cost
+            more false positives than they gained on the sequences of ``eval pipelines``).
         coast: frames a confirmed track is still reported by the model's prediction while no
             detection matches it (needs a model whose score is at least ``trust_model``).
         min_score: without detections, a model track whose score stays below this for
@@ -76,7 +78,7 @@ class RunnerSettings:
     motion_weight: float = 1.0
     appearance_weight: float = 1.0
     motion: bool = True
-    trust_model: float = 0.5
+    trust_model: float = 0.8
     coast: int = 5
     min_score: float = 0.2
     max_low_score: int = 5
@@ -424,7 +426,8 @@ class MultiObjectTracker(Tracker):
         self._objects = [o for o in self._objects if id(o) not in gone]
 
 
-def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerSettings | None = None) -> MultiObjectTracker:
+def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerSettings | None = None,
+                         source=None) -> MultiObjectTracker:
     """The runner for ``model``, as ``track``, ``batch`` and the Python API build it.
 
     Args:
@@ -435,14 +438,57 @@ def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerS
         proposer: where new objects come from (e.g. MOG2), for a model that does not find its
             own; None: only given boxes (``--init``) and given detections.
         settings: the :class:`RunnerSettings` (defaults when None).
+        source: the :class:`~attentrack.tracker.frame_source.FrameSource` to be tracked, or
+            None. A recorded one (a file or a folder, not a camera or a stream) primes the
+            detector's background model first (:func:`prime_detector`).
     """
     if model is not None and getattr(model, "self_starting", False):
         from attentrack.tracker.detections import ModelDetections
 
+        if source is not None:
+            prime_detector(model, source)
         runner = MultiObjectTracker(None, ModelDetections(model), settings)
         runner.static_camera_user = getattr(model, "static_camera_user", "")
         return runner
+    if source is not None and proposer is not None:
+        prime_detector(proposer, source)
     return MultiObjectTracker(model, proposer, settings)
+
+
+#: :func:`prime_detector` reads at most this many frames from the start of a recording ...
+PRIME_FRAMES = 500
+#: ... and keeps at most this many of them, evenly spaced
+PRIME_SAMPLES = 50
+
+
+def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = PRIME_SAMPLES) -> bool:
+    """Show a background-subtracting detector the scene without its moving objects before it
+    starts: the median of frames spread over the first ``frames`` of a recording, so that
+    objects present from the first frame are found at once (a plain background model learns
+    them into the background instead, and misses them until they move away).
+
+    Args:
+        detector: anything with ``prime(frames)`` (e.g.
+            :class:`~attentrack.tracker.proposals.MOG2Proposer`); others are left alone.
+        source: a :class:`~attentrack.tracker.frame_source.FrameSource`; live ones (cameras,
+            streams) are left alone, since their frames cannot be read twice.
+        frames: how many frames from the start are read (at most).
+        samples: how many of them, evenly spaced, make the median.
+
+    Returns:
+        whether the detector was primed.
+    """
+    from itertools import islice
+
+    from attentrack.datasets.wide_view import evenly_spaced
+
+    if not hasattr(detector, "prime") or getattr(source, "live", True):
+        return False
+    sample = evenly_spaced((frame for _, frame in islice(iter(source), frames)), samples)
+    if not sample:
+        return False
+    detector.prime(sample)
+    return True
 
 
 def _blend(old: np.ndarray, new: np.ndarray, momentum: float) -> np.ndarray:

@@ -11,6 +11,7 @@ import pytest
 
 from attentrack.tracker.detections import DetectionFile, ModelDetections, find_detections
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.foreground import group_fragments, median_background
 from attentrack.tracker.proposals import MOG2Proposer, ObjectSizes
 from attentrack.tracker.runner import MultiObjectTracker, multi_object_tracker
 
@@ -114,14 +115,73 @@ def test_a_model_that_forgets_for_a_frame_keeps_its_id_through_the_runner():
     assert ids == {1}
 
 
-def test_object_sizes_weigh_large_blobs_over_specks():
+def test_object_sizes_are_the_median_of_the_last_ones():
     sizes = ObjectSizes(memory=10)
+    assert sizes.typical() is None
     for _ in range(20):
-        sizes.add(2, 2)
-    assert sizes.typical() == (2, 2)
-    for _ in range(4):
+        sizes.add(2, 4)
+    assert sizes.typical() == (2, 4)
+    for _ in range(6):
         sizes.add(20, 50)
-    assert sizes.typical() == (20, 50)  # 4 large blobs outweigh 6 specks
+    assert sizes.typical() == (20, 50)  # 6 of the last 10
+
+
+def test_fragments_stacked_one_above_the_other_join_and_side_by_side_ones_do_not():
+    # x, y, w, h, pixels: a head, a torso and legs with gaps; beside them a second person
+    person = [(10, 0, 8, 8, 50), (8, 10, 12, 20, 200), (9, 33, 10, 20, 150)]
+    other = [(40, 2, 12, 50, 500)]
+    for scale in (1, 4):  # no pixel size in the rule: the same at any scale
+        frags = np.array([[v * scale for v in f[:4]] + [f[4] * scale * scale] for f in person + other])
+        boxes, pixels = group_fragments(frags)
+        order = np.argsort(boxes[:, 0])
+        np.testing.assert_allclose(boxes[order], np.array([[8, 0, 12, 53], [40, 2, 12, 50]]) * scale)
+        np.testing.assert_allclose(pixels[order], np.array([400, 500]) * scale * scale)
+    far = np.array([[10, 0, 8, 8, 50], [10, 30, 8, 8, 50]])  # a gap of 22 px between 8-px parts
+    assert len(group_fragments(far)[0]) == 2
+
+
+def test_median_background_removes_what_moves():
+    frames = _scene(1, 40)
+    background = median_background(frames[::4])
+    moving = np.abs(frames[0].astype(int) - background.astype(int)).max(axis=2) > 30
+    assert moving.sum() > 0
+    assert np.abs(background.astype(int) - _scene(1, 1)[0].astype(int)).max(axis=2)[~moving].max() == 0
+    ys, xs = np.nonzero(moving)  # what differs at frame 0 is the two people, nothing else
+    assert xs.min() >= 20 and xs.max() < 160 and ys.min() >= 30 and ys.max() < 70
+
+
+def test_priming_finds_objects_present_from_the_first_frame():
+    frames = _scene(2, 30)
+    plain = MOG2Proposer()
+    primed = MOG2Proposer()
+    primed.prime(frames[::3])
+    assert len(plain.propose(frames[0])[0]) == 0  # still learning the background
+    boxes, _ = primed.propose(frames[0])
+    assert len(boxes) == 2
+    np.testing.assert_allclose(boxes[np.argsort(boxes[:, 0])][:, 1], [60, 60], atol=2)
+
+
+def test_the_runner_primes_recorded_sources_only(tmp_path, write_video):
+    from attentrack.tracker.runner import prime_detector
+    from attentrack.tracker.sources import open_source
+
+    write_video(tmp_path / "scene.avi", _scene(1, 12))
+
+    class Recorder:
+        frames = None
+
+        def prime(self, frames):
+            self.frames = frames
+
+    recorder = Recorder()
+    assert prime_detector(recorder, open_source(str(tmp_path / "scene.avi")), samples=4)
+    assert 2 <= len(recorder.frames) <= 4 and recorder.frames[0].shape == (120, 200, 3)  # spread over the clip
+
+    class Live:
+        live = True
+
+    assert not prime_detector(Recorder(), Live())
+    assert not prime_detector(object(), open_source(str(tmp_path / "scene.avi")))
 
 
 def _scene(scale: int, frames: int = 40) -> list[np.ndarray]:

@@ -71,6 +71,10 @@ class BatchOptions:
         reconnect: cameras and stream URLs: reopen a stream that stops up to this many times
             in a row (:func:`attentrack.tracker.sources.open_source`); files ignore it. Not part of a
             job's key: it does not change what a complete run writes.
+        runner: the multi-object runner's settings (``-r NAME=VALUE``), as ``(name, value)`` pairs.
+        detections: ``"auto"``: each video without ``init`` boxes is tracked from the
+            ``SEQ/det/det.txt`` of its sequence folder instead of from proposals; None: proposals.
+        det_threshold: detections scoring less are ignored (None: all).
     """
 
     model: str = "hart"
@@ -79,6 +83,9 @@ class BatchOptions:
     formats: tuple[str, ...] = ("mot", "json")
     max_frames: int | None = None
     reconnect: int = 0
+    runner: tuple[tuple[str, str], ...] = ()
+    detections: str | None = None
+    det_threshold: float | None = None
 
     def __post_init__(self):
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -88,6 +95,8 @@ class BatchOptions:
             raise InputError("the mot format is always written (it is what resuming and metrics read)")
         if self.reconnect < 0:
             raise InputError(f"reconnect must not be negative, got {self.reconnect}")
+        if self.detections not in (None, "auto"):
+            raise InputError(f"batch detections must be 'auto' (each video's SEQ/det/det.txt), got {self.detections!r}")
 
     @property
     def device(self) -> str:
@@ -232,6 +241,9 @@ def job_key(job: VideoJob, options: BatchOptions, weights_hash: str | None = Non
         "formats": sorted(options.formats),
         "max_frames": options.max_frames,
     }
+    if options.runner or options.detections:  # (absent when unused: keys of earlier runs stay valid)
+        record.update(runner=sorted([k, str(v)] for k, v in options.runner),
+                      detections=options.detections if not job.init else None, det_threshold=options.det_threshold)
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -317,7 +329,8 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
-    from attentrack.tracker.runner import multi_object_tracker
+    from attentrack.tracker.detections import DetectionFile, find_detections
+    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.sinks import JsonlSink, MotTxtSink, VideoSink
     from attentrack.tracker.sources import open_source
 
@@ -325,8 +338,12 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     tracker = create_tracker(options.model, dict(options.params))
     init = np.asarray(job.init, dtype=float) if job.init else None
     starts_own = getattr(tracker, "self_starting", False)
-    proposer = create_proposer(options.proposals) if init is None and not starts_own else None
-    runner = multi_object_tracker(tracker, proposer)  # the same runner as `track`'s
+    detections = None
+    if options.detections and init is None and not starts_own:
+        detections = DetectionFile(find_detections(options.detections, job.source), options.det_threshold)
+    proposer = create_proposer(options.proposals) if init is None and detections is None and not starts_own else None
+    settings = RunnerSettings.from_options(dict(options.runner))
+    runner = multi_object_tracker(tracker, proposer, settings, source=source)  # the same runner as `track`'s
     sinks = []
     try:  # whatever stops the run (an error, SIGTERM) deletes the temporary files
         sinks.append(MotTxtSink(out / f"{job.name}{FORMATS['mot']}"))
@@ -334,7 +351,7 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
             sinks.append(JsonlSink(out / f"{job.name}{FORMATS['json']}"))
         if "video" in options.formats:
             sinks.append(VideoSink(out / f"{job.name}{FORMATS['video']}", source.fps, source.size))
-        summary = run_tracking(source, runner, sinks, init_boxes=init,
+        summary = run_tracking(source, runner, sinks, init_boxes=init, detections=detections,
                                max_frames=options.max_frames, progress=False,
                                static_camera_user=static_camera_part(tracker, options.proposals if proposer else None))
     except BaseException:

@@ -6,23 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from attentrack.tracker.base import Track, Tracker
-from attentrack.tracker.errors import InputError
-from attentrack.tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
-
-#: :class:`BlobTracker`'s default least blob area, as a fraction of the frame
-BLOB_MIN_AREA = 0.005
-
-
-def blob_options_for_zoom(zoom_out: float) -> dict[str, float]:
-    """:class:`BlobTracker` options for a view ``zoom_out`` times wider than one its defaults
-    suit (people that many times smaller): the least blob area shrinks by ``zoom_out**2``. The
-    closing kernel stays as it is: shrinking it with the people too scored worse on the wider
-    views of the TUD sequences (``attentrack eval sqair-cctv --zoom-out 2|3``; model card)."""
-    z = float(zoom_out)
-    if z < 1:
-        raise InputError(f"zoom_out must be at least 1, got {zoom_out}")
-    return {"min_area": BLOB_MIN_AREA / z ** 2}
-
+from attentrack.tracker.proposals import MOG2Proposer
 
 class BlobTracker(Tracker):
     """The CCTV baseline: MOG2 foreground blobs associated frame to frame by IoU.
@@ -37,19 +21,19 @@ class BlobTracker(Tracker):
     self_starting = True
     static_camera_user = "the blobs baseline"
 
-    def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_area: float = BLOB_MIN_AREA,
-                 min_aspect: float = 0.0, close_width: float = CLOSE_WIDTH, close_height: float = CLOSE_HEIGHT) -> None:
+    def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_aspect: float = 0.0,
+                 min_area: float | None = None, close_width: float | None = None,
+                 close_height: float | None = None) -> None:
         """Build the tracker.
 
         Args:
             min_iou: least IoU between a track's last box and a blob to continue the track.
             max_age: frames a track survives without a matching blob.
-            min_area: least blob area as a fraction of the frame.
             min_aspect: least blob height/width (0 accepts any shape).
-            close_width, close_height: the closing kernel that joins one person's fragments,
-                as fractions of the frame's width and height (:class:`MOG2Proposer`). The
-                defaults suit people a third of the frame high or so; for a camera that sees
-                them smaller, lower ``min_area`` with their area (:func:`blob_options_for_zoom`).
+            min_area: least blob area as a fraction of the frame (None: blobs are sized by
+                the objects the camera shows, :class:`MOG2Proposer`'s default).
+            close_width, close_height: a closing kernel fixed to the frame, as fractions of its
+                width and height, instead of grouping each object's fragments (None: grouping).
         """
         super().__init__()
         self.min_iou, self.max_age = min_iou, max_age
@@ -86,6 +70,10 @@ class BlobTracker(Tracker):
                 self._tracks[tid] = (blobs[j], 0)
                 out.append(Track(tid, blobs[j].copy(), float(scores[j])))
         return out
+
+    def prime(self, frames: list[np.ndarray]) -> None:
+        """Start the background model from the median of ``frames`` (:meth:`MOG2Proposer.prime`)."""
+        self._proposer.prime(frames)
 
     def start(self, frame, boxes):
         self._step(frame)

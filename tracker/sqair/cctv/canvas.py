@@ -40,7 +40,8 @@ class ForegroundCanvas:
         if background == "mog2":
             from attentrack.tracker.proposals import CLOSE_HEIGHT, CLOSE_WIDTH, MOG2Proposer
 
-            self._mog2 = MOG2Proposer(scale=0.5, warmup=0, min_area=0.01, close_width=CLOSE_WIDTH, close_height=CLOSE_HEIGHT)
+            self._mog2 = MOG2Proposer(scale=0.5, warmup=0, min_area=0.01, close_width=CLOSE_WIDTH,
+                                       close_height=CLOSE_HEIGHT, history=300, var_threshold=12, min_pixels=30)
 
     def set_background(self, frames: list[np.ndarray]) -> None:
         """Estimate the median background from ``frames`` (``(H, W, 3)`` BGR or ``(H, W)``

@@ -1,0 +1,66 @@
+"""The runner's command-line options: `track` and `batch` with `--detections` (a det.txt, or
+`auto`: SEQ/det/det.txt), `--det-threshold` and `-r NAME=VALUE` runner settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from attentrack.datasets.mot import read_mot
+
+
+@pytest.fixture
+def sequence(tmp_path, moving_square_frames, write_video):
+    """A MOTChallenge-style folder SEQ/ with SEQ.avi (a square moving for 20 frames) and
+    det/det.txt: the square's true box each frame plus a low-scoring false one in frames 5-7."""
+    seq = tmp_path / "SEQ"
+    (seq / "det").mkdir(parents=True)
+    write_video(seq / "SEQ.avi", moving_square_frames(n=20))
+    rows = [f"{i + 1},-1,{20 + 3 * i},{30 + i},24,24,0.9,-1,-1,-1" for i in range(20)]
+    rows += [f"{i},-1,120,80,20,20,0.1,-1,-1,-1" for i in (5, 6, 7)]
+    (seq / "det" / "det.txt").write_text("\n".join(rows) + "\n")
+    return seq
+
+
+def test_track_follows_detections_auto_and_drops_low_scores(sequence, tmp_path, run_cli):
+    out = tmp_path / "out"
+    code, _, err = run_cli(["track", sequence / "SEQ.avi", "-m", "static", "--detections", "auto", "--det-threshold",
+                            "0.5", "-r", "min_hits=1", "-o", out, "-q", "--no-video"])
+    assert code == 0, err
+    rows = read_mot(out / "SEQ.txt")
+    assert set(rows.ids.tolist()) == {1}  # one object, one identity; the 0.1 detections ignored
+    assert len(rows) == 20
+    np.testing.assert_allclose(rows.boxes[-1], [20 + 3 * 19, 30 + 19, 24, 24])
+
+
+def test_track_without_threshold_takes_every_detection(sequence, tmp_path, run_cli):
+    out = tmp_path / "out"
+    code, _, err = run_cli(["track", sequence / "SEQ.avi", "-m", "static", "--detections",
+                            sequence / "det" / "det.txt", "-r", "min_hits=1", "-o", out, "-q", "--no-video"])
+    assert code == 0, err
+    assert len(set(read_mot(out / "SEQ.txt").ids.tolist())) == 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-r", "no_such=1"], "runner has no setting 'no_such'"),
+    (["-r", "min_hits=-1"], "min_hits must be >= 0"),
+    (["--detections", "auto", "--init", "1,1,9,9"], "not both"),
+    (["--detections", "nowhere.txt"], "detections file not found"),
+    (["-m", "blobs", "--detections", "auto"], "finds its own objects"),
+])
+def test_runner_option_errors_are_one_line(sequence, tmp_path, run_cli, args, message):
+    code, _, err = run_cli(["track", sequence / "SEQ.avi", "-o", tmp_path / "out", "-q", "--no-video",
+                            *(args if "-m" in args else ["-m", "static", *args])])
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_takes_detections_auto_and_runner_settings(sequence, tmp_path, run_cli):
+    out = tmp_path / "out"
+    code, _, err = run_cli(["batch", sequence, "-m", "static", "--detections", "auto", "--det-threshold", "0.5",
+                            "-r", "min_hits=1", "-o", out, "-q"])
+    assert code == 0, err
+    rows = read_mot(out / "SEQ.txt")
+    assert set(rows.ids.tolist()) == {1} and len(rows) == 20
+    code, _, err = run_cli(["batch", sequence, "-m", "static", "-r", "bogus=2", "-o", tmp_path / "o2", "-q"])
+    assert code == 2 and "runner has no setting 'bogus'" in err
