@@ -17,6 +17,7 @@ import numpy as np
 
 from attentrack.datasets.mot import MotRows
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.foreground import median_background
 
 
 def _placement(size: tuple[int, int], factor: float) -> tuple[int, int, int, int]:
@@ -33,7 +34,7 @@ def surround_from_samples(samples: list[np.ndarray], factor: float) -> np.ndarra
     the sequence), enlarged ``factor`` times about its centre and cropped to ``(H, W, 3)``."""
     if not samples:
         raise InputError("no frames to make the surround from")
-    median = np.median(np.stack(samples), axis=0).astype(np.uint8)
+    median = median_background(samples)
     h, w = median.shape[:2]
     big = cv2.resize(median, (round(w * factor), round(h * factor)), interpolation=cv2.INTER_LINEAR)
     y0, x0 = (big.shape[0] - h) // 2, (big.shape[1] - w) // 2

@@ -42,6 +42,7 @@ BASE_MODULES = frozenset({
     "attentrack.tracker.camera_motion",
     "attentrack.tracker.draw",
     "attentrack.tracker.errors",
+    "attentrack.tracker.foreground",
     "attentrack.tracker.frame_source",
     "attentrack.tracker.sinks",
     "attentrack.tracker.sources",
@@ -60,7 +61,6 @@ BASE_THIRD_PARTY = frozenset({"numpy", "cv2"})
 LAYERS = (
     ("base", ()),  # BASE_MODULES and BASE_PACKAGES
     ("interfaces", ("attentrack.tracker.registry", "attentrack.tracker.base", "attentrack.tracker.proposals",
-                    "attentrack.tracker.foreground",
                     "attentrack.tracker.metrics")),
     ("models", ("attentrack.tracker.weights_file", "attentrack.tracker.weights_upgrade", "attentrack.tracker.training",
                 "attentrack.tracker.attention", "attentrack.tracker.backbones", "attentrack.tracker.device",
