@@ -23,6 +23,32 @@ def _video_in(folder: Path) -> Path:
     raise InputError(f"{folder}: no video file and no img1/ or img/ folder")
 
 
+def labelled_sequences(folders) -> list[tuple[str, Path, "MotRows"]]:
+    """``(name, video or image folder, ground truth)`` of MOTChallenge sequence folders (each with
+    ``gt/gt.txt`` and a video or ``img1/``; the data folder's TUD-Campus and TUD-Stadtmitte when
+    ``folders`` is empty), the ground truth without its "ignore" rows.
+
+    Raises:
+        InputError: a folder without ground truth, frames, or ground-truth rows.
+    """
+    from attentrack.datasets.mot import read_mot
+    from attentrack.datasets.paths import data_root
+
+    if not folders:
+        root = data_root(required=True)
+        folders = tuple(str(root / s) for s in DEFAULT_SEQUENCES)
+    seqs = []
+    for folder in map(Path, folders):
+        gt_file = folder / "gt" / "gt.txt"
+        if not gt_file.is_file():
+            raise InputError(f"{folder}: no gt/gt.txt")
+        gt = read_mot(gt_file, min_confidence=1)
+        if not len(gt):
+            raise InputError(f"{gt_file}: no ground-truth rows")
+        seqs.append((folder.name, _video_in(folder), gt))
+    return seqs
+
+
 @click.command(
     "association",
     help=(
@@ -49,26 +75,13 @@ def _video_in(folder: Path) -> Path:
               help="A runner setting (attentrack.tracker.runner.RunnerSettings), e.g. -p max_lost=60.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, as_json):
-    from attentrack.datasets.mot import read_mot
-    from attentrack.datasets.paths import data_root
     from attentrack.tools.options import parse_params
     from attentrack.tracker.protocols.association import IOU_TRACKER, DegradeOptions, association_protocol
     from attentrack.tracker.runner import RunnerSettings
     from attentrack.tracker.tables import markdown_lines
 
     settings = RunnerSettings.from_options(parse_params(params))
-    if not sequences:
-        root = data_root(required=True)
-        sequences = tuple(str(root / s) for s in DEFAULT_SEQUENCES)
-    seqs = []
-    for folder in map(Path, sequences):
-        gt_file = folder / "gt" / "gt.txt"
-        if not gt_file.is_file():
-            raise InputError(f"{folder}: no gt/gt.txt")
-        gt = read_mot(gt_file, min_confidence=1)
-        if not len(gt):
-            raise InputError(f"{gt_file}: no ground-truth rows")
-        seqs.append((folder.name, str(_video_in(folder)), gt))
+    seqs = [(name, str(video), gt) for name, video, gt in labelled_sequences(sequences)]
     results = association_protocol(seqs, {"runner": settings, "iou": RunnerSettings(**IOU_TRACKER)},
                                    zooms=tuple(zooms) or (1.0,), seeds=tuple(range(seeds)),
                                    degrade=DegradeOptions(drop, jitter, false_positives))

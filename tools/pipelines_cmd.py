@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from attentrack.tools.association_cmd import DEFAULT_SEQUENCES, _video_in
+from attentrack.tools.association_cmd import labelled_sequences
 from attentrack.tracker.errors import InputError
 
 #: the models compared when none are given: HART started by MOG2, the blobs baseline, SQAIR fitted
@@ -41,8 +41,6 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, threads, as_json):
     import torch
 
-    from attentrack.datasets.mot import read_mot
-    from attentrack.datasets.paths import data_root
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.protocols.pipelines import compare_pipelines
@@ -62,18 +60,7 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, thre
     for model, opts in options.items():
         create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
     settings = RunnerSettings.from_options(parse_params(runner_params))
-    if not sequences:
-        root = data_root(required=True)
-        sequences = tuple(str(root / s) for s in DEFAULT_SEQUENCES)
-    seqs = []
-    for folder in map(Path, sequences):
-        gt_file = folder / "gt" / "gt.txt"
-        if not gt_file.is_file():
-            raise InputError(f"{folder}: no gt/gt.txt")
-        gt = read_mot(gt_file, min_confidence=1)
-        if not len(gt):
-            raise InputError(f"{gt_file}: no ground-truth rows")
-        seqs.append((folder.name, _video_in(folder), gt))
+    seqs = labelled_sequences(sequences)
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
                                 progress=lambda line: click.echo(line, err=True))
     rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
