@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from attentrack.tracker.errors import InputError
+
+if TYPE_CHECKING:  # (datasets.mot is imported when a command runs, not for --help)
+    from attentrack.datasets.mot import MotRows
 
 #: the sequences scored when none are given (folders of the data folder)
 DEFAULT_SEQUENCES = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
@@ -23,7 +27,7 @@ def _video_in(folder: Path) -> Path:
     raise InputError(f"{folder}: no video file and no img1/ or img/ folder")
 
 
-def labelled_sequences(folders) -> list[tuple[str, Path, "MotRows"]]:
+def labelled_sequences(folders) -> list[tuple[str, Path, MotRows]]:
     """``(name, video or image folder, ground truth)`` of MOTChallenge sequence folders (each with
     ``gt/gt.txt`` and a video or ``img1/``; the data folder's TUD-Campus and TUD-Stadtmitte when
     ``folders`` is empty), the ground truth without its "ignore" rows.
