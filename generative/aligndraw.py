@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attentrack.datasets.mnist_captions import VOCAB
-from attentrack.generative.draw import DRAWCore, DRAWOutput, Drawing
+from attentrack.generative.draw import DRAWCore, Drawing, DRAWOutput
 from attentrack.generative.registry import ConfigDict, GenerativeModel
 
 

@@ -38,6 +38,7 @@ from torch import nn
 from attentrack.saliency.excitation import ExcitationMode, unsupported_modules
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.registry import SALIENCY_METHODS as METHODS
+
 INPUT = "input"
 """Layer name that stands for the model's input image."""
 

@@ -92,8 +92,8 @@ def _result_line(result, done: int, total: int) -> str:
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
                   workers, max_frames, reconnect, no_resume, video_timeout, retries, cpus_per_video, gpus_per_video,
                   ray_code, runner_params, detections, det_threshold, quiet):
-    from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.atomic import check_folder
+    from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.batch.runner import check_ground_truth
     from attentrack.tracker.registry import BACKENDS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings

@@ -10,11 +10,9 @@ compiled graphs) is shown on its own. ``bench startup`` times the command line's
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import click
 import numpy as np

@@ -97,10 +97,10 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
                   detections, det_threshold, runner_params):
     from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
     from attentrack.tracker.detections import DetectionFile, find_detections
-    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.registry import TRACKERS
+    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, OtbSink, ShowSink, VideoSink, default_video_format
     from attentrack.tracker.sources import open_source
 

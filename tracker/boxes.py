@@ -8,9 +8,8 @@ and size.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import re
+from typing import Sequence
 
 import numpy as np
 

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 import pytest
 
 from attentrack.tools.cli import cli, track_main

@@ -327,9 +327,9 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     """:func:`run_job`'s tracking into ``out`` (which exists, its stale partial files and
     completion record removed): the outputs written, the record not yet."""
     from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.detections import DetectionFile, find_detections
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
-    from attentrack.tracker.detections import DetectionFile, find_detections
     from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.sinks import JsonlSink, MotTxtSink, VideoSink
     from attentrack.tracker.sources import open_source

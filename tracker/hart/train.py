@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.hart.data import Batch, RealTracks, SampleStream, SyntheticSequences, Assets, split_tracks
+from attentrack.tracker.hart.data import Assets, Batch, RealTracks, SampleStream, SyntheticSequences, split_tracks
 from attentrack.tracker.hart.losses import HARTLoss
 from attentrack.tracker.hart.model import HART, HARTConfig
 from attentrack.tracker.training import LoopOptions, TrainingTask

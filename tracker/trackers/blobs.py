@@ -8,6 +8,7 @@ import numpy as np
 from attentrack.tracker.base import Track, Tracker
 from attentrack.tracker.proposals import MOG2Proposer
 
+
 class BlobTracker(Tracker):
     """The CCTV baseline: MOG2 foreground blobs associated frame to frame by IoU.
 
