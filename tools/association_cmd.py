@@ -38,7 +38,8 @@ def _video_in(folder: Path) -> Path:
     ),
 )
 @click.argument("sequences", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0), help="View(s) to score (repeatable; default 1).")
+@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0),
+              help="View(s) to score (repeatable; default 1).")
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Draws of degraded detections.")
 @click.option("--drop", default=0.2, show_default=True, type=click.FloatRange(0, 1), help="Share of boxes missed.")
 @click.option("--jitter", default=0.05, show_default=True, type=click.FloatRange(0, 1),

@@ -151,7 +151,8 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
             rows[i] = row
     decode_fps = rows[0].fps
     if as_json:
-        click.echo(json.dumps([{**asdict(r), "fps": round(r.fps, 2), "ratio_to_decode": round(r.fps / decode_fps, 3)} for r in rows], indent=1))
+        click.echo(json.dumps([{**asdict(r), "fps": round(r.fps, 2), "ratio_to_decode": round(r.fps / decode_fps, 3)}
+                               for r in rows], indent=1))
     else:
         best = f", best of {best_of} runs" if best_of > 1 else ""
         click.echo(f"clip: {clip} ({source.size[0]}x{source.size[1]}, {source.frame_count} frames x {repeats}), "

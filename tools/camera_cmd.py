@@ -1,5 +1,5 @@
-"""``attentrack camera-motion``: does a video's camera move? (Background subtraction needs it
-not to.)"""
+"""``attentrack camera-motion``: does a video's camera move? Background subtraction needs it
+not to."""
 
 from __future__ import annotations
 

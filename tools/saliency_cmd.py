@@ -199,7 +199,8 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
     try:
         for ds in datasets:
             if ds == "pedestrian":
-                model, items, name = load_classifier(pedestrian_classifier), pedestrian_evaluation(root, every), "TUD-Campus pedestrian"
+                model = load_classifier(pedestrian_classifier)
+                items, name = pedestrian_evaluation(root, every), "TUD-Campus pedestrian"
             else:
                 model = load_classifier(digit_classifier)
                 items, name = digits_evaluation(root, canvases), "MNIST canvases"
@@ -232,7 +233,6 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
 def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     import torch
 
-    from attentrack.saliency import saliency
     from attentrack.saliency.models import ARCHITECTURES
 
     prev = torch.get_num_threads()
@@ -241,24 +241,8 @@ def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     try:
         torch.manual_seed(0)
         x = torch.randn(1, 3, size, size)
-        for arch in archs:
-            model = ARCHITECTURES[arch]().eval()
-
-            def to_input():
-                xi = x.clone().requires_grad_(True)
-                torch.autograd.grad(model(xi)[0, 0], xi)
-
-            def with_weights():
-                xi = x.clone().requires_grad_(True)
-                model(xi)[0, 0].backward()
-                model.zero_grad(set_to_none=True)
-
-            fns = {"fwd+bwd (input)": to_input, "fwd+bwd (weights)": with_weights}
-            fns.update({m: (lambda m=m: saliency(model, x, 0, method=m)) for m in methods})
-            times = _interleaved_times(fns, repeats)
-            base = times["fwd+bwd (input)"]
-            rows += [{"arch": arch, "method": k, "ms": t * 1000, "ratio": t / base} for k, t in times.items()]
-            del model
+        for arch in archs:  # each network is freed before the next one is built
+            rows += _network_rows(arch, ARCHITECTURES[arch]().eval(), x, methods, repeats)
     finally:
         torch.set_num_threads(prev)
     if as_json:
@@ -269,6 +253,30 @@ def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     click.echo(head + "\n" + "-" * len(head))
     for r in rows:
         click.echo(f"{r['arch']:<10} {r['method']:<17} {r['ms']:>9.1f} {r['ratio']:>18.2f}")
+
+
+def _network_rows(arch: str, model, x, methods, repeats: int) -> list[dict]:
+    """One row per timed function for ``model`` on the ``(1, 3, H, W)`` input ``x``: the plain
+    forward+backward passes and each saliency method, in milliseconds and relative to the pass to
+    the input."""
+    import torch
+
+    from attentrack.saliency import saliency
+
+    def to_input():
+        xi = x.clone().requires_grad_(True)
+        torch.autograd.grad(model(xi)[0, 0], xi)
+
+    def with_weights():
+        xi = x.clone().requires_grad_(True)
+        model(xi)[0, 0].backward()
+        model.zero_grad(set_to_none=True)
+
+    fns = {"fwd+bwd (input)": to_input, "fwd+bwd (weights)": with_weights}
+    fns.update({m: (lambda m=m: saliency(model, x, 0, method=m)) for m in methods})
+    times = _interleaved_times(fns, repeats)
+    base = times["fwd+bwd (input)"]
+    return [{"arch": arch, "method": k, "ms": t * 1000, "ratio": t / base} for k, t in times.items()]
 
 
 def _interleaved_times(fns: dict, repeats: int) -> dict[str, float]:

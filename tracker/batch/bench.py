@@ -93,7 +93,8 @@ def add_efficiency(rows: list[ThroughputRow]) -> None:
 
 
 def format_throughput(rows: list[ThroughputRow]) -> str:
-    head = f"{'clips':<14} {'backend':<7} {'workers':>7} {'videos':>6} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'efficiency':>10}"
+    head = (f"{'clips':<14} {'backend':<7} {'workers':>7} {'videos':>6} {'frames':>7} {'seconds':>8} {'frames/s':>9} "
+            f"{'efficiency':>10}")
     lines = [head, "-" * len(head)]
     for r in rows:
         eff = "-" if r.efficiency is None else f"{r.efficiency:.2f}"

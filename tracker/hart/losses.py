@@ -144,7 +144,8 @@ class HARTLoss(nn.Module):
         box_loss = seq_mean(-torch.log(iou + 1e-4))
         cover = intersection_fraction(att, gt)
         area_ratio = att[..., 2:].prod(-1) / gt[..., 2:].prod(-1).clamp(min=EPS)
-        att_loss = seq_mean(-torch.log(cover + 1e-4) + F.relu(torch.log(area_ratio.clamp(min=EPS)) - torch.log(torch.tensor(self.max_area_ratio))))
+        att_loss = seq_mean(-torch.log(cover + 1e-4)
+                            + F.relu(torch.log(area_ratio.clamp(min=EPS)) - torch.log(torch.tensor(self.max_area_ratio))))
         fs = mask_logit.shape[-1]
         target = box_mask(boxes_in_window(gt.reshape(-1, 4), att.reshape(-1, 4).detach()), fs)
         mask_loss = seq_mean(balanced_bce(mask_logit.reshape(-1, 1, fs, fs), target).reshape(b, t))

@@ -411,7 +411,8 @@ class SQAIR(nn.Module):
         prior_where = self.discovery_where_prior()
         if c.anchor:
             anchor_window = self.prior_window_px()
-        what, where, pres, h = list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)), list(state.h.unbind(1))
+        what, where, pres, h = (list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)),
+                                list(state.h.unbind(1)))
         obj_list = list(objects.unbind(1))
         found = []
         log_p = x.new_zeros(n)
@@ -589,7 +590,8 @@ def model_from_checkpoint(ck: WeightsFile, path: str | os.PathLike, height: int 
     config = ck.parse_config(SQAIRConfig.from_dict)
     if (height is not None and height != config.height) or (width is not None and width != config.width):
         raise InputError(
-            f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
+            f"{path} was trained for a {config.width}x{config.height} canvas, "
+            f"not {width or config.width}x{height or config.height}"
         )
     model = SQAIR(config)
     ck.load_into(model)

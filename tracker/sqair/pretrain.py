@@ -5,9 +5,10 @@ objects then explain a digit better than one (see the model card): the model lea
 digits, and more training deepens the split. Here the decoder is first trained as the
 decoder of a VAE over glimpses of single whole digits read through windows like the prior's,
 with a Gaussian pixel likelihood (sharper than SQAIR's ``config.sigma``, so that the codes
-carry the digit's shape rather than a blob) and SQAIR's ``what`` prior ``N(0, I)``. The VAE's encoder is SQAIR's discovery glimpse encoder and ``what`` head (fed a
-zero recurrent state), so discovery starts out able to code a whole digit too; the
-propagation glimpse encoder starts as a copy of the discovery one.
+carry the digit's shape rather than a blob) and SQAIR's ``what`` prior ``N(0, I)``. The VAE's
+encoder is SQAIR's discovery glimpse encoder and ``what`` head (fed a zero recurrent state), so
+discovery starts out able to code a whole digit too; the propagation glimpse encoder starts as
+a copy of the discovery one.
 """
 
 from __future__ import annotations
