@@ -28,6 +28,7 @@ class BoundResult:
     samples: int = 1
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -73,6 +74,7 @@ class CaptionRow:
     chance: float
 
     def to_dict(self) -> dict:
+        """The row as a JSON-ready dict."""
         return asdict(self)
 
 

@@ -50,6 +50,7 @@ def _video_in(folder: Path) -> Path:
               help="A runner setting (attentrack.tracker.runner.RunnerSettings), e.g. -p max_lost=60.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, as_json):
+    """``attentrack eval association``: identity keeping on degraded ground-truth detections."""
     from attentrack.datasets.mot import read_mot
     from attentrack.datasets.paths import data_root
     from attentrack.tools.options import parse_params

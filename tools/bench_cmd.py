@@ -37,6 +37,7 @@ class BenchRow:
 
     @property
     def fps(self) -> float:
+        """Frames per second (NaN when no time was measured)."""
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
@@ -96,7 +97,7 @@ def format_stages(rows: list[BenchRow]) -> str:
 },
              help="Measure speed and memory. `attentrack bench CLIP ...` runs `bench track`.")
 def bench_group():
-    pass
+    """``attentrack bench``: speed and memory measurements."""
 
 
 @bench_group.command(
@@ -123,6 +124,7 @@ def bench_group():
               help="Time every row this many times (each in a fresh process), rows interleaved; keep the fastest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_track_command(clip, models, objects, min_frames, warmup, device, threads, params, best_of, as_json):
+    """``attentrack bench track``: frames/s and peak memory of decoding, the pipeline and each model on one clip."""
     from attentrack.datasets.paths import data_root
     from attentrack.tracker.sources import open_source
 
@@ -205,6 +207,7 @@ def time_startup(args: list[str], runs: int) -> list[float]:
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(min=1), help="Runs of each command.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_startup_command(runs, as_json):
+    """``attentrack bench startup``: start-up time of the command line in fresh interpreters."""
     import statistics
 
     rows = []

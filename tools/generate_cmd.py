@@ -85,6 +85,7 @@ def _run_training(kw: dict, build_task, extra: dict) -> None:
 @_common_train_options(2400, 2e-3)
 @_draw_options(read_n=2, write_n=5, kl_warmup=1000)
 def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw):
+    """``attentrack train draw``: train DRAW on MNIST digits."""
     from attentrack.generative.draw import DRAWConfig
     from attentrack.generative.tasks import draw_task
 
@@ -103,6 +104,7 @@ def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw)
 @click.option("--lang-units", default=64, show_default=True, type=click.IntRange(min=1), help="Caption LSTM units per direction.")
 @click.option("--two-digit-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1))
 def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units, two_digit_fraction, kl_warmup, **kw):
+    """``attentrack train aligndraw``: train alignDRAW on MNIST-with-captions canvases."""
     from attentrack.generative.aligndraw import AlignDRAWConfig
     from attentrack.generative.tasks import aligndraw_task
 
@@ -120,6 +122,7 @@ def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units,
     "Example:\n\n\b\n  attentrack train caption-classifier --out runs/classifier --steps 1500"))
 @_common_train_options(1500)
 def train_classifier_command(**kw):
+    """``attentrack train caption-classifier``: train the digit reader of alignDRAW's caption accuracy."""
     from attentrack.generative.classifier import ClassifierConfig, classifier_task
 
     _run_training(kw, lambda: classifier_task(ClassifierConfig(), kw["data"] or None), {})
@@ -154,6 +157,7 @@ def _training_note(path: str) -> dict:
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_draw_command(weights, data, count, samples, threads, as_json):
+    """``attentrack eval draw``: DRAW's variational bound on the MNIST test digits."""
     import torch
 
     from attentrack.generative.data import binarise_fixed, official_test_digits, training_digits
@@ -197,6 +201,7 @@ def eval_draw_command(weights, data, count, samples, threads, as_json):
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_json):
+    """``attentrack eval aligndraw``: caption accuracy of alignDRAW on seen and held-out compositions."""
     import torch
 
     from attentrack.generative.data import official_test_digits
@@ -238,6 +243,7 @@ def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_
 @click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 16), help="Pixel upscaling of the outputs.")
 @click.option("--delay", default=150, show_default=True, type=click.IntRange(10, 10000), help="GIF milliseconds per step.")
 def generate_command(caption, output, samples, gif_path, weights, seed, scale, delay):
+    """``attentrack generate``: images from a caption (alignDRAW) or digits (DRAW), optionally animated."""
     import torch
 
     from attentrack.generative.gif import write_gif

@@ -40,6 +40,7 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, threads, as_json):
+    """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
     from attentrack.datasets.mot import read_mot

@@ -48,6 +48,7 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 def saliency_command(source, method, target, classifier, layer, output, alpha, max_frames, device, quiet):
+    """``attentrack saliency``: a heat-map overlay of where a classifier looks for a class."""
     import cv2
 
     from attentrack.saliency.prior import SaliencyPrior
@@ -186,6 +187,7 @@ digits_command = _train_command(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 def pointing_command(data, datasets, methods, pedestrian_classifier, digit_classifier, canvases, every, layer, threads,
                      as_json):
+    """``attentrack eval pointing``: the pointing game of each saliency method on real data."""
     from attentrack.datasets.paths import data_root
     from attentrack.saliency.data import digits_evaluation, pedestrian_evaluation
     from attentrack.saliency.models import load_classifier
@@ -231,6 +233,7 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
+    """``attentrack bench saliency``: time per saliency map relative to a forward and backward pass."""
     import torch
 
     from attentrack.saliency.models import ARCHITECTURES

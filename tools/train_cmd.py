@@ -22,7 +22,7 @@ from attentrack.tracker.registry import BACKBONES, GLIMPSE_READERS
     "sqair": "attentrack.tools.sqair_cmd:train_sqair_command",
 }, help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
 def train_group():
-    pass
+    """``attentrack train``: the training commands."""
 
 
 @train_group.command(
@@ -76,6 +76,7 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
                  pretrain_fraction, real_fraction, val_split, val_every, checkpoint_every, seed, threads,
                  workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights, sets,
                  no_progress):
+    """``attentrack train hart``: train HART on real and synthetic sequences."""
     from attentrack.tracker.base import coerce_option
     from attentrack.tracker.hart.model import HARTConfig
     from attentrack.tracker.hart.train import TrainOptions, train

@@ -47,6 +47,7 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
+        """The summary as a JSON-ready dict (times rounded, paths as text)."""
         return {
             "source": self.source,
             "frames": self.frames,

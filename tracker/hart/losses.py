@@ -71,7 +71,8 @@ def balanced_bce(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Class-balanced binary cross-entropy per glimpse.
 
     Args:
-        logit, target: ``(N, 1, F, F)``.
+        logit: ``(N, 1, F, F)`` predicted logits.
+        target: ``(N, 1, F, F)`` 0/1 targets.
 
     Returns:
         ``(N,)``: positives and negatives each weighted by the inverse of their share.

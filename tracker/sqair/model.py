@@ -333,9 +333,12 @@ class SQAIR(nn.Module):
         propagation prior.
 
         Args:
-            what0, where0, h, before: ``(k, ...)`` the objects' previous ``what``, ``where``,
-                GRU state and presence.
-            d_what, d_where: ``(k, ...)`` their sampled steps (new latent minus previous).
+            what0: ``(k, what_dim)`` the objects' previous ``what``.
+            where0: ``(k, 4)`` their previous ``where``.
+            h: ``(k, hidden)`` their previous GRU state.
+            before: ``(k,)`` their previous presence.
+            d_what: ``(k, what_dim)`` their sampled ``what`` steps (new latent minus previous).
+            d_where: ``(k, 4)`` their sampled ``where`` steps.
             e: ``(k, hidden)`` the encoding of their new glimpses.
             lq_latents: ``(k,)`` posterior log density of the sampled ``what`` and ``where``.
         """
@@ -559,6 +562,8 @@ def save_weights(model: SQAIR, path: str | os.PathLike, metadata: dict | None = 
     """Write the model in the one weights format (:mod:`attentrack.tracker.weights_file`), atomically.
 
     Args:
+        model: the model to save.
+        path: the weights file to write.
         metadata: e.g. ``{"training": {...}}`` and a fitted camera's background
             (:func:`attentrack.tracker.sqair.cctv.background_extra`).
     """
@@ -581,7 +586,10 @@ def model_from_checkpoint(ck: WeightsFile, path: str | os.PathLike, height: int 
     (named in errors).
 
     Args:
-        height, width: the canvas size the caller needs (checked when given).
+        ck: the file's contents.
+        path: where it was read from.
+        height: the canvas height the caller needs in pixels (checked when given).
+        width: the canvas width the caller needs in pixels (checked when given).
 
     Raises:
         InputError: a config this version cannot build, tensors that do not fit it, or a
@@ -603,7 +611,8 @@ def load_weights(path: str | os.PathLike, height: int | None = None, width: int 
 
     Args:
         path: the weights file.
-        height, width: the canvas size the caller needs (checked when given).
+        height: the canvas height the caller needs in pixels (checked when given).
+        width: the canvas width the caller needs in pixels (checked when given).
 
     Raises:
         InputError: a missing or foreign file, or a checkpoint for another canvas size.

@@ -54,6 +54,9 @@ def digit_windows(model: SQAIR, digits: np.ndarray, rng: np.random.Generator, n:
     Args:
         model: gives the canvas size, the glimpse size and the window prior.
         digits: ``(N, h, w)`` float images in ``[0, 1]``, no larger than the canvas.
+        rng: draws the digits and the jitter.
+        n: number of glimpses.
+        opts: the window jitter.
     """
     c = model.config
     dh, dw = digits.shape[1:]

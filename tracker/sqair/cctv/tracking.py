@@ -70,6 +70,7 @@ class CanvasTracker:
             raise InputError(f"particles must be at least 1, got {self.particles}")
 
     def reset(self) -> None:
+        """Forget every object and particle; identities start again at 1."""
         self.state, self.ids, self.log_weights, self.next_id = None, np.zeros((0, 0), np.int64), None, 1
         self._shown, self._last, self._rng_state = -1, [], None
 
