@@ -186,6 +186,8 @@ class SaliencyProposer(Proposer):
         aspect: box height/width (0: the region's own box); see :func:`map_to_proposals`.
         grow: box scale about its centre; see :func:`map_to_proposals`.
         device: ``auto``, ``cpu`` or ``cuda``.
+        prior: a :class:`SaliencyPrior` built already, used instead of one made from
+            ``classifier``, ``method``, ``target`` and ``device``.
     """
 
     proposer_id = "saliency"
@@ -201,7 +203,8 @@ class SaliencyProposer(Proposer):
         self.last: Proposals = Proposals.empty()
 
     def propose(self, frame):
-        """Boxes and scores of the saliency map's peaks in ``frame`` (none when the map's maximum is below ``min_score``)."""
+        """Boxes and scores of the saliency map's peaks in ``frame`` (none when the classifier's
+        probability of the target is below ``min_score``)."""
         heat = self.prior.heat(frame)
         if self.prior.score < self.min_score:
             self.last = Proposals.empty()
