@@ -259,9 +259,7 @@ class SQAIRTracker(Tracker):
     @property
     def track_ids(self):
         """Ids of the objects present in the particle reported last."""
-        if self._runner is None or self._runner.state is None:
-            return []
-        return [int(i) for i in self._runner.ids if i > 0]
+        return [] if self._runner is None else self._runner.live_ids
 
     def reset(self) -> None:
         """Forget every object; ids start again at 1."""

@@ -124,6 +124,13 @@ class CanvasTracker:
         self._last = tracks
         return tracks
 
+    @property
+    def live_ids(self) -> list[int]:
+        """Identities of the present objects of the particle reported last (reported or not)."""
+        if self._shown < 0:
+            return []
+        return [int(i) for i in self.ids[self._shown] if i > 0]
+
     def report_score(self, rendered: np.ndarray, box: np.ndarray) -> float | None:
         """Whether a present object is reported, and with what score.
 
