@@ -56,12 +56,14 @@ class Composition:
 
     @property
     def caption(self) -> str:
+        """The caption of this composition, e.g. ``the digit 3 is at the top left of the image``."""
         if len(self.digits) == 1:
             return f"the digit {self.digits[0]} is at the {self.position} of the image"
         return f"the digit {self.digits[0]} is {self.position} the digit {self.digits[1]}"
 
     @property
     def held_out(self) -> bool:
+        """Whether this composition is kept out of training (:data:`HELD_OUT_SINGLE`, :data:`HELD_OUT_PAIRS`)."""
         if len(self.digits) == 1:
             return (self.digits[0], self.position) in HELD_OUT_SINGLE
         return tuple(self.digits) in HELD_OUT_PAIRS
@@ -144,6 +146,7 @@ class CaptionedDigits:
         self.two_digit_fraction = two_digit_fraction
 
     def sample_composition(self, rng: np.random.Generator) -> Composition:
+        """Draw a training composition: a two-digit one with probability ``two_digit_fraction``."""
         pool = self.two if rng.random() < self.two_digit_fraction else self.one
         return pool[int(rng.integers(0, len(pool)))]
 

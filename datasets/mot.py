@@ -45,6 +45,7 @@ class MotRows:
 
     @classmethod
     def empty(cls) -> "MotRows":
+        """A table with no rows."""
         return cls(
             np.zeros(0, int), np.zeros(0, int), np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3))
         )

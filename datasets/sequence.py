@@ -32,8 +32,10 @@ import numpy as np
 
 from attentrack.datasets import kitti as kitti_io
 from attentrack.datasets.mot import MotRows, read_mot, read_seqinfo
-from attentrack.datasets.otb import GT_NAME as OTB_GT, read_otb
-from attentrack.datasets.vot import GT_NAME as VOT_GT, read_vot
+from attentrack.datasets.otb import GT_NAME as OTB_GT
+from attentrack.datasets.otb import read_otb
+from attentrack.datasets.vot import GT_NAME as VOT_GT
+from attentrack.datasets.vot import read_vot
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.sources import (
     IMAGE_EXTENSIONS,

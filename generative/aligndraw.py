@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from attentrack.datasets.mnist_captions import VOCAB
-from attentrack.generative.draw import DRAWCore, DRAWOutput, Drawing
+from attentrack.generative.draw import DRAWCore, Drawing, DRAWOutput
 from attentrack.generative.registry import ConfigDict, GenerativeModel
 
 
@@ -123,7 +123,8 @@ class AlignDRAW(GenerativeModel, model_id="aligndraw"):
 
         Args:
             x: ``(B, H, W)`` images in ``[0, 1]``.
-            tokens, lengths: the captions (see :meth:`encode_caption`).
+            tokens: ``(B, L)`` int64 word indices of the captions (see :meth:`encode_caption`).
+            lengths: ``(B,)`` int64 caption lengths.
         """
         caption = self.encode_caption(tokens, lengths)
         state = self.core.initial_state(x.shape[0], x.device)
@@ -146,7 +147,8 @@ class AlignDRAW(GenerativeModel, model_id="aligndraw"):
         """Generate one image per caption from the learned prior, recording every step.
 
         Args:
-            tokens, lengths: the captions.
+            tokens: ``(B, L)`` int64 word indices of the captions (0 pads at the end).
+            lengths: ``(B,)`` int64 caption lengths.
             generator: for the prior noise.
             use_mean: take ``z_t`` as the prior mean instead of sampling.
         """

@@ -64,7 +64,8 @@ def window_from_params(params: torch.Tensor, height: int, width: int, n: int) ->
 
     Args:
         params: ``(B, 5)`` ``(g~x, g~y, log sigma^2, log delta~, log gamma)``.
-        height, width: image size ``B`` x ``A`` in pixels.
+        height: image height ``B`` in pixels.
+        width: image width ``A`` in pixels.
         n: patch side ``N`` (>= 2).
 
     Returns:
@@ -85,7 +86,8 @@ def read(x: torch.Tensor, x_hat: torch.Tensor, window: AttentionWindow) -> torch
     """DRAW's read with attention.
 
     Args:
-        x: ``(B, H, W)`` image; x_hat: ``(B, H, W)`` error image ``x - sigmoid(c)``.
+        x: ``(B, H, W)`` image.
+        x_hat: ``(B, H, W)`` error image ``x - sigmoid(c)``.
         window: the read window (``N`` x ``N`` filters).
 
     Returns:

@@ -28,6 +28,7 @@ class BoundResult:
     samples: int = 1
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -73,6 +74,7 @@ class CaptionRow:
     chance: float
 
     def to_dict(self) -> dict:
+        """The row as a JSON-ready dict."""
         return asdict(self)
 
 
@@ -116,7 +118,7 @@ def read_canvases(classifier, canvases: torch.Tensor, comps) -> tuple[torch.Tens
 @torch.no_grad()
 def caption_accuracy(model, classifier, test_images, test_labels, images_per_cell: int = 400,
                      seed: int = 0) -> list[CaptionRow]:
-    """alignDRAW's caption accuracy for one and two digits, seen and held-out compositions.
+    """The caption accuracy of alignDRAW for one and two digits, seen and held-out compositions.
 
     Each cell of the table cycles through its compositions until ``images_per_cell`` images;
     one image is sampled from the prior per caption (seeded) and read by the classifier.

@@ -20,10 +20,12 @@ class ConfigDict:
     """``to_dict``/``from_dict`` for the config dataclasses of the models (unknown keys are rejected)."""
 
     def to_dict(self) -> dict:
+        """The config as a JSON-ready dict (the weights file's ``config``)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict):
+        """A config from :meth:`to_dict`'s output; an unknown field is a :class:`ValueError`."""
         unknown = set(d) - {f.name for f in dataclasses.fields(cls)}
         if unknown:
             raise ValueError(f"unknown config fields {sorted(unknown)}")

@@ -56,7 +56,7 @@ def _caption_tensors(comps) -> tuple[torch.Tensor, torch.Tensor]:
 
 def aligndraw_task(config: AlignDRAWConfig, root: str | os.PathLike | None = None, val_count: int = 256,
                    kl_warmup: int = 0, two_digit_fraction: float = 0.5) -> Task:
-    """alignDRAW on MNIST-with-captions canvases generated on the fly from the 5k training
+    """The training task of alignDRAW on MNIST-with-captions canvases generated on the fly from the 5k training
     digits (training compositions only; stochastically binarised per batch), validated by the
     bound on ``val_count`` fixed canvases of test digits in held-out compositions."""
     from attentrack.datasets.mnist_captions import CaptionedDigits

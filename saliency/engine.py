@@ -38,6 +38,7 @@ from torch import nn
 from attentrack.saliency.excitation import ExcitationMode, unsupported_modules
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.registry import SALIENCY_METHODS as METHODS
+
 INPUT = "input"
 """Layer name that stands for the model's input image."""
 
@@ -68,11 +69,13 @@ class SaliencyResult:
         return m[:, 0].cpu().numpy()
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict (map and logits as nested lists)."""
         return {"method": self.method, "layer": self.layer, "target": list(self.target),
                 "map": self.map.detach().cpu().tolist(), "logits": self.logits.detach().cpu().tolist()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "SaliencyResult":
+        """A result from :meth:`to_dict`'s output."""
         return cls(torch.tensor(d["map"]), d["method"], d["layer"], list(d["target"]), torch.tensor(d["logits"]))
 
 
@@ -245,6 +248,7 @@ class ExcitationBackprop(SaliencyMethod):
     summary = "excitation backprop (marginal winning probability)"
 
     def compute(self, model, image, target, layer, **options):
+        """EB's marginal winning probabilities at ``layer``, summed over channels."""
         _check_rules(model)
         mode = ExcitationMode()
         logits, acts, _ = _eb_forward(model, image, [layer], [], mode)
@@ -265,6 +269,8 @@ class ContrastiveExcitationBackprop(SaliencyMethod):
     summary = "contrastive excitation backprop"
 
     def compute(self, model, image, target, layer, classifier_layer=None, contrast_layer=None, **options):
+        """EB of ``target`` minus EB through the negated classifier, taken at ``contrast_layer``
+        (default: the classifier's input), propagated to ``layer`` and clamped at 0."""
         _check_rules(model)
         classifier_layer = classifier_layer or classifier_layer_of(model)
         modules = dict(model.named_modules())
@@ -312,6 +318,7 @@ class Gradient(SaliencyMethod):
     summary = "plain gradient (Simonyan et al.)"
 
     def compute(self, model, image, target, layer, **options):
+        """The gradient's magnitude at ``layer``: the largest over channels for a ``(B, C, h, w)`` layer."""
         act, g, logits, t = _gradient_at(model, image, target, layer)
         m = g.abs().amax(1, keepdim=True) if g.dim() == 4 else _sum_channels(g.abs())
         return SaliencyResult(m.detach(), self.method_id, layer, t, logits.detach())
@@ -324,6 +331,8 @@ class GradCAM(SaliencyMethod):
     summary = "Grad-CAM (Selvaraju et al.)"
 
     def compute(self, model, image, target, layer, **options):
+        """Grad-CAM: the activations at ``layer`` weighted by their spatially averaged gradient,
+        summed over channels and clamped at 0."""
         act, g, logits, t = _gradient_at(model, image, target, layer)
         if act.dim() != 4:
             raise InputError(f"Grad-CAM needs a (B, C, h, w) layer; {layer!r} gives shape {tuple(act.shape)}")
@@ -340,6 +349,7 @@ class Centre(SaliencyMethod):
     summary = "centre baseline"
 
     def compute(self, model, image, target, layer, **options):
+        """A Gaussian centred on the image (the baseline that knows nothing of the image), at the input's size."""
         with torch.no_grad():
             logits = model(image)
         B, _, H, W = image.shape

@@ -103,6 +103,7 @@ class BasicBlock(nn.Module):
         self.downsample = downsample
 
     def forward(self, x):
+        """Two 3x3 convolutions plus the (downsampled) input, then ReLU."""
         identity = x
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -129,6 +130,7 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
 
     def forward(self, x):
+        """1x1, 3x3 and 1x1 convolutions plus the (downsampled) input, then ReLU."""
         identity = x
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
@@ -204,6 +206,7 @@ class BasicConv2d(nn.Module):
         self.bn = nn.BatchNorm2d(cout, eps=0.001)
 
     def forward(self, x):
+        """Convolution, batch norm, ReLU."""
         return torch.relu(self.bn(self.conv(x)))
 
 
@@ -221,6 +224,7 @@ class Inception(nn.Module):
                                      BasicConv2d(cin, pool_proj, kernel_size=1))
 
     def forward(self, x):
+        """The four branches' outputs concatenated along the channels."""
         return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
 
 
@@ -338,10 +342,12 @@ class SmallCNNConfig:
     scale: float = 1.0
 
     def to_dict(self) -> dict:
+        """The config as a JSON-ready dict (the weights file's ``config``)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "SmallCNNConfig":
+        """A config from :meth:`to_dict`'s output; an unknown key is an :class:`InputError`."""
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
@@ -410,6 +416,7 @@ SHIPPED = {"pedestrian": "pedestrian.pt", "digits": "digits.pt"}
 
 
 def weights_dir():
+    """The folder of the shipped classifier weights."""
     from pathlib import Path
 
     return Path(__file__).resolve().parent / "weights"

@@ -69,10 +69,12 @@ class PointingResult:
         return float(np.mean(acc)) if acc else float("nan")
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict, with the accuracy."""
         return {**asdict(self), "accuracy": self.accuracy}
 
     @classmethod
     def from_dict(cls, d: dict) -> "PointingResult":
+        """A result from :meth:`to_dict`'s output."""
         return cls(d["dataset"], d["method"], list(d["classes"]), list(d["hits"]), list(d["trials"]))
 
 

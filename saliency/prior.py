@@ -42,6 +42,7 @@ class Proposals:
 
     @classmethod
     def empty(cls) -> "Proposals":
+        """No proposals."""
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 2)))
 
 
@@ -54,7 +55,8 @@ def map_to_proposals(heat: np.ndarray, threshold: float = 0.3, peak_distance: in
         heat: ``(H, W)`` non-negative map at the image's size.
         threshold: a pixel belongs to an object when above this fraction of the map's maximum.
         peak_distance: peaks closer than this (px) are one peak (local-maximum window radius).
-        min_area, max_area: box area limits as fractions of the image.
+        min_area: least box area as a fraction of the image.
+        max_area: largest box area as a fraction of the image.
         min_peak: ignore maps whose maximum is below this (an empty scene).
         aspect: when > 0, each box is reshaped to this height/width ratio with the region's
             area, centred on the region's centroid (upright pedestrians: about 2.5).
@@ -184,6 +186,8 @@ class SaliencyProposer(Proposer):
         aspect: box height/width (0: the region's own box); see :func:`map_to_proposals`.
         grow: box scale about its centre; see :func:`map_to_proposals`.
         device: ``auto``, ``cpu`` or ``cuda``.
+        prior: a :class:`SaliencyPrior` built already, used instead of one made from
+            ``classifier``, ``method``, ``target`` and ``device``.
     """
 
     proposer_id = "saliency"
@@ -199,6 +203,8 @@ class SaliencyProposer(Proposer):
         self.last: Proposals = Proposals.empty()
 
     def propose(self, frame):
+        """Boxes and scores of the saliency map's peaks in ``frame`` (none when the classifier's
+        probability of the target is below ``min_score``)."""
         heat = self.prior.heat(frame)
         if self.prior.score < self.min_score:
             self.last = Proposals.empty()
@@ -216,4 +222,5 @@ class SaliencyVideoSink(VideoSink):
         self.prior, self.alpha = prior, alpha
 
     def write(self, frame_index, frame, tracks):
+        """Write ``frame`` with the saliency map blended in, and its tracks."""
         super().write(frame_index, overlay_heatmap(frame, self.prior.heat(frame), self.alpha), tracks)

@@ -150,6 +150,7 @@ class ClassifierTask(TrainingTask):
         return loss, {"loss": float(loss.detach()), "accuracy": acc}
 
     def after_step(self, step: int, terms: dict[str, float]) -> None:
+        """Advance the learning-rate schedule."""
         self.schedule.step()
 
     def validate(self) -> dict[str, float]:
@@ -158,14 +159,17 @@ class ClassifierTask(TrainingTask):
         return {"loss": loss, "accuracy": acc}
 
     def state(self) -> dict:
+        """The schedule's state and the step count it was made for."""
         return {"schedule": self.schedule.state_dict(), "steps": self.opts.steps}
 
     def load_state(self, state: dict) -> None:
+        """Restore the schedule; a checkpoint of a schedule of another length is a :class:`ValueError`."""
         if state["steps"] != self.opts.steps:
             raise ValueError(f"the checkpoint is of a {state['steps']}-step schedule, not {self.opts.steps}")
         self.schedule.load_state_dict(state["schedule"])
 
     def metadata(self) -> dict:
+        """The task, batch size and learning rate, for the weights file."""
         return {"task": self.opts.task, "batch": self.opts.batch, "lr": self.opts.lr}
 
 

@@ -68,7 +68,8 @@ def labelled_sequences(folders) -> list[tuple[str, Path, MotRows]]:
     ),
 )
 @click.argument("sequences", nargs=-1, type=click.Path(exists=True, file_okay=False))
-@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0), help="View(s) to score (repeatable; default 1).")
+@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0),
+              help="View(s) to score (repeatable; default 1).")
 @click.option("--seeds", default=3, show_default=True, type=click.IntRange(min=1), help="Draws of degraded detections.")
 @click.option("--drop", default=0.2, show_default=True, type=click.FloatRange(0, 1), help="Share of boxes missed.")
 @click.option("--jitter", default=0.05, show_default=True, type=click.FloatRange(0, 1),
@@ -79,6 +80,7 @@ def labelled_sequences(folders) -> list[tuple[str, Path, MotRows]]:
               help="A runner setting (attentrack.tracker.runner.RunnerSettings), e.g. -p max_lost=60.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, as_json):
+    """``attentrack eval association``: identity keeping on degraded ground-truth detections."""
     from attentrack.tools.options import parse_params
     from attentrack.tracker.protocols.association import IOU_TRACKER, DegradeOptions, association_protocol
     from attentrack.tracker.runner import RunnerSettings

@@ -92,8 +92,9 @@ def _result_line(result, done: int, total: int) -> str:
 def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
                   workers, max_frames, reconnect, no_resume, video_timeout, retries, cpus_per_video, gpus_per_video,
                   ray_code, runner_params, detections, det_threshold, quiet):
-    from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
+    """``attentrack batch``: track every video of a collection with one model."""
     from attentrack.tracker.atomic import check_folder
+    from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.batch.runner import check_ground_truth
     from attentrack.tracker.registry import BACKENDS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings
@@ -190,6 +191,7 @@ def _bench_jobs(tud: bool, clips: int, clip_frames: int) -> list[tuple[str, list
               help="Frames of each generated clip.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_batch_command(model, params, workers_list, backends, tud, clips, clip_frames, as_json):
+    """``attentrack bench batch``: frames/s of ``attentrack batch`` per backend and worker count."""
     import json
 
     from attentrack.tracker.batch import BatchOptions
@@ -236,6 +238,7 @@ def _parse_size(ctx, param, value):
 @click.option("-m", "--model", default="static", show_default=True, type=TRACKER_CHOICE)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_stream_command(frames_list, size, objects, model, as_json):
+    """``attentrack bench stream``: peak memory of long synthetic streams."""
     import json
 
     from attentrack.tracker.batch.bench import measure_stream

@@ -10,11 +10,9 @@ compiled graphs) is shown on its own. ``bench startup`` times the command line's
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 
 import click
 import numpy as np
@@ -39,6 +37,7 @@ class BenchRow:
 
     @property
     def fps(self) -> float:
+        """Frames per second (NaN when no time was measured)."""
         return self.frames / self.seconds if self.seconds > 0 else float("nan")
 
 
@@ -98,7 +97,7 @@ def format_stages(rows: list[BenchRow]) -> str:
 },
              help="Measure speed and memory. `attentrack bench CLIP ...` runs `bench track`.")
 def bench_group():
-    pass
+    """``attentrack bench``: speed and memory measurements."""
 
 
 @bench_group.command(
@@ -125,6 +124,7 @@ def bench_group():
               help="Time every row this many times (each in a fresh process), rows interleaved; keep the fastest.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_track_command(clip, models, objects, min_frames, warmup, device, threads, params, best_of, as_json):
+    """``attentrack bench track``: frames/s and peak memory of decoding, the pipeline and each model on one clip."""
     from attentrack.datasets.paths import data_root
     from attentrack.tracker.sources import open_source
 
@@ -153,7 +153,8 @@ def bench_track_command(clip, models, objects, min_frames, warmup, device, threa
             rows[i] = row
     decode_fps = rows[0].fps
     if as_json:
-        click.echo(json.dumps([{**asdict(r), "fps": round(r.fps, 2), "ratio_to_decode": round(r.fps / decode_fps, 3)} for r in rows], indent=1))
+        click.echo(json.dumps([{**asdict(r), "fps": round(r.fps, 2), "ratio_to_decode": round(r.fps / decode_fps, 3)}
+                               for r in rows], indent=1))
     else:
         best = f", best of {best_of} runs" if best_of > 1 else ""
         click.echo(f"clip: {clip} ({source.size[0]}x{source.size[1]}, {source.frame_count} frames x {repeats}), "
@@ -206,6 +207,7 @@ def time_startup(args: list[str], runs: int) -> list[float]:
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(min=1), help="Runs of each command.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON rows instead of a table.")
 def bench_startup_command(runs, as_json):
+    """``attentrack bench startup``: start-up time of the command line in fresh interpreters."""
     import statistics
 
     rows = []

@@ -82,6 +82,7 @@ def measure_job(job: dict) -> dict:
 
 
 def main() -> int:
+    """Measure the job read as JSON from stdin and write the result (or a one-line error) as JSON to stdout."""
     job = json.loads(sys.stdin.read())
     try:
         result = measure_job(job)

@@ -1,5 +1,5 @@
-"""``attentrack camera-motion``: does a video's camera move? (Background subtraction needs it
-not to.)"""
+"""``attentrack camera-motion``: does a video's camera move? Background subtraction needs it
+not to."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def measure_source(spec: str, pairs: int = CHECK_PAIRS):
 @click.option("--pairs", type=click.IntRange(min=1), default=CHECK_PAIRS, show_default=True,
               help="Consecutive frame pairs to look at.")
 def camera_motion_command(sources, pairs):
+    """``attentrack camera-motion``: tell, for each video, whether its camera moves."""
     rows = []
     for spec in sources:
         check = measure_source(spec, pairs)

@@ -37,12 +37,13 @@ from attentrack.tracker.errors import AttentrackError
 )
 @click.version_option(package_name="attentrack")
 def cli():
-    pass
+    """``attentrack``: the command group."""
 
 
 @cli.command("models", help="List the registered trackers and their options.\n\nExample:\n\n  attentrack models")
 @click.option("--markdown", is_flag=True, help="Print the README's models table instead.")
 def models_command(markdown):
+    """``attentrack models``: list the registered trackers and their options."""
     from attentrack.tools.options import models_help, models_markdown
 
     click.echo(models_markdown() if markdown else models_help())

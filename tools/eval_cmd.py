@@ -47,7 +47,7 @@ BENCHMARK_CHOICES = ("auto", "MOT15", "MOT16", "MOT17", "MOT20")
     ),
 )
 def eval_group():
-    pass
+    """``attentrack eval``: the evaluation commands."""
 
 
 @eval_group.command(
@@ -86,6 +86,7 @@ def eval_group():
               help="Also draw HOTA, MOTA and IDF1 per sequence as a bar chart into this PNG "
                    "(needs matplotlib: pip install 'attentrack[plot]').")
 def mot_command(gt_path, pred_path, benchmark, max_frames, min_confidence, as_json, csv_path, plot_path):
+    """``attentrack eval mot``: CLEAR MOT, identity and HOTA metrics of result files against ground truth."""
     from attentrack.tracker.metrics.mot import evaluate_mot_files
 
     if plot_path:
@@ -199,6 +200,7 @@ def _saved_results(specs: tuple[str, ...]) -> dict[str, Path]:
                    "(needs matplotlib: pip install 'attentrack[plot]').")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 def sot_command(sequences, models, saved, max_tracks, params, device, pooled, as_json, csv_path, plot_path, quiet):
+    """``attentrack eval sot``: single-object scores of trackers run on, or results saved for, ground-truth tracks."""
     from attentrack.tools.options import parse_params
     from attentrack.tracker.metrics.sot_runs import evaluate_sot
 

@@ -54,6 +54,7 @@ def _data_folder(data: str):
 def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch, lr, held_out, latents,
                        background_glimpses, checkpoint_every, val_every, seed, threads, resume, stop_after, max_minutes,
                        no_progress):
+    """``attentrack train face``: train the attentional face model's VAE and proposer."""
     from attentrack.generative.face.train import FaceTrainOptions, train_face
 
     if vae_steps + proposer_steps == 0:
@@ -94,6 +95,7 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, jitter, spread, marginal, seed, threads, as_json):
+    """``attentrack eval face``: localisation of held-out faces placed in real backgrounds."""
     import torch
 
     from attentrack.generative.face.evaluate import evaluate_localisation, format_table

@@ -17,7 +17,8 @@ def _common_train_options(steps: int, lr: float = 1e-3):
     """Options shared by the ``train`` commands of this module (with the defaults of ``--steps`` and ``--lr``)."""
     opts = [
         click.option("--out", required=True, type=click.Path(), help="Output folder (checkpoint.pt, weights, log.jsonl)."),
-        click.option("--data", default="", type=click.Path(), help="Data folder holding digits/ (default: the attentrack data folder)."),
+        click.option("--data", default="", type=click.Path(),
+                     help="Data folder holding digits/ (default: the attentrack data folder)."),
         click.option("--steps", default=steps, show_default=True, type=click.IntRange(min=1)),
         click.option("--batch", default=64, show_default=True, type=click.IntRange(min=1)),
         click.option("--lr", default=lr, show_default=True, type=float),
@@ -26,7 +27,8 @@ def _common_train_options(steps: int, lr: float = 1e-3):
         click.option("--checkpoint-every", default=250, show_default=True, type=click.IntRange(min=1)),
         click.option("--val-every", default=500, show_default=True, type=click.IntRange(min=0)),
         click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt."),
-        click.option("--max-minutes", default=0.0, show_default=True, type=float, help="Stop and save after this long (0: no limit)."),
+        click.option("--max-minutes", default=0.0, show_default=True, type=float,
+                     help="Stop and save after this long (0: no limit)."),
         click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
                      help="Stop (and save) after this many steps of this run; continue later with --resume."),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
@@ -45,7 +47,8 @@ def _draw_options(read_n: int, write_n: int, kl_warmup: int, glimpses: int = 12,
         click.option("--glimpses", "steps_t", default=glimpses, show_default=True, type=click.IntRange(min=1), help="Steps T."),
         click.option("--read-n", default=read_n, show_default=True, type=click.IntRange(min=2), help="Read patch side N."),
         click.option("--write-n", default=write_n, show_default=True, type=click.IntRange(min=2), help="Write patch side N."),
-        click.option("--units", default=units, show_default=True, type=click.IntRange(min=1), help="Encoder and decoder LSTM units."),
+        click.option("--units", default=units, show_default=True, type=click.IntRange(min=1),
+                     help="Encoder and decoder LSTM units."),
         click.option("--latent", default=latent, show_default=True, type=click.IntRange(min=1), help="Size of z_t."),
         click.option("--kl-warmup", default=kl_warmup, show_default=True, type=click.IntRange(min=0),
                      help="Steps over which the KL weight rises linearly from 0 to 1 (0: none)."),
@@ -82,6 +85,7 @@ def _run_training(kw: dict, build_task, extra: dict) -> None:
 @_common_train_options(2400, 2e-3)
 @_draw_options(read_n=2, write_n=5, kl_warmup=1000)
 def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw):
+    """``attentrack train draw``: train DRAW on MNIST digits."""
     from attentrack.generative.draw import DRAWConfig
     from attentrack.generative.tasks import draw_task
 
@@ -100,6 +104,7 @@ def train_draw_command(steps_t, read_n, write_n, units, latent, kl_warmup, **kw)
 @click.option("--lang-units", default=64, show_default=True, type=click.IntRange(min=1), help="Caption LSTM units per direction.")
 @click.option("--two-digit-fraction", default=0.5, show_default=True, type=click.FloatRange(0, 1))
 def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units, two_digit_fraction, kl_warmup, **kw):
+    """``attentrack train aligndraw``: train alignDRAW on MNIST-with-captions canvases."""
     from attentrack.generative.aligndraw import AlignDRAWConfig
     from attentrack.generative.tasks import aligndraw_task
 
@@ -117,6 +122,7 @@ def train_aligndraw_command(steps_t, read_n, write_n, units, latent, lang_units,
     "Example:\n\n\b\n  attentrack train caption-classifier --out runs/classifier --steps 1500"))
 @_common_train_options(1500)
 def train_classifier_command(**kw):
+    """``attentrack train caption-classifier``: train the digit reader of alignDRAW's caption accuracy."""
     from attentrack.generative.classifier import ClassifierConfig, classifier_task
 
     _run_training(kw, lambda: classifier_task(ClassifierConfig(), kw["data"] or None), {})
@@ -145,11 +151,13 @@ def _training_note(path: str) -> dict:
     "Example:\n\n\b\n  attentrack eval draw\n  attentrack eval draw --count 1000 --json"))
 @click.option("--weights", default="", type=click.Path(), help="DRAW weights (default: the shipped generative/weights/draw.pt).")
 @click.option("--data", default="", type=click.Path(), help="Data folder holding digits/ (default: the attentrack data folder).")
-@click.option("--count", default=0, show_default=True, type=click.IntRange(min=0), help="First COUNT test digits (0: all 10,000).")
+@click.option("--count", default=0, show_default=True, type=click.IntRange(min=0),
+              help="First COUNT test digits (0: all 10,000).")
 @click.option("--samples", default=1, show_default=True, type=click.IntRange(min=1), help="Posterior samples averaged per digit.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_draw_command(weights, data, count, samples, threads, as_json):
+    """``attentrack eval draw``: DRAW's variational bound on the MNIST test digits."""
     import torch
 
     from attentrack.generative.data import binarise_fixed, official_test_digits, training_digits
@@ -183,14 +191,17 @@ def eval_draw_command(weights, data, count, samples, threads, as_json):
     "Caption accuracy of alignDRAW: images generated from captions of seen and held-out "
     "compositions are read by the shipped digit classifier at the captioned cells.\n\n"
     "Example:\n\n\b\n  attentrack eval aligndraw\n  attentrack eval aligndraw --images 100 --json"))
-@click.option("--weights", default="", type=click.Path(), help="alignDRAW weights (default: the shipped generative/weights/aligndraw.pt).")
-@click.option("--classifier", default="", type=click.Path(), help="Digit classifier (default: the shipped generative/weights/digit-classifier.pt).")
+@click.option("--weights", default="", type=click.Path(),
+              help="alignDRAW weights (default: the shipped generative/weights/aligndraw.pt).")
+@click.option("--classifier", default="", type=click.Path(),
+              help="Digit classifier (default: the shipped generative/weights/digit-classifier.pt).")
 @click.option("--data", default="", type=click.Path(), help="Data folder holding digits/ (default: the attentrack data folder).")
 @click.option("--images", default=400, show_default=True, type=click.IntRange(min=1), help="Generated images per table row.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_json):
+    """``attentrack eval aligndraw``: caption accuracy of alignDRAW on seen and held-out compositions."""
     import torch
 
     from attentrack.generative.data import official_test_digits
@@ -232,6 +243,7 @@ def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_
 @click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 16), help="Pixel upscaling of the outputs.")
 @click.option("--delay", default=150, show_default=True, type=click.IntRange(10, 10000), help="GIF milliseconds per step.")
 def generate_command(caption, output, samples, gif_path, weights, seed, scale, delay):
+    """``attentrack generate``: images from a caption (alignDRAW) or digits (DRAW), optionally animated."""
     import torch
 
     from attentrack.generative.gif import write_gif

@@ -35,9 +35,11 @@ class LazyGroup(click.Group):
         self.lazy_commands[name] = target
 
     def list_commands(self, ctx: click.Context) -> list[str]:
+        """The eager and the lazy subcommands' names, sorted."""
         return sorted(set(super().list_commands(ctx)) | set(self.lazy_commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The subcommand ``cmd_name``, importing its module on first use (``None`` when unknown)."""
         cmd = super().get_command(ctx, cmd_name)
         if cmd is None and cmd_name in self.lazy_commands:
             cmd = self._load(cmd_name)
@@ -59,6 +61,7 @@ class DefaultGroup(LazyGroup):
     default_command = "track"
 
     def parse_args(self, ctx, args):
+        """Parse ``args``, running the default subcommand when the first argument is not one."""
         if args and args[0] not in self.list_commands(ctx) and args[0] not in ("--help", "-h"):
             args = [self.default_command, *args]
         elif not args:

@@ -32,6 +32,7 @@ class RegistryChoice(click.ParamType):
         return [n for n in self.registry.names() if n not in self.exclude]
 
     def get_metavar(self, param, ctx=None) -> str:
+        """The choices as ``[a|b|c]`` in usage lines."""
         return "[" + "|".join(self.choices) + "]"
 
     def convert(self, value, param, ctx):
@@ -46,6 +47,7 @@ class RegistryChoice(click.ParamType):
         raise InputError(f"unknown {self.registry.noun} {value!r}; available: {', '.join(self.choices) or 'none'}")
 
     def shell_complete(self, ctx, param, incomplete):
+        """The names that start with ``incomplete``, for shell completion."""
         from click.shell_completion import CompletionItem
 
         return [CompletionItem(n) for n in self.choices if n.startswith(incomplete)]

@@ -29,7 +29,8 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
 )
 @click.argument("sequences", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("-m", "--model", "models", multiple=True, help="A registered tracker (repeatable; default hart, blobs, sqair).")
-@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0), help="View(s) to score (repeatable; default 1).")
+@click.option("--zoom-out", "zooms", multiple=True, type=click.FloatRange(min=1.0),
+              help="View(s) to score (repeatable; default 1).")
 @click.option("-p", "--param", "params", multiple=True, metavar="MODEL.NAME=VALUE",
               help="A model's option, prefixed with its name, e.g. -p sqair.fit_steps=300.")
 @click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
@@ -39,6 +40,7 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, threads, as_json):
+    """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
     from attentrack.tools.options import parse_params
@@ -55,7 +57,8 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, thre
         prefix, _, name = key.partition(".")
         model = by_key.get(prefix)
         if model is None or not name:
-            raise InputError(f"-p {key}={value}: prefix the option with one of the models ({', '.join(models)}), e.g. -p {models[0]}.NAME=VALUE")
+            raise InputError(f"-p {key}={value}: prefix the option with one of the models ({', '.join(models)}), "
+                             f"e.g. -p {models[0]}.NAME=VALUE")
         options[model][name] = value
     for model, opts in options.items():
         create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line

@@ -48,6 +48,7 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".bmp")
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
 @click.option("-q", "--quiet", is_flag=True, help="No summary line.")
 def saliency_command(source, method, target, classifier, layer, output, alpha, max_frames, device, quiet):
+    """``attentrack saliency``: a heat-map overlay of where a classifier looks for a class."""
     import cv2
 
     from attentrack.saliency.prior import SaliencyPrior
@@ -186,6 +187,7 @@ digits_command = _train_command(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 def pointing_command(data, datasets, methods, pedestrian_classifier, digit_classifier, canvases, every, layer, threads,
                      as_json):
+    """``attentrack eval pointing``: the pointing game of each saliency method on real data."""
     from attentrack.datasets.paths import data_root
     from attentrack.saliency.data import digits_evaluation, pedestrian_evaluation
     from attentrack.saliency.models import load_classifier
@@ -199,7 +201,8 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
     try:
         for ds in datasets:
             if ds == "pedestrian":
-                model, items, name = load_classifier(pedestrian_classifier), pedestrian_evaluation(root, every), "TUD-Campus pedestrian"
+                model = load_classifier(pedestrian_classifier)
+                items, name = pedestrian_evaluation(root, every), "TUD-Campus pedestrian"
             else:
                 model = load_classifier(digit_classifier)
                 items, name = digits_evaluation(root, canvases), "MNIST canvases"
@@ -230,9 +233,9 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
 @click.option("--json", "as_json", is_flag=True)
 def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
+    """``attentrack bench saliency``: time per saliency map relative to a forward and backward pass."""
     import torch
 
-    from attentrack.saliency import saliency
     from attentrack.saliency.models import ARCHITECTURES
 
     prev = torch.get_num_threads()
@@ -241,24 +244,8 @@ def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     try:
         torch.manual_seed(0)
         x = torch.randn(1, 3, size, size)
-        for arch in archs:
-            model = ARCHITECTURES[arch]().eval()
-
-            def to_input():
-                xi = x.clone().requires_grad_(True)
-                torch.autograd.grad(model(xi)[0, 0], xi)
-
-            def with_weights():
-                xi = x.clone().requires_grad_(True)
-                model(xi)[0, 0].backward()
-                model.zero_grad(set_to_none=True)
-
-            fns = {"fwd+bwd (input)": to_input, "fwd+bwd (weights)": with_weights}
-            fns.update({m: (lambda m=m: saliency(model, x, 0, method=m)) for m in methods})
-            times = _interleaved_times(fns, repeats)
-            base = times["fwd+bwd (input)"]
-            rows += [{"arch": arch, "method": k, "ms": t * 1000, "ratio": t / base} for k, t in times.items()]
-            del model
+        for arch in archs:  # each network is freed before the next one is built
+            rows += _network_rows(arch, ARCHITECTURES[arch]().eval(), x, methods, repeats)
     finally:
         torch.set_num_threads(prev)
     if as_json:
@@ -269,6 +256,30 @@ def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     click.echo(head + "\n" + "-" * len(head))
     for r in rows:
         click.echo(f"{r['arch']:<10} {r['method']:<17} {r['ms']:>9.1f} {r['ratio']:>18.2f}")
+
+
+def _network_rows(arch: str, model, x, methods, repeats: int) -> list[dict]:
+    """One row per timed function for ``model`` on the ``(1, 3, H, W)`` input ``x``: the plain
+    forward+backward passes and each saliency method, in milliseconds and relative to the pass to
+    the input."""
+    import torch
+
+    from attentrack.saliency import saliency
+
+    def to_input():
+        xi = x.clone().requires_grad_(True)
+        torch.autograd.grad(model(xi)[0, 0], xi)
+
+    def with_weights():
+        xi = x.clone().requires_grad_(True)
+        model(xi)[0, 0].backward()
+        model.zero_grad(set_to_none=True)
+
+    fns = {"fwd+bwd (input)": to_input, "fwd+bwd (weights)": with_weights}
+    fns.update({m: (lambda m=m: saliency(model, x, 0, method=m)) for m in methods})
+    times = _interleaved_times(fns, repeats)
+    base = times["fwd+bwd (input)"]
+    return [{"arch": arch, "method": k, "ms": t * 1000, "ratio": t / base} for k, t in times.items()]
 
 
 def _interleaved_times(fns: dict, repeats: int) -> dict[str, float]:

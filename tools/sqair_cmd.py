@@ -126,6 +126,7 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
                         init_weights, val_sequences, validate_every, validate_digits, augment, overlap,
                         no_progress):
+    """``attentrack train sqair``: train SQAIR on Moving MNIST."""
     from attentrack.datasets.moving_mnist import DigitAugment, load_digits
     from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from attentrack.tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
@@ -198,6 +199,7 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
                    "reports frame by frame, with the same --particles (1: posterior means).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_sqair_command(weights, data, sequences, n_frames, particles, seed, threads, digit_set, online, as_json):
+    """``attentrack eval sqair``: counting and tracking scores of SQAIR on held-out Moving MNIST."""
     import torch
 
     from attentrack.datasets.moving_mnist import load_digits
@@ -285,6 +287,7 @@ def _find_video(seq: Path) -> Path:
 @click.option("--no-progress", is_flag=True, help="No progress bars.")
 def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, baseline_params, zoom_out, as_json,
                       no_progress):
+    """``attentrack eval sqair-cctv``: SQAIR fitted without labels to static-camera sequences, scored."""
     import torch
 
     from attentrack.datasets.mot import read_mot, write_mot
@@ -365,6 +368,7 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
               help="Samples the tracker follows (-p particles; 1: posterior means); repeat for one row each.")
 @click.option("--json", "as_json", is_flag=True)
 def bench_sqair_command(clip, weights, min_frames, threads, particles, as_json):
+    """``attentrack bench sqair``: frames/s of SQAIR inference on a CCTV clip."""
     import numpy as np
     import torch
 

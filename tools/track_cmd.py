@@ -95,12 +95,13 @@ class _TrackCommand(click.Command):
 def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
                   write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit,
                   detections, det_threshold, runner_params):
+    """``track`` / ``attentrack track``: track objects through a video, image folder, camera or stream."""
     from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
     from attentrack.tracker.detections import DetectionFile, find_detections
-    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.registry import TRACKERS
+    from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, OtbSink, ShowSink, VideoSink, default_video_format
     from attentrack.tracker.sources import open_source
 

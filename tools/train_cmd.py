@@ -22,7 +22,7 @@ from attentrack.tracker.registry import BACKBONES, GLIMPSE_READERS
     "sqair": "attentrack.tools.sqair_cmd:train_sqair_command",
 }, help="Train models.\n\nExample:\n\n\b\n  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart")
 def train_group():
-    pass
+    """``attentrack train``: the training commands."""
 
 
 @train_group.command(
@@ -37,10 +37,12 @@ def train_group():
         "  attentrack train hart --data ../shared/data/mot15/TUD-Stadtmitte --out runs/hart --steps 3000"
     ),
 )
-@click.option("--data", "data", multiple=True, type=click.Path(), help="Sequence folder (or folder of sequences) with ground truth; repeatable.")
+@click.option("--data", "data", multiple=True, type=click.Path(),
+              help="Sequence folder (or folder of sequences) with ground truth; repeatable.")
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--assets", default="", show_default=False,
-              help="Folder with faces/, digits/, video/, kitti/ for synthetic sequences (default: the data folder; 'none' turns them off).")
+              help="Folder with faces/, digits/, video/, kitti/ for synthetic sequences "
+                   "(default: the data folder; 'none' turns them off).")
 @click.option("--steps", default=3000, show_default=True, type=click.IntRange(min=1))
 @click.option("--tokens", default=160, show_default=True, type=click.IntRange(min=2), help="Frames per batch.")
 @click.option("--min-length", default=5, show_default=True, type=click.IntRange(min=2))
@@ -49,8 +51,10 @@ def train_group():
 @click.option("--lr", default=1e-3, show_default=True, type=float)
 @click.option("--optimizer", type=click.Choice(["adam", "rmsprop"]), default="adam", show_default=True)
 @click.option("--pretrain-fraction", default=0.3, show_default=True, type=float, help="Share of steps that are synthetic-heavy.")
-@click.option("--real-fraction", default=0.5, show_default=True, type=float, help="Share of real sequences after the synthetic phase.")
-@click.option("--val-split", default=0.15, show_default=True, type=float, help="Share of boxes (whole tracks) kept for validation.")
+@click.option("--real-fraction", default=0.5, show_default=True, type=float,
+              help="Share of real sequences after the synthetic phase.")
+@click.option("--val-split", default=0.15, show_default=True, type=float,
+              help="Share of boxes (whole tracks) kept for validation.")
 @click.option("--val-every", default=250, show_default=True, type=click.IntRange(min=0))
 @click.option("--checkpoint-every", default=250, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -72,6 +76,7 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
                  pretrain_fraction, real_fraction, val_split, val_every, checkpoint_every, seed, threads,
                  workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights, sets,
                  no_progress):
+    """``attentrack train hart``: train HART on real and synthetic sequences."""
     from attentrack.tracker.base import coerce_option
     from attentrack.tracker.hart.model import HARTConfig
     from attentrack.tracker.hart.train import TrainOptions, train

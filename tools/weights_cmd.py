@@ -13,7 +13,7 @@ import click
     "  attentrack weights info tracker/weights/hart.pt\n"
     "  attentrack weights upgrade old_hart.pt hart.pt"))
 def weights_group():
-    pass
+    """``attentrack weights``: inspect and convert weights files."""
 
 
 def _plain(value):
@@ -36,6 +36,7 @@ def _plain(value):
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def info_command(path, as_json):
+    """``attentrack weights info``: a weights file's model id, config, metadata and tensor count."""
     from attentrack.tracker.weights_file import load_weights
 
     weights = load_weights(path)
@@ -57,6 +58,7 @@ def info_command(path, as_json):
 @click.argument("old", type=click.Path(dir_okay=False))
 @click.argument("new", type=click.Path(dir_okay=False))
 def upgrade_command(old, new):
+    """``attentrack weights upgrade``: rewrite an older weights file in the current format."""
     from attentrack.tracker.weights_upgrade import upgrade_file
 
     model_id = upgrade_file(old, new)

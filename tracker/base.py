@@ -118,6 +118,7 @@ class SingleObjectTracker(Tracker):
         """Advance one object's state to ``frame``; return its ``(4,)`` box and score."""
 
     def start(self, frame, boxes):
+        """Start one state per box with :meth:`init_one`; returns the new ids in the order of ``boxes``."""
         boxes = as_boxes(boxes)
         ids = self.new_ids(len(boxes))
         for tid, box in zip(ids, boxes):
@@ -125,6 +126,7 @@ class SingleObjectTracker(Tracker):
         return ids
 
     def update(self, frame):
+        """Advance each object's state with :meth:`update_one`; one track per object."""
         tracks = []
         for tid, state in self._states.items():
             box, score = self.update_one(state, frame)
@@ -132,10 +134,12 @@ class SingleObjectTracker(Tracker):
         return tracks
 
     def remove(self, track_ids):
+        """Drop the states of ``track_ids`` (unknown ids are ignored)."""
         for tid in track_ids:
             self._states.pop(int(tid), None)
 
     def reanchor(self, frame, track_ids, boxes):
+        """Start the live tracks among ``track_ids`` again at ``boxes`` with :meth:`init_one`."""
         for tid, box in zip(track_ids, as_boxes(boxes)):
             if int(tid) in self._states:
                 self._states[int(tid)] = self.init_one(frame, box.copy())
@@ -143,6 +147,7 @@ class SingleObjectTracker(Tracker):
 
     @property
     def track_ids(self):
+        """Ids of the objects with a state."""
         return list(self._states)
 
 

@@ -8,9 +8,8 @@ and size.
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import re
+from typing import Sequence
 
 import numpy as np
 
@@ -142,7 +141,8 @@ def check_boxes_in_frame(boxes, width: int, height: int, min_overlap: float = 0.
 
     Args:
         boxes: ``(N, 4)`` ``x, y, w, h`` in pixels.
-        width, height: frame size in pixels.
+        width: frame width in pixels.
+        height: frame height in pixels.
         min_overlap: least fraction of each box's area that must lie inside the frame.
     """
     b = as_boxes(boxes)

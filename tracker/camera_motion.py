@@ -69,8 +69,8 @@ def pair_motion(previous: np.ndarray, current: np.ndarray) -> PairMotion | None:
     """Track up to 200 corners of ``previous`` into ``current``.
 
     Args:
-        previous, current: consecutive frames of one video, ``(H, W, 3)`` BGR or ``(H, W)``
-            grey uint8, of the same size.
+        previous: a frame of a video, ``(H, W, 3)`` BGR or ``(H, W)`` grey uint8.
+        current: the next frame, of the same size and kind.
 
     Returns:
         the corners' motion, or None when no corner was found or followed (a blank frame).
@@ -117,6 +117,7 @@ class CameraMotionCheck:
 
     @property
     def decided(self) -> bool:
+        """Whether the check has decided (``moving`` is set)."""
         return self.moving is not None
 
     @property

@@ -58,7 +58,8 @@ class DetectionFile:
                     raise InputError(f"{where}: non-finite value in {text[:60]!r}")
                 frame = values[0]
                 if frame < 1 or frame != int(frame):
-                    raise InputError(f"{where}: the frame must be an integer >= 1 (MOTChallenge frames are 1-based), got {parts[0]}")
+                    raise InputError(f"{where}: the frame must be an integer >= 1 (MOTChallenge frames are 1-based), "
+                                     f"got {parts[0]}")
                 if values[4] <= 0 or values[5] <= 0:
                     raise InputError(f"{where}: a detection box needs a positive width and height")
                 if score_threshold is not None and values[6] < score_threshold:
@@ -75,8 +76,8 @@ class DetectionFile:
         self.frames, self.boxes, self.scores, self._lines = (self.frames[order], self.boxes[order],
                                                              self.scores[order], self._lines[order])
         if not len(self.frames):
-            warnings.warn(f"{self.path}: no detections{' above the score threshold' if score_threshold is not None else ''}; nothing will be tracked",
-                          stacklevel=2)
+            above = " above the score threshold" if score_threshold is not None else ""
+            warnings.warn(f"{self.path}: no detections{above}; nothing will be tracked", stacklevel=2)
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -89,7 +90,8 @@ class DetectionFile:
         past = np.flatnonzero(self.frames > frame_count)
         if len(past):
             k = past[np.argmin(self._lines[past])]
-            raise InputError(f"{self.path}:{self._lines[k]}: frame {self.frames[k]} is past the video's last frame ({frame_count})")
+            raise InputError(f"{self.path}:{self._lines[k]}: frame {self.frames[k]} is past the video's last frame "
+                             f"({frame_count})")
 
     def at(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Frame ``index``'s (0-based, as the sources count) ``(N, 4)`` boxes and ``(N,)`` scores."""

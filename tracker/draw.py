@@ -72,7 +72,8 @@ def draw_label(frame: np.ndarray, text: str, x: int, y: int, colour, scale: floa
     Args:
         frame: ``(H, W, 3)`` uint8 BGR image, drawn on.
         text: the label.
-        x, y: pixels.
+        x: the label's left edge in pixels.
+        y: the label's bottom edge in pixels.
         colour: BGR background; the text is black or white, whichever reads better on it.
         scale: OpenCV font scale (0.5: about 12 px tall).
     """

@@ -16,8 +16,8 @@ import numpy as np
 from attentrack.tracker.base import Track, Tracker
 from attentrack.tracker.boxes import as_boxes, check_boxes_in_frame
 from attentrack.tracker.camera_motion import CameraMotionCheck
-from attentrack.tracker.errors import InputError
 from attentrack.tracker.detections import DetectionFile
+from attentrack.tracker.errors import InputError
 from attentrack.tracker.runner import MultiObjectTracker
 from attentrack.tracker.sinks import Sink
 from attentrack.tracker.sources import FrameSource, prefetch
@@ -47,6 +47,7 @@ class RunSummary:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
+        """The summary as a JSON-ready dict (times rounded, paths as text)."""
         return {
             "source": self.source,
             "frames": self.frames,

@@ -201,6 +201,8 @@ class MOG2Proposer(Proposer):
         return None if size is None else (size[0] / self.scale, size[1] / self.scale)
 
     def propose(self, frame):
+        """Foreground regions of ``frame`` as ``x, y, w, h`` pixel boxes scored by their fill ratio
+        (none during the warm-up)."""
         mask = self.foreground(frame)
         self._seen += 1
         if self._seen <= self.warmup:

@@ -63,6 +63,7 @@ class MotTxtSink(_TextSink):
     """MOTChallenge results: ``frame,id,x,y,w,h,score,-1,-1,-1`` with 1-based frames."""
 
     def write(self, frame_index, frame, tracks):
+        """Write one MOTChallenge row per track (frames 1-based)."""
         self._fh.writelines(format_mot_row(frame_index + 1, t.track_id, t.box, t.score) for t in tracks)
 
 
@@ -70,6 +71,7 @@ class JsonlSink(_TextSink):
     """One JSON object per frame: ``{"frame": 1-based, "tracks": [{"id", "box", "score"}]}``."""
 
     def write(self, frame_index, frame, tracks):
+        """Write the frame's tracks as one JSON line."""
         self._fh.write(json.dumps({"frame": frame_index + 1, "tracks": [t.to_dict() for t in tracks]}) + "\n")
 
 
@@ -84,6 +86,7 @@ class OtbSink(_TextSink):
         self._track_id: int | None = None
 
     def write(self, frame_index, frame, tracks):
+        """Write the followed object's box (``0,0,0,0`` in a frame where it has none)."""
         if self._track_id is None and tracks:
             self._track_id = min(t.track_id for t in tracks)
         box = next((t.box for t in tracks if t.track_id == self._track_id), None)
@@ -197,14 +200,17 @@ class VideoSink(Sink):
         self._trails = Trails(trail) if trail > 1 else None
 
     def write(self, frame_index, frame, tracks):
+        """Draw the tracks (and trails) on ``frame`` and add it to the video."""
         if self._trails is not None:
             self._trails.update(tracks)
         self._video.write(draw_tracks(frame, tracks, frame_index, self._trails))
 
     def close(self):
+        """Finish the video; returns its path."""
         return [self._video.close()]
 
     def abort(self):
+        """Delete the partial video."""
         self._video.abort()
 
 
@@ -228,6 +234,7 @@ class ShowSink(Sink):
         self._trails = Trails(trail) if trail > 1 else None
 
     def write(self, frame_index, frame, tracks):
+        """Show ``frame`` with its tracks; q or Esc raises :class:`KeyboardInterrupt`, as Ctrl-C does."""
         if self._trails is not None:
             self._trails.update(tracks)
         cv2.imshow(self.title, draw_tracks(frame, tracks, frame_index, self._trails))
@@ -235,10 +242,12 @@ class ShowSink(Sink):
             raise KeyboardInterrupt
 
     def close(self):
+        """Close the window; nothing is written."""
         cv2.destroyWindow(self.title)
         return []
 
     def abort(self):
+        """Close the window if it is still open."""
         with contextlib.suppress(cv2.error):
             cv2.destroyWindow(self.title)
 
@@ -263,6 +272,7 @@ class CropSink(Sink):
         self.every = max(1, int(every))
 
     def write(self, frame_index, frame, tracks):
+        """Save every ``every``-th frame's tracks as JPEG crops, one folder per track."""
         if frame_index % self.every:
             return
         H, W = frame.shape[:2]
@@ -276,10 +286,12 @@ class CropSink(Sink):
             cv2.imwrite(str(d / f"{frame_index + 1:06d}.jpg"), frame[y0:y1, x0:x1])
 
     def close(self):
+        """Move the crops into place; returns the folder."""
         if self.folder.exists():
             shutil.rmtree(self.folder)
         os.replace(self._tmp, self.folder)
         return [self.folder]
 
     def abort(self):
+        """Delete the crops written so far."""
         shutil.rmtree(self._tmp, ignore_errors=True)

@@ -21,7 +21,8 @@ import numpy as np
 
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.frame_source import FrameSource
-from attentrack.tracker.synthetic import PREFIX as SYNTHETIC_PREFIX, SyntheticSource
+from attentrack.tracker.synthetic import PREFIX as SYNTHETIC_PREFIX
+from attentrack.tracker.synthetic import SyntheticSource
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".webm", ".wmv", ".ts")

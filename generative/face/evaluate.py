@@ -59,6 +59,7 @@ class LocalisationResult:
     setup: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict: scene count, one entry per method, the set-up."""
         return {"scenes": self.scenes, "methods": [asdict(m) for m in self.methods], "setup": self.setup}
 
 

@@ -84,6 +84,7 @@ def prepare_images(images: np.ndarray, side: np.ndarray, size: int = 24) -> torc
     Args:
         images: ``(N, H, W)`` float32 in [0, 1].
         side: ``(N,)`` expected face side in pixels.
+        size: side of the glimpse in pixels.
 
     Returns:
         ``(N, 1, H, W)`` float32 tensor.

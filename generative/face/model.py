@@ -72,12 +72,14 @@ class FaceConfig:
     theta_prior: float = 0.35
 
     def to_dict(self) -> dict:
+        """The settings as a JSON-ready dict (the weights file's ``config``)."""
         d = asdict(self)
         d["proposer_width"] = list(self.proposer_width)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "FaceConfig":
+        """Settings from :meth:`to_dict`'s output; an unknown key is an :class:`InputError`."""
         d = dict(d)
         if "proposer_width" in d:
             d["proposer_width"] = tuple(int(v) for v in d["proposer_width"])
@@ -242,6 +244,7 @@ class Proposer(nn.Module):
         self.head(self.features(torch.zeros(1, 1, h, w)))  # materialise the lazy layer
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """``(B, 4)`` similarity-transform parameters ``u`` of the face in ``(B, 1, H, W)`` grey ``image``."""
         return self.head(self.features(image))
 
 
@@ -327,10 +330,12 @@ class FaceModel:
 
     @classmethod
     def create(cls, config: FaceConfig | None = None) -> "FaceModel":
+        """A freshly initialised model of ``config`` (the defaults when ``None``)."""
         config = config or FaceConfig()
         return cls(config, FaceVAE(config), Proposer(config), BackgroundModel(config.size))
 
     def eval(self) -> "FaceModel":
+        """Put the VAE and the proposer in evaluation mode; returns ``self``."""
         self.vae.eval()
         self.proposer.eval()
         return self

@@ -104,6 +104,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         self._frame_count = 0
 
     def init_one(self, frame, box):
+        """The state of a face in ``box`` (``x, y, w, h`` pixels): its similarity transform ``u``."""
         grey(frame)  # validates the frame
         if box[2] <= 0 or box[3] <= 0:
             raise InputError("face box must have a positive width and height")
@@ -143,6 +144,8 @@ class FaceAttentionTracker(SingleObjectTracker):
         return self._search(img, u, anchored=False)
 
     def update_one(self, state: FaceState, frame):
+        """Search for the face near its last transform, re-detecting over the whole frame after
+        a run of low scores; returns its ``x, y, w, h`` box in pixels and its score."""
         img = grey(frame)
         loc, u = self._search(img, state.u)
         score = float(loc.score()[0])
@@ -165,6 +168,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         return (np.clip((mean - lo) / max(hi - lo, 1e-6), 0, 1) * 255).astype(np.uint8)
 
     def update(self, frame):
+        """Advance every face to ``frame``; each track also carries its glimpse box and the reconstructed face."""
         tracks = []
         for tid, state in self._states.items():
             box, score = self.update_one(state, frame)

@@ -223,6 +223,7 @@ class FaceTask(TrainingTask):
         return {"elbo": round(elbo, 2), "proposer_iou": round(iou, 4)}
 
     def metadata(self) -> dict[str, Any]:
+        """The held-out people and the step counts, for the weights file."""
         opts = self.opts
         return {"held_out_people": opts.held_out, "vae_steps": opts.vae_steps, "proposer_steps": opts.proposer_steps}
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from attentrack.tracker.batch import BatchOptions, LocalBackend, RayBackend, create_backend
-from attentrack.tracker.registry import BACKENDS
 from attentrack.tracker.batch.backends import describe_exit
 from attentrack.tracker.errors import InputError
+from attentrack.tracker.registry import BACKENDS
 
 
 class _FakeRay:

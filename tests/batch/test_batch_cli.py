@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 
-
 def _cases(tmp_path, clips):
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("source,init\nin/a.avi,\"1,2\"\n")

@@ -9,6 +9,7 @@ from attentrack.datasets.kitti import KittiLabels, read_kitti, write_kitti
 from attentrack.datasets.mot import MotRows
 from attentrack.tracker.errors import InputError
 
+# verbatim KITTI label rows, so E501 is waived for the string
 LABELS = """\
 0 -1 DontCare -1 -1 -10.000000 219.310000 188.490000 245.500000 218.560000 -1000.000000 -1000.000000 -1000.000000 -10.000000 -1.000000 -1.000000 -1.000000
 0 0 Van 0 0 -1.793451 296.744956 161.752147 455.226042 292.372804 2.000000 1.823255 4.433886 -4.552284 1.858523 13.410495 -2.115488
@@ -16,7 +17,7 @@ LABELS = """\
 1 0 Van 0 1 -1.8 300.0 160.0 460.0 290.0 2.0 1.8 4.4 -4.5 1.8 13.0 -2.1
 2 0 Van 1 2 -1.8 310.0 165.0 470.0 295.0 2.0 1.8 4.4 -4.5 1.8 12.5 -2.1
 2 2 Car 0 0 0.1 10.0 20.0 50.0 60.0 1.5 1.6 3.9 5.0 1.7 30.0 0.2
-"""
+"""  # noqa: E501
 
 
 @pytest.fixture

@@ -12,7 +12,13 @@ import pytest
 
 from attentrack.tracker import atomic
 from attentrack.tracker.atomic import (
-    AtomicPath, check_output_name, is_stale, make_folder, node_name, partial_owner, partial_path,
+    AtomicPath,
+    check_output_name,
+    is_stale,
+    make_folder,
+    node_name,
+    partial_owner,
+    partial_path,
     remove_stale_partials,
 )
 from attentrack.tracker.errors import InputError

@@ -3,8 +3,20 @@
 import numpy as np
 import pytest
 
-from attentrack.tracker.boxes import (as_boxes, centre_distance, check_boxes_in_frame, clip_to_frame, cxcywh_to_xywh,
-                           format_box, iou, iou_matrix, parse_box, xywh_to_cxcywh, xywh_to_xyxy, xyxy_to_xywh)
+from attentrack.tracker.boxes import (
+    as_boxes,
+    centre_distance,
+    check_boxes_in_frame,
+    clip_to_frame,
+    cxcywh_to_xywh,
+    format_box,
+    iou,
+    iou_matrix,
+    parse_box,
+    xywh_to_cxcywh,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
 from attentrack.tracker.errors import InputError
 
 

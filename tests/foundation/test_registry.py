@@ -152,6 +152,14 @@ def test_bad_p_options_are_one_line_errors():
     assert "\n" not in str(err.value)
 
 
+def test_every_option_of_a_tracker_or_proposal_source_has_help():
+    """The help of ``-p NAME=VALUE`` is the class's Google ``Args:`` entry, one name per line (an
+    entry ``a, b: ...`` documents neither); ruff's D417 checks only an ``__init__``'s own docstring."""
+    missing = [f"{reg.kind} {name}: {p.name}" for reg in (TRACKERS, PROPOSERS) for name in reg.names()
+               for p in reg.params(name) if not p.help]
+    assert not missing, "options without help: " + ", ".join(missing)
+
+
 def test_bad_p_option_on_the_command_line(tmp_path, run_cli):
 
     for value, needle in (("speed", "NAME=VALUE"), ("nope=1", "has no option")):

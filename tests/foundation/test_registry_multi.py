@@ -5,9 +5,9 @@ import pytest
 
 from attentrack.tracker.base import SingleObjectTracker, Tracker, available_trackers, create_tracker, tracker_params
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.runner import multi_object_tracker
 from attentrack.tracker.proposals import create_proposer
 from attentrack.tracker.registry import PROPOSERS, TRACKERS
+from attentrack.tracker.runner import multi_object_tracker
 
 
 def test_builtin_trackers_registered():

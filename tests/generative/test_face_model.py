@@ -9,8 +9,15 @@ import pytest
 import torch
 
 from attentrack.datasets.orl import load_orl, split_people
-from attentrack.generative.face.model import (SHIPPED_WEIGHTS, BackgroundModel, FaceConfig, FaceVAE, load_face_model,
-                                   log_joint, vae_elbo)
+from attentrack.generative.face.model import (
+    SHIPPED_WEIGHTS,
+    BackgroundModel,
+    FaceConfig,
+    FaceVAE,
+    load_face_model,
+    log_joint,
+    vae_elbo,
+)
 from attentrack.generative.face.train import ORL_CANONICAL_U, orl_glimpses, vae_batch
 from attentrack.generative.face.transform import normalise, read_glimpse
 from attentrack.tracker.errors import InputError

@@ -8,8 +8,15 @@ import math
 import numpy as np
 import torch
 
-from attentrack.generative.face.transform import (box_to_u, inverse_similarity, normalise, paste_face, read_glimpse,
-                                       similarity_matrix, u_to_box)
+from attentrack.generative.face.transform import (
+    box_to_u,
+    inverse_similarity,
+    normalise,
+    paste_face,
+    read_glimpse,
+    similarity_matrix,
+    u_to_box,
+)
 
 
 def test_identity_transform_returns_the_image():

@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 
 from attentrack.datasets.mnist_captions import (
-    CANVAS, HELD_OUT_PAIRS, HELD_OUT_SINGLE, VOCAB, CaptionedDigits, Composition, cell_slice, compositions,
-    encode_captions, render, tokenize,
+    CANVAS,
+    HELD_OUT_PAIRS,
+    HELD_OUT_SINGLE,
+    VOCAB,
+    CaptionedDigits,
+    Composition,
+    cell_slice,
+    compositions,
+    encode_captions,
+    render,
+    tokenize,
 )
 from attentrack.tracker.errors import InputError
 

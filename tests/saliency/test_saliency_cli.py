@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 
-
 @pytest.fixture
 def clip(tmp_path, moving_square_frames, write_video):
     path = tmp_path / "clip.avi"

@@ -81,7 +81,7 @@ def test_contrastive_eb_suppresses_the_other_digit(data_dir):
 
     fractions = {"eb": [], "ceb": []}
     for it in items:
-        a, b = int(it.labels[0]), int(it.labels[1])
+        a = int(it.labels[0])
         x = model.prepare(it.image)
         for m in fractions:
             heat = saliency(model, x, a, method=m).resized(it.image.shape)[0]

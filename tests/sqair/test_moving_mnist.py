@@ -67,7 +67,8 @@ def test_overlap_starts_the_second_digit_on_the_first_and_zero_keeps_the_origina
     gap_off = np.abs(plain.positions[:, 0, 0] - plain.positions[:, 0, 1])
     assert gap_on.max() <= 4.0 + 0.5 and gap_off.max() > 10  # rounded to whole pixels
     assert not np.allclose(on.positions[:, 1:], on.positions[:, :1])  # they then move apart
-    half = MovingMnist(train_digits, overlap=0.5, overlap_offset=4.0).sample(np.random.default_rng(4), 400, n_digits=np.full(400, 2))
+    half = MovingMnist(train_digits, overlap=0.5, overlap_offset=4.0).sample(np.random.default_rng(4), 400,
+                                                                             n_digits=np.full(400, 2))
     share = (np.abs(half.positions[:, 0, 0] - half.positions[:, 0, 1]).max(-1) <= 4.5).mean()
     assert 0.4 < share < 0.65  # half on top, plus the independent starts that land close by chance
     for bad in ({"overlap": 1.5}, {"overlap": -0.1}, {"overlap_offset": -1.0}):

@@ -7,9 +7,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import torch
-
 import pytest
+import torch
 
 from attentrack.datasets.wide_view import surround_from_samples, wide_view_frame
 from attentrack.tracker.sqair.cctv.blobs import blob_frames, blob_shape_prior, foreground_blobs

@@ -1,5 +1,6 @@
 """The shipped Moving MNIST weights: load safely, count better than chance on test digits,
-and track a Moving MNIST video through ``track --model sqair -p mode=intensity``."""
+track a Moving MNIST video through ``track --model sqair -p mode=intensity``, and report the
+identities it follows."""
 
 from __future__ import annotations
 
@@ -59,3 +60,22 @@ def test_track_a_moving_mnist_video(tmp_path, data_dir, run_cli):
     rows = [ln.split(",") for ln in (tmp_path / "o" / "mm.txt").read_text().splitlines()]
     assert rows, "no objects found in a video with one digit"
     assert all(0 <= float(r[2]) < 50 and 0 <= float(r[3]) < 50 for r in rows)
+
+
+@pytest.mark.parametrize("particles", [1, 2])
+def test_track_ids_are_the_reported_particles_objects(particles, one_thread):
+    from attentrack.tracker.base import create_tracker
+
+    tracker = create_tracker("sqair", {"mode": "intensity", "particles": str(particles)})
+    assert tracker.track_ids == []
+    frame = np.zeros((64, 64, 3), np.uint8)
+    frame[8:28, 10:24] = 255
+    frame[38:58, 36:50] = 255
+    tracker.start(frame, np.zeros((0, 4)))
+    for _ in range(3):
+        reported = {t.track_id for t in tracker.update(frame)}
+    ids = tracker.track_ids
+    assert reported and reported <= set(ids)
+    assert all(isinstance(i, int) and i > 0 for i in ids) and len(set(ids)) == len(ids)
+    tracker.reset()
+    assert tracker.track_ids == []

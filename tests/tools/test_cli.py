@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 import pytest
 
 from attentrack.tools.cli import cli, track_main
@@ -177,10 +176,13 @@ def _bad_cases(tmp_path, clip):
         "box outside frame": (["track", clip, "-m", "static", "--init", "900,900,10,10", "-o", out], "frame"),
         "unknown model": (["track", clip, "-m", "nope", "--init", "1,1,5,5", "-o", out], "unknown model"),
         "bad model option": (["track", clip, "-m", "static", "-p", "speed=3", "--init", "1,1,5,5", "-o", out], "option"),
-        "weights for a model without": (["track", clip, "-m", "static", "--weights", good, "--init", "1,1,5,5", "-o", out], "weights"),
-        "missing weights": (["track", clip, "-m", "hart", "--weights", tmp_path / "w.pt", "--init", "1,1,5,5", "-o", out], "not found"),
+        "weights for a model without": (["track", clip, "-m", "static", "--weights", good, "--init", "1,1,5,5", "-o", out],
+                                        "weights"),
+        "missing weights": (["track", clip, "-m", "hart", "--weights", tmp_path / "w.pt", "--init", "1,1,5,5", "-o", out],
+                            "not found"),
         "corrupt weights": (["track", clip, "-m", "hart", "--weights", good, "--init", "1,1,5,5", "-o", out], "weights"),
-        "weights of another model": (["track", clip, "-m", "hart", "--weights", REPO / "tracker" / "weights" / "sqair_moving_mnist.pt",
+        "weights of another model": (["track", clip, "-m", "hart",
+                                      "--weights", REPO / "tracker" / "weights" / "sqair_moving_mnist.pt",
                                       "--init", "1,1,5,5", "-o", out], "holds SQAIR weights (sqair), not hart"),
         "weights with NaN": (["track", clip, "-m", "hart", "--weights", tmp_path / "nan.pt", "--init", "1,1,5,5", "-o", out],
                              "nan.pt: tensor fc.weight holds NaN values"),
@@ -197,7 +199,8 @@ def _bad_cases(tmp_path, clip):
 
 BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-number box", "negative box",
              "box outside frame", "unknown model", "bad model option", "weights for a model without",
-             "missing weights", "corrupt weights", "weights of another model", "weights with NaN", "malformed gt", "missing gt", "unknown option",
+             "missing weights", "corrupt weights", "weights of another model", "weights with NaN", "malformed gt", "missing gt",
+             "unknown option",
              "camera-motion of an empty video",
              "corrupt face weights", "no faces folder", "bad --set flag"]
 

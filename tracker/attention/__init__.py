@@ -374,7 +374,8 @@ def gather_crops(images: torch.Tensor, index: torch.Tensor, top_left: torch.Tens
         index: ``(n,)`` int, the image of each crop.
         top_left: ``(n, 2)`` int, ``x, y`` pixel index of each crop's first pixel (may lie
             outside the image).
-        width, height: crop size in pixels.
+        width: crop width in pixels.
+        height: crop height in pixels.
 
     Returns:
         ``(n, height, width, C)``, same dtype and device as ``images``: pixel ``(r, c)`` of

@@ -99,7 +99,9 @@ def filterbank_support(centre: torch.Tensor, stride: torch.Tensor, sigma: torch.
     """The pixel range holding (nearly) all the weight of a filterbank.
 
     Args:
-        centre, stride, sigma: ``(B,)`` as for :func:`gaussian_filterbank`.
+        centre: ``(B,)`` as for :func:`gaussian_filterbank`.
+        stride: ``(B,)`` as for :func:`gaussian_filterbank`.
+        sigma: ``(B,)`` as for :func:`gaussian_filterbank`.
         n: number of filters.
         pixel_offset: as for :func:`gaussian_filterbank`.
 
@@ -138,7 +140,8 @@ def write_with_filterbanks(patch: torch.Tensor, fy: torch.Tensor, fx: torch.Tens
 
     Args:
         patch: ``(B, C, Ny, Nx)``.
-        fy: ``(B, Ny, H)``; fx: ``(B, Nx, W)``.
+        fy: ``(B, Ny, H)``.
+        fx: ``(B, Nx, W)``.
 
     Returns:
         ``(B, C, H, W)``: ``Fy.T @ patch @ Fx`` per channel.
@@ -169,9 +172,11 @@ class GaussianGlimpse(GlimpseReader):
         return stride_to_sigma(stride)
 
     def margin(self, stride):
+        """Extra pixels on each side of the window: ``SUPPORT_SIGMAS`` filter standard deviations plus one."""
         return SUPPORT_SIGMAS * self._sigma(stride) + 1.0
 
     def read_crop(self, crop, origin, window):
+        """Read glimpses from crops with separable Gaussian filterbanks, normalised per filter."""
         n, hc, wc, _ = crop.shape
         stride = window[:, 2:4] / self.size
         sigma = self._sigma(stride)

@@ -51,9 +51,11 @@ class SpatialTransformerGlimpse(GlimpseReader):
     reader_id = "stn"
 
     def margin(self, stride):
+        """Two pixels on each side, for the bilinear interpolation at the window's edge."""
         return np.full_like(stride, 2.0)
 
     def read_crop(self, crop, origin, window):
+        """Read glimpses from crops by bilinear sampling, repeating the border pixels."""
         n, hc, wc, c = crop.shape
         theta = window_theta(window, origin, (wc, hc))
         grid = F.affine_grid(theta, [n, c, self.size, self.size], align_corners=False)

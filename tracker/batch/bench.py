@@ -49,9 +49,11 @@ class ThroughputRow:
 
     @property
     def fps(self) -> float:
+        """Frames per second of wall time (0 when nothing was timed)."""
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
+        """The row as a JSON-ready dict, with the frame rate."""
         return {**asdict(self), "fps": round(self.fps, 2), "seconds": round(self.seconds, 3)}
 
 
@@ -93,7 +95,9 @@ def add_efficiency(rows: list[ThroughputRow]) -> None:
 
 
 def format_throughput(rows: list[ThroughputRow]) -> str:
-    head = f"{'clips':<14} {'backend':<7} {'workers':>7} {'videos':>6} {'frames':>7} {'seconds':>8} {'frames/s':>9} {'efficiency':>10}"
+    """The rows as a plain-text table."""
+    head = (f"{'clips':<14} {'backend':<7} {'workers':>7} {'videos':>6} {'frames':>7} {'seconds':>8} {'frames/s':>9} "
+            f"{'efficiency':>10}")
     lines = [head, "-" * len(head)]
     for r in rows:
         eff = "-" if r.efficiency is None else f"{r.efficiency:.2f}"

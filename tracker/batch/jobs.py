@@ -54,6 +54,7 @@ class VideoJob:
     gt: str | None = None
 
     def to_dict(self) -> dict:
+        """The job as a JSON-ready dict (boxes as lists)."""
         return {"name": self.name, "source": self.source, "init": [list(b) for b in self.init], "gt": self.gt}
 
 
@@ -145,6 +146,7 @@ class JobResult:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
     def to_dict(self) -> dict:
+        """The result as a JSON-ready dict (times rounded)."""
         d = asdict(self)
         d["seconds"] = round(self.seconds, 3)
         d["fps"] = round(self.fps, 2)
@@ -152,6 +154,7 @@ class JobResult:
 
     @classmethod
     def from_dict(cls, data: dict) -> "JobResult":
+        """A result from :meth:`to_dict`'s output; keys of other versions are ignored."""
         keys = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in keys})
 
@@ -226,6 +229,8 @@ def job_key(job: VideoJob, options: BatchOptions, weights_hash: str | None = Non
     ``max_frames``. Two runs with the same key write the same files.
 
     Args:
+        job: the video, its initial boxes and ground truth.
+        options: the batch's model, options, proposer, formats and frame limit.
         weights_hash: :func:`_weights_identity` computed once per batch (computed here when
             ``None``).
     """
@@ -327,9 +332,9 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     """:func:`run_job`'s tracking into ``out`` (which exists, its stale partial files and
     completion record removed): the outputs written, the record not yet."""
     from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.detections import DetectionFile, find_detections
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
-    from attentrack.tracker.detections import DetectionFile, find_detections
     from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.sinks import JsonlSink, MotTxtSink, VideoSink
     from attentrack.tracker.sources import open_source

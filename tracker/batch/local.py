@@ -25,7 +25,12 @@ from multiprocessing.connection import wait
 
 from attentrack.tracker.atomic import pid_alive
 from attentrack.tracker.batch.backends import (
-    STOP_GRACE_SECONDS, Backend, check_limits, describe_exit, lost_message, timeout_message,
+    STOP_GRACE_SECONDS,
+    Backend,
+    check_limits,
+    describe_exit,
+    lost_message,
+    timeout_message,
 )
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, run_job_safely
 from attentrack.tracker.registry import TRACKERS

@@ -9,10 +9,10 @@ An input is one of:
   ``MOT17/train``), or any folder of videos: one job per sequence or video;
 * a glob: a glob of images is one image-sequence job (as ``attentrack track``); otherwise
   each match is expanded as above;
-* a manifest (``--manifest``, or an input ending in ``.csv``, ``.jsonl``, ``.ndjson``): CSV with a header, or JSON lines, with the fields
-  ``source`` (required), ``name``, ``init`` and ``gt``. ``init`` is ``x,y,w,h`` boxes in
-  pixels joined by ``;`` (CSV) or a list of ``[x, y, w, h]`` (JSON); relative paths are
-  relative to the manifest's folder.
+* a manifest (``--manifest``, or an input ending in ``.csv``, ``.jsonl``, ``.ndjson``): CSV with a
+  header, or JSON lines, with the fields ``source`` (required), ``name``, ``init`` and ``gt``.
+  ``init`` is ``x,y,w,h`` boxes in pixels joined by ``;`` (CSV) or a list of ``[x, y, w, h]``
+  (JSON); relative paths are relative to the manifest's folder.
 """
 
 from __future__ import annotations

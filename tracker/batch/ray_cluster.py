@@ -38,7 +38,11 @@ from pathlib import Path
 
 from attentrack.tracker.atomic import make_folder
 from attentrack.tracker.batch.backends import (
-    STOP_GRACE_SECONDS, Backend, check_limits, lost_message, timeout_message,
+    STOP_GRACE_SECONDS,
+    Backend,
+    check_limits,
+    lost_message,
+    timeout_message,
 )
 from attentrack.tracker.batch.jobs import STATE_DIR, BatchOptions, JobResult, VideoJob, run_job_safely
 from attentrack.tracker.batch.shipping import code_fingerprint, installed_version, stage_package

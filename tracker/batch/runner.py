@@ -9,8 +9,8 @@ from typing import Callable
 
 from attentrack.tracker.atomic import make_folder
 from attentrack.tracker.batch.backends import Backend
-from attentrack.tracker.batch.local import LocalBackend
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
+from attentrack.tracker.batch.local import LocalBackend
 from attentrack.tracker.batch.summary import GT_MIN_CONFIDENCE, BatchSummary, evaluate_results
 
 

@@ -35,6 +35,7 @@ class BatchSummary:
 
     @property
     def failed(self) -> list[JobResult]:
+        """The results of the videos that failed."""
         return [r for r in self.results if r.status == "failed"]
 
     @property

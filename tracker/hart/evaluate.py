@@ -54,7 +54,8 @@ def format_rows(rows: list[dict]) -> str:
     head = f"{'model':<8} {'sequence':<14} {'mean IoU':>8} {'AUC':>7} {'tracks':>6} {'frames':>6} {'obj-fps':>8}"
     lines = [head, "-" * len(head)]
     for r in rows:
-        lines.append(f"{r['model']:<8} {r['sequence']:<14} {r['mean_iou']:>8.3f} {r['auc']:>7.3f} {r['tracks']:>6} {r['frames']:>6} {r['fps']:>8.1f}")
+        lines.append(f"{r['model']:<8} {r['sequence']:<14} {r['mean_iou']:>8.3f} {r['auc']:>7.3f} {r['tracks']:>6} "
+                     f"{r['frames']:>6} {r['fps']:>8.1f}")
     return "\n".join(lines)
 
 

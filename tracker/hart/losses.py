@@ -71,7 +71,8 @@ def balanced_bce(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Class-balanced binary cross-entropy per glimpse.
 
     Args:
-        logit, target: ``(N, 1, F, F)``.
+        logit: ``(N, 1, F, F)`` predicted logits.
+        target: ``(N, 1, F, F)`` 0/1 targets.
 
     Returns:
         ``(N,)``: positives and negatives each weighted by the inverse of their share.
@@ -144,7 +145,8 @@ class HARTLoss(nn.Module):
         box_loss = seq_mean(-torch.log(iou + 1e-4))
         cover = intersection_fraction(att, gt)
         area_ratio = att[..., 2:].prod(-1) / gt[..., 2:].prod(-1).clamp(min=EPS)
-        att_loss = seq_mean(-torch.log(cover + 1e-4) + F.relu(torch.log(area_ratio.clamp(min=EPS)) - torch.log(torch.tensor(self.max_area_ratio))))
+        att_loss = seq_mean(-torch.log(cover + 1e-4)
+                            + F.relu(torch.log(area_ratio.clamp(min=EPS)) - torch.log(torch.tensor(self.max_area_ratio))))
         fs = mask_logit.shape[-1]
         target = box_mask(boxes_in_window(gt.reshape(-1, 4), att.reshape(-1, 4).detach()), fs)
         mask_loss = seq_mean(balanced_bce(mask_logit.reshape(-1, 1, fs, fs), target).reshape(b, t))

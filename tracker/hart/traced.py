@@ -119,6 +119,7 @@ class OnnxGraph:
         self._feeds = [(name, INPUT_NAMES.index(name)) for name in names]
 
     def __call__(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Run the graph on CPU tensors; returns its outputs as CPU tensors."""
         feed = {name: np.ascontiguousarray(args[i].numpy()) for name, i in self._feeds}
         return tuple(torch.from_numpy(o) for o in self._session.run(None, feed))
 

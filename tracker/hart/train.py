@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.hart.data import Batch, RealTracks, SampleStream, SyntheticSequences, Assets, split_tracks
+from attentrack.tracker.hart.data import Assets, Batch, RealTracks, SampleStream, SyntheticSequences, split_tracks
 from attentrack.tracker.hart.losses import HARTLoss
 from attentrack.tracker.hart.model import HART, HARTConfig
 from attentrack.tracker.training import LoopOptions, TrainingTask
@@ -110,6 +110,7 @@ class TrainModule(nn.Module):
         self.model, self.loss = model, loss
 
     def forward(self, batch: Batch):
+        """The loss terms of HART run on ``batch`` from its first boxes."""
         out = self.model(batch.levels, batch.boxes[:, 0])
         return self.loss(out, batch.boxes, batch.presence, model=self.model)
 
@@ -183,6 +184,7 @@ class BatchSource:
                 self.procs.append(p)
 
     def get(self, length: int, tokens: int, real_fraction: float) -> Batch:
+        """A batch of about ``tokens`` frames in sequences of ``length`` frames, ``real_fraction`` of them real."""
         if not self.procs:
             return self.stream.batch(self.rng, max(2, tokens // length), length, real_fraction)
         with self.shared.get_lock():
@@ -196,6 +198,7 @@ class BatchSource:
                 continue
 
     def close(self) -> None:
+        """Stop the batch-generating processes."""
         if self.procs:
             with self.shared.get_lock():
                 self.shared[3] = 1
@@ -327,6 +330,7 @@ class HARTTask(TrainingTask):
             self.ema_iou = 0.5 * opts.iou_threshold  # must earn the next step again
 
     def status(self) -> dict[str, Any]:
+        """The curriculum's sequence length, for the bar."""
         return {"length": self.length}
 
     def validate(self) -> dict[str, float] | None:
@@ -336,17 +340,21 @@ class HARTTask(TrainingTask):
         return {f"{k}_iou": v for k, v in validate(self.model, self.val_sets).items()}
 
     def state(self) -> dict[str, Any]:
+        """The curriculum's length and IoU average and the data stream's random state."""
         return {"length": self.length, "ema_iou": self.ema_iou,
                 "data_rng": json.dumps(self.source.rng.bit_generator.state)}
 
     def load_state(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state` returned."""
         self.length, self.ema_iou = int(state["length"]), float(state["ema_iou"])
         self.source.rng.bit_generator.state = json.loads(state["data_rng"])
 
     def metadata(self) -> dict[str, Any]:
+        """The training data folders, for the weights file."""
         return {"data": list(self.opts.data)}
 
     def close(self) -> None:
+        """Stop the batch-generating processes."""
         self.source.close()
 
 

@@ -273,7 +273,7 @@ class MotEvaluation:
 
 
 def iou_distance(gt_boxes, pred_boxes, min_iou: float = MIN_IOU) -> np.ndarray:
-    """motmetrics distances: ``1 - IoU``, NaN where ``IoU < min_iou``.
+    """Distances for motmetrics: ``1 - IoU``, NaN where ``IoU < min_iou``.
 
     Args:
         gt_boxes: ``(n, 4)`` ``x, y, w, h`` in pixels.

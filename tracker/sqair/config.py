@@ -104,10 +104,12 @@ class SQAIRConfig:
         return int(self.glimpse_hidden) or self.hidden
 
     def to_dict(self) -> dict:
+        """The settings as a JSON-ready dict (the weights file's ``config``)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> "SQAIRConfig":
+        """Settings from :meth:`to_dict`'s output; an unknown setting is an :class:`InputError`."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

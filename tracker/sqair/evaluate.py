@@ -66,7 +66,8 @@ def count_error_onset(counted: np.ndarray, true: np.ndarray) -> tuple[int, int]:
     """Split the wrongly counted frames by whether their sequence had been counted right before.
 
     Args:
-        counted, true: ``(B, T)`` counted and true objects per frame.
+        counted: ``(B, T)`` counted objects per frame.
+        true: ``(B, T)`` true objects per frame.
 
     Returns:
         ``(from_start, later)``: wrong frames with no right frame before them in their
@@ -98,12 +99,14 @@ class MovingMnistEvaluation:
     readouts: list[ReadoutScores]
 
     def to_dict(self) -> dict:
+        """The evaluation as a JSON-ready dict (non-finite numbers as ``None``)."""
         clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v  # noqa: E731
         d = asdict(self)
         d["readouts"] = [{k: clean(v) for k, v in r.items()} for r in d["readouts"]]
         return {k: clean(v) if k != "readouts" else v for k, v in d.items()}
 
     def to_json(self) -> str:
+        """The evaluation as indented JSON text."""
         return json.dumps(self.to_dict(), indent=1)
 
     def format_table(self) -> str:
@@ -134,7 +137,10 @@ def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_
     is dropped.
 
     Args:
-        pres: ``(B, T, N)`` bool; boxes: ``(B, T, N, 4)`` ``x, y, w, h``; ids: ``(B, T, N)``.
+        pres: ``(B, T, N)`` bool, whether each object is present.
+        boxes: ``(B, T, N, 4)`` ``x, y, w, h`` in pixels.
+        ids: ``(B, T, N)`` identities.
+        min_overlap: least share of the smaller box's area covered by the intersection.
 
     Returns:
         new ``(pres, boxes, ids)`` (copies).
@@ -197,6 +203,7 @@ def online_tracks(model: SQAIR, frames: np.ndarray, particles: int, seed: int = 
     like :func:`best_particle_tracks` (``(B, T, N)``, ``(B, T, N, 4)`` ``x, y, w, h``, ``(B, T, N)``).
 
     Args:
+        model: the trained SQAIR the tracker runs.
         frames: ``(B, T, H, W)`` in ``[0, 1]``.
         particles: ``K`` of :class:`attentrack.tracker.sqair.cctv.tracking.CanvasTracker` (1: posterior means).
         seed: sequence ``b`` is followed with the tracker's random stream seeded ``seed + b``.

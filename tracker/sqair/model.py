@@ -333,9 +333,12 @@ class SQAIR(nn.Module):
         propagation prior.
 
         Args:
-            what0, where0, h, before: ``(k, ...)`` the objects' previous ``what``, ``where``,
-                GRU state and presence.
-            d_what, d_where: ``(k, ...)`` their sampled steps (new latent minus previous).
+            what0: ``(k, what_dim)`` the objects' previous ``what``.
+            where0: ``(k, 4)`` their previous ``where``.
+            h: ``(k, hidden)`` their previous GRU state.
+            before: ``(k,)`` their previous presence.
+            d_what: ``(k, what_dim)`` their sampled ``what`` steps (new latent minus previous).
+            d_where: ``(k, 4)`` their sampled ``where`` steps.
             e: ``(k, hidden)`` the encoding of their new glimpses.
             lq_latents: ``(k,)`` posterior log density of the sampled ``what`` and ``where``.
         """
@@ -411,7 +414,8 @@ class SQAIR(nn.Module):
         prior_where = self.discovery_where_prior()
         if c.anchor:
             anchor_window = self.prior_window_px()
-        what, where, pres, h = list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)), list(state.h.unbind(1))
+        what, where, pres, h = (list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)),
+                                list(state.h.unbind(1)))
         obj_list = list(objects.unbind(1))
         found = []
         log_p = x.new_zeros(n)
@@ -558,6 +562,8 @@ def save_weights(model: SQAIR, path: str | os.PathLike, metadata: dict | None = 
     """Write the model in the one weights format (:mod:`attentrack.tracker.weights_file`), atomically.
 
     Args:
+        model: the model to save.
+        path: the weights file to write.
         metadata: e.g. ``{"training": {...}}`` and a fitted camera's background
             (:func:`attentrack.tracker.sqair.cctv.background_extra`).
     """
@@ -580,7 +586,10 @@ def model_from_checkpoint(ck: WeightsFile, path: str | os.PathLike, height: int 
     (named in errors).
 
     Args:
-        height, width: the canvas size the caller needs (checked when given).
+        ck: the file's contents.
+        path: where it was read from.
+        height: the canvas height the caller needs in pixels (checked when given).
+        width: the canvas width the caller needs in pixels (checked when given).
 
     Raises:
         InputError: a config this version cannot build, tensors that do not fit it, or a
@@ -589,7 +598,8 @@ def model_from_checkpoint(ck: WeightsFile, path: str | os.PathLike, height: int 
     config = ck.parse_config(SQAIRConfig.from_dict)
     if (height is not None and height != config.height) or (width is not None and width != config.width):
         raise InputError(
-            f"{path} was trained for a {config.width}x{config.height} canvas, not {width or config.width}x{height or config.height}"
+            f"{path} was trained for a {config.width}x{config.height} canvas, "
+            f"not {width or config.width}x{height or config.height}"
         )
     model = SQAIR(config)
     ck.load_into(model)
@@ -601,7 +611,8 @@ def load_weights(path: str | os.PathLike, height: int | None = None, width: int 
 
     Args:
         path: the weights file.
-        height, width: the canvas size the caller needs (checked when given).
+        height: the canvas height the caller needs in pixels (checked when given).
+        width: the canvas width the caller needs in pixels (checked when given).
 
     Raises:
         InputError: a missing or foreign file, or a checkpoint for another canvas size.

@@ -42,8 +42,10 @@ def _grid(scale: torch.Tensor, shift: torch.Tensor, height: int, width: int) -> 
     """Sampling grid of an axis-aligned affine map ``p -> scale * p + shift``.
 
     Args:
-        scale, shift: ``(..., 2)`` ``x, y`` factors and offsets.
-        height, width: output size in pixels.
+        scale: ``(..., 2)`` ``x, y`` factors.
+        shift: ``(..., 2)`` ``x, y`` offsets.
+        height: output height in pixels.
+        width: output width in pixels.
 
     Returns:
         ``(..., height, width, 2)`` for :func:`torch.nn.functional.grid_sample` (built by

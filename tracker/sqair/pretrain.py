@@ -5,9 +5,10 @@ objects then explain a digit better than one (see the model card): the model lea
 digits, and more training deepens the split. Here the decoder is first trained as the
 decoder of a VAE over glimpses of single whole digits read through windows like the prior's,
 with a Gaussian pixel likelihood (sharper than SQAIR's ``config.sigma``, so that the codes
-carry the digit's shape rather than a blob) and SQAIR's ``what`` prior ``N(0, I)``. The VAE's encoder is SQAIR's discovery glimpse encoder and ``what`` head (fed a
-zero recurrent state), so discovery starts out able to code a whole digit too; the
-propagation glimpse encoder starts as a copy of the discovery one.
+carry the digit's shape rather than a blob) and SQAIR's ``what`` prior ``N(0, I)``. The VAE's
+encoder is SQAIR's discovery glimpse encoder and ``what`` head (fed a zero recurrent state), so
+discovery starts out able to code a whole digit too; the propagation glimpse encoder starts as
+a copy of the discovery one.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ def digit_windows(model: SQAIR, digits: np.ndarray, rng: np.random.Generator, n:
     Args:
         model: gives the canvas size, the glimpse size and the window prior.
         digits: ``(N, h, w)`` float images in ``[0, 1]``, no larger than the canvas.
+        rng: draws the digits and the jitter.
+        n: number of glimpses.
+        opts: the window jitter.
     """
     c = model.config
     dh, dw = digits.shape[1:]

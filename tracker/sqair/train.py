@@ -128,12 +128,15 @@ class SQAIRTask(TrainingTask):
                              "mean_objects": float(out.counts.float().mean())}
 
     def status(self) -> dict[str, Any]:
+        """The curriculum's sequence length, for the bar."""
         return {"length": self.length}
 
     def validate(self) -> dict[str, float] | None:
+        """The ``validate`` callback's score (``None`` without one)."""
         return None if self._validate is None else {"score": float(self._validate(self.module))}
 
     def fresh_start(self) -> None:
+        """Run the ``fresh_start`` callback, if any (e.g. glimpse pre-training)."""
         if self._fresh_start is not None:
             self._fresh_start(self.module)
 

@@ -4,9 +4,10 @@ When one object renders its digit too blurrily, a second object on the residual 
 likelihood than it costs in prior, and SQAIR splits digits. :func:`widen_appearance` gives the
 appearance path (glimpse decoder, glimpse encoders, ``what`` heads) more hidden units, so a
 trained model can be fine-tuned with more capacity there (on Moving MNIST this alone did not
-count better; see the model card), function-preservingly in the Net2Net sense: every old unit keeps its weights, every new hidden unit gets fresh random input
-weights and zero weights into the old units, so the grown model's outputs equal the old
-model's exactly until training moves the new weights.
+count better; see the model card), function-preservingly in the Net2Net sense: every old unit
+keeps its weights, every new hidden unit gets fresh random input weights and zero weights into
+the old units, so the grown model's outputs equal the old model's exactly until training moves
+the new weights.
 """
 
 from __future__ import annotations

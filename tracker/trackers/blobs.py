@@ -8,6 +8,7 @@ import numpy as np
 from attentrack.tracker.base import Track, Tracker
 from attentrack.tracker.proposals import MOG2Proposer
 
+
 class BlobTracker(Tracker):
     """The CCTV baseline: MOG2 foreground blobs associated frame to frame by IoU.
 
@@ -32,8 +33,9 @@ class BlobTracker(Tracker):
             min_aspect: least blob height/width (0 accepts any shape).
             min_area: least blob area as a fraction of the frame (None: blobs are sized by
                 the objects the camera shows, :class:`MOG2Proposer`'s default).
-            close_width, close_height: a closing kernel fixed to the frame, as fractions of its
-                width and height, instead of grouping each object's fragments (None: grouping).
+            close_width: width of a closing kernel fixed to the frame, as a fraction of the
+                frame's width, instead of grouping each object's fragments (None: grouping).
+            close_height: height of that kernel as a fraction of the frame's height.
         """
         super().__init__()
         self.min_iou, self.max_age = min_iou, max_age
@@ -76,16 +78,20 @@ class BlobTracker(Tracker):
         self._proposer.prime(frames)
 
     def start(self, frame, boxes):
+        """Step on the first frame like :meth:`update`; blobs start their own tracks, so ``boxes`` are ignored."""
         self._step(frame)
         return []
 
     def update(self, frame):
+        """Match the frame's foreground blobs to the tracks and start a track for each blob left; returns the tracks seen."""
         return self._step(frame)
 
     def remove(self, track_ids):
+        """Forget the given tracks (unknown ids are ignored)."""
         for tid in track_ids:
             self._tracks.pop(int(tid), None)
 
     @property
     def track_ids(self):
+        """Ids of the live tracks."""
         return list(self._tracks)

@@ -243,12 +243,14 @@ class SQAIRTracker(Tracker):
         return out
 
     def start(self, frame, boxes):
+        """Take in the first frame; SQAIR finds its own objects, so given boxes are ignored with a warning."""
         if len(np.asarray(boxes).reshape(-1, 4)):
             warnings.warn("sqair finds its own objects; the given boxes are ignored", stacklevel=2)
         self._last = self._step(frame)
         return []
 
     def update(self, frame):
+        """Advance the model one frame; returns the objects it reports."""
         return self._step(frame)
 
     def remove(self, track_ids):
@@ -256,11 +258,11 @@ class SQAIRTracker(Tracker):
 
     @property
     def track_ids(self):
-        if self._runner is None or self._runner.state is None:
-            return []
-        return [int(i) for i in self._runner.ids if i > 0]
+        """Ids of the objects present in the particle reported last."""
+        return [] if self._runner is None else self._runner.live_ids
 
     def reset(self) -> None:
+        """Forget every object; ids start again at 1."""
         if self._runner is not None:
             self._runner.reset()
         self._next_id = 1

@@ -23,8 +23,10 @@ class StaticTracker(SingleObjectTracker):
         super().__init__()
 
     def init_one(self, frame, box):
+        """The box and its grey template."""
         return np.asarray(box, dtype=np.float64), grey_patch(frame, box)
 
     def update_one(self, state, frame):
+        """The same box, scored by the template's match at it."""
         box, template = state
         return box, template_score(template, frame, box)

@@ -59,7 +59,8 @@ def blob_shape_prior(boxes: np.ndarray, width: int, height: int, aspect: float =
 
     Args:
         boxes: ``(N, 4)`` blob boxes ``x, y, w, h`` in canvas pixels (:func:`foreground_blobs`).
-        width, height: canvas size.
+        width: canvas width in pixels.
+        height: canvas height in pixels.
         aspect: height / width of an object's window.
 
     Returns:

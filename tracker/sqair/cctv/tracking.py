@@ -70,6 +70,7 @@ class CanvasTracker:
             raise InputError(f"particles must be at least 1, got {self.particles}")
 
     def reset(self) -> None:
+        """Forget every object and particle; identities start again at 1."""
         self.state, self.ids, self.log_weights, self.next_id = None, np.zeros((0, 0), np.int64), None, 1
         self._shown, self._last, self._rng_state = -1, [], None
 
@@ -122,6 +123,13 @@ class CanvasTracker:
                 tracks.append(CanvasTrack(int(self.ids[best, i]), boxes[i], score))
         self._last = tracks
         return tracks
+
+    @property
+    def live_ids(self) -> list[int]:
+        """Identities of the present objects of the particle reported last (reported or not)."""
+        if self._shown < 0:
+            return []
+        return [int(i) for i in self.ids[self._shown] if i > 0]
 
     def report_score(self, rendered: np.ndarray, box: np.ndarray) -> float | None:
         """Whether a present object is reported, and with what score.
