@@ -108,7 +108,10 @@ def test_a_killed_fork_server_leaves_no_orphan(tmp_path):
     summary = run_batch(jobs, STATIC, out, LocalBackend(1))
     killer.join()
     status = {r.name: (r.status, r.error) for r in summary.results}
-    assert status["long"] == ("failed", "worker lost: the process pool's fork server died")
+    # which of the two is seen first is a race: the orphaned worker is stopped by the batch, or
+    # it has already died with its fork server (no status reaches the batch then: 255)
+    assert status["long"] in (("failed", "worker lost: the process pool's fork server died"),
+                              ("failed", "worker exited with status 255 without a result"))
     assert status["next"][0] == "done"  # a new fork server ran the queued video
     assert seen and not pid_alive(seen[0]) and not list(out.glob(".*partial*"))
 
