@@ -44,7 +44,10 @@ class RunnerSettings:
         gate: farthest centre jump from one frame to the next, in track heights; a lost
             track's gate grows with the square root of the frames it has been lost.
         max_gate: the largest gate, in track heights.
-        max_cost: pairs costing more than this are not matched (costs: :mod:`attentrack.tracker.association`).
+        max_cost: pairs costing more than this are not matched (costs: :mod:`attentrack.tracker.association`;
+            each term is in about ``[0, 1]``). On degraded ground truth (``eval association``,
+            five seeds) 1.1 kept identities better than 1.5 on every sequence, a crowded unseen
+            camera (MOT15 ADL-Rundle-6) included: wrong matches cost more than late ones.
         max_appearance: a lost track is re-found only by a detection this close in appearance
             (cosine distance of colour histograms; 1: no such gate, appearance only weighs in
             the cost. On TUD's degraded ground truth a gate of 0.35 or 0.5 cost IDF1: the same
@@ -72,7 +75,7 @@ class RunnerSettings:
     max_lost: int = 30
     gate: float = 1.0
     max_gate: float = 3.0
-    max_cost: float = 1.5
+    max_cost: float = 1.1
     max_appearance: float = 1.0
     overlap_weight: float = 1.0
     motion_weight: float = 1.0
