@@ -126,12 +126,15 @@ def test_lost_workers_are_retried_and_late_videos_stopped(local_ray, tmp_path):
 
     killer = threading.Thread(target=kill_first_writer, daemon=True)
     killer.start()
-    jobs = [_job("lost", 5000, 1), _job("late", 1_000_000, 2)]
-    summary = run_batch(jobs, STATIC, out, RayBackend(retries=1, video_timeout=6))
+    # "lost" is long enough to be caught mid-run on a busy machine, short enough to end well
+    # inside the time limit when it is run again
+    jobs = [_job("lost", 20000, 1), _job("late", 10_000_000, 2)]
+    summary = run_batch(jobs, STATIC, out, RayBackend(retries=1, video_timeout=20))
     killer.join()
     results = {r.name: r for r in summary.results}
-    assert killed and (results["lost"].status, results["lost"].attempts, results["lost"].frames) == ("done", 2, 5000)
-    assert results["late"].status == "failed" and "time limit of 6 s" in results["late"].error
+    lost = results["lost"]
+    assert killed and (lost.status, lost.attempts, lost.frames) == ("done", 2, 20000), lost.error
+    assert results["late"].status == "failed" and "time limit of 20 s" in results["late"].error
     assert not list(out.glob(".*partial*")) and not (out / "late.txt").exists()
 
 
