@@ -86,5 +86,11 @@ def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_for
     code, _, err = run_cli(["track", clip, "-m", "sqair", "--weights", tmp_path / "cam.pt", "-o", tmp_path / "o2",
                             "-q", "--no-video"])
     assert code == 0, err
-    assert (tmp_path / "o2" / "clip.txt").is_file()
+    # tracking right after --fit and tracking with the saved file are the same run: the fitted
+    # tracker keeps the background as saved (whole grey levels), not the unrounded median
+    assert (tmp_path / "o2" / "clip.txt").read_text() == (tmp_path / "o" / "clip.txt").read_text()
+    fitter = create_tracker("sqair", {"fit_steps": 1, "canvas_width": 32, "canvas_height": 24, "max_objects": 2,
+                                      "pretrain_steps": 0, "save": str(tmp_path / "cam2.pt")})
+    fitter.fit(str(clip), tmp_path / "o3", progress=False)
+    assert np.array_equal(fitter._camera_background, camera_background(read_checkpoint(tmp_path / "cam2.pt").metadata))
     # weights with no background (e.g. fitted before they were saved): auto falls back to MOG2, median refuses

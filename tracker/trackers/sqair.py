@@ -184,7 +184,7 @@ class SQAIRTracker(Tracker):
         Returns:
             the path of the fitted weights.
         """
-        from attentrack.tracker.sqair.cctv.background import background_extra
+        from attentrack.tracker.sqair.cctv.background import background_extra, camera_background
         from attentrack.tracker.sqair.cctv.blobs import blob_frames, blob_shape_prior, foreground_blobs
         from attentrack.tracker.sqair.cctv.canvas import ForegroundCanvas
         from attentrack.tracker.sqair.cctv.config import cctv_config
@@ -207,9 +207,12 @@ class SQAIRTracker(Tracker):
         self.model = fit_cctv([canvases], run_dir, config, steps=self.fit_steps, max_minutes=self.fit_minutes,
                               progress=progress, pretrain_steps=self.pretrain_steps, seed=self.seed)
         target = Path(self.save) if self.save else run_dir / "sqair.pt"
-        save_weights(self.model, target, metadata=background_extra(median))  # the camera's background goes with it
+        saved = background_extra(median)
+        save_weights(self.model, target, metadata=saved)  # the camera's background goes with it
         self.background = "median"  # the video's own median
-        self._camera_background = median.background_image
+        # as saved (whole grey levels), so that tracking after --fit equals tracking with --weights
+        # of the saved file: the tracker is sensitive to half a grey level of its background
+        self._camera_background = camera_background(saved)
         self._camera_checked = True  # fit_canvases warned if the camera moves
         self._start_runner()
         return target
