@@ -32,6 +32,11 @@ EXPECTED = Path(__file__).with_name("expected.json")
 #: set (to anything but empty or 0) to rewrite the pinned numbers instead of comparing
 REGOLD = os.environ.get("ATTENTRACK_REGOLD", "") not in ("", "0")
 TOLERANCE = 1e-3
+#: boxes and scores of tracks (pixels): float kernels differ from one CPU to the next (AVX2 or
+#: AVX-512 builds of the same torch), and a recurrent tracker carries such differences on; the
+#: same code moved TUD-Campus boxes by up to 0.004 px between two x86 machines. Real changes
+#: move them by whole pixels.
+TRACK_TOLERANCE = 0.02
 #: frames of each real clip the cases run on
 FRAMES = 20
 #: HART with a fixed execution: the network runs eagerly on one CPU thread
@@ -74,7 +79,7 @@ def _tud_campus(data_dir):
 
 def _mismatches(expected, actual, path: str = "") -> list[str]:
     """Where ``actual`` differs from ``expected``: lengths, keys and ints exactly, floats within
-    :data:`TOLERANCE`."""
+    :data:`TOLERANCE` (track rows' within :data:`TRACK_TOLERANCE`)."""
     if isinstance(expected, dict) and isinstance(actual, dict):
         if set(expected) != set(actual):
             return [f"{path or 'top'}: keys {sorted(set(expected) ^ set(actual))} differ"]
@@ -87,7 +92,7 @@ def _mismatches(expected, actual, path: str = "") -> list[str]:
         if expected is None or actual is None:
             same = expected is actual
         else:
-            same = abs(actual - expected) <= TOLERANCE
+            same = abs(actual - expected) <= (TRACK_TOLERANCE if path.startswith(".tracks") else TOLERANCE)
         return [] if same else [f"{path}: {actual!r}, pinned {expected!r}"]
     return [] if expected == actual else [f"{path}: {actual!r}, pinned {expected!r}"]
 
