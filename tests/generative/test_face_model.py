@@ -104,3 +104,34 @@ def test_bad_weights(tmp_path):
     torch.save({"format": "other"}, bad)
     with pytest.raises(InputError, match="not an attentrack weights file"):
         load_face_model(bad)
+
+
+def test_relight_keeps_range_and_is_identity_at_zero():
+    from attentrack.generative.face.scenes import relight
+
+    img = np.random.default_rng(0).random((30, 40)).astype(np.float32)
+    assert relight(np.random.default_rng(1), img, 0.0) is img
+    a = relight(np.random.default_rng(1), img, 0.4)
+    b = relight(np.random.default_rng(1), img, 0.4)
+    assert np.array_equal(a, b) and a.shape == img.shape and a.dtype == np.float32
+    assert a.min() >= 0 and a.max() <= 1 and not np.allclose(a, img, atol=0.02)
+
+
+@pytest.mark.slow
+def test_training_from_init_weights_keeps_the_start(data_dir, tmp_path, one_thread):
+    """``init_weights`` starts every part from the given weights (the background model is not refitted);
+    a run of proposer steps changes only the proposer."""
+    from attentrack.generative.face.model import load_face_model
+    from attentrack.generative.face.train import FaceTrainOptions, train_face
+
+    start = load_face_model()
+    train_face(FaceTrainOptions(data=str(data_dir), out=str(tmp_path / "ft"), vae_steps=0, proposer_steps=2, scene_batch=2,
+                                val_every=0, progress=False, init_weights=str(SHIPPED_WEIGHTS), illumination=0.3,
+                                scene_sides=(20.0, 90.0)))
+    tuned = load_face_model(tmp_path / "ft" / "face.pt")
+    for name, tensor in start.vae.state_dict().items():
+        assert torch.equal(tensor, tuned.vae.state_dict()[name]), name
+    assert torch.equal(start.background.mean, tuned.background.mean)
+    changed = [n for n, t in start.proposer.state_dict().items() if not torch.equal(t, tuned.proposer.state_dict()[n])]
+    assert changed
+    assert tuned.meta["training"]["illumination"] == 0.3
