@@ -354,33 +354,45 @@ class GeneratedSet:
     settings: dict
 
 
+def _interleave(identities: list[Identity]) -> list[Identity]:
+    """ORL people and other faces taking turns (ORL first), the rest of the longer list after."""
+    orl = [i for i in identities if i.name.startswith("orl-")]
+    other = [i for i in identities if not i.name.startswith("orl-")]
+    out = []
+    for k in range(max(len(orl), len(other))):
+        out += orl[k : k + 1] + other[k : k + 1]
+    return out
+
+
 def generate_face_tracking(root: str | Path, out: str | Path, sequences: int = 6, seed: int = 0,
                            motion: MotionSettings | None = None, split: str = "test", megamind: bool = True,
                            held_out: int = 10) -> GeneratedSet:
     """Write ``sequences`` OTB sequences into ``out`` (``face-000``, ``face-001``, ...): sequence ``i``
-    takes identity ``i`` modulo the identities (held-out ORL people, then the Megamind faces) and
-    clip ``i`` modulo the clips of ``split``, with seed ``seed * 1000 + i``. Folders already
-    complete with the same settings (``out/settings.json``) are kept.
+    takes identity ``i`` modulo the identities (held-out ORL people and Megamind faces taking
+    turns while both last: ``s31``, Megamind woman, ``s32``, Megamind man, ...) and clip ``i``
+    modulo the clips of ``split``, with seed ``seed * 1000 + i``. Folders already complete with
+    the same settings (``out/settings.json``) are kept.
 
     Raises:
         InputError: missing data, or ``out`` holding sequences made with other settings.
     """
     mo = motion or MotionSettings()
     out = Path(out)
+    identities = _interleave(load_identities(root, held_out, megamind))
+    clips = load_clips(root, split, limit=max(mo.frames, 60))
+    names = sorted(clips)
     settings = {"sequences": sequences, "seed": seed, "split": split, "megamind": megamind, "held_out": held_out,
-                "motion": asdict(mo)}
+                "motion": asdict(mo),
+                "made_of": [[identities[i % len(identities)].name, names[i % len(names)]] for i in range(sequences)]}
     settings = json.loads(json.dumps(settings))
     marker = out / "settings.json"
     if marker.is_file():
         old = json.loads(marker.read_text())
         if old != settings:
             raise InputError(f"{out} holds face sequences generated with other settings; give another folder")
-    identities = load_identities(root, held_out, megamind)
-    clips = load_clips(root, split, limit=max(mo.frames, 60))
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(marker, "w") as fh:
         json.dump(settings, fh, indent=1)
-    names = sorted(clips)
     folders = []
     for i in range(sequences):
         folder = out / f"face-{i:03d}"

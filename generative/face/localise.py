@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from attentrack.generative.face.hmc import hmc
-from attentrack.generative.face.model import FaceModel, decode_proposal, log_joint, proposer_input
+from attentrack.generative.face.model import FaceModel, JointTerms, decode_proposal, log_joint, proposer_input
 from attentrack.generative.face.transform import normalise, read_glimpse
 
 
@@ -122,7 +122,7 @@ def propose(model: FaceModel, images: np.ndarray, batch: int = 256) -> np.ndarra
 def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HMCOptions | None = None,
            side_range: tuple[float, float] = (20.0, 400.0), seed: int = 0,
            blur_side: np.ndarray | None = None, anchor: np.ndarray | None = None,
-           anchor_sd: tuple[float, float] = (0.1, 0.05)) -> Localisation:
+           anchor_sd: tuple[float, float] = (0.1, 0.05), z_prior: tuple[np.ndarray, float] | None = None) -> Localisation:
     """HMC over ``(u, z)`` from ``u_init`` for each image.
 
     Args:
@@ -138,6 +138,10 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
             frame), or ``None`` for none.
         anchor_sd: its standard deviations: centre as a fraction of the anchor's side, and
             ``log s`` (rotation uses the same value in radians).
+        z_prior: ``(mean (N, Z), sd)``: the prior of the face latents per image (one person's
+            face model, e.g. a tracker's face), with ``z`` integrated out (``marginal`` only);
+            the returned ``face`` and ``background`` terms are still those of the generic model
+            (``z ~ N(0, I)``), which the face score is calibrated on.
     """
     opts = options or HMCOptions()
     vae = model.vae
@@ -186,8 +190,16 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
         a_sd = torch.cat([a[:, 2:3] * sd_pos, a[:, 2:3] * sd_pos, torch.full((len(a), 2), sd_shape)], 1)
         motion = (a_q, a_sd)
 
+    chain_prior = None
+    if z_prior is not None:
+        if not opts.marginal:
+            raise ValueError("z_prior needs marginal HMC")
+        mean = torch.as_tensor(np.asarray(z_prior[0], np.float64), dtype=torch.float32).reshape(n, -1)
+        chain_prior = (mean[img_idx], float(z_prior[1]))
+
     def log_prob(q):
-        lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior).total
+        lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior,
+                       chain_prior).total
         if motion is not None:
             lp = lp - 0.5 * ((q[:, :4] - motion[0]) / motion[1]).pow(2).sum(1)
         return lp
@@ -207,6 +219,10 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     u = to_u(q)
     with torch.no_grad():
         terms = log_joint(vae, model.background, imgs, u, latents(q), side_range, theta_prior)
+        if chain_prior is not None:
+            total = log_joint(vae, model.background, imgs, u, None, side_range, theta_prior,
+                              (chain_prior[0][torch.arange(n) * c], chain_prior[1])).total
+            terms = JointTerms(total, terms.face, terms.background, terms.prior_z, terms.prior_u)
         z = vae.posterior_mean(normalise(read_glimpse(imgs, u, vae.config.size))) if opts.marginal else q[:, 4:]
     return Localisation(u.double().numpy(), z.numpy(), terms.total.numpy(), terms.ratio.numpy(),
                         res.accept_rate.view(n, c).mean(1).numpy(), terms.face.numpy(), terms.background.numpy())

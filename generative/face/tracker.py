@@ -10,17 +10,21 @@ Per frame and face:
 2. **ConvNet proposal.** The proposer reads a region ``REGION_SIDES`` face sides wide around
    the prediction, resized so the face has the size it was trained on, and proposes a transform.
 3. **HMC.** Chains start at the prediction and at the proposal (half each) and run HMC over
-   ``u`` (with ``z`` integrated out) under the generative model plus a Gaussian motion prior
+   ``u`` (with ``z`` integrated out) under the generative model of this person (the latents'
+   prior centred on the face's own latents, ``identity_sd``) plus a Gaussian motion prior
    around the prediction; the highest posterior state any chain visited is kept, so HMC is
    used only where it improves the model's score over both starting points.
 4. **Face score.** The calibrated score of :meth:`Localisation.score` and its threshold, both learnt by
    ``attentrack eval face-score`` (stored in the weights' metadata as ``score_calibration``):
    a logistic regression of on-face against off-face windows on the face and background
    models' log-likelihoods, and the threshold that best separates them.
-5. **Re-detection.** After ``redetect_after`` frames in a row below the threshold, the ConvNet
+5. **Re-detection** (off by default, ``redetect_after=0``). After ``redetect_after`` frames in
+   a row below the threshold, the ConvNet
    proposes a face in every tile of the whole frame (tiles ``REGION_SIDES`` face sides wide at
    the face's last size), the proposals with the best face scores are refined by HMC, and the
-   track moves there when the result scores as a face and above the tracked window.
+   track moves there when the result scores as a face and this person's face model explains it
+   better than the tracked window (a higher log-joint; the best of a whole frame's tiles often
+   scores as a face by chance, so the score alone would jump to clutter).
 
 The track's box keeps the shape of the first box: the face square's side is the first box's
 smaller side (cheek to cheek), and the box is scaled with it. Its ``inset`` is the model's
@@ -39,13 +43,14 @@ from attentrack.generative.face.localise import (
     HMCOptions,
     Localisation,
     calibrated_score,
+    prepare_images,
     propose_in_regions,
     refine,
     score_of_ratio,
     window_terms,
 )
 from attentrack.generative.face.model import load_face_model
-from attentrack.generative.face.transform import box_to_u, u_to_box
+from attentrack.generative.face.transform import box_to_u, normalise, read_glimpse, u_to_box
 from attentrack.tracker.base import SingleObjectTracker, Track
 from attentrack.tracker.errors import InputError
 
@@ -58,6 +63,8 @@ class FaceState:
         u: ``(4,)`` its transform ``cx, cy, s, theta`` (frame pixels, radians).
         velocity: ``(2,)`` centre velocity in pixels per frame.
         shape: ``(2,)`` the first box's width and height in face sides.
+        identity: ``(Z,)`` the face's latents (posterior mean in the first frame, then a running
+            average over the frames that scored as a face): the mean of this person's face model.
         last: the last localisation.
         low: consecutive frames scored below the threshold.
     """
@@ -65,6 +72,7 @@ class FaceState:
     u: np.ndarray
     velocity: np.ndarray
     shape: np.ndarray
+    identity: np.ndarray
     last: Localisation | None = None
     low: int = 0
 
@@ -94,8 +102,8 @@ class FaceAttentionTracker(SingleObjectTracker):
     def __init__(self, weights: str = "", chains: int = 4, steps: int = 12, leapfrog: int = 4,
                  context: float = 2.0, work_side: float = 40.0, max_zoom: float = 0.1, min_side: float = 12.0,
                  motion_sd: float = 0.1, marginal: bool = True, velocity: float = 0.5, proposal: bool = True,
-                 redetect_below: float = -1.0, redetect_after: int = 3, max_tiles: int = 200,
-                 seed: int = 0, threads: int = 1) -> None:
+                 redetect_below: float = -1.0, redetect_after: int = 0, max_tiles: int = 200,
+                 identity_sd: float = 0.5, identity_rate: float = 0.05, seed: int = 0, threads: int = 1) -> None:
         """Load the face model.
 
         Args:
@@ -121,8 +129,14 @@ class FaceAttentionTracker(SingleObjectTracker):
                 learnt by ``attentrack eval face-score`` and stored with the weights (0.5, equal
                 evidence under the likelihood-ratio score, for weights without a calibration).
             redetect_after: after this many low frames in a row, re-detect with the ConvNet over the
-                whole frame (0: never).
+                whole frame (0, the default: never; on the generated face sequences re-detection
+                jumped to face-like clutter more often than it found a lost face, see the model card).
             max_tiles: most ConvNet tiles of one re-detection (the stride grows to keep under it).
+            identity_sd: HMC searches under the face model of this person: the face latents' prior
+                is ``N(identity, identity_sd^2 I)`` around the face's latents instead of ``N(0, I)``
+                (0: the generic face model). Needs ``marginal``.
+            identity_rate: weight of each frame that scores as a face in the running average of the
+                face's latents (0: the first frame's latents throughout).
             seed: seed of the chains.
             threads: torch CPU threads (process-wide; 0 leaves the setting alone).
         """
@@ -139,6 +153,8 @@ class FaceAttentionTracker(SingleObjectTracker):
             raise InputError("velocity must be in [0, 1]")
         if redetect_after < 0 or max_tiles < 1:
             raise InputError("redetect_after must be at least 0 and max_tiles at least 1")
+        if identity_sd < 0 or not 0 <= identity_rate <= 1 or (identity_sd > 0 and not marginal):
+            raise InputError("identity_sd must be >= 0 (and needs marginal), identity_rate in [0, 1]")
         if threads and threads > 0:
             torch.set_num_threads(int(threads))
         self.model = load_face_model(weights)
@@ -153,19 +169,25 @@ class FaceAttentionTracker(SingleObjectTracker):
             redetect_below = float(self.calibration["threshold"]) if self.calibration else 0.5
         self.redetect_below, self.redetect_after = float(redetect_below), int(redetect_after)
         self.max_tiles = int(max_tiles)
+        self.identity_sd, self.identity_rate = float(identity_sd), float(identity_rate)
         self.seed = int(seed)
         self._frame_count = 0
 
     def init_one(self, frame, box):
         """The state of a face in ``box`` (``x, y, w, h`` pixels): a face square as wide as the box's
         smaller side, centred in it, no velocity."""
-        grey(frame)  # validates the frame
+        img = grey(frame)
         box = np.asarray(box, np.float64)
         if box[2] <= 0 or box[3] <= 0:
             raise InputError("face box must have a positive width and height")
         u = box_to_u(box)[0]
         u[2] = min(box[2], box[3])
-        return FaceState(u, np.zeros(2), np.array([box[2], box[3]]) / u[2])
+        prepared = prepare_images(img[None], u[2:3], self.model.vae.config.size)
+        with torch.no_grad():
+            glimpse = normalise(read_glimpse(prepared, torch.as_tensor(u[None], dtype=torch.float32),
+                                             self.model.vae.config.size))
+            identity = self.model.vae.posterior_mean(glimpse)[0].double().numpy()
+        return FaceState(u, np.zeros(2), np.array([box[2], box[3]]) / u[2], identity)
 
     def box_of(self, state: FaceState) -> np.ndarray:
         """``(4,)`` ``x, y, w, h``: the first box's shape scaled with the face and centred on it."""
@@ -174,7 +196,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         return np.array([cx - w / 2, cy - h / 2, w, h])
 
     def _search(self, img: np.ndarray, u: np.ndarray, starts: np.ndarray | None = None,
-                anchored: bool = True) -> tuple[Localisation, np.ndarray]:
+                anchored: bool = True, identity: np.ndarray | None = None) -> tuple[Localisation, np.ndarray]:
         """HMC in a region around ``u`` (frame pixels), chains from ``starts`` ``(C, 4)`` (default:
         jittered around ``u``); returns the localisation with ``u`` in frame pixels."""
         h, w = img.shape
@@ -202,7 +224,8 @@ class FaceAttentionTracker(SingleObjectTracker):
         self._frame_count += 1
         loc = refine(self.model, crop[None], init, self.options, side_range,
                      seed=self.seed + self._frame_count, anchor=local[None] if anchored else None,
-                     anchor_sd=(self.motion_sd, 0.5 * self.motion_sd), blur_side=np.array([local[2]]))
+                     anchor_sd=(self.motion_sd, 0.5 * self.motion_sd), blur_side=np.array([local[2]]),
+                     z_prior=None if identity is None or not self.identity_sd else (identity[None], self.identity_sd))
         out = loc.u[0].copy()
         out[0], out[1], out[2] = out[0] / fx + x0, out[1] / fy + y0, out[2] / fx
         return loc, out
@@ -227,7 +250,8 @@ class FaceAttentionTracker(SingleObjectTracker):
             out.append(b)
         return np.array(out)
 
-    def _redetect(self, img: np.ndarray, side: float) -> tuple[Localisation, np.ndarray] | None:
+    def _redetect(self, img: np.ndarray, side: float,
+                  identity: np.ndarray | None = None) -> tuple[Localisation, np.ndarray] | None:
         """The ConvNet over tiles of the whole frame at face side ``side``; the best proposals by the
         model's ratio refined by HMC. ``None`` when the frame is smaller than a tile."""
         h, w = img.shape
@@ -247,7 +271,7 @@ class FaceAttentionTracker(SingleObjectTracker):
             return None
         u = u[inside]
         best = u[np.argsort(-self._window_scores(img, u, side))[: max(1, self.options.chains)]]
-        return self._search(img, best[0], starts=best, anchored=False)
+        return self._search(img, best[0], starts=best, anchored=False, identity=identity)
 
     def _window_scores(self, img: np.ndarray, u: np.ndarray, side: float) -> np.ndarray:
         """``(N,)`` face scores of the windows ``u`` ``(N, 4)`` of a grey frame (calibrated when the
@@ -264,20 +288,20 @@ class FaceAttentionTracker(SingleObjectTracker):
         img = grey(frame)
         pred = state.u.copy()
         pred[:2] += state.velocity
-        loc, u = self._search(img, pred, starts=self._starts(img, pred))
+        loc, u = self._search(img, pred, starts=self._starts(img, pred), identity=state.identity)
         score = float(loc.score(calibration=self.calibration)[0])
         state.low = state.low + 1 if score < self.redetect_below else 0
         if self.redetect_after and state.low >= self.redetect_after:
-            found = self._redetect(img, state.u[2])
+            found = self._redetect(img, state.u[2], state.identity)
             if found is not None:
                 loc2, u2 = found
                 score2 = float(loc2.score(calibration=self.calibration)[0])
-                if score2 >= self.redetect_below and score2 > score:
+                if score2 >= self.redetect_below and loc2.log_joint[0] > loc.log_joint[0]:
+                    state.u, state.velocity, state.low = u2, np.zeros(2), 0  # a new start: no displacement
                     loc, u, score = loc2, u2, score2
-                    state.velocity[:] = 0.0
-                    state.low = 0
-        if score >= self.redetect_below and self.velocity > 0:
+        if score >= self.redetect_below:
             state.velocity = (1 - self.velocity) * state.velocity + self.velocity * (u[:2] - state.u[:2])
+            state.identity = (1 - self.identity_rate) * state.identity + self.identity_rate * loc.z[0]
         else:
             state.velocity = 0.5 * state.velocity
         state.u, state.last = u, loc

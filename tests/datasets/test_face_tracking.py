@@ -88,3 +88,10 @@ def test_generated_set_from_real_data(data_dir, tmp_path):
     assert again.folders == made.folders
     with pytest.raises(InputError, match="other settings"):
         generate_face_tracking(data_dir, tmp_path / "f", sequences=2, seed=4, motion=MotionSettings(frames=5))
+
+
+def test_orl_people_and_other_faces_take_turns():
+    from attentrack.datasets.face_tracking import _interleave
+
+    people = [Identity(n, []) for n in ("orl-s31", "orl-s32", "orl-s33", "megamind-a", "megamind-b")]
+    assert [i.name for i in _interleave(people)] == ["orl-s31", "megamind-a", "orl-s32", "megamind-b", "orl-s33"]

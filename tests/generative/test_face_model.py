@@ -63,6 +63,24 @@ def test_marginal_likelihood_is_the_linear_gaussian():
     assert z.grad.abs().max() < 1e-3
 
 
+def test_marginal_likelihood_under_one_persons_prior():
+    """With ``z ~ N(m, sd^2 I)`` the marginal is ``N(b + W m, sd^2 W W^T + sigma^2 I)``."""
+    torch.manual_seed(1)
+    vae = FaceVAE(FaceConfig(size=6, latents=3))
+    v = torch.randn(4, 6, 6)
+    m = torch.randn(4, 3)
+    w, b = vae.decoder[0].weight, vae.decoder[0].bias
+    with torch.no_grad():
+        for sd in (0.3, 1.0):
+            cov = sd**2 * w @ w.T + torch.exp(2 * vae.log_sigma) * torch.eye(36)
+            ref = torch.stack([torch.distributions.MultivariateNormal(b + w @ m[i], covariance_matrix=cov)
+                               .log_prob(v[i].flatten()) for i in range(4)])
+            assert torch.allclose(vae.marginal_log_likelihood(v, m, sd), ref, atol=1e-3)
+        # a face of this person is more likely under its own prior than under the generic one
+        face = vae.decode(m)
+        assert (vae.marginal_log_likelihood(face, m, 0.3) > vae.marginal_log_likelihood(face)).all()
+
+
 def test_background_fit_is_the_sample_gaussian():
     torch.manual_seed(0)
     x = torch.randn(4000, 3, 3) @ torch.randn(3, 3) + 0.5
