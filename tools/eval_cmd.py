@@ -31,6 +31,8 @@ BENCHMARK_CHOICES = ("auto", "MOT15", "MOT16", "MOT17", "MOT20")
         "pipelines": "attentrack.tools.pipelines_cmd:pipelines_command",
         "draw": "attentrack.tools.generate_cmd:eval_draw_command",
         "face": "attentrack.tools.face_cmd:eval_face_command",
+        "face-tracking": "attentrack.tools.face_cmd:eval_face_tracking_command",
+        "face-score": "attentrack.tools.face_cmd:eval_face_score_command",
         "pointing": "attentrack.tools.saliency_cmd:pointing_command",
         "sqair": "attentrack.tools.sqair_cmd:eval_sqair_command",
         "sqair-cctv": "attentrack.tools.sqair_cmd:eval_cctv_command",

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from attentrack.generative.face.hmc import hmc
-from attentrack.generative.face.model import FaceModel, decode_proposal, log_joint, proposer_input
+from attentrack.generative.face.model import FaceModel, JointTerms, decode_proposal, log_joint, proposer_input
 from attentrack.generative.face.transform import normalise, read_glimpse
 
 
@@ -63,6 +63,8 @@ class Localisation:
         log_joint: ``(N,)`` its log-joint.
         ratio: ``(N,)`` face-versus-background log-likelihood ratio of its window (nats).
         accept_rate: ``(N,)`` mean HMC acceptance of the image's chains.
+        face: ``(N,)`` the window's log-likelihood under the face model (nats).
+        background: ``(N,)`` its log-likelihood under the background model (nats).
     """
 
     u: np.ndarray
@@ -70,11 +72,21 @@ class Localisation:
     log_joint: np.ndarray
     ratio: np.ndarray
     accept_rate: np.ndarray
+    face: np.ndarray | None = None
+    background: np.ndarray | None = None
 
-    def score(self, pixels: int = 576) -> np.ndarray:
-        """Face score in (0, 1): a logistic of the per-pixel log-likelihood ratio (0.5 when the
-        window is as likely under the background as under the face model)."""
-        return 1.0 / (1.0 + np.exp(-np.clip(4.0 * self.ratio / pixels, -50, 50)))
+    def score(self, pixels: int = 576, calibration: dict | None = None) -> np.ndarray:
+        """Face score in (0, 1).
+
+        Without ``calibration``: a logistic of the per-pixel log-likelihood ratio (0.5 when the
+        window is as likely under the background as under the face model). With one (the
+        ``score_calibration`` of :mod:`attentrack.generative.face.calibrate`, kept in the weights'
+        metadata): the logistic regression of on-face against off-face windows on the per-pixel
+        face and background log-likelihoods.
+        """
+        if calibration is None or self.face is None or self.background is None:
+            return score_of_ratio(self.ratio, pixels)
+        return calibrated_score(self.face / pixels, self.background / pixels, calibration)
 
 
 def prepare_images(images: np.ndarray, side: np.ndarray, size: int = 24) -> torch.Tensor:
@@ -110,7 +122,7 @@ def propose(model: FaceModel, images: np.ndarray, batch: int = 256) -> np.ndarra
 def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HMCOptions | None = None,
            side_range: tuple[float, float] = (20.0, 400.0), seed: int = 0,
            blur_side: np.ndarray | None = None, anchor: np.ndarray | None = None,
-           anchor_sd: tuple[float, float] = (0.1, 0.05)) -> Localisation:
+           anchor_sd: tuple[float, float] = (0.1, 0.05), z_prior: tuple[np.ndarray, float] | None = None) -> Localisation:
     """HMC over ``(u, z)`` from ``u_init`` for each image.
 
     Args:
@@ -126,6 +138,10 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
             frame), or ``None`` for none.
         anchor_sd: its standard deviations: centre as a fraction of the anchor's side, and
             ``log s`` (rotation uses the same value in radians).
+        z_prior: ``(mean (N, Z), sd)``: the prior of the face latents per image (one person's
+            face model, e.g. a tracker's face), with ``z`` integrated out (``marginal`` only);
+            the returned ``face`` and ``background`` terms are still those of the generic model
+            (``z ~ N(0, I)``), which the face score is calibrated on.
     """
     opts = options or HMCOptions()
     vae = model.vae
@@ -174,8 +190,16 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
         a_sd = torch.cat([a[:, 2:3] * sd_pos, a[:, 2:3] * sd_pos, torch.full((len(a), 2), sd_shape)], 1)
         motion = (a_q, a_sd)
 
+    chain_prior = None
+    if z_prior is not None:
+        if not opts.marginal:
+            raise ValueError("z_prior needs marginal HMC")
+        mean = torch.as_tensor(np.asarray(z_prior[0], np.float64), dtype=torch.float32).reshape(n, -1)
+        chain_prior = (mean[img_idx], float(z_prior[1]))
+
     def log_prob(q):
-        lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior).total
+        lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior,
+                       chain_prior).total
         if motion is not None:
             lp = lp - 0.5 * ((q[:, :4] - motion[0]) / motion[1]).pow(2).sum(1)
         return lp
@@ -195,9 +219,13 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     u = to_u(q)
     with torch.no_grad():
         terms = log_joint(vae, model.background, imgs, u, latents(q), side_range, theta_prior)
+        if chain_prior is not None:
+            total = log_joint(vae, model.background, imgs, u, None, side_range, theta_prior,
+                              (chain_prior[0][torch.arange(n) * c], chain_prior[1])).total
+            terms = JointTerms(total, terms.face, terms.background, terms.prior_z, terms.prior_u)
         z = vae.posterior_mean(normalise(read_glimpse(imgs, u, vae.config.size))) if opts.marginal else q[:, 4:]
     return Localisation(u.double().numpy(), z.numpy(), terms.total.numpy(), terms.ratio.numpy(),
-                        res.accept_rate.view(n, c).mean(1).numpy())
+                        res.accept_rate.view(n, c).mean(1).numpy(), terms.face.numpy(), terms.background.numpy())
 
 
 def grid_starts(u: np.ndarray, spread: float = 0.35) -> np.ndarray:
@@ -225,3 +253,105 @@ def random_starts(rng: np.random.Generator, n: int, chains: int, image_size: tup
     cx = rng.uniform(s / 2, np.maximum(w - s / 2, s / 2 + 1))
     cy = rng.uniform(s / 2, np.maximum(h - s / 2, s / 2 + 1))
     return np.stack([cx, cy, s, np.zeros_like(s)], -1)
+
+
+def cut_region(img: np.ndarray, cx: float, cy: float, width: float, height: float,
+               out_size: tuple[int, int]) -> np.ndarray:
+    """The region of ``width`` x ``height`` pixels centred at ``(cx, cy)`` of a grey ``(H, W)`` image,
+    resized (area-averaged) to ``out_size`` ``(w, h)``; parts outside the image repeat its border.
+
+    Returns:
+        ``(h, w)`` float32 image.
+    """
+    h, w = img.shape
+    x0, y0 = int(math.floor(cx - width / 2)), int(math.floor(cy - height / 2))
+    x1, y1 = int(math.ceil(cx + width / 2)), int(math.ceil(cy + height / 2))
+    pad = max(0, -x0, -y0, x1 - w, y1 - h)
+    src = img
+    if pad:
+        pad = min(pad, 4 * max(h, w))
+        src = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+    crop = src[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
+    if crop.size == 0:
+        crop = img
+    return cv2.resize(np.ascontiguousarray(crop, np.float32), out_size, interpolation=cv2.INTER_AREA)
+
+
+#: a search region is this many face sides wide: the proposer's training scenes (160x120,
+#: faces 30..80 px) hold a face of about a third of their width
+REGION_SIDES = 3.0
+
+
+def propose_in_regions(model: FaceModel, img: np.ndarray, centres: np.ndarray, sides: np.ndarray,
+                       region_sides: float = REGION_SIDES) -> np.ndarray:
+    """The ConvNet's transform inside regions of a grey image (a search region around a predicted
+    face, or the tiles of a whole frame).
+
+    Each region is ``region_sides * side`` wide with the training scenes' 4:3 aspect, centred at
+    its centre, cut and resized to the training scene size so the face has the size the proposer
+    learnt.
+
+    Args:
+        model: the face model.
+        img: ``(H, W)`` float32 grey image in [0, 1].
+        centres: ``(N, 2)`` region centres in pixels.
+        sides: ``(N,)`` the expected face side in pixels.
+        region_sides: region width in face sides.
+
+    Returns:
+        ``(N, 4)`` transforms ``cx, cy, s, theta`` in pixels of ``img``.
+    """
+    from attentrack.generative.face.scenes import SCENE_SIZE
+
+    sw, sh = SCENE_SIZE
+    centres = np.asarray(centres, np.float64).reshape(-1, 2)
+    sides = np.broadcast_to(np.asarray(sides, np.float64), (len(centres),))
+    widths = region_sides * sides
+    crops = np.stack([cut_region(img, c[0], c[1], rw, rw * sh / sw, (sw, sh)) for c, rw in zip(centres, widths)])
+    u = propose(model, crops)
+    f = sw / widths  # scene pixels per image pixel
+    out = np.empty_like(u)
+    out[:, 0] = centres[:, 0] + (u[:, 0] - sw / 2) / f
+    out[:, 1] = centres[:, 1] + (u[:, 1] - sh / 2) / f
+    out[:, 2] = u[:, 2] / f
+    out[:, 3] = u[:, 3]
+    return out
+
+
+@torch.no_grad()
+def window_terms(model: FaceModel, img: np.ndarray, u: np.ndarray,
+                 blur_side: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Log-likelihoods (nats, ``z`` integrated out) under the face model and under the background
+    model of the windows ``u`` ``(N, 4)`` of one grey ``(H, W)`` image, anti-aliased for
+    ``blur_side`` (default: their mean side).
+
+    Returns:
+        ``(face, background)``, each ``(N,)`` float64.
+    """
+    from attentrack.generative.face.model import log_joint
+
+    u = np.asarray(u, np.float64).reshape(-1, 4)
+    side = float(np.mean(u[:, 2])) if blur_side is None else float(blur_side)
+    prepared = prepare_images(np.asarray(img, np.float32)[None], np.array([side]), model.vae.config.size)
+    terms = log_joint(model.vae, model.background, prepared, torch.as_tensor(u, dtype=torch.float32), None,
+                      (1e-3, 1e6), model.config.theta_prior)
+    return terms.face.double().numpy(), terms.background.double().numpy()
+
+
+def window_ratio(model: FaceModel, img: np.ndarray, u: np.ndarray, blur_side: float | None = None) -> np.ndarray:
+    """Face-versus-background log-likelihood ratio (nats) of the windows of :func:`window_terms`: ``(N,)``."""
+    face, background = window_terms(model, img, u, blur_side)
+    return face - background
+
+
+def score_of_ratio(ratio, pixels: int = 576) -> np.ndarray:
+    """The face score of :meth:`Localisation.score` for a log-likelihood ratio in nats."""
+    return 1.0 / (1.0 + np.exp(-np.clip(4.0 * np.asarray(ratio, np.float64) / pixels, -50, 50)))
+
+
+def calibrated_score(face, background, calibration: dict) -> np.ndarray:
+    """``sigmoid(w_face * face + w_background * background + bias)`` of per-pixel log-likelihoods
+    (arrays of one shape), with the weights of a ``score_calibration`` dict."""
+    w = calibration["weights"]
+    x = w[0] * np.asarray(face, np.float64) + w[1] * np.asarray(background, np.float64) + calibration["bias"]
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -50, 50)))

@@ -134,10 +134,18 @@ class FaceVAE(nn.Module):
         lin = self.decoder[0]
         return lin.weight, lin.bias, self.log_sigma.clamp(-3, 1)
 
-    def marginal_log_likelihood(self, v: torch.Tensor) -> torch.Tensor:
+    def marginal_log_likelihood(self, v: torch.Tensor, prior_mean: torch.Tensor | None = None,
+                                prior_sd: float = 1.0) -> torch.Tensor:
         """``log p(v) = log N(v | b, W W^T + sigma^2 I)`` with ``z`` integrated out (linear decoder
-        only; Woodbury identity, ``O(n Z^2)``): ``(B, S, S) -> (B,)``."""
+        only; Woodbury identity, ``O(n Z^2)``): ``(B, S, S) -> (B,)``.
+
+        With ``prior_mean`` ``(B, Z)`` the latents' prior is ``N(prior_mean, prior_sd^2 I)`` instead
+        of ``N(0, I)`` (a face model of one person: ``log N(v | b + W m, prior_sd^2 W W^T + sigma^2 I)``).
+        """
         w, b, ls = self._linear()
+        if prior_mean is not None:
+            b = b + prior_mean @ w.T
+            w = w * prior_sd
         n, k = w.shape
         var = torch.exp(2 * ls)
         m = var * torch.eye(k, dtype=w.dtype, device=w.device) + w.T @ w
@@ -286,7 +294,8 @@ class JointTerms:
 
 
 def log_joint(vae: FaceVAE, background: BackgroundModel, images: torch.Tensor, u: torch.Tensor,
-              z: torch.Tensor | None, scale_range: tuple[float, float], theta_prior: float) -> JointTerms:
+              z: torch.Tensor | None, scale_range: tuple[float, float], theta_prior: float,
+              z_prior: tuple[torch.Tensor, float] | None = None) -> JointTerms:
     """``log p(x, u, z)`` up to a constant (see the module docstring), differentiable in ``u, z``.
 
     Args:
@@ -298,10 +307,12 @@ def log_joint(vae: FaceVAE, background: BackgroundModel, images: torch.Tensor, u
         scale_range: ``(s_min, s_max)`` in pixels: a log-uniform prior on the face side,
             with soft (quadratic) walls outside it.
         theta_prior: standard deviation in radians of the zero-mean rotation prior.
+        z_prior: with ``z`` integrated out, the prior of ``z`` as ``(mean (B, Z), sd)`` (one
+            person's face model) instead of ``N(0, I)``.
     """
     g = normalise(read_glimpse(images, u, vae.config.size))
     if z is None:
-        face = vae.marginal_log_likelihood(g)
+        face = vae.marginal_log_likelihood(g, *(z_prior or (None, 1.0)))
         prior_z = torch.zeros_like(face)
     else:
         face = vae.log_likelihood(g, z)

@@ -119,12 +119,32 @@ def random_background(rng: np.random.Generator, backgrounds: list[np.ndarray],
     return np.ascontiguousarray(out)
 
 
+def relight(rng: np.random.Generator, img: np.ndarray, strength: float) -> np.ndarray:
+    """Illumination and camera changes of a whole ``(H, W)`` scene in [0, 1]: a gain gradient across
+    the scene (a light from one side, up to ``+-strength``), a gamma of ``exp(N(0, strength))``,
+    a blur (sigma up to 1 px) in half the scenes and sensor noise of a random level; returns
+    a new image in [0, 1]. ``strength`` 0 returns ``img`` unchanged."""
+    if strength <= 0:
+        return img
+    h, w = img.shape
+    angle = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    ramp = ((xx / w - 0.5) * math.cos(angle) + (yy / h - 0.5) * math.sin(angle)) * 2
+    gain = 1 + rng.uniform(-strength, strength) * ramp
+    out = np.clip(img * gain, 0, 1) ** math.exp(rng.normal(0, strength))
+    if rng.random() < 0.5:
+        out = cv2.GaussianBlur(out.astype(np.float32), (0, 0), rng.uniform(0.3, 1.0))
+    out = out + rng.uniform(0, 0.03) * rng.standard_normal(out.shape).astype(np.float32)
+    return np.clip(out, 0, 1).astype(np.float32)
+
+
 def make_scenes(rng: np.random.Generator, squares: np.ndarray, backgrounds: list[np.ndarray], n: int,
                 size: tuple[int, int] = SCENE_SIZE, side_range: tuple[float, float] = SIDE_RANGE,
-                max_rotation: float = 0.35, noise: float = 0.01) -> Scenes:
+                max_rotation: float = 0.35, noise: float = 0.01, illumination: float = 0.0) -> Scenes:
     """``n`` scenes, each one face (random person, flip, brightness and contrast) placed with a
     random transform (side log-uniform in ``side_range``, rotation uniform in
-    ``+-max_rotation``, centre uniform with the rotated square inside the image)."""
+    ``+-max_rotation``, centre uniform with the rotated square inside the image); with
+    ``illumination > 0`` each scene is then relit (:func:`relight`)."""
     w, h = size
     images = np.empty((n, h, w), np.float32)
     us = np.empty((n, 4), np.float64)
@@ -141,6 +161,7 @@ def make_scenes(rng: np.random.Generator, squares: np.ndarray, backgrounds: list
         cy = rng.uniform(half, h - half)
         u = np.array([cx, cy, s, th])
         img = paste_face(bg, np.ascontiguousarray(face), u)
-        images[i] = np.clip(img + noise * rng.standard_normal(img.shape, dtype=np.float32), 0, 1)
+        img = np.clip(img + noise * rng.standard_normal(img.shape, dtype=np.float32), 0, 1)
+        images[i] = relight(rng, img, illumination)
         us[i] = u
     return Scenes(images, us)

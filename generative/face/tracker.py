@@ -1,13 +1,34 @@
-"""``face-attention``: follow a face by HMC under the attentional face model, each frame's
-chains started from the previous frame's similarity transform.
+"""``face-attention``: follow a face with the attentional face model: a motion prior, the
+ConvNet's proposal in a search region, HMC under the generative model, a calibrated face score
+and re-detection.
 
-Per frame and face: cut a region around the previous transform (``context`` face sides),
-shrink it so the face is about ``work_side`` pixels, run HMC over ``(u, z)``
-(:func:`attentrack.generative.face.localise.refine`) and keep the best state. The track's box is the
-unrotated face square, its score the face score of :meth:`Localisation.score`, and its
-``inset`` the model's canonical reconstruction (the decoded ``z``), drawn in the annotated
-video. When the score stays below ``redetect_below``, the ConvNet proposes a transform on
-the whole frame, HMC refines it, and the track moves there if that explains the image better.
+Per frame and face:
+
+1. **Motion prior.** The transform is predicted with a constant velocity of its centre (the
+   velocity smoothed over the frames that scored as a face); the search region is bounded
+   around the prediction (``context`` face sides).
+2. **ConvNet proposal.** The proposer reads a region ``REGION_SIDES`` face sides wide around
+   the prediction, resized so the face has the size it was trained on, and proposes a transform.
+3. **HMC.** Chains start at the prediction and at the proposal (half each) and run HMC over
+   ``u`` (with ``z`` integrated out) under the generative model of this person (the latents'
+   prior centred on the face's own latents, ``identity_sd``) plus a Gaussian motion prior
+   around the prediction; the highest posterior state any chain visited is kept, so HMC is
+   used only where it improves the model's score over both starting points.
+4. **Face score.** The calibrated score of :meth:`Localisation.score` and its threshold, both learnt by
+   ``attentrack eval face-score`` (stored in the weights' metadata as ``score_calibration``):
+   a logistic regression of on-face against off-face windows on the face and background
+   models' log-likelihoods, and the threshold that best separates them.
+5. **Re-detection** (off by default, ``redetect_after=0``). After ``redetect_after`` frames in
+   a row below the threshold, the ConvNet
+   proposes a face in every tile of the whole frame (tiles ``REGION_SIDES`` face sides wide at
+   the face's last size), the proposals with the best face scores are refined by HMC, and the
+   track moves there when the result scores as a face and this person's face model explains it
+   better than the tracked window (a higher log-joint; the best of a whole frame's tiles often
+   scores as a face by chance, so the score alone would jump to clutter).
+
+The track's box keeps the shape of the first box: the face square's side is the first box's
+smaller side (cheek to cheek), and the box is scaled with it. Its ``inset`` is the model's
+canonical reconstruction (the posterior mean of ``z`` decoded), drawn in the annotated video.
 """
 
 from __future__ import annotations
@@ -18,19 +39,40 @@ import cv2
 import numpy as np
 import torch
 
-from attentrack.generative.face.localise import HMCOptions, Localisation, propose, refine
+from attentrack.generative.face.localise import (
+    HMCOptions,
+    Localisation,
+    calibrated_score,
+    prepare_images,
+    propose_in_regions,
+    refine,
+    score_of_ratio,
+    window_terms,
+)
 from attentrack.generative.face.model import load_face_model
-from attentrack.generative.face.transform import box_to_u, u_to_box
+from attentrack.generative.face.transform import box_to_u, normalise, read_glimpse, u_to_box
 from attentrack.tracker.base import SingleObjectTracker, Track
 from attentrack.tracker.errors import InputError
 
 
 @dataclass
 class FaceState:
-    """One followed face: its transform ``u`` ``(4,)`` (frame pixels, radians), the last
-    localisation and the number of consecutive low-score frames."""
+    """One followed face.
+
+    Attributes:
+        u: ``(4,)`` its transform ``cx, cy, s, theta`` (frame pixels, radians).
+        velocity: ``(2,)`` centre velocity in pixels per frame.
+        shape: ``(2,)`` the first box's width and height in face sides.
+        identity: ``(Z,)`` the face's latents (posterior mean in the first frame, then a running
+            average over the frames that scored as a face): the mean of this person's face model.
+        last: the last localisation.
+        low: consecutive frames scored below the threshold.
+    """
 
     u: np.ndarray
+    velocity: np.ndarray
+    shape: np.ndarray
+    identity: np.ndarray
     last: Localisation | None = None
     low: int = 0
 
@@ -44,41 +86,57 @@ def grey(frame: np.ndarray) -> np.ndarray:
 
 
 class FaceAttentionTracker(SingleObjectTracker):
-    """Attentional face model (Tang et al. 2014) as a tracker: HMC over the similarity transform.
+    """Attentional face model (Tang et al. 2014) as a tracker: ConvNet proposal and HMC over the
+    similarity transform under a motion prior, calibrated face score, re-detection.
 
     The canonical reconstruction is shown in the annotated video; the score is the model's
     face-versus-background evidence for the window.
     """
 
     tracker_id = "face-attention"
-    summary = ("attentional face model (Tang et al. 2014): HMC over a similarity transform, from the previous "
-               "frame")
+    summary = ("attentional face model (Tang et al. 2014): ConvNet proposal + HMC over a similarity transform, "
+               "motion prior, re-detection")
     model_card = "generative/face/weights/FACE_MODEL_CARD.md"
+    signed_options = ("redetect_below",)
 
     def __init__(self, weights: str = "", chains: int = 4, steps: int = 12, leapfrog: int = 4,
-                 context: float = 2.0, work_side: float = 40.0, max_zoom: float = 0.1, min_side: float = 24.0,
-                 motion_sd: float = 0.1, marginal: bool = True,
-                 redetect_below: float = 0.55,
-                 redetect_after: int = 3, seed: int = 0, threads: int = 1) -> None:
+                 context: float = 2.0, work_side: float = 40.0, max_zoom: float = 0.1, min_side: float = 12.0,
+                 motion_sd: float = 0.1, marginal: bool = True, velocity: float = 0.5, proposal: bool = True,
+                 redetect_below: float = -1.0, redetect_after: int = 0, max_tiles: int = 200,
+                 identity_sd: float = 0.5, identity_rate: float = 0.05, seed: int = 0, threads: int = 1) -> None:
         """Load the face model.
 
         Args:
             weights: face weights from ``attentrack train face`` (empty: the shipped ones).
-            chains: HMC chains per face per frame.
+            chains: HMC chains per face per frame (half start at the prediction, half at the proposal).
             steps: HMC iterations per chain per frame.
             leapfrog: leapfrog steps per iteration.
-            context: side of the searched region, in face sides.
+            context: side of the region HMC reads, in face sides.
             work_side: the region is shrunk so the face is about this many pixels.
             max_zoom: largest relative change of the face side from one frame to the next
                 (the HMC prior's scale range; without it the window can shrink onto a
                 face-like detail and keep shrinking).
             min_side: smallest face side in frame pixels.
+            motion_sd: standard deviation of the Gaussian motion prior around the predicted
+                transform: centre in face sides (log-scale and rotation get half of it).
             marginal: HMC over the transform with the face latents integrated out in closed
                 form (``False``: over transform and latents jointly; slower to mix).
-            motion_sd: standard deviation of the Gaussian motion prior around the previous
-                transform: centre in face sides (log-scale and rotation get half of it).
-            redetect_below: face score under which a frame counts as low.
-            redetect_after: after this many low frames in a row, try the ConvNet on the whole frame.
+            velocity: weight of the newest displacement in the smoothed centre velocity of the
+                constant-velocity prediction (0: no motion model, the previous transform is the prediction).
+            proposal: start half the chains at the ConvNet's proposal in the search region
+                (``False``: all chains at the prediction, as HMC alone).
+            redetect_below: face score under which a frame counts as low; negative: the threshold
+                learnt by ``attentrack eval face-score`` and stored with the weights (0.5, equal
+                evidence under the likelihood-ratio score, for weights without a calibration).
+            redetect_after: after this many low frames in a row, re-detect with the ConvNet over the
+                whole frame (0, the default: never; on the generated face sequences re-detection
+                jumped to face-like clutter more often than it found a lost face, see the model card).
+            max_tiles: most ConvNet tiles of one re-detection (the stride grows to keep under it).
+            identity_sd: HMC searches under the face model of this person: the face latents' prior
+                is ``N(identity, identity_sd^2 I)`` around the face's latents instead of ``N(0, I)``
+                (0: the generic face model). Needs ``marginal``.
+            identity_rate: weight of each frame that scores as a face in the running average of the
+                face's latents (0: the first frame's latents throughout).
             seed: seed of the chains.
             threads: torch CPU threads (process-wide; 0 leaves the setting alone).
         """
@@ -87,31 +145,60 @@ class FaceAttentionTracker(SingleObjectTracker):
             raise InputError("chains, steps and leapfrog must be at least 1")
         if context < 1.2 or work_side < 12:
             raise InputError("context must be at least 1.2 and work_side at least 12")
+        if not 0 < max_zoom < 1 or min_side < 4:
+            raise InputError("max_zoom must be in (0, 1) and min_side at least 4")
+        if motion_sd <= 0:
+            raise InputError("motion_sd must be positive")
+        if not 0 <= velocity <= 1:
+            raise InputError("velocity must be in [0, 1]")
+        if redetect_after < 0 or max_tiles < 1:
+            raise InputError("redetect_after must be at least 0 and max_tiles at least 1")
+        if identity_sd < 0 or not 0 <= identity_rate <= 1 or (identity_sd > 0 and not marginal):
+            raise InputError("identity_sd must be >= 0 (and needs marginal), identity_rate in [0, 1]")
         if threads and threads > 0:
             torch.set_num_threads(int(threads))
         self.model = load_face_model(weights)
         self.options = HMCOptions(chains=chains, steps=steps, leapfrog=leapfrog, adapt=min(5, steps // 2),
                                   jitter=0.05, marginal=bool(marginal))
-        if not 0 < max_zoom < 1 or min_side < 4:
-            raise InputError("max_zoom must be in (0, 1) and min_side at least 4")
         self.context, self.work_side = float(context), float(work_side)
         self.max_zoom, self.min_side = float(max_zoom), float(min_side)
-        if motion_sd <= 0:
-            raise InputError("motion_sd must be positive")
         self.motion_sd = float(motion_sd)
+        self.velocity, self.proposal = float(velocity), bool(proposal)
+        self.calibration = self.model.meta.get("score_calibration")
+        if redetect_below < 0:
+            redetect_below = float(self.calibration["threshold"]) if self.calibration else 0.5
         self.redetect_below, self.redetect_after = float(redetect_below), int(redetect_after)
+        self.max_tiles = int(max_tiles)
+        self.identity_sd, self.identity_rate = float(identity_sd), float(identity_rate)
         self.seed = int(seed)
         self._frame_count = 0
 
     def init_one(self, frame, box):
-        """The state of a face in ``box`` (``x, y, w, h`` pixels): its similarity transform ``u``."""
-        grey(frame)  # validates the frame
+        """The state of a face in ``box`` (``x, y, w, h`` pixels): a face square as wide as the box's
+        smaller side, centred in it, no velocity."""
+        img = grey(frame)
+        box = np.asarray(box, np.float64)
         if box[2] <= 0 or box[3] <= 0:
             raise InputError("face box must have a positive width and height")
-        return FaceState(box_to_u(box)[0])
+        u = box_to_u(box)[0]
+        u[2] = min(box[2], box[3])
+        prepared = prepare_images(img[None], u[2:3], self.model.vae.config.size)
+        with torch.no_grad():
+            glimpse = normalise(read_glimpse(prepared, torch.as_tensor(u[None], dtype=torch.float32),
+                                             self.model.vae.config.size))
+            identity = self.model.vae.posterior_mean(glimpse)[0].double().numpy()
+        return FaceState(u, np.zeros(2), np.array([box[2], box[3]]) / u[2], identity)
 
-    def _search(self, img: np.ndarray, u: np.ndarray, anchored: bool = True) -> tuple[Localisation, np.ndarray]:
-        """HMC in a region around ``u``; returns the localisation with ``u`` in frame pixels."""
+    def box_of(self, state: FaceState) -> np.ndarray:
+        """``(4,)`` ``x, y, w, h``: the first box's shape scaled with the face and centred on it."""
+        cx, cy, s = state.u[:3]
+        w, h = state.shape * s
+        return np.array([cx - w / 2, cy - h / 2, w, h])
+
+    def _search(self, img: np.ndarray, u: np.ndarray, starts: np.ndarray | None = None,
+                anchored: bool = True, identity: np.ndarray | None = None) -> tuple[Localisation, np.ndarray]:
+        """HMC in a region around ``u`` (frame pixels), chains from ``starts`` ``(C, 4)`` (default:
+        jittered around ``u``); returns the localisation with ``u`` in frame pixels."""
         h, w = img.shape
         cx, cy, s = u[0], u[1], max(u[2], self.min_side)
         half = 0.5 * self.context * s
@@ -125,38 +212,100 @@ class FaceAttentionTracker(SingleObjectTracker):
             crop = cv2.resize(crop, (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f))),
                               interpolation=cv2.INTER_AREA)
         fx, fy = crop.shape[1] / (x1 - x0), crop.shape[0] / (y1 - y0)
-        local = np.array([(cx - x0) * fx, (cy - y0) * fy, s * fx, u[3]])
+
+        def to_local(v):
+            v = np.array(v, np.float64).reshape(-1, 4)
+            return np.stack([(v[:, 0] - x0) * fx, (v[:, 1] - y0) * fy, v[:, 2] * fx, v[:, 3]], 1)
+
+        local = to_local(u)[0]
+        local[2] = s * fx
         side_range = (max(self.min_side * fx, (1 - self.max_zoom) * local[2]), (1 + self.max_zoom) * local[2])
+        init = local[None] if starts is None else to_local(starts)[None]
         self._frame_count += 1
-        loc = refine(self.model, crop[None], local[None], self.options, side_range,
+        loc = refine(self.model, crop[None], init, self.options, side_range,
                      seed=self.seed + self._frame_count, anchor=local[None] if anchored else None,
-                     anchor_sd=(self.motion_sd, 0.5 * self.motion_sd))
+                     anchor_sd=(self.motion_sd, 0.5 * self.motion_sd), blur_side=np.array([local[2]]),
+                     z_prior=None if identity is None or not self.identity_sd else (identity[None], self.identity_sd))
         out = loc.u[0].copy()
         out[0], out[1], out[2] = out[0] / fx + x0, out[1] / fy + y0, out[2] / fx
         return loc, out
 
-    def _redetect(self, img: np.ndarray) -> tuple[Localisation, np.ndarray]:
+    def _starts(self, img: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """``(C, 4)`` chain starts: the prediction and (with ``proposal``) the ConvNet's proposal in the
+        search region, each chain after the first two jittered around one of them."""
+        rng = np.random.default_rng(self.seed + 7919 * self._frame_count)
+        bases = [pred]
+        if self.proposal:
+            conv = propose_in_regions(self.model, img, pred[None, :2], pred[2:3])[0]
+            conv[2] = float(np.clip(conv[2], (1 - self.max_zoom) * pred[2], (1 + self.max_zoom) * pred[2]))
+            bases.append(conv)
+        out = []
+        for k in range(self.options.chains):
+            b = bases[k % len(bases)].copy()
+            if k >= len(bases):
+                j = rng.normal(0.0, self.options.jitter, 4)
+                b[:2] += j[:2] * b[2]
+                b[2] *= np.exp(j[2])
+                b[3] += j[3]
+            out.append(b)
+        return np.array(out)
+
+    def _redetect(self, img: np.ndarray, side: float,
+                  identity: np.ndarray | None = None) -> tuple[Localisation, np.ndarray] | None:
+        """The ConvNet over tiles of the whole frame at face side ``side``; the best proposals by the
+        model's ratio refined by HMC. ``None`` when the frame is smaller than a tile."""
         h, w = img.shape
-        f = min(1.0, 160.0 / w)
-        small = cv2.resize(img, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
-        u = propose(self.model, small[None])[0]
-        u[:3] /= f
-        return self._search(img, u, anchored=False)
+        side = max(side, self.min_side)
+        stride = side
+        while True:
+            xs = np.arange(side, max(side, w - side) + 1e-6, stride)
+            ys = np.arange(side, max(side, h - side) + 1e-6, stride)
+            if len(xs) * len(ys) <= self.max_tiles:
+                break
+            stride *= 1.25
+        centres = np.array([(x, y) for y in ys for x in xs])
+        u = propose_in_regions(self.model, img, centres, np.full(len(centres), side))
+        u[:, 2] = np.clip(u[:, 2], (1 - 2 * self.max_zoom) * side, (1 + 2 * self.max_zoom) * side)
+        inside = (u[:, 0] > 0) & (u[:, 0] < w) & (u[:, 1] > 0) & (u[:, 1] < h)
+        if not inside.any():
+            return None
+        u = u[inside]
+        best = u[np.argsort(-self._window_scores(img, u, side))[: max(1, self.options.chains)]]
+        return self._search(img, best[0], starts=best, anchored=False, identity=identity)
+
+    def _window_scores(self, img: np.ndarray, u: np.ndarray, side: float) -> np.ndarray:
+        """``(N,)`` face scores of the windows ``u`` ``(N, 4)`` of a grey frame (calibrated when the
+        weights hold a calibration)."""
+        face, background = window_terms(self.model, img, u, side)
+        pixels = self.model.vae.config.size ** 2
+        if self.calibration:
+            return calibrated_score(face / pixels, background / pixels, self.calibration)
+        return score_of_ratio(face - background, pixels)
 
     def update_one(self, state: FaceState, frame):
-        """Search for the face near its last transform, re-detecting over the whole frame after
+        """Search for the face around its predicted transform, re-detecting over the whole frame after
         a run of low scores; returns its ``x, y, w, h`` box in pixels and its score."""
         img = grey(frame)
-        loc, u = self._search(img, state.u)
-        score = float(loc.score()[0])
+        pred = state.u.copy()
+        pred[:2] += state.velocity
+        loc, u = self._search(img, pred, starts=self._starts(img, pred), identity=state.identity)
+        score = float(loc.score(calibration=self.calibration)[0])
         state.low = state.low + 1 if score < self.redetect_below else 0
-        if state.low >= self.redetect_after:
-            loc2, u2 = self._redetect(img)
-            if loc2.log_joint[0] > loc.log_joint[0]:
-                loc, u, score = loc2, u2, float(loc2.score()[0])
-            state.low = 0 if score >= self.redetect_below else state.low
+        if self.redetect_after and state.low >= self.redetect_after:
+            found = self._redetect(img, state.u[2], state.identity)
+            if found is not None:
+                loc2, u2 = found
+                score2 = float(loc2.score(calibration=self.calibration)[0])
+                if score2 >= self.redetect_below and loc2.log_joint[0] > loc.log_joint[0]:
+                    state.u, state.velocity, state.low = u2, np.zeros(2), 0  # a new start: no displacement
+                    loc, u, score = loc2, u2, score2
+        if score >= self.redetect_below:
+            state.velocity = (1 - self.velocity) * state.velocity + self.velocity * (u[:2] - state.u[:2])
+            state.identity = (1 - self.identity_rate) * state.identity + self.identity_rate * loc.z[0]
+        else:
+            state.velocity = 0.5 * state.velocity
         state.u, state.last = u, loc
-        return u_to_box(u)[0], score
+        return self.box_of(state), score
 
     def reconstruction(self, state: FaceState) -> np.ndarray | None:
         """The canonical reconstruction of the last frame as a ``(S, S)`` uint8 image."""

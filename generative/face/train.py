@@ -59,6 +59,11 @@ class FaceTrainOptions:
         max_minutes: stop (and save) once training has taken this long (0: no limit).
         progress: show a tqdm bar.
         config: :class:`FaceConfig` fields.
+        init_weights: start from these face weights (their VAE, background model and proposer;
+            the background model is then not refitted), e.g. to train only the proposer further.
+        scene_sides: face side range in pixels of the proposer's training scenes.
+        illumination: strength of the scenes' relighting (:func:`attentrack.generative.face.scenes.relight`;
+            0: none, as the first shipped weights).
     """
 
     data: str
@@ -80,6 +85,9 @@ class FaceTrainOptions:
     max_minutes: float = 0.0
     progress: bool = True
     config: dict = field(default_factory=dict)
+    init_weights: str = ""
+    scene_sides: tuple[float, float] = (30.0, 80.0)
+    illumination: float = 0.0
 
 
 def orl_glimpses(images: np.ndarray, u: np.ndarray, size: int) -> torch.Tensor:
@@ -183,8 +191,18 @@ class FaceTask(TrainingTask):
         self.train_squares = face_squares(self.train_faces)
 
     def fresh_start(self) -> None:
-        """Fit the background Gaussian (closed form, from its own seeded generator)."""
+        """Fit the background Gaussian (closed form, from its own seeded generator), or load all three
+        parts from ``init_weights``."""
         opts, config = self.opts, self.face.config
+        if opts.init_weights:
+            from attentrack.generative.face.model import load_face_model
+
+            start = load_face_model(opts.init_weights)
+            try:
+                self.face.parts().load_state_dict(start.parts().state_dict())
+            except RuntimeError:
+                raise InputError(f"{opts.init_weights} holds a face model of other sizes than this run's") from None
+            return
         glimpses = background_glimpses(np.random.default_rng(opts.seed + 555), self.backgrounds,
                                        opts.background_glimpses, config.size, max_rotation=config.max_rotation)
         self.face.background.fit(glimpses, rank=opts.background_rank)
@@ -205,7 +223,8 @@ class FaceTask(TrainingTask):
             terms = vae_elbo(model.vae, vae_batch(rng, self.train_faces, opts.batch, model.config.size))
             return -terms.elbo, {"elbo": terms.elbo.item(), "kl": terms.kl.item()}
         scenes = make_scenes(rng, self.train_squares, self.backgrounds, opts.scene_batch,
-                             max_rotation=model.config.max_rotation)
+                             side_range=tuple(opts.scene_sides), max_rotation=model.config.max_rotation,
+                             illumination=opts.illumination)
         loss = proposer_loss(model, scenes.images, scenes.u)
         return loss, {"proposer_loss": loss.item()}
 
@@ -225,7 +244,10 @@ class FaceTask(TrainingTask):
     def metadata(self) -> dict[str, Any]:
         """The held-out people and the step counts, for the weights file."""
         opts = self.opts
-        return {"held_out_people": opts.held_out, "vae_steps": opts.vae_steps, "proposer_steps": opts.proposer_steps}
+        return {"held_out_people": opts.held_out, "vae_steps": opts.vae_steps, "proposer_steps": opts.proposer_steps,
+                "init_weights": Path(opts.init_weights).name if opts.init_weights else "",
+                "scene_sides": list(opts.scene_sides), "illumination": opts.illumination,
+                "max_rotation": self.face.config.max_rotation}
 
 
 def train_face(opts: FaceTrainOptions) -> dict[str, Any]:

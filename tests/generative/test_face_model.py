@@ -63,6 +63,24 @@ def test_marginal_likelihood_is_the_linear_gaussian():
     assert z.grad.abs().max() < 1e-3
 
 
+def test_marginal_likelihood_under_one_persons_prior():
+    """With ``z ~ N(m, sd^2 I)`` the marginal is ``N(b + W m, sd^2 W W^T + sigma^2 I)``."""
+    torch.manual_seed(1)
+    vae = FaceVAE(FaceConfig(size=6, latents=3))
+    v = torch.randn(4, 6, 6)
+    m = torch.randn(4, 3)
+    w, b = vae.decoder[0].weight, vae.decoder[0].bias
+    with torch.no_grad():
+        for sd in (0.3, 1.0):
+            cov = sd**2 * w @ w.T + torch.exp(2 * vae.log_sigma) * torch.eye(36)
+            ref = torch.stack([torch.distributions.MultivariateNormal(b + w @ m[i], covariance_matrix=cov)
+                               .log_prob(v[i].flatten()) for i in range(4)])
+            assert torch.allclose(vae.marginal_log_likelihood(v, m, sd), ref, atol=1e-3)
+        # a face of this person is more likely under its own prior than under the generic one
+        face = vae.decode(m)
+        assert (vae.marginal_log_likelihood(face, m, 0.3) > vae.marginal_log_likelihood(face)).all()
+
+
 def test_background_fit_is_the_sample_gaussian():
     torch.manual_seed(0)
     x = torch.randn(4000, 3, 3) @ torch.randn(3, 3) + 0.5
@@ -104,3 +122,34 @@ def test_bad_weights(tmp_path):
     torch.save({"format": "other"}, bad)
     with pytest.raises(InputError, match="not an attentrack weights file"):
         load_face_model(bad)
+
+
+def test_relight_keeps_range_and_is_identity_at_zero():
+    from attentrack.generative.face.scenes import relight
+
+    img = np.random.default_rng(0).random((30, 40)).astype(np.float32)
+    assert relight(np.random.default_rng(1), img, 0.0) is img
+    a = relight(np.random.default_rng(1), img, 0.4)
+    b = relight(np.random.default_rng(1), img, 0.4)
+    assert np.array_equal(a, b) and a.shape == img.shape and a.dtype == np.float32
+    assert a.min() >= 0 and a.max() <= 1 and not np.allclose(a, img, atol=0.02)
+
+
+@pytest.mark.slow
+def test_training_from_init_weights_keeps_the_start(data_dir, tmp_path, one_thread):
+    """``init_weights`` starts every part from the given weights (the background model is not refitted);
+    a run of proposer steps changes only the proposer."""
+    from attentrack.generative.face.model import load_face_model
+    from attentrack.generative.face.train import FaceTrainOptions, train_face
+
+    start = load_face_model()
+    train_face(FaceTrainOptions(data=str(data_dir), out=str(tmp_path / "ft"), vae_steps=0, proposer_steps=2, scene_batch=2,
+                                val_every=0, progress=False, init_weights=str(SHIPPED_WEIGHTS), illumination=0.3,
+                                scene_sides=(20.0, 90.0)))
+    tuned = load_face_model(tmp_path / "ft" / "face.pt")
+    for name, tensor in start.vae.state_dict().items():
+        assert torch.equal(tensor, tuned.vae.state_dict()[name]), name
+    assert torch.equal(start.background.mean, tuned.background.mean)
+    changed = [n for n, t in start.proposer.state_dict().items() if not torch.equal(t, tuned.proposer.state_dict()[n])]
+    assert changed
+    assert tuned.meta["training"]["illumination"] == 0.3

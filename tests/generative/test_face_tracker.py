@@ -58,3 +58,78 @@ def test_bad_options_and_frames(data_dir):
     tracker = create_tracker("face-attention", {"threads": "0"})
     with pytest.raises(InputError):
         tracker.start(np.zeros((50, 50, 3), np.float32), [[1, 1, 10, 10]])
+
+
+def test_box_keeps_the_first_box_shape(data_dir, one_thread):
+    frames, truth = _moving_face_frames(data_dir, n=3)
+    tracker = create_tracker("face-attention", {"chains": "2", "steps": "3", "threads": "0", "redetect_after": "0"})
+    cx, cy, s = truth[0, :3]
+    tracker.start(frames[0], np.array([[cx - s / 2, cy - 0.7 * s, s, 1.4 * s]]))
+    (track,) = tracker.update(frames[1])
+    assert track.box[3] / track.box[2] == pytest.approx(1.4)
+    assert track.glimpse[2] == pytest.approx(track.box[2])  # the face square is as wide as the box
+
+
+def test_threshold_comes_from_the_weights(tmp_path):
+    from attentrack.generative.face.model import load_face_model
+
+    model = load_face_model()
+    model.meta = {**model.meta, "score_calibration": {"weights": [1.0, -2.0], "bias": 0.5, "threshold": 0.4321}}
+    model.save(tmp_path / "face.pt")
+    tracker = create_tracker("face-attention", {"weights": str(tmp_path / "face.pt"), "threads": "0"})
+    assert tracker.redetect_below == pytest.approx(0.4321)
+    assert tracker.calibration["weights"] == [1.0, -2.0]
+    fixed = create_tracker("face-attention", {"weights": str(tmp_path / "face.pt"), "threads": "0",
+                                               "redetect_below": "0.7"})
+    assert fixed.redetect_below == pytest.approx(0.7)
+
+
+def test_cut_region_geometry():
+    from attentrack.generative.face.localise import cut_region
+
+    img = np.zeros((100, 200), np.float32)
+    img[40:44, 120:124] = 1.0  # a 4x4 dot centred at (122, 42) in pixel-edge coordinates
+    out = cut_region(img, 122.0, 42.0, 40.0, 30.0, (80, 60))  # 2x magnification around the dot
+    ys, xs = np.nonzero(out > 0.5)
+    assert abs(xs.mean() + 0.5 - 40.0) <= 0.5 and abs(ys.mean() + 0.5 - 30.0) <= 0.5
+    edge = cut_region(img, 5.0, 5.0, 40.0, 30.0, (80, 60))  # past the border: padded, same size
+    assert edge.shape == (60, 80) and np.isfinite(edge).all()
+
+
+def test_region_proposal_of_the_whole_scene_is_the_plain_proposal(data_dir, one_thread):
+    from attentrack.generative.face.evaluate import test_scenes
+    from attentrack.generative.face.localise import propose, propose_in_regions
+    from attentrack.generative.face.model import load_face_model
+    from attentrack.generative.face.scenes import SCENE_SIZE
+
+    model = load_face_model()
+    scenes = test_scenes(data_dir, 3)
+    w, h = SCENE_SIZE
+    plain = propose(model, scenes.images)
+    for img, u in zip(scenes.images, plain):  # a region exactly the scene: the same transform
+        regional = propose_in_regions(model, img, np.array([[w / 2, h / 2]]), np.array([w / 3.0]))[0]
+        np.testing.assert_allclose(regional, u, atol=1e-3)
+    # a region of twice the size, centred elsewhere: the proposal maps back to scene pixels
+    big = np.pad(scenes.images[0], ((60, 60), (80, 80)), mode="edge")
+    moved = propose_in_regions(model, big, np.array([[w / 2 + 80, h / 2 + 60]]), np.array([w / 3.0]))[0]
+    np.testing.assert_allclose(moved[:2] - [80, 60], plain[0, :2], atol=1e-3)
+
+
+def test_hmc_never_ends_below_its_start(data_dir, one_thread):
+    import torch
+
+    from attentrack.generative.face.evaluate import test_scenes
+    from attentrack.generative.face.localise import HMCOptions, prepare_images, propose, refine
+    from attentrack.generative.face.model import load_face_model, log_joint
+
+    model = load_face_model()
+    scenes = test_scenes(data_dir, 4)
+    u0 = propose(model, scenes.images)
+    side_range = (20.0, 100.0)
+    opts = HMCOptions(chains=1, steps=4, leapfrog=3, adapt=2, jitter=0.0, marginal=True)
+    loc = refine(model, scenes.images, u0, opts, side_range, seed=1)
+    imgs = prepare_images(scenes.images, u0[:, 2], model.vae.config.size)
+    with torch.no_grad():
+        start = log_joint(model.vae, model.background, imgs, torch.as_tensor(u0, dtype=torch.float32), None,
+                          side_range, model.config.theta_prior).total.numpy()
+    assert (loc.log_joint >= start - 1e-2).all(), (loc.log_joint, start)

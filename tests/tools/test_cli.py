@@ -69,6 +69,11 @@ def _smoke_args(tmp_path, clip, data_dir_or_none):
             "--val-every", "0", "--no-progress"],
         "eval face": None if data_dir_or_none is None else [
             "eval", "face", "--data", data_dir_or_none, "--scenes", "2", "--chains", "2", "--steps", "2", "--json"],
+        "eval face-tracking": None if data_dir_or_none is None else [
+            "eval", "face-tracking", "--data", data_dir_or_none, "--sequences", "1", "--frames", "4", "-m", "static",
+            "-m", "face-attention", "-p", "chains=2", "-p", "steps=2", "--json", "-q"],
+        "eval face-score": None if data_dir_or_none is None else [
+            "eval", "face-score", "--data", data_dir_or_none, "--windows", "3", "--save", tmp_path / "face-cal.pt"],
         "bench": ["bench", "--help"],
         "bench track": ["bench", "track", clip, "--min-frames", "12", "--best-of", "2", "--json"],
         "batch": ["batch", clip, "-m", "static", "-o", tmp_path / "b", "--workers", "1", "-q"],
