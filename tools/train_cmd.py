@@ -69,13 +69,20 @@ def train_group():
 @click.option("--glimpse", default="gaussian", show_default=True, type=RegistryChoice(GLIMPSE_READERS), help="Glimpse reader.")
 @click.option("--glimpse-size", default=48, show_default=True, type=click.IntRange(min=8))
 @click.option("--backbone", default="small", show_default=True, type=RegistryChoice(BACKBONES), help="Backbone.")
-@click.option("--backbone-weights", default="", help="Pretrained backbone state_dict .pt to start from.")
+@click.option("--backbone-weights", default="",
+              help="Pretrained backbone state_dict .pt to start from (alexnet, resnet18: torchvision's; the "
+                   "glimpses are then converted to RGB with ImageNet normalisation, --set glimpse_norm=imagenet, "
+                   "unless --set says otherwise).")
+@click.option("--init-weights", default="", type=click.Path(dir_okay=False),
+              help="Fine-tune: start from these HART weights (their config, changed by --set; --arch, --glimpse, "
+                   "--glimpse-size and --backbone are theirs). --set mask_code=N and --set dfn_hidden=UNITS add "
+                   "layers that start as no change.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Other HARTConfig field, e.g. --set rnn_units=128.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_threshold, lr, optimizer,
                  pretrain_fraction, real_fraction, val_split, val_every, checkpoint_every, seed, threads,
-                 workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights, sets,
-                 no_progress):
+                 workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights,
+                 init_weights, sets, no_progress):
     """``attentrack train hart``: train HART on real and synthetic sequences."""
     from attentrack.tracker.base import coerce_option
     from attentrack.tracker.hart.model import HARTConfig
@@ -83,23 +90,43 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
 
     config = {"arch": arch, "glimpse": glimpse, "glimpse_size": glimpse_size, "backbone": backbone,
               "att_input": arch == "paper"}
+    if init_weights:
+        from click.core import ParameterSource
+
+        from attentrack.tracker.weights_file import load_weights
+
+        ctx = click.get_current_context()
+        given = [f"--{p.replace('_', '-')}" for p in ("arch", "glimpse", "glimpse_size", "backbone")
+                 if ctx.get_parameter_source(p) is not ParameterSource.DEFAULT]
+        if given:
+            raise InputError(f"{', '.join(given)} cannot change the architecture of --init-weights; use --set")
+        config = dict(load_weights(init_weights, expect="hart").config)
     types = {f: type(v) for f, v in HARTConfig().to_dict().items()}
+    changes = {}
     for s in sets:
         name, sep, value = s.partition("=")
         name = name.strip().replace("-", "_")
         if not sep or name not in types:
             raise InputError(f"--set {s!r}: expected NAME=VALUE with NAME one of {', '.join(types)}")
-        config[name] = coerce_option(value, types[name], f"--set {name}")
+        changes[name] = coerce_option(value, types[name], f"--set {name}")
+    if backbone_weights and config.get("backbone") in PRETRAINED_IMAGENET and "glimpse_norm" not in changes:
+        changes["glimpse_norm"] = "imagenet"
+    config.update(changes)
     opts = TrainOptions(data=list(data), out=out, assets=assets, steps=steps, tokens=tokens,
                         min_length=min_length, max_length=max_length, iou_threshold=iou_threshold, lr=lr,
                         optimizer=optimizer, pretrain_fraction=pretrain_fraction, real_fraction=real_fraction,
                         val_split=val_split, val_every=val_every, checkpoint_every=checkpoint_every, seed=seed,
                         threads=threads, workers=workers, resume=resume, backbone_weights=backbone_weights,
+                        init_weights=init_weights,
                         config=config, progress=not no_progress, max_minutes=max_minutes,
                         stop_after=stop_after)
     summary = train(opts)
     if summary.get("weights"):
         click.echo(json.dumps(summary))
+
+
+#: backbones whose pretrained weights (torchvision's) expect RGB glimpses with ImageNet normalisation
+PRETRAINED_IMAGENET = ("alexnet", "resnet18")
 
 
 def main(args=None) -> None:

@@ -199,6 +199,9 @@ def _bad_cases(tmp_path, clip):
         "no faces folder": (["train", "face", "--data", tmp_path / "nofr", "--out", out], "faces/orl"),
         "bad --set flag": (["train", "hart", "--data", tmp_path / "nofr", "--out", out, "--set", "att_input=maybe"],
                            "att_input='maybe' is not a valid bool"),
+        "--init-weights with --arch": (["train", "hart", "--data", tmp_path / "nofr", "--out", out, "--init-weights",
+                                        REPO / "tracker" / "weights" / "hart.pt", "--arch", "paper"],
+                                       "--arch cannot change the architecture of --init-weights"),
     }
 
 
@@ -207,7 +210,7 @@ BAD_CASES = ["missing file", "corrupt video", "empty video", "empty folder", "3-
              "missing weights", "corrupt weights", "weights of another model", "weights with NaN", "malformed gt", "missing gt",
              "unknown option",
              "camera-motion of an empty video",
-             "corrupt face weights", "no faces folder", "bad --set flag"]
+             "corrupt face weights", "no faces folder", "bad --set flag", "--init-weights with --arch"]
 
 
 def test_bad_case_list_is_complete(tmp_path, clip):

@@ -7,12 +7,15 @@ Built-in backbones:
 
 * ``small`` (:mod:`attentrack.tracker.backbones.small`): three convolutions, trained from scratch; the
   default, cheap enough for tens of objects per frame on a CPU.
-* ``alexnet`` (:mod:`attentrack.tracker.backbones.alexnet`): AlexNet conv1-3 without max-pooling, as in
-  the HART paper (stride 4: 56x56 glimpses give 14x14 maps).
+* ``alexnet`` (:mod:`attentrack.tracker.backbones.alexnet`): torchvision's AlexNet conv1-3 without
+  max-pooling (stride 4: 56x56 glimpses give 14x14 maps); the HART paper stops at the same layer
+  but of the Caffe AlexNet (more channels, local response normalisation, grouped conv2).
 * ``resnet18`` (:mod:`attentrack.tracker.backbones.resnet`): the ResNet-18 stem and first stage(s).
 
 ``alexnet`` and ``resnet18`` use torchvision's parameter names, so a user's pretrained
-``state_dict`` file loads with :meth:`Backbone.load_pretrained` (no torchvision needed).
+``state_dict`` file loads with :meth:`Backbone.load_pretrained` (no torchvision needed); such
+weights expect RGB glimpses with ImageNet normalisation (HART's ``glimpse_norm="imagenet"``,
+:func:`attentrack.tracker.hart.modules.imagenet_normalise`), not HART's z-scored BGR ones.
 
 Adding a backbone is one class: subclass :class:`Backbone`, set ``backbone_id`` and the
 attributes ``out_channels`` and ``stride`` (or, from another package, declare it in the

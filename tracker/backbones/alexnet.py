@@ -1,9 +1,15 @@
-"""AlexNet conv1-3 without max-pooling: HART's feature extractor.
+"""torchvision's AlexNet conv1-3 without max-pooling.
 
-Layer shapes follow torchvision's ``alexnet`` (64, 192 and 384 channels), and parameter
-names match its ``features.0``, ``features.3`` and ``features.6`` so that a user's
-pretrained ``state_dict`` loads with :meth:`~attentrack.tracker.backbones.Backbone.load_pretrained`.
-Conv1 uses padding 5 (instead of 2) so a 56x56 glimpse gives the paper's 14x14 maps.
+This is not the network of the HART paper. Like the original code it stops after conv3 and
+drops the max-pooling (stride 4 in all), but its layers are torchvision's ``alexnet``: 64, 192
+and 384 channels, no local response normalisation and no grouped convolutions, where the
+paper's (the Caffe ``bvlc_alexnet`` weights) has 96, 256 and 384 channels, a local response
+normalisation after conv1 and conv2, and conv2 in two groups. Parameter names match
+torchvision's ``features.0``, ``features.3`` and ``features.6`` so that its pretrained
+``state_dict`` loads with :meth:`~attentrack.tracker.backbones.Backbone.load_pretrained`;
+those weights expect RGB input normalised with ImageNet's mean and std, which HART gives them
+with ``glimpse_norm="imagenet"`` (``train hart --backbone-weights`` sets it). Conv1 uses
+padding 5 (instead of 2) so a 56x56 glimpse gives 14x14 maps, as in the paper.
 """
 
 from __future__ import annotations

@@ -4,8 +4,11 @@ Terms (frames ``t >= 1``; frame 0 is given):
 
 * **box**: ``-log IoU(b_t, y_t)``.
 * **attention**: ``-log(|a_t intersect y_t| / |y_t|)`` (the fraction of the true box inside
-  the attention window) plus ``relu(log(|a_t| / |y_t|) - log(max_area_ratio))`` against
-  windows much larger than the object.
+  the attention window) plus an area term: ``area_loss="hinge"`` (the default),
+  ``relu(log(|a_t| / |y_t|) - log(max_area_ratio))``, which leaves windows up to
+  ``max_area_ratio`` times the object's area free; ``area_loss="image"`` (the original code),
+  ``-w * log(1 - r)`` with ``r = |a_t| / |image|`` (clipped to ``[0, 1]``) and
+  ``w = clip(r, 1, 10)``, which penalises every window, more the larger it is.
 * **appearance**: class-balanced pixel-wise binary cross-entropy between the mask logit
   and the true box rasterised on the glimpse's feature grid (positives and negatives
   weighted by the inverse of their frequency in each glimpse).
@@ -20,6 +23,7 @@ sequence, then over sequences.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -113,14 +117,37 @@ class HARTLoss(nn.Module):
         max_area_ratio: attention windows larger than this many times the object's area
             are penalised.
         adaptive: learn the weights of the three main terms (else they are summed).
+        area_loss: ``"hinge"`` or ``"image"`` (see the module docstring).
     """
 
-    def __init__(self, l2: float = 1e-4, max_area_ratio: float = 9.0, adaptive: bool = True) -> None:
+    def __init__(self, l2: float = 1e-4, max_area_ratio: float = 9.0, adaptive: bool = True,
+                 area_loss: str = "hinge") -> None:
         super().__init__()
+        if area_loss not in ("hinge", "image"):
+            raise ValueError(f"area_loss must be 'hinge' or 'image', got {area_loss!r}")
         self.l2 = float(l2)
         self.max_area_ratio = float(max_area_ratio)
+        self.area_loss = area_loss
         self.adaptive = adaptive
         self.log_vars = nn.Parameter(torch.zeros(3))
+
+    def area_term(self, att: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """The attention-window area term per frame.
+
+        Args:
+            att: ``(..., 4)`` attention windows ``cx, cy, w, h`` normalised by the frame size
+                (so ``w * h`` is the share of the image the window covers).
+            gt: ``(..., 4)`` true boxes, same convention.
+
+        Returns:
+            ``(...)``, in nats.
+        """
+        area = att[..., 2:].prod(-1)
+        if self.area_loss == "image":
+            weight = area.clamp(1.0, 10.0)  # as the original: windows larger than the image are pushed back
+            return -weight * torch.log(1.0 - area.clamp(0.0, 1.0) + 1e-4)
+        ratio = area / gt[..., 2:].prod(-1).clamp(min=EPS)
+        return F.relu(torch.log(ratio.clamp(min=EPS)) - math.log(self.max_area_ratio))
 
     def forward(self, outputs: dict[str, torch.Tensor], boxes: torch.Tensor,
                 presence: torch.Tensor | None = None, model: nn.Module | None = None) -> LossTerms:
@@ -144,9 +171,7 @@ class HARTLoss(nn.Module):
         iou = cxcywh_iou(pred, gt)
         box_loss = seq_mean(-torch.log(iou + 1e-4))
         cover = intersection_fraction(att, gt)
-        area_ratio = att[..., 2:].prod(-1) / gt[..., 2:].prod(-1).clamp(min=EPS)
-        att_loss = seq_mean(-torch.log(cover + 1e-4)
-                            + F.relu(torch.log(area_ratio.clamp(min=EPS)) - torch.log(torch.tensor(self.max_area_ratio))))
+        att_loss = seq_mean(-torch.log(cover + 1e-4) + self.area_term(att, gt))
         fs = mask_logit.shape[-1]
         target = box_mask(boxes_in_window(gt.reshape(-1, 4), att.reshape(-1, 4).detach()), fs)
         mask_loss = seq_mean(balanced_bce(mask_logit.reshape(-1, 1, fs, fs), target).reshape(b, t))

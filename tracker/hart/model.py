@@ -38,7 +38,14 @@ to the first one (against scale drift) and the last displacement (for motion). `
 
 Differences from the paper, all deliberate: boxes and attention updates are relative to
 the attention window (scale-invariant) instead of to the frame; the box head predicts a
-log-size ratio; the backbone is a small net trained from scratch (AlexNet is available).
+log-size ratio; the backbone is a small net trained from scratch (torchvision's AlexNet is
+available). Differences from the original code (akosiorek/hart) that are config values, today's
+default first: ``dropout_mode`` (``maps``; the original drops ``elements``), ``dfn_hidden``
+(0; the original's filter generators have a hidden ELU layer of 100 units), ``mask_code``
+(0; the original appends a 10-d code of the appearance mask to the inputs of the box and
+attention heads), and for training ``area_loss`` (``hinge``; the original's ``image``) and
+the curriculum (``curriculum_step`` 5, ``curriculum_min_steps`` 0; the original's +1 after a
+minimum time). Measured side by side in ``tracker/weights/HART_MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -55,15 +62,21 @@ from attentrack.tracker.attention import ImagePyramid, create_glimpse_reader
 from attentrack.tracker.backbones import create_backbone
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.hart.modules import (
+    DROPOUT_MODES,
     DorsalStream,
     TemplateCorrelation,
     VentralStream,
     ZoneoutLSTMCell,
     contrast_normalise,
+    imagenet_normalise,
 )
 from attentrack.tracker.layers import MLP
 
 ARCHS = ("corr", "paper")
+#: how a glimpse is normalised before the backbone (see :attr:`HARTConfig.glimpse_norm`)
+GLIMPSE_NORMS = ("contrast", "imagenet")
+#: attention-window area terms of the loss (see :attr:`HARTConfig.area_loss`)
+AREA_LOSSES = ("hinge", "image")
 
 
 @dataclass
@@ -85,6 +98,28 @@ class HARTConfig:
         context: initial ratio of attention window to box size.
         corr_channels: response maps of the template branch (``corr`` only).
         att_input: feed the attention parameters to the FC layer (as in the paper).
+        dropout_mode: ``"maps"`` (``Dropout2d`` on the ventral maps) or ``"elements"``
+            (single cells dropped, as the original code).
+        dfn_hidden: units of a hidden ELU layer in each dynamic-filter generator (0: none;
+            the original code has ``rnn_units``, 100).
+        mask_code: size of the appearance code: an ELU layer of the flattened appearance
+            mask (``sigmoid(m_t)``, ``F * F`` values) whose output is appended to the inputs
+            of the box and attention heads (0: none; 10 in the original code).
+        glimpse_norm: ``"contrast"`` (each glimpse z-scored over its BGR pixels) or
+            ``"imagenet"`` (BGR -> RGB, ``(x / 255 - mean) / std`` with ImageNet's statistics,
+            what torchvision's pretrained backbones expect).
+
+    Training only (the model ignores them; :mod:`attentrack.tracker.hart.losses` and
+    :mod:`attentrack.tracker.hart.train` read them):
+
+    Attributes:
+        area_loss: ``"hinge"``: windows larger than ``max_area_ratio`` times the object's area
+            are penalised, smaller ones are free; ``"image"`` (the original code):
+            ``-log(1 - |a| / |image|)`` for every window, weighted by ``clip(|a| / |image|, 1, 10)``.
+        curriculum_step: frames added to the training sequences each time the running
+            training IoU passes the threshold (the original code: 1).
+        curriculum_min_steps: optimiser steps spent at a sequence length before it may grow
+            again (0: none; the original code waits 13 epochs).
     """
 
     arch: str = "corr"
@@ -101,6 +136,13 @@ class HARTConfig:
     context: float = 2.0
     corr_channels: int = 4
     att_input: bool = True
+    dropout_mode: str = "maps"
+    dfn_hidden: int = 0
+    mask_code: int = 0
+    glimpse_norm: str = "contrast"
+    area_loss: str = "hinge"
+    curriculum_step: int = 5
+    curriculum_min_steps: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only (loadable with ``torch.load(weights_only=True)``)."""
@@ -125,6 +167,16 @@ class HARTConfig:
             raise InputError(f"glimpse_size must be at least 8, got {self.glimpse_size}")
         if self.context < 1.0:
             raise InputError(f"context must be >= 1, got {self.context}")
+        for name, value, allowed in (("dropout_mode", self.dropout_mode, DROPOUT_MODES),
+                                     ("glimpse_norm", self.glimpse_norm, GLIMPSE_NORMS),
+                                     ("area_loss", self.area_loss, AREA_LOSSES)):
+            if value not in allowed:
+                raise InputError(f"unknown HART {name} {value!r}; use one of {', '.join(allowed)}")
+        for name in ("dfn_hidden", "mask_code", "curriculum_min_steps"):
+            if getattr(self, name) < 0:
+                raise InputError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.curriculum_step < 1:
+            raise InputError(f"curriculum_step must be >= 1, got {self.curriculum_step}")
 
 
 class HARTState(NamedTuple):
@@ -208,9 +260,9 @@ class HART(nn.Module):
         fs = self.feature_size
         u = cfg.rnn_units
         self.use_corr = cfg.arch == "corr"
-        self.ventral = VentralStream(c, cfg.feature_maps, cfg.dropout)
+        self.ventral = VentralStream(c, cfg.feature_maps, cfg.dropout, cfg.dropout_mode)
         extra = cfg.corr_channels if self.use_corr else 0
-        self.dorsal = DorsalStream(u, c, cfg.dfn_channels, extra)
+        self.dorsal = DorsalStream(u, c, cfg.dfn_channels, extra, cfg.dfn_hidden)
         if self.use_corr:
             k = max(3, int(round(fs / cfg.context)))
             self.corr = TemplateCorrelation(c, k, cfg.corr_channels)
@@ -221,10 +273,12 @@ class HART(nn.Module):
         self.lstm = ZoneoutLSTMCell(u, u, cfg.zoneout)
         # corr: the heads also see the correlation summary and the log size of the window
         # relative to the first one (a prior against scale drift)
+        # the appearance code (when mask_code > 0) is appended last to the heads' inputs
         box_in = u + (64 + 4 if self.use_corr else 0)
-        self.box_head = MLP(box_in, u, 4, final_init=1e-3)
-        self.att_head = MLP(box_in, u, 4, final_init=1e-3)
-        self.score_head = MLP(box_in + 4, 32, 1)
+        self.mask_code = nn.Linear(fs * fs, cfg.mask_code) if cfg.mask_code > 0 else None
+        self.box_head = MLP(box_in + cfg.mask_code, u, 4, final_init=1e-3)
+        self.att_head = MLP(box_in + cfg.mask_code, u, 4, final_init=1e-3)
+        self.score_head = MLP(box_in + 4 + cfg.mask_code, 32, 1)
         self.att_gain = nn.Parameter(torch.full((4,), float(cfg.att_gain)))
         # first attention: box enlarged by `context`, plus a small learned bias
         self.att_bias = nn.Parameter(torch.zeros(4))
@@ -263,6 +317,9 @@ class HART(nn.Module):
         return self.reader(pyramid, att * scale, index)
 
     def _features(self, glimpse: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, G, G)`` BGR 0..255 glimpses -> backbone features ``(N, C, F, F)``."""
+        if self.config.glimpse_norm == "imagenet":
+            return self.backbone(imagenet_normalise(glimpse))
         return self.backbone(contrast_normalise(glimpse))
 
     # -- the two per-step functions ---------------------------------------------------------
@@ -318,7 +375,8 @@ class HART(nn.Module):
         if self.use_corr:
             corr = self.corr(feats, state.template)
         mask_logit, decay = self.dorsal(feats, state.h, corr)
-        v = self.ventral(feats) * torch.sigmoid(mask_logit)
+        mask = torch.sigmoid(mask_logit)
+        v = self.ventral(feats) * mask
         parts = [v.reshape(n, -1)]
         if cfg.att_input:
             parts.append(att)
@@ -330,6 +388,11 @@ class HART(nn.Module):
         if corr is not None:
             rel = torch.log(att[:, 2:] / (state.size0 * cfg.context))
             head_in = torch.cat([h, self.corr_summary(corr.reshape(n, -1)), rel, state.motion], dim=1)
+        base_in = head_in
+        code = head_in.new_zeros((n, 0))
+        if self.mask_code is not None:  # the appearance code, appended last
+            code = F.elu(self.mask_code(mask.reshape(n, -1)))
+            head_in = torch.cat([base_in, code], dim=1)
         d = torch.tanh(self.box_head(head_in))
         if given_box is None:
             centre = att[:, :2] + 0.5 * att[:, 2:] * d[:, :2]
@@ -344,7 +407,7 @@ class HART(nn.Module):
         nxt = torch.cat([base[:, :2] + da[:, :2] * base[:, 2:], base[:, 2:] * torch.exp(da[:, 2:])], dim=1)
         motion = 0.5 * d[:, :2] if given_box is None else state.motion
         new_state = HARTState(self._clamp(nxt), h, c, state.template, state.size0, motion)
-        score = torch.sigmoid(self.score_head(torch.cat([head_in, d], dim=1).detach())).squeeze(1)
+        score = torch.sigmoid(self.score_head(torch.cat([base_in, d, code], dim=1).detach())).squeeze(1)
         return new_state, HARTOutput(box, att, mask_logit, decay, glimpse, score)
 
     # -- training unroll ---------------------------------------------------------------------
@@ -374,6 +437,61 @@ class HART(nn.Module):
             "dfn_decay": torch.stack([o.dfn_decay for o in outs], 1),
             "score": torch.stack([o.score for o in outs], 1),
         }
+
+
+#: shift of the identity hidden layer :func:`grow_from` gives a dynamic-filter generator:
+#: the LSTM outputs it reads lie in ``(-1, 1)``, so ``ELU(h + 2) = h + 2`` exactly
+GROWN_HIDDEN_SHIFT = 2.0
+
+
+def grow_from(model: HART, state: dict[str, torch.Tensor]) -> list[str]:
+    """Start ``model`` from another HART's weights (fine-tuning), where ``model``'s config may
+    add the original code's layers; in evaluation mode the grown model computes what the
+    loaded one did.
+
+    - Tensors of equal shape are copied.
+    - A weight matrix with more inputs (the box, attention and score heads when
+      ``mask_code > 0``: the appearance code is appended last) keeps the loaded columns; the
+      new ones start at zero, so the new code changes nothing until it is trained.
+    - A dynamic-filter generator that gains a hidden ELU layer of as many units as its input
+      (``dfn_hidden = rnn_units``) gets the identity shifted by :data:`GROWN_HIDDEN_SHIFT`
+      (where ELU is the identity) and the generator's bias compensates the shift.
+
+    Args:
+        model: the model to start (its own initialisation is kept for new layers).
+        state: the loaded ``state_dict``.
+
+    Returns:
+        the names of ``model``'s tensors that kept their own initialisation.
+
+    Raises:
+        InputError: a loaded tensor fits none of these rules (another architecture).
+    """
+    own = model.state_dict()
+    new: dict[str, torch.Tensor] = {}
+    for name, tensor in own.items():
+        old = state.get(name)
+        if old is None:
+            continue
+        if old.shape == tensor.shape:
+            new[name] = old
+        elif old.ndim == 2 and tensor.ndim == 2 and old.shape[0] == tensor.shape[0] and old.shape[1] < tensor.shape[1]:
+            grown = torch.zeros_like(tensor)
+            grown[:, :old.shape[1]] = old
+            new[name] = grown
+        else:
+            raise InputError(f"cannot start HART from weights whose {name} has shape {tuple(old.shape)}"
+                             f" (this config needs {tuple(tensor.shape)})")
+    for prefix in ("dorsal.dfn1", "dorsal.dfn2"):
+        hidden_w = own.get(f"{prefix}.hidden.0.weight")
+        if hidden_w is None or f"{prefix}.hidden.0.weight" in state or hidden_w.shape[0] != hidden_w.shape[1]:
+            continue
+        new[f"{prefix}.hidden.0.weight"] = torch.eye(hidden_w.shape[0], dtype=hidden_w.dtype)
+        new[f"{prefix}.hidden.0.bias"] = torch.full((hidden_w.shape[0],), GROWN_HIDDEN_SHIFT, dtype=hidden_w.dtype)
+        new[f"{prefix}.generator.bias"] = (state[f"{prefix}.generator.bias"]
+                                           - GROWN_HIDDEN_SHIFT * state[f"{prefix}.generator.weight"].sum(1))
+    model.load_state_dict(new, strict=False)
+    return sorted(set(own) - set(new))
 
 
 def save_weights(model: HART, path, metadata: dict[str, Any] | None = None) -> None:

@@ -45,19 +45,29 @@ def pointwise_conv(conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
     return out.reshape(n, -1, h, w)
 
 
+#: what :class:`VentralStream`'s dropout zeroes: whole maps (``Dropout2d``) or single elements
+#: (``Dropout``, as the original code's ``DropoutLayer``)
+DROPOUT_MODES = ("maps", "elements")
+
+
 class VentralStream(nn.Module):
     """What the object looks like: backbone features -> 1x1 conv -> dropout -> BN -> ELU.
 
     Args:
         in_channels: backbone channels ``C``.
         maps: output maps (5 in the paper).
-        dropout: probability of zeroing a whole map during training.
+        dropout: dropout probability during training.
+        dropout_mode: ``"maps"`` zeroes whole maps (``nn.Dropout2d``); ``"elements"`` zeroes
+            single cells of the ``(N, maps, F, F)`` output (``nn.Dropout``, as the original code).
     """
 
-    def __init__(self, in_channels: int, maps: int = 5, dropout: float = 0.25) -> None:
+    def __init__(self, in_channels: int, maps: int = 5, dropout: float = 0.25, dropout_mode: str = "maps") -> None:
         super().__init__()
+        if dropout_mode not in DROPOUT_MODES:
+            raise ValueError(f"dropout_mode must be one of {DROPOUT_MODES}, got {dropout_mode!r}")
         self.conv = nn.Conv2d(in_channels, maps, 1)
-        self.dropout = nn.Dropout2d(dropout) if dropout > 0 else nn.Identity()
+        drop = nn.Dropout2d if dropout_mode == "maps" else nn.Dropout
+        self.dropout = drop(dropout) if dropout > 0 else nn.Identity()
         self.bn = nn.BatchNorm2d(maps)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
@@ -80,12 +90,17 @@ class DynamicConv(nn.Module):
     Args:
         cond_size: size of the conditioning vector (the previous LSTM output).
         in_channels, out_channels, kernel: the generated convolution's shape.
+        hidden: units of a hidden ELU layer between the vector and the generated parameters
+            (0: none, the parameters are a linear function of the vector; the original code
+            has one with as many units as the vector).
     """
 
-    def __init__(self, cond_size: int, in_channels: int, out_channels: int, kernel: int) -> None:
+    def __init__(self, cond_size: int, in_channels: int, out_channels: int, kernel: int, hidden: int = 0) -> None:
         super().__init__()
         self.cin, self.cout, self.k = in_channels, out_channels, kernel
-        self.generator = nn.Linear(cond_size, out_channels * in_channels * kernel * kernel + out_channels)
+        self.hidden = nn.Sequential(nn.Linear(cond_size, hidden), nn.ELU()) if hidden > 0 else None
+        self.generator = nn.Linear(hidden if hidden > 0 else cond_size,
+                                   out_channels * in_channels * kernel * kernel + out_channels)
         nn.init.normal_(self.generator.weight, std=0.01)
         with torch.no_grad():  # start as a fixed random convolution (fan-in scaled)
             bound = (1.0 / (in_channels * kernel * kernel)) ** 0.5
@@ -103,7 +118,7 @@ class DynamicConv(nn.Module):
             ``(N, out_channels, F, F)`` and the generated weights ``(N, P)`` (for weight decay).
         """
         n, _, h, w = x.shape
-        params = self.generator(cond)
+        params = self.generator(cond if self.hidden is None else self.hidden(cond))
         nw = self.cout * self.cin * self.k * self.k
         weight = params[:, :nw].reshape(n * self.cout, self.cin, self.k, self.k)
         bias = params[:, nw:].reshape(n * self.cout)
@@ -127,12 +142,14 @@ class DorsalStream(nn.Module):
         in_channels: backbone channels.
         channels: maps of the dynamic filters (5 in the paper).
         extra_channels: extra maps concatenated before the mask's 1x1 convolution.
+        hidden: units of the filter generators' hidden ELU layer (0: none; see :class:`DynamicConv`).
     """
 
-    def __init__(self, cond_size: int, in_channels: int, channels: int = 5, extra_channels: int = 0) -> None:
+    def __init__(self, cond_size: int, in_channels: int, channels: int = 5, extra_channels: int = 0,
+                 hidden: int = 0) -> None:
         super().__init__()
-        self.dfn1 = DynamicConv(cond_size, in_channels, channels, 1)
-        self.dfn2 = DynamicConv(cond_size, channels, channels, 3)
+        self.dfn1 = DynamicConv(cond_size, in_channels, channels, 1, hidden)
+        self.dfn2 = DynamicConv(cond_size, channels, channels, 3, hidden)
         self.mask = nn.Conv2d(channels + extra_channels, 1, 1)
 
     def forward(self, features: torch.Tensor, cond: torch.Tensor,
@@ -174,6 +191,26 @@ def unit_channels(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """``x / max(||x||, eps)`` over dim 1 (channels) of ``(N, C, H, W)``: ``F.normalize``,
     computed with a sum of squares (faster on small maps)."""
     return x * torch.rsqrt((x * x).sum(dim=1, keepdim=True).clamp(min=eps * eps))
+
+
+#: torchvision's ImageNet normalisation (RGB channel means and standard deviations of 0..1 pixels)
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def imagenet_normalise(glimpse: torch.Tensor) -> torch.Tensor:
+    """BGR glimpses of 0..255 pixels to what torchvision's pretrained networks expect: RGB
+    channels, ``(x / 255 - mean) / std`` with ImageNet's per-channel mean and std.
+
+    Args:
+        glimpse: ``(N, 3, G, G)`` BGR, ``0..255`` (what the glimpse readers return).
+
+    Returns:
+        ``(N, 3, G, G)`` RGB, ImageNet-normalised.
+    """
+    rgb = glimpse.flip(1) / 255.0
+    mean = rgb.new_tensor(IMAGENET_MEAN).reshape(1, 3, 1, 1)
+    std = rgb.new_tensor(IMAGENET_STD).reshape(1, 3, 1, 1)
+    return (rgb - mean) / std
 
 
 class TemplateCorrelation(nn.Module):

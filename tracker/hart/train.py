@@ -9,8 +9,10 @@ Several processes (CPU: gloo; GPUs: nccl), each with its own data stream::
 
     torchrun --nproc_per_node 2 -m tools.train_cmd hart --data ... --out runs/hart
 
-Schedule: sequences start ``min_length`` frames long and grow by 5 frames (up to
-``max_length``) whenever the running training IoU passes ``iou_threshold``; the batch
+Schedule: sequences start ``min_length`` frames long and grow by ``curriculum_step`` frames
+(5; the original code: 1) up to ``max_length`` whenever the running training IoU passes
+``iou_threshold`` and at least ``curriculum_min_steps`` steps (0; the original code waits
+13 epochs) have been spent at the current length (both are :class:`HARTConfig` fields); the batch
 holds about ``tokens`` frames (``batch = tokens // length``). The first
 ``pretrain_fraction`` of the steps draw mostly synthetic sequences
 (``1 - real_fraction_pretrain`` of them), the rest mostly real ones.
@@ -68,6 +70,8 @@ class TrainOptions:
         workers: background processes generating batches (0: in the training process).
         resume: continue from ``OUT/checkpoint.pt``.
         backbone_weights: a pretrained backbone ``state_dict`` file to start from.
+        init_weights: HART weights to fine-tune (``config`` must be theirs, changed only in
+            ways :func:`attentrack.tracker.hart.model.grow_from` can start from).
         config: model hyper-parameters (:class:`HARTConfig` fields).
         progress: show a tqdm bar.
         max_minutes: stop (and save) after this much wall time (0: no limit).
@@ -96,6 +100,7 @@ class TrainOptions:
     workers: int = 1
     resume: bool = False
     backbone_weights: str = ""
+    init_weights: str = ""
     config: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     max_minutes: float = 0.0
@@ -282,7 +287,12 @@ class HARTTask(TrainingTask):
         self.model = HART(config)
         if opts.backbone_weights:
             self.model.backbone.load_pretrained(opts.backbone_weights)
-        self.module = TrainModule(self.model, HARTLoss()).to(device)
+        if opts.init_weights:
+            from attentrack.tracker.hart.model import grow_from
+            from attentrack.tracker.weights_file import load_weights as read_weights
+
+            grow_from(self.model, read_weights(opts.init_weights, expect="hart").state_dict)
+        self.module = TrainModule(self.model, HARTLoss(area_loss=config.area_loss)).to(device)
         params = list(self.module.parameters())
         if opts.optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=opts.lr)
@@ -296,6 +306,8 @@ class HARTTask(TrainingTask):
         self.val_sets = validation_batches(stream, val_tracks, sequences, opts.seed) if self.is_main else {}
         self.source = BatchSource(stream, opts, opts.seed + 1000 * rank)
         self.length, self.ema_iou, self.batch_length = opts.min_length, 0.0, opts.min_length
+        self.length_step, self.length_min_steps = config.curriculum_step, config.curriculum_min_steps
+        self.steps_at_length = 0
         self.real_split = int(opts.steps * opts.pretrain_fraction)
 
     def learning_rate(self, step: int, progress: float) -> float:
@@ -315,7 +327,8 @@ class HARTTask(TrainingTask):
         return terms.total, {"loss": float(terms.total.detach()), "iou": float(terms.iou.detach())}
 
     def after_step(self, step: int, terms: dict[str, float]) -> None:
-        """The curriculum: lengthen the sequences when the running training IoU passes the threshold."""
+        """The curriculum: lengthen the sequences by ``curriculum_step`` frames when the running
+        training IoU passes the threshold after at least ``curriculum_min_steps`` steps at this length."""
         import torch.distributed as dist
 
         opts = self.opts
@@ -325,9 +338,12 @@ class HARTTask(TrainingTask):
             t = torch.tensor([self.ema_iou], device=self.device)
             dist.all_reduce(t)
             self.ema_iou = float(t) / self.world
-        if self.ema_iou > opts.iou_threshold and self.length < opts.max_length and self.batch_length == self.length:
-            self.length = min(opts.max_length, self.length + 5)
+        self.steps_at_length += 1
+        if (self.ema_iou > opts.iou_threshold and self.length < opts.max_length and self.batch_length == self.length
+                and self.steps_at_length >= self.length_min_steps):
+            self.length = min(opts.max_length, self.length + self.length_step)
             self.ema_iou = 0.5 * opts.iou_threshold  # must earn the next step again
+            self.steps_at_length = 0
 
     def status(self) -> dict[str, Any]:
         """The curriculum's sequence length, for the bar."""
@@ -341,17 +357,21 @@ class HARTTask(TrainingTask):
 
     def state(self) -> dict[str, Any]:
         """The curriculum's length and IoU average and the data stream's random state."""
-        return {"length": self.length, "ema_iou": self.ema_iou,
+        return {"length": self.length, "ema_iou": self.ema_iou, "steps_at_length": self.steps_at_length,
                 "data_rng": json.dumps(self.source.rng.bit_generator.state)}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`state` returned."""
         self.length, self.ema_iou = int(state["length"]), float(state["ema_iou"])
+        self.steps_at_length = int(state.get("steps_at_length", 0))
         self.source.rng.bit_generator.state = json.loads(state["data_rng"])
 
     def metadata(self) -> dict[str, Any]:
-        """The training data folders, for the weights file."""
-        return {"data": list(self.opts.data)}
+        """The training data folders (and the fine-tuned weights), for the weights file."""
+        meta: dict[str, Any] = {"data": list(self.opts.data)}
+        if self.opts.init_weights:
+            meta["init_weights"] = str(self.opts.init_weights)
+        return meta
 
     def close(self) -> None:
         """Stop the batch-generating processes."""
