@@ -94,6 +94,9 @@ class TrainingTask:
             unless ``weights_name`` says otherwise) and is checked on resume.
         config: the model's settings (plain types): written with the weights; a checkpoint
             with other settings is not resumed.
+        config_defaults: the value of each setting when it is not given (the model's config
+            class defaults): a setting added after a checkpoint was written counts as this
+            value, so a run started by an earlier version still resumes when it is unchanged.
         module: every trained parameter and checkpointed buffer (e.g. model and loss).
         model: what the weights file holds (default: ``module``).
         optimizer: the optimiser of ``module``'s parameters.
@@ -105,6 +108,7 @@ class TrainingTask:
 
     model_id: str = ""
     config: dict[str, Any] = {}
+    config_defaults: dict[str, Any] = {}
     module: nn.Module
     model: nn.Module | None = None
     optimizer: torch.optim.Optimizer
@@ -202,9 +206,9 @@ class _Run:
                 raise ValueError("not a checkpoint of this attentrack version")
             if ck["model_id"] != task.model_id:
                 raise ValueError(f"it is a checkpoint of {ck['model_id']}, not of {task.model_id}")
-            if ck["config"] != dict(task.config):
-                changed = sorted(k for k in set(ck["config"]) | set(task.config)
-                                 if ck["config"].get(k) != task.config.get(k))
+            saved = {**{k: v for k, v in task.config_defaults.items() if k not in ck["config"]}, **ck["config"]}
+            if saved != dict(task.config):
+                changed = sorted(k for k in set(saved) | set(task.config) if saved.get(k) != task.config.get(k))
                 raise ValueError(f"its model settings differ from this run's ({', '.join(changed)})")
             task.module.load_state_dict(ck["module"])
             task.optimizer.load_state_dict(ck["optimizer"])

@@ -161,6 +161,22 @@ def test_gradients_are_clipped(tmp_path):
     assert 0 < float((after - before).norm()) <= 1e-3 + 1e-7  # SGD, lr 1: the step is the clipped gradient
 
 
+def test_a_setting_added_since_the_checkpoint_resumes_at_its_default(tmp_path):
+    """A checkpoint written before a setting existed resumes when the run leaves that setting at
+    its default, and is refused when the run changes it."""
+    train(Regression(), _opts(tmp_path, stop_after=2))
+
+    class Newer(Regression):
+        def __init__(self, dropout_mode: str = "maps") -> None:
+            super().__init__()
+            self.config = {"hidden": 8, "dropout_mode": dropout_mode}
+            self.config_defaults = {"hidden": 8, "dropout_mode": "maps"}
+
+    train(Newer(), _opts(tmp_path, resume=True, stop_after=3))
+    with pytest.raises(InputError, match=r"settings differ .*\(dropout_mode\)"):
+        train(Newer("elements"), _opts(tmp_path, resume=True))
+
+
 def test_checkpoints_that_cannot_be_resumed_are_one_line_errors(tmp_path):
     train(Regression(), _opts(tmp_path, stop_after=2))
     with pytest.raises(InputError, match=r"cannot resume from .*checkpoint.pt: .*settings differ .*\(hidden\)"):

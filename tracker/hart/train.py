@@ -283,6 +283,7 @@ class HARTTask(TrainingTask):
         self.opts, self.world, self.device = opts, world, device
         self.is_main = rank == 0
         self.config = config.to_dict()
+        self.config_defaults = HARTConfig().to_dict()
         torch.manual_seed(opts.seed)  # the initial weights
         self.model = HART(config)
         if opts.backbone_weights:
