@@ -59,7 +59,10 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     settings = {**loaded.config.to_dict(), **changes}
     model = SQAIR(SQAIRConfig.from_dict(settings))
     try:
-        model.load_state_dict(loaded.state_dict())
+        missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+        # a new discovery prior's parameters start at their initial values; anything else must fit
+        if unexpected or set(missing) - {"disc_count_logits", "disc_count_later"}:
+            raise RuntimeError
     except RuntimeError:
         shaped = sorted(k for k in changes if getattr(loaded.config, k) != settings[k])
         raise InputError(f"--set {', '.join(shaped)} changes the shape of the model in {path}; "
@@ -82,7 +85,8 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 @click.option("--data", default=None, type=click.Path(), help="Data folder with digits/ (default: the attentrack data folder).")
 @click.option("--steps", default=4000, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch", default=8, show_default=True, type=click.IntRange(min=1), help="Sequences per step.")
-@click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1), help="K of the IWAE bound.")
+@click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1),
+              help="K of the IWAE bound (at least 2: VIMCO, which trains the presences, needs another particle).")
 @click.option("--lr", default=4e-4, show_default=True, type=float)
 @click.option("--min-length", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-length", default=10, show_default=True, type=click.IntRange(min=1))
@@ -131,6 +135,9 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
     from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
     from attentrack.tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
 
+    if particles < 2:  # before loading anything
+        raise InputError(f"--particles must be at least 2, got {particles}: with one particle the VIMCO term "
+                         "vanishes and the presence variables stop learning")
     config = _parse_sets(sets)
     model = None
     if init_weights:

@@ -94,3 +94,24 @@ def test_fitted_weights_carry_the_camera_background_and_reuse_reads_the_fits_for
     fitter.fit(str(clip), tmp_path / "o3", progress=False)
     assert np.array_equal(fitter._camera_background, camera_background(read_checkpoint(tmp_path / "cam2.pt").metadata))
     # weights with no background (e.g. fitted before they were saved): auto falls back to MOG2, median refuses
+
+
+def test_training_with_one_particle_is_refused(tmp_path, one_line_error):
+    # one particle: no VIMCO term, so the presences would silently stop learning
+    one_line_error(["train", "sqair", "--out", tmp_path / "o", "--particles", "1"], "at least 2")
+    assert not (tmp_path / "o").exists()
+
+
+def test_fine_tuning_with_the_categorical_discovery_prior_starts_from_the_weights(tmp_path, tiny_sqair_weights):
+    import torch
+
+    from attentrack.tools.sqair_cmd import _fine_tuned_start
+    from attentrack.tracker.sqair.model import load_weights
+
+    path = tiny_sqair_weights(tmp_path)
+    model = _fine_tuned_start(path, {"disc_prior": "categorical"})
+    loaded = load_weights(path)
+    assert model.config.disc_prior == "categorical"
+    for name, value in loaded.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value)
+    assert torch.equal(model.disc_count_logits.detach(), torch.zeros(loaded.config.max_objects + 1))

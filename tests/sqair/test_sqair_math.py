@@ -364,3 +364,112 @@ def test_count_errors_split_by_whether_the_sequence_was_counted_right_before():
                         [1, 1, 1, 1]])  # never right: all four from the start
     assert count_error_onset(counted, true) == (6, 3)
     assert count_error_onset(true, true) == (0, 0)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_generation_reads_each_generated_frame_as_inference_reads_it(sequential):
+    # issue 28: generate used to give new objects the propagation encoder's reading of the whole
+    # frame (inference: the discovery encoder on discovery's residual) and, with sequential
+    # propagation, read the whole frame where inference reads the frame minus earlier objects
+    torch.manual_seed(3)
+    model = SQAIR(SQAIRConfig(height=16, width=16, max_objects=3, glimpse=6, what_dim=4, hidden=12,
+                              disc_pres_prior=0.5, sequential_propagation=sequential))
+    calls = {"prop": 0, "disc": 0}
+    hooks = [model.prop_glimpse_enc.register_forward_hook(lambda *a: calls.__setitem__("prop", calls["prop"] + 1)),
+             model.disc_glimpse_enc.register_forward_hook(lambda *a: calls.__setitem__("disc", calls["disc"] + 1))]
+    frames, states, found = model.generate(6, 4, return_states=True)
+    for hook in hooks:
+        hook.remove()
+    assert calls["disc"] > 0 and calls["prop"] > 0  # new objects go through discovery's encoder
+    assert found.sum() > 0 and (states[-1].pres - found[:, -1]).sum() > 0  # objects found and kept
+    zero = torch.zeros(6, 12)
+    with torch.no_grad():
+        for t, (frame, state) in enumerate(zip(frames.unbind(1), states)):
+            h_prev = states[t - 1].h if t else torch.zeros_like(state.h)
+            new = found[:, t]
+            kept = state.pres - new
+            objs = [model.render(state.what[:, i], state.where[:, i]) for i in range(3)]
+            assert torch.allclose(frame, sum(o * (kept[:, i] + new[:, i])[:, None, None] for i, o in enumerate(objs)))
+            for i in range(3):
+                # what inference computes for this slot, from the same frame and latents
+                before_kept = sum((objs[j] * kept[:, j, None, None] for j in range(i)), torch.zeros_like(frame))
+                image = frame - before_kept if sequential else frame
+                e_prop = model.prop_glimpse_enc(model.read(image, state.where[:, i:i + 1])[:, 0])
+                h_prop = model.temporal(torch.cat([state.what[:, i], state.where[:, i], e_prop], -1), h_prev[:, i])
+                residual = frame - sum((objs[j] * kept[:, j, None, None] for j in range(3)), torch.zeros_like(frame)) \
+                    - sum((objs[j] * new[:, j, None, None] for j in range(i)), torch.zeros_like(frame))
+                e_disc = model.disc_glimpse_enc(model.read(residual, state.where[:, i:i + 1])[:, 0])
+                h_disc = model.temporal(torch.cat([state.what[:, i], state.where[:, i], e_disc], -1), zero)
+                expected = torch.where(new[:, i, None] > 0, h_disc, h_prop)
+                assert torch.allclose(state.h[:, i], expected, atol=1e-5), (t, i)
+
+
+def test_discovery_count_prior_bernoulli_is_the_chain_and_categorical_is_learned_and_frame_dependent():
+    rho = 0.01
+    bern = SQAIR(SQAIRConfig(height=16, width=16, max_objects=3, glimpse=6, what_dim=4, hidden=12, disc_pres_prior=rho))
+    cat = SQAIR(SQAIRConfig(height=16, width=16, max_objects=3, glimpse=6, what_dim=4, hidden=12,
+                            disc_prior="categorical"))
+    free = torch.tensor([0.0, 1.0, 2.0, 3.0])
+    lb = bern.discovery_count_log_prior(free, first_frame=False)
+    for f in range(4):
+        for k in range(4):
+            if k > f:
+                assert lb[f, k] == -math.inf
+            else:  # k successes, then one failure unless every free slot is taken
+                assert float(lb[f, k].detach()) == pytest.approx(k * math.log(rho) + (k < f) * math.log1p(-rho), rel=1e-6)
+        assert float(lb[f].detach().exp().sum()) == pytest.approx(1.0, abs=1e-6)
+    assert torch.equal(lb, bern.discovery_count_log_prior(free, first_frame=True))  # the same in every frame
+    first = cat.discovery_count_log_prior(free, first_frame=True)
+    later = cat.discovery_count_log_prior(free, first_frame=False)
+    for f in range(4):
+        assert torch.allclose(first[f, :f + 1].exp(), torch.full((f + 1,), 1.0 / (f + 1)))  # initially uniform
+        bonus = math.exp(10.0)  # the original's initial bonus on "no new object" after the first frame
+        assert float(later[f, 0].detach().exp()) == pytest.approx(bonus / (bonus + f), rel=1e-5)
+        assert (first[f, f + 1:] == -math.inf).all() and (later[f, f + 1:] == -math.inf).all()
+        assert float(later[f].detach().exp().sum()) == pytest.approx(1.0, abs=1e-6)
+    later[3, 1].backward()
+    assert cat.disc_count_logits.grad.abs().sum() > 0 and cat.disc_count_later.grad.abs().sum() > 0
+    with pytest.raises(InputError, match="disc_prior must be one of"):
+        SQAIRConfig(disc_prior="poisson")
+
+
+def test_discovery_scores_the_count_under_the_configured_prior():
+    torch.manual_seed(1)
+    cfg = dict(height=16, width=16, max_objects=3, glimpse=6, what_dim=4, hidden=12, disc_pres_prior=1e-8)
+    bern = SQAIR(SQAIRConfig(**cfg))
+    cat = SQAIR(SQAIRConfig(**cfg, disc_prior="categorical"))
+    cat.load_state_dict(bern.state_dict(), strict=False)  # the same networks; only the count prior differs
+    x = torch.rand(2, 16, 16)
+    state = bern.initial_state(2)
+    state = state._replace(pres=torch.tensor([[1.0, 0, 0], [0, 0, 0]]))  # 2 and 3 free slots
+    free = 3 - state.pres.sum(1)
+    with bern.posterior_means(), cat.posterior_means(), torch.no_grad():
+        _, sb, _, found = bern.discover(x, state)
+        k = found.sum(1).long()[:, None]
+        for first_frame in (True, False):
+            _, sc, _, found_c = cat.discover(x, state, first_frame=first_frame)
+            assert torch.equal(found, found_c)  # the prior does not change inference's samples
+            gap = (cat.discovery_count_log_prior(free, first_frame).gather(1, k)
+                   - bern.discovery_count_log_prior(free, first_frame).gather(1, k))[:, 0]
+            assert torch.allclose(sc.log_p - sb.log_p, gap, atol=1e-3)
+            assert torch.equal(sc.log_q, sb.log_q)
+        _, s_off, _, _ = cat.discover(x, state, enabled=False)
+        _, s_off_b, _, _ = bern.discover(x, state, enabled=False)
+        assert torch.equal(s_off.log_p, s_off_b.log_p)  # nothing discovered, nothing scored
+    assert cat.generate(3, 2).shape == (3, 2, 16, 16)
+
+
+def test_weighted_read_out_averages_the_particles_by_importance_weight():
+    from attentrack.tracker.sqair.evaluate import importance_weights, weighted_count_tally
+
+    true = np.array([[1, 2]])
+    counts = np.array([[[1, 2], [1, 1]]])  # particle 0 right twice, particle 1 wrong in the second frame
+    w = importance_weights(torch.tensor([[math.log(3.0), 0.0]]))  # weights 0.75 and 0.25
+    assert np.allclose(w, [[0.75, 0.25]])
+    tally = weighted_count_tally(counts, true, w, slots=3, max_true=2)
+    assert tally["correct"] == pytest.approx(1.75) and tally["seq_ok"] == pytest.approx(0.75)
+    assert np.allclose(tally["confusion"], [[0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0.25, 0.75, 0]])
+    assert np.allclose(tally["onset"], [0.0, 0.25])  # the wrong frame came after a right one
+    # weights far apart (hundreds of nats, as over whole sequences): the best particle's count
+    sharp = weighted_count_tally(counts, true, importance_weights(torch.tensor([[0.0, 300.0]])), 3, 2)
+    assert sharp["correct"] == pytest.approx(1.0) and sharp["seq_ok"] == pytest.approx(0.0)

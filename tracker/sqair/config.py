@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, fields
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.sqair.modules import GLIMPSE_DECODERS
 
+#: the priors on the number of new objects per frame (``SQAIRConfig.disc_prior``)
+DISCOVERY_PRIORS = ("bernoulli", "categorical")
+
 
 @dataclass
 class SQAIRConfig:
@@ -23,7 +26,19 @@ class SQAIRConfig:
             object renders a digit; a model trained with fewer can be grown into more without
             changing what it computes (:func:`attentrack.tracker.sqair.widen.widen_appearance`).
         sigma: standard deviation of the Gaussian pixel likelihood (intensities 0-1).
-        disc_pres_prior: prior probability that discovery adds one more object.
+        disc_pres_prior: prior probability that discovery adds one more object (with
+            ``disc_prior="bernoulli"``).
+        disc_prior: the prior on how many new objects discovery adds to a frame's free slots.
+            ``bernoulli`` (this repository's): one more object with the fixed probability
+            ``disc_pres_prior``, in every frame alike, so at 1e-8 every object costs about 18
+            nats in the frame that finds it, the first frame included. ``categorical`` (the
+            original's ``disc_prior_type='cat'``): a learned categorical over the number of new
+            objects ``0..max_objects`` (logits passed through ELU, as there), truncated to the
+            free slots and renormalised, with a learned bonus on "no new object" added only
+            after the first frame (initialised to ``disc_count_bonus``): the first frame's
+            objects cost what their learned frequency says, later discoveries are dear.
+        disc_count_bonus: initial value of the ``categorical`` prior's bonus on the logit of
+            "no new object" after the first frame (10 in the original).
         prop_pres_prior: fixed prior probability that propagation keeps an object (0: a
             learned prior, as in the original). A learned prior soon says "keep" almost surely,
             so an object costs prior mass only in the frame that discovers it while it earns
@@ -73,6 +88,8 @@ class SQAIRConfig:
     glimpse_hidden: int = 0
     sigma: float = 0.3
     disc_pres_prior: float = 1e-3
+    disc_prior: str = "bernoulli"
+    disc_count_bonus: float = 10.0
     prop_pres_prior: float = 0.0
     scale_prior: float = 0.6
     scale_prior_std: float = 0.3
@@ -87,6 +104,8 @@ class SQAIRConfig:
     def __post_init__(self) -> None:
         if not 0.0 < float(self.disc_pres_prior) < 1.0:
             raise InputError(f"disc_pres_prior must lie strictly between 0 and 1, got {self.disc_pres_prior}")
+        if self.disc_prior not in DISCOVERY_PRIORS:
+            raise InputError(f"disc_prior must be one of {', '.join(DISCOVERY_PRIORS)}, got {self.disc_prior!r}")
         if not 0.0 <= float(self.prop_pres_prior) < 1.0:
             raise InputError(f"prop_pres_prior must be 0 (learned) or lie strictly between 0 and 1, got {self.prop_pres_prior}")
         if int(self.glimpse_hidden) < 0:

@@ -1,10 +1,19 @@
 """Scoring SQAIR on held-out Moving MNIST: counting accuracy, IWAE bound, MOT metrics.
 
-For each sequence the particle with the largest importance weight is read out: its
-presences give the count per frame, its rendered objects give pixel boxes
-(:func:`attentrack.tracker.sqair.readout.object_boxes`) and its object slots give identities (a slot
-keeps its identity while propagation keeps the object; a discovery in the slot starts a new
-identity). The boxes are scored against the generator's ground-truth ink boxes with
+Two read-outs of the ``K`` particles of each sequence are scored side by side:
+
+- ``raw``: the particle with the largest importance weight. Its presences give the count per
+  frame, its rendered objects give pixel boxes
+  (:func:`attentrack.tracker.sqair.readout.object_boxes`) and its object slots give identities
+  (a slot keeps its identity while propagation keeps the object; a discovery in the slot
+  starts a new identity).
+- ``weighted``: the original's read-out (akosiorek/sqair reports its counting accuracy this
+  way): every particle's per-frame counting accuracy averaged with the self-normalised
+  importance weights ``softmax_k(log w_k)`` of the sequence; its confusion table holds the
+  weighted frames (fractions). Its tracks are those of one particle drawn in proportion to the
+  weights (the original's resampled particle), with a random stream seeded by the data seed.
+
+The boxes are scored against the generator's ground-truth ink boxes with
 :func:`attentrack.tracker.metrics.mot.evaluate_mot`.
 """
 
@@ -31,9 +40,11 @@ class ReadoutScores:
     Attributes:
         readout: ``raw`` (every present object) or ``merged`` (objects whose pixel boxes
             mostly overlap are merged, see :func:`merge_overlapping`) of the best of ``K``
-            particles, or ``online`` (what ``track --model sqair`` reports frame by frame:
-            :class:`attentrack.tracker.sqair.cctv.tracking.CanvasTracker` with the same ``K``, see
-            :func:`online_tracks`).
+            particles, ``weighted`` (counts averaged over the particles by importance weight,
+            tracks of a particle drawn by weight; see the module docstring), or ``online`` (what
+            ``track --model sqair`` reports frame by frame:
+            :class:`attentrack.tracker.sqair.cctv.tracking.CanvasTracker` with the same ``K``,
+            see :func:`online_tracks`).
         count_accuracy: share of frames whose object count equals the true count.
         count_accuracy_seq: share of sequences counted right in every frame.
         mota, idf1, idsw, hota: MOT metrics of the tracks against the ground-truth boxes
@@ -41,7 +52,7 @@ class ReadoutScores:
         precision, recall: detection precision and recall of the boxes.
         count_confusion: ``count_confusion[t][p]`` frames with ``t`` true objects in which
             ``p`` were counted (``t`` up to the generator's most digits, ``p`` up to the
-            model's slots).
+            model's slots; importance-weighted frames, fractional, for ``weighted``).
         errors_from_start: wrongly counted frames of sequences not yet counted right in any
             frame (the first frames' objects were never found, or were split, from the start).
         errors_later: wrongly counted frames of sequences counted right in an earlier frame
@@ -57,25 +68,61 @@ class ReadoutScores:
     hota: float
     precision: float
     recall: float
-    count_confusion: list[list[int]]
-    errors_from_start: int = 0
-    errors_later: int = 0
+    count_confusion: list[list[float]]
+    errors_from_start: float = 0
+    errors_later: float = 0
 
 
-def count_error_onset(counted: np.ndarray, true: np.ndarray) -> tuple[int, int]:
+def count_error_onset(counted: np.ndarray, true: np.ndarray, weights: np.ndarray | None = None):
     """Split the wrongly counted frames by whether their sequence had been counted right before.
 
     Args:
         counted: ``(B, T)`` counted objects per frame.
         true: ``(B, T)`` true objects per frame.
+        weights: ``(B,)`` weight of each sequence's frames (default: 1 each).
 
     Returns:
         ``(from_start, later)``: wrong frames with no right frame before them in their
-        sequence, and wrong frames after a right one.
+        sequence, and wrong frames after a right one (ints without ``weights``, weighted sums
+        with them).
     """
     wrong = counted != true
     right_before = np.cumsum(~wrong, axis=1) > 0  # some frame up to this one was counted right
-    return int((wrong & ~right_before).sum()), int((wrong & right_before).sum())
+    if weights is None:
+        return int((wrong & ~right_before).sum()), int((wrong & right_before).sum())
+    return (float(((wrong & ~right_before).sum(1) * weights).sum()),
+            float(((wrong & right_before).sum(1) * weights).sum()))
+
+
+def importance_weights(log_weights: torch.Tensor) -> np.ndarray:
+    """``(B, K)`` importance log-weights -> ``(B, K)`` self-normalised weights (each row sums to 1)."""
+    return torch.softmax(log_weights.double(), -1).numpy()
+
+
+def weighted_count_tally(counts: np.ndarray, true: np.ndarray, weights: np.ndarray, slots: int,
+                         max_true: int) -> dict:
+    """The ``weighted`` read-out's counting scores on one batch.
+
+    Args:
+        counts: ``(B, K, T)`` objects each particle counts per frame.
+        true: ``(B, T)`` true objects per frame.
+        weights: ``(B, K)`` self-normalised importance weights (see :func:`importance_weights`).
+        slots: the model's object slots (columns of the confusion table: ``0..slots``).
+        max_true: the most true objects (rows of the confusion table: ``0..max_true``).
+
+    Returns:
+        ``correct`` (weighted right frames), ``seq_ok`` (weighted sequences right in every
+        frame), ``confusion`` (``(max_true + 1, slots + 1)`` weighted frames) and ``onset``
+        (weighted :func:`count_error_onset`).
+    """
+    b_n, k_n, t_n = counts.shape
+    ok = counts == true[:, None, :]
+    confusion = np.zeros((max_true + 1, slots + 1))
+    rows = np.broadcast_to(true[:, None, :], counts.shape)
+    np.add.at(confusion, (rows, np.minimum(counts, slots)), np.broadcast_to(weights[..., None], counts.shape))
+    onset = count_error_onset(counts.reshape(b_n * k_n, t_n), np.repeat(true, k_n, 0), weights.reshape(-1))
+    return {"correct": float((weights * ok.sum(-1)).sum()), "seq_ok": float((weights * ok.all(-1)).sum()),
+            "confusion": confusion, "onset": np.array(onset)}
 
 
 @dataclass
@@ -88,7 +135,8 @@ class MovingMnistEvaluation:
             samples).
         iwae_per_frame: the same divided by the frames per sequence.
         particles: ``K`` of the bound.
-        readouts: the scores of the ``raw`` and ``merged`` read-outs.
+        readouts: the scores of the ``raw``, ``merged`` and ``weighted`` read-outs (and
+            ``online`` when asked for).
     """
 
     sequences: int
@@ -122,10 +170,15 @@ class MovingMnistEvaluation:
             conf = r.count_confusion
             lines += ["", f"{r.readout}: frames by true count (rows) and counted objects (columns)"]
             lines += markdown_lines(["true \\ counted", *map(str, range(len(conf[0])))],
-                                    [[str(t), *map(str, row)] for t, row in enumerate(conf)])
-            lines += [f"{r.readout}: wrongly counted frames: {r.errors_from_start} from a sequence's first frame on "
-                      f"(before any right count), {r.errors_later} after a right count"]
+                                    [[str(t), *map(_frames, row)] for t, row in enumerate(conf)])
+            lines += [f"{r.readout}: wrongly counted frames: {_frames(r.errors_from_start)} from a sequence's first "
+                      f"frame on (before any right count), {_frames(r.errors_later)} after a right count"]
         return "\n".join(lines)
+
+
+def _frames(v: float) -> str:
+    """A number of frames: whole ones as an integer, weighted ones with one decimal."""
+    return str(int(v)) if float(v).is_integer() else f"{v:.1f}"
 
 
 def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_overlap: float = 0.5):
@@ -168,18 +221,20 @@ def merge_overlapping(pres: np.ndarray, boxes: np.ndarray, ids: np.ndarray, min_
     return pres, boxes, ids
 
 
-def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3):
-    """Read out the best particle of each sequence.
+def best_particle_tracks(out: SQAIROutput, threshold: float = 0.3, particle: torch.Tensor | None = None):
+    """Read out the best particle of each sequence (or the given one).
 
     Args:
         out: inference with ``keep_objects=True``.
         threshold: rendered intensity that counts as the object, for the boxes.
+        particle: ``(B,)`` the particle to read out of each sequence (default: the one with
+            the largest importance weight).
 
     Returns:
         ``(pres, boxes, ids)``: ``(B, T, N)`` bool, ``(B, T, N, 4)`` ``x, y, w, h`` pixel
         boxes and ``(B, T, N)`` int identities (1-based within a sequence; 0 where absent).
     """
-    best = out.best_particle()
+    best = out.best_particle() if particle is None else particle
     rows = torch.arange(len(best))
     pres = out.pres[rows, best].bool().numpy()
     boxes = object_boxes(out, threshold)[rows, best].numpy()
@@ -262,10 +317,12 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
     model.eval()
     gen = MovingMnist(digits, canvas=model.config.width, n_frames=n_frames, max_digits=max_digits)
     rng = np.random.default_rng(seed)
-    names = ("raw", "merged", "online") if online else ("raw", "merged")
+    names = ("raw", "merged", "weighted", "online") if online else ("raw", "merged", "weighted")
     slots = model.config.max_objects
     tallies = {k: {"correct": 0, "seq_ok": 0, "preds": [], "confusion": np.zeros((max_digits + 1, slots + 1), int),
                    "onset": np.zeros(2, int)} for k in names}
+    tallies["weighted"].update(confusion=np.zeros((max_digits + 1, slots + 1)), onset=np.zeros(2))
+    draw = np.random.default_rng(seed)  # the weighted read-out's particles drawn by weight
     frames = 0
     bounds, gts = [], []
     f_off = gt_id = pred_id = 0
@@ -282,17 +339,24 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         raw = best_particle_tracks(out)
         gt_rows, f_next, gt_id_next = data.to_mot(f_off, gt_id)
         gts.append(gt_rows)
-        readouts_now = [raw, merge_overlapping(*raw)]
+        weights = importance_weights(out.log_weights)
+        drawn = torch.from_numpy(np.array([draw.choice(particles, p=w / w.sum()) for w in weights]))
+        readouts_now = [raw, merge_overlapping(*raw), best_particle_tracks(out, particle=drawn)]
         if online:  # its own random streams: the other read-outs' stays as it was
             readouts_now.append(online_tracks(model, data.frames, particles, seed=seed + start))
         for name, (pres, boxes, ids) in zip(names, readouts_now):
+            tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
+            if name == "weighted":  # counts averaged over every particle, not the drawn one's
+                w_tally = weighted_count_tally(out.counts.numpy().astype(int), data.counts, weights, slots, max_digits)
+                for key in ("correct", "seq_ok", "confusion", "onset"):
+                    tallies[name][key] += w_tally[key]
+                continue
             counted = pres.sum(-1)
             ok = counted == data.counts
             tallies[name]["correct"] += int(ok.sum())
             tallies[name]["seq_ok"] += int(ok.all(1).sum())
             np.add.at(tallies[name]["confusion"], (data.counts, np.minimum(counted, slots)), 1)
             tallies[name]["onset"] += count_error_onset(counted, data.counts)
-            tallies[name]["preds"].append(tracks_to_mot(pres, boxes, ids, f_off, pred_id))
         frames += data.counts.size
         pred_id += n * n_frames * raw[0].shape[-1]
         f_off, gt_id = f_next, gt_id_next
@@ -303,6 +367,6 @@ def evaluate_moving_mnist(model: SQAIR, digits: np.ndarray, sequences: int = 500
         row = evaluate_mot({"moving-mnist": _concat(gts)}, {"moving-mnist": _concat(tally["preds"])}).rows[0]
         readouts.append(ReadoutScores(name, tally["correct"] / max(frames, 1), tally["seq_ok"] / max(sequences, 1),
                                       row.mota, row.idf1, row.idsw, row.hota, row.precision, row.recall,
-                                      tally["confusion"].tolist(), *map(int, tally["onset"])))
+                                      tally["confusion"].tolist(), *(v.item() for v in tally["onset"])))
     return MovingMnistEvaluation(sequences=sequences, frames=frames, iwae_per_sequence=bound,
                                  iwae_per_frame=bound / n_frames, particles=particles, readouts=readouts)

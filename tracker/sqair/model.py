@@ -214,6 +214,9 @@ class SQAIR(nn.Module):
         nn.init.constant_(self.disc_pres[-1].bias, 1.0)
         with torch.no_grad():  # discovery starts at the prior's window
             self.disc_where.net[-1].bias[:4] = self._where_prior_loc()
+        if c.disc_prior == "categorical":  # learned prior on the number of new objects per frame
+            self.disc_count_logits = nn.Parameter(torch.zeros(c.max_objects + 1))
+            self.disc_count_later = nn.Parameter(F.pad(torch.tensor([float(c.disc_count_bonus)]), (0, c.max_objects)))
         self._means = False
 
     @contextlib.contextmanager
@@ -253,6 +256,54 @@ class SQAIR(nn.Module):
         c = self.config
         scale = torch.tensor([c.scale_prior_std] * 2 + [c.shift_prior_std] * 2)
         return Normal(self._where_prior_loc().to(scale), scale)
+
+    def discovery_count_log_prior(self, free: torch.Tensor, first_frame: bool) -> torch.Tensor:
+        """Prior log-probability of each number of new objects in a frame.
+
+        Args:
+            free: ``(n,)`` free object slots of each row (after propagation).
+            first_frame: the frame is a sequence's first (the ``categorical`` prior adds its
+                bonus on "no new object" only after it).
+
+        Returns:
+            ``(n, max_objects + 1)`` ``log p(k)`` for ``k = 0..max_objects`` new objects, ``-inf``
+            where ``k`` exceeds the free slots. ``bernoulli``: discovery's chain of fixed
+            Bernoulli(``disc_pres_prior``) decisions, ``k`` successes then one failure unless
+            every free slot is taken; ``categorical``: the learned categorical truncated to
+            ``0..free`` and renormalised.
+        """
+        c = self.config
+        k = torch.arange(c.max_objects + 1, device=free.device, dtype=free.dtype)
+        allowed = k[None, :] <= free[:, None]
+        if c.disc_prior == "bernoulli":
+            rho = float(c.disc_pres_prior)
+            lp = k[None, :] * math.log(rho) + (k[None, :] < free[:, None]).to(free.dtype) * math.log1p(-rho)
+            return lp.masked_fill(~allowed, -math.inf)
+        logits = self.disc_count_logits if first_frame else self.disc_count_logits + self.disc_count_later
+        logits = F.elu(logits).to(free.dtype).expand(len(free), -1).masked_fill(~allowed, -math.inf)
+        return logits - torch.logsumexp(logits, -1, keepdim=True)
+
+    def _sample_new_slots(self, pres: torch.Tensor, first_frame: bool) -> torch.Tensor:
+        """Draw the number of new objects from the discovery prior and place them, as discovery
+        does, in the first free slots: ``(n, N)`` 0/1 presences -> ``(n, N)`` 0/1 new objects."""
+        free = 1 - pres
+        k = torch.distributions.Categorical(logits=self.discovery_count_log_prior(free.sum(1), first_frame)).sample()
+        return free * (torch.cumsum(free, 1) <= k[:, None].to(free.dtype)).to(free.dtype)
+
+    def _new_object_memory(self, residual: torch.Tensor, what: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """The temporal GRU state a new object starts with, as discovery computes it.
+
+        Args:
+            residual: ``(n, H, W)`` the frame minus the objects before this one.
+            what: ``(n, what_dim)`` the object's ``what``.
+            where: ``(n, 4)`` its ``z_where``.
+
+        Returns:
+            ``(state, e)``: ``(n, hidden)`` the GRU state and ``(n, hidden)`` the discovery
+            glimpse encoding of the residual in its window.
+        """
+        e = self.disc_glimpse_enc(self.read(residual, where[:, None])[:, 0])
+        return self.temporal(torch.cat([what, where, e], -1), residual.new_zeros(len(what), self.config.hidden)), e
 
     def _keep_prior(self, h: torch.Tensor) -> torch.Tensor | float:
         """Prior probability that propagation keeps each object: ``(k,)`` learned from the
@@ -388,8 +439,8 @@ class SQAIR(nn.Module):
         new = ObjectState(torch.stack(whats, 1), torch.stack(wheres, 1), torch.stack(press, 1), torch.stack(hs, 1))
         return new, StepScores(log_p, log_q, log_q_pres)
 
-    def discover(self, x: torch.Tensor, state: ObjectState,
-                 enabled: bool = True) -> tuple[ObjectState, StepScores, torch.Tensor, torch.Tensor]:
+    def discover(self, x: torch.Tensor, state: ObjectState, enabled: bool = True,
+                 first_frame: bool = False) -> tuple[ObjectState, StepScores, torch.Tensor, torch.Tensor]:
         """Add new objects to the free slots, AIR-style, explaining away what the present
         objects already explain.
 
@@ -397,6 +448,8 @@ class SQAIR(nn.Module):
             x: ``(n, H, W)`` the current frame.
             state: the propagated objects.
             enabled: False: add nothing (every slot counts as taken; no latent is scored).
+            first_frame: ``x`` is a sequence's first frame (for the ``categorical`` prior on the
+                number of new objects, :meth:`discovery_count_log_prior`).
 
         Returns:
             ``(state, scores, objects, discovered)``: the objects after discovery, the log
@@ -444,7 +497,9 @@ class SQAIR(nn.Module):
             lq_p = eligible * lq_b
             log_q_pres = log_q_pres + lq_p
             log_q = log_q + lq_p + new * (lq_where + lq_what)
-            log_p = log_p + eligible * _bernoulli_log_prob(b, c.disc_pres_prior) + new * (lp_where + lp_what)
+            if c.disc_prior == "bernoulli":  # per decision; the categorical scores the count below
+                log_p = log_p + eligible * _bernoulli_log_prob(b, c.disc_pres_prior)
+            log_p = log_p + new * (lp_where + lp_what)
             obj = self.render(z_what, z_where) * new[:, None, None]
             canvas = canvas + obj
             prev = torch.cat([z_what, z_where], -1) * new[:, None]
@@ -456,13 +511,18 @@ class SQAIR(nn.Module):
             pres[i] = pres[i] + new
             obj_list[i] = obj_list[i] + obj
             found.append(new)
+        found_t = torch.stack(found, 1)
+        if c.disc_prior != "bernoulli" and enabled:
+            count_prior = self.discovery_count_log_prior(m - state.pres.sum(1), first_frame)
+            log_p = log_p + count_prior.gather(1, found_t.sum(1).long()[:, None])[:, 0]
         out = ObjectState(torch.stack(what, 1), torch.stack(where, 1), torch.stack(pres, 1), torch.stack(h, 1))
-        return out, StepScores(log_p, log_q, log_q_pres), torch.stack(obj_list, 1), torch.stack(found, 1)
+        return out, StepScores(log_p, log_q, log_q_pres), torch.stack(obj_list, 1), found_t
 
-    def step(self, x: torch.Tensor, state: ObjectState, discover: bool = True) -> FrameResult:
-        """Propagation then (unless ``discover`` is False) discovery on one frame ``x`` ``(n, H, W)``."""
+    def step(self, x: torch.Tensor, state: ObjectState, discover: bool = True, first_frame: bool = False) -> FrameResult:
+        """Propagation then (unless ``discover`` is False) discovery on one frame ``x`` ``(n, H, W)``
+        (``first_frame``: a sequence's first, see :meth:`discover`)."""
         prop, s1 = self.propagate(x, state)
-        new, s2, objects, found = self.discover(x, prop, discover)
+        new, s2, objects, found = self.discover(x, prop, discover, first_frame)
         canvas = self.compose(objects.sum(1))
         log_lik = Normal(canvas, self.config.sigma).log_prob(x).flatten(1).sum(1)
         scores = StepScores(s1.log_p + s2.log_p, s1.log_q + s2.log_q, s1.log_q_pres + s2.log_q_pres)
@@ -492,7 +552,7 @@ class SQAIR(nn.Module):
         log_q_pres = frames.new_zeros(n)
         lls, pres, where, found, objs, canvases = [], [], [], [], [], []
         for t in range(t_n):
-            r = self.step(x[:, t], state, discover=t == 0 or not first_frame_discovery_only)
+            r = self.step(x[:, t], state, discover=t == 0 or not first_frame_discovery_only, first_frame=t == 0)
             state = r.state
             log_w = log_w + r.log_lik + r.scores.log_p - r.scores.log_q
             log_q_pres = log_q_pres + r.scores.log_q_pres
@@ -514,48 +574,88 @@ class SQAIR(nn.Module):
     # -- generation --------------------------------------------------------------------------
 
     @torch.no_grad()
-    def generate(self, n: int, n_frames: int) -> torch.Tensor:
+    def generate(self, n: int, n_frames: int, return_states: bool = False):
         """Sample ``n`` videos from the generative model.
 
-        Discovery draws objects from the fixed priors until the first absent one;
-        propagation moves them with the learned prior (whose temporal state reads the
-        generated frames, as in inference).
+        Each frame, propagation moves the objects with the learned prior and keeps each with
+        the keep prior; the number of new objects is drawn from the discovery prior
+        (:meth:`discovery_count_log_prior`) and they take the first free slots with ``what`` and
+        ``where`` from the fixed priors. Once the frame is rendered, every object's temporal GRU
+        state reads it exactly as inference would read the same frame: a propagated object
+        through the propagation glimpse encoder at its window (of the frame, or with
+        ``sequential_propagation`` of the frame minus the kept objects in the slots before it),
+        a new object through the discovery glimpse encoder at its window of the residual
+        discovery sees (the frame minus the propagated objects and the new ones in the slots
+        before it).
+
+        Args:
+            n: videos.
+            n_frames: frames per video.
+            return_states: also return the objects after each frame and the new-object marks.
 
         Returns:
-            ``(n, n_frames, H, W)`` rendered means (no pixel noise).
+            ``(n, n_frames, H, W)`` rendered means (no pixel noise); with ``return_states``
+            ``(frames, states, discovered)``: a list of one :class:`ObjectState` per frame and
+            ``(n, n_frames, N)`` 0/1 marks of the objects new in each frame.
         """
         c = self.config
+        m = c.max_objects
         state = self.initial_state(n)
         prior_where = self.discovery_where_prior()
-        frames = []
-        for _ in range(n_frames):
-            what, where, pres, h = (s.clone() for s in state)
-            flat_h = h.flatten(0, 1)
+        frames, states, found = [], [], []
+        for t in range(n_frames):
+            what0, where0, pres0, h0 = state
+            flat_h = h0.flatten(0, 1)
             keep_prob = self._keep_prior(flat_h)
-            keep = torch.bernoulli(torch.as_tensor(keep_prob).expand(len(flat_h))).view(n, -1)
-            lw, sw = self.prior_where(torch.cat([flat_h, where.flatten(0, 1)], -1))
-            lo, so = self.prior_what(torch.cat([flat_h, what.flatten(0, 1)], -1))
-            where = where + Normal(lw, sw).sample().view_as(where)
-            what = what + Normal(lo, so).sample().view_as(what)
-            pres = pres * keep
-            going = torch.ones(n)
-            for i in range(c.max_objects):
-                free = 1 - pres[:, i]
-                b = torch.bernoulli(torch.full((n,), c.disc_pres_prior))
-                new = free * going * b
-                going = going * (1 - free + free * b)
-                sel = new[:, None]
-                where[:, i] = sel * prior_where.sample((n,)) + (1 - sel) * where[:, i]
-                what[:, i] = sel * torch.randn(n, c.what_dim) + (1 - sel) * what[:, i]
-                h[:, i] = (1 - sel) * h[:, i]
-                pres[:, i] = pres[:, i] + new
-            objects = self.render(what.flatten(0, 1), where.flatten(0, 1)).view(n, -1, c.height, c.width)
-            frame = self.compose((objects * pres[..., None, None]).sum(1))
+            keep = torch.bernoulli(torch.as_tensor(keep_prob).expand(len(flat_h))).view(n, m)
+            lw, sw = self.prior_where(torch.cat([flat_h, where0.flatten(0, 1)], -1))
+            lo, so = self.prior_what(torch.cat([flat_h, what0.flatten(0, 1)], -1))
+            where = where0 + Normal(lw, sw).sample().view_as(where0)
+            what = what0 + Normal(lo, so).sample().view_as(what0)
+            pres = pres0 * keep
+            new = self._sample_new_slots(pres, t == 0)
+            sel = new[..., None]
+            where = sel * prior_where.sample((n, m)) + (1 - sel) * where
+            what = sel * torch.randn(n, m, c.what_dim) + (1 - sel) * what
+            objects = self.render(what.flatten(0, 1), where.flatten(0, 1)).view(n, m, c.height, c.width)
+            kept, added = objects * pres[..., None, None], objects * new[..., None, None]
+            frame = self.compose((kept + added).sum(1))
             frames.append(frame)
+            h = self._propagated_memory(frame, what, where, h0, kept)
+            for i in range(m):  # new objects: discovery's encoder on discovery's residual
+                residual = frame - self.compose(kept.sum(1) + added[:, :i].sum(1))
+                h_new, _ = self._new_object_memory(residual, what[:, i], where[:, i])
+                h[:, i] = sel[:, i] * h_new + (1 - sel[:, i]) * h[:, i]
+            state = ObjectState(what, where, pres + new, h)
+            states.append(state)
+            found.append(new)
+        frames_t = torch.stack(frames, 1)
+        return (frames_t, states, torch.stack(found, 1)) if return_states else frames_t
+
+    def _propagated_memory(self, frame: torch.Tensor, what: torch.Tensor, where: torch.Tensor, h: torch.Tensor,
+                           kept: torch.Tensor) -> torch.Tensor:
+        """The temporal GRU states of propagated objects after ``frame``, read as propagation
+        reads them (for :meth:`generate`).
+
+        Args:
+            frame: ``(n, H, W)`` the frame.
+            what: ``(n, N, what_dim)`` the objects' new ``what``.
+            where: ``(n, N, 4)`` their new ``z_where``.
+            h: ``(n, N, hidden)`` their previous GRU states.
+            kept: ``(n, N, H, W)`` the kept objects rendered alone (zero where dropped).
+
+        Returns:
+            ``(n, N, hidden)`` new GRU states.
+        """
+        n, m = what.shape[:2]
+        if self.config.sequential_propagation:  # each reads the frame minus the kept objects before it
+            before = torch.cumsum(kept, 1) - kept
+            images = (frame[:, None] - self.compose(before)).flatten(0, 1)
+            e = self.prop_glimpse_enc(self.read(images, where.flatten(0, 1)[:, None])[:, 0])
+        else:
             e = self.prop_glimpse_enc(self.read(frame, where).flatten(0, 1))
-            h = self.temporal(torch.cat([what.flatten(0, 1), where.flatten(0, 1), e], -1), h.flatten(0, 1)).view_as(h)
-            state = ObjectState(what, where, pres, h)
-        return torch.stack(frames, 1)
+        flat = torch.cat([what.flatten(0, 1), where.flatten(0, 1), e], -1)
+        return self.temporal(flat, h.flatten(0, 1)).view(n, m, -1)
 
 
 def save_weights(model: SQAIR, path: str | os.PathLike, metadata: dict | None = None) -> None:

@@ -168,8 +168,11 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
     """
     if opts.min_length < 1 or opts.max_length < opts.min_length:
         raise InputError("need 1 <= min_length <= max_length")
-    if opts.particles < 1 or opts.batch < 1:
-        raise InputError("need particles >= 1 and batch >= 1")
+    if opts.particles < 2:
+        raise InputError(f"particles must be at least 2, got {opts.particles}: with one particle the VIMCO term "
+                         "vanishes and the presence variables stop learning")
+    if opts.batch < 1:
+        raise InputError("need batch >= 1")
     torch.manual_seed(opts.seed)  # the initial weights
     model = model or SQAIR(SQAIRConfig.from_dict(dict(opts.config)))
     task = SQAIRTask(opts, batches, model, fresh_start, validate)

@@ -79,21 +79,22 @@ class CanvasTracker:
         """Advance to one ``(H, W)`` canvas; returns the present objects (score: rendered
         intensity as a share of the prior window's area, at most 1)."""
         m, k = self.model, int(self.particles)
-        if self.state is None:
+        first = self.state is None
+        if first:
             self.state = m.initial_state(k)
             self.ids = np.zeros((k, m.config.max_objects), np.int64)
             self.log_weights = torch.zeros(k)
         x = torch.from_numpy(np.ascontiguousarray(canvas, dtype=np.float32))[None].expand(k, -1, -1)
         if k == 1:
             with m.posterior_means():
-                r = m.step(x, self.state)
+                r = m.step(x, self.state, first_frame=first)
         else:
             with torch.random.fork_rng(devices=[]):  # sample from the private stream
                 if self._rng_state is None:
                     torch.manual_seed(self.seed)
                 else:
                     torch.set_rng_state(self._rng_state)
-                r = m.step(x, self.state)
+                r = m.step(x, self.state, first_frame=first)
                 self._rng_state = torch.get_rng_state()
             self.log_weights = self.log_weights + r.log_lik + r.scores.log_p - r.scores.log_q
             self.log_weights = self.log_weights - self.log_weights.max()
