@@ -111,6 +111,7 @@ class SQAIRTask(TrainingTask):
                  validate: Callable[[SQAIR], float] | None = None) -> None:
         self.opts, self.batches, self.module = opts, batches, model
         self.config = model.config.to_dict()
+        self.config_defaults = type(model.config)().to_dict()
         self.optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
         self.loss_fn = SQAIRLoss()
         self._fresh_start, self._validate = fresh_start, validate
