@@ -138,6 +138,22 @@ def relight(rng: np.random.Generator, img: np.ndarray, strength: float) -> np.nd
     return np.clip(out, 0, 1).astype(np.float32)
 
 
+def check_side_range(side_range: tuple[float, float], max_rotation: float,
+                     size: tuple[int, int] = SCENE_SIZE) -> None:
+    """Raise :class:`InputError` unless ``side_range`` (face sides in pixels, low <= high) leaves
+    room for a face of the largest side, rotated by up to ``max_rotation`` radians, inside a
+    scene of ``size`` ``(W, H)`` pixels, as :func:`make_scenes` places it."""
+    low, high = side_range
+    if not 0 < low <= high:
+        raise InputError(f"face side range {low:g}..{high:g} px: give two sides with 0 < low <= high")
+    turn = min(abs(max_rotation), math.pi / 4)  # the rotation whose bounding square is widest
+    worst = math.cos(turn) + math.sin(turn)
+    largest = min(size) / worst
+    if high > largest:
+        raise InputError(f"face side {high:g} px does not fit a {size[0]}x{size[1]} scene when rotated by up to "
+                         f"{math.degrees(max_rotation):.0f} degrees; the largest is {math.floor(largest)} px")
+
+
 def make_scenes(rng: np.random.Generator, squares: np.ndarray, backgrounds: list[np.ndarray], n: int,
                 size: tuple[int, int] = SCENE_SIZE, side_range: tuple[float, float] = SIDE_RANGE,
                 max_rotation: float = 0.35, noise: float = 0.01, illumination: float = 0.0) -> Scenes:

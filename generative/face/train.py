@@ -23,7 +23,7 @@ import torch
 
 from attentrack.datasets.orl import CANONICAL_CROP, OrlFaces, load_orl, split_people
 from attentrack.generative.face.model import FaceConfig, FaceModel, encode_target, proposer_input, vae_elbo
-from attentrack.generative.face.scenes import face_squares, load_backgrounds, make_scenes
+from attentrack.generative.face.scenes import check_side_range, face_squares, load_backgrounds, make_scenes
 from attentrack.generative.face.transform import normalise, read_glimpse
 from attentrack.tracker.boxes import iou as box_iou
 from attentrack.tracker.errors import InputError
@@ -175,8 +175,9 @@ class FaceTask(TrainingTask):
 
     def __init__(self, opts: FaceTrainOptions) -> None:
         self.opts = opts
-        self.train_faces, val_faces, self.backgrounds = open_training_data(opts)
         config = FaceConfig.from_dict({**FaceConfig().to_dict(), **opts.config})
+        check_side_range(tuple(opts.scene_sides), config.max_rotation)
+        self.train_faces, val_faces, self.backgrounds = open_training_data(opts)
         self.config = config.to_dict()
         torch.manual_seed(opts.seed)  # the initial weights
         self.face = FaceModel.create(config)

@@ -135,6 +135,28 @@ def test_relight_keeps_range_and_is_identity_at_zero():
     assert a.min() >= 0 and a.max() <= 1 and not np.allclose(a, img, atol=0.02)
 
 
+def test_side_range_check_matches_what_scenes_can_place():
+    """The largest side :func:`check_side_range` accepts is placed by ``make_scenes`` at the largest
+    rotation with the whole rotated square inside the scene; one pixel more is refused."""
+    import math
+
+    from attentrack.generative.face.scenes import SCENE_SIZE, check_side_range, make_scenes
+
+    rotation = 0.35
+    largest = min(SCENE_SIZE) / (math.cos(rotation) + math.sin(rotation))
+    check_side_range((30.0, largest), rotation)
+    squares = np.full((2, 24, 24), 0.5, np.float32)
+    scenes = make_scenes(np.random.default_rng(0), squares, [np.zeros((120, 160), np.float32)], 20,
+                         side_range=(largest, largest), max_rotation=rotation)
+    half = 0.5 * largest * (np.abs(np.cos(scenes.u[:, 3])) + np.abs(np.sin(scenes.u[:, 3])))
+    assert np.all(scenes.u[:, 0] - half >= 0) and np.all(scenes.u[:, 0] + half <= SCENE_SIZE[0])
+    assert np.all(scenes.u[:, 1] - half >= 0) and np.all(scenes.u[:, 1] + half <= SCENE_SIZE[1])
+    with pytest.raises(InputError, match="does not fit"):
+        check_side_range((30.0, largest + 1), rotation)
+    with pytest.raises(InputError, match="low <= high"):
+        check_side_range((50.0, 40.0), rotation)
+
+
 @pytest.mark.slow
 def test_training_from_init_weights_keeps_the_start(data_dir, tmp_path, one_thread):
     """``init_weights`` starts every part from the given weights (the background model is not refitted);
