@@ -95,7 +95,7 @@ class FaceAttentionTracker(SingleObjectTracker):
 
     tracker_id = "face-attention"
     summary = ("attentional face model (Tang et al. 2014): ConvNet proposal + HMC over a similarity transform, "
-               "motion prior, re-detection")
+               "motion prior, optional re-detection")
     model_card = "generative/face/weights/FACE_MODEL_CARD.md"
     signed_options = ("redetect_below",)
 
