@@ -191,22 +191,3 @@ def test_fine_tuning_grows_the_weights_and_stores_the_config(tmp_path, fake_mot_
     model = load_weights(tmp_path / "ft" / "hart.pt")
     assert model.config == HARTConfig(**grown)
     assert model.dorsal.dfn1.hidden is not None and model.mask_code.out_features == 10
-
-
-def test_compiled_steps_equal_eager_steps_with_the_original_layers():
-    from attentrack.tracker.hart.traced import TracedSteps
-
-    torch.manual_seed(0)
-    model = HART(HARTConfig(mask_code=10, dfn_hidden=32, dropout_mode="elements", **TINY)).eval().fold_batchnorm_()
-    traced = TracedSteps(model, trace_after=1, engine="jit")
-    frames = np.random.default_rng(4).integers(0, 256, (3, 120, 160, 3), dtype=np.uint8)
-    with torch.no_grad():
-        eager, _ = model.init(ImagePyramid.from_numpy(frames[0]), BOXES)
-        compiled = eager
-        for frame in frames[1:]:
-            pyr = ImagePyramid.from_numpy(frame)
-            eager, out_e = model.step(pyr, eager)
-            compiled, out_c = traced.step(pyr, compiled)
-            assert torch.allclose(out_e.box, out_c.box, atol=1e-5)
-            assert torch.allclose(out_e.score, out_c.score, atol=1e-5)
-    assert traced.chosen == {2: "jit"}

@@ -22,11 +22,17 @@ ORT = pytest.mark.skipif(not onnx_runtime_available(),
 ENGINES = ["jit", pytest.param("onnx", marks=ORT), pytest.param("auto", marks=ORT)]
 
 
-@pytest.mark.parametrize("arch", ["corr", "paper"])
+#: the two architectures, and the original code's layers (issue 28: the appearance code into the
+#: heads, the filter generators' hidden layer, element dropout)
+CONFIGS = {"corr": dict(arch="corr"), "paper": dict(arch="paper"),
+           "original-layers": dict(mask_code=10, dfn_hidden=32, dropout_mode="elements")}
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
 @pytest.mark.parametrize("engine", ENGINES)
-def test_traced_steps_equal_eager_steps_for_several_object_counts(engine, arch):
+def test_traced_steps_equal_eager_steps_for_several_object_counts(engine, config):
     torch.manual_seed(0)
-    model = HART(HARTConfig(arch=arch, **TINY)).eval().fold_batchnorm_()
+    model = HART(HARTConfig(**CONFIGS[config], **TINY)).eval().fold_batchnorm_()
     traced = TracedSteps(model, max_graphs=2, trace_after=2, engine=engine)
     frames = _frames()
     for boxes in (torch.tensor([[0.3, 0.4, 0.1, 0.3]]),
