@@ -106,22 +106,28 @@ class MotionSettings:
     noise: float = 2.0
 
 
-def _read_clip(path: Path, limit: int) -> list[np.ndarray]:
-    """Up to ``limit`` consecutive colour frames of a video file or an image folder."""
-    frames = []
+def read_clip(path: Path, limit: int | None = None, every: int = 1, grey: bool = False) -> list[np.ndarray]:
+    """Frames 0, ``every``, 2 ``every`` ... (at most ``limit``) of a video file or an image folder
+    (its .jpg/.jpeg/.png/.bmp files in name order): ``(H, W, 3)`` uint8 BGR, or ``(H, W)`` uint8
+    grey with ``grey``. A missing path gives no frames."""
+    frames: list[np.ndarray] = []
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
-        for f in files[:limit]:
-            im = cv2.imread(str(f), cv2.IMREAD_COLOR)
+        for f in files[::every]:
+            if limit is not None and len(frames) >= limit:
+                break
+            im = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR)
             if im is not None:
                 frames.append(im)
     elif path.is_file():
-        cap = cv2.VideoCapture(str(path))
-        while len(frames) < limit:
+        cap, i = cv2.VideoCapture(str(path)), 0
+        while limit is None or len(frames) < limit:
             ok, im = cap.read()
             if not ok:
                 break
-            frames.append(im)
+            if i % every == 0:
+                frames.append(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) if grey else im)
+            i += 1
         cap.release()
     return frames
 
@@ -137,15 +143,16 @@ def load_clips(root: str | Path, split: str = "test", limit: int = 400) -> dict[
         raise InputError(f"unknown background split {split!r} (test or train)")
     out = {}
     for name, rel in BACKGROUND_CLIPS[split].items():
-        frames = _read_clip(Path(root) / rel, limit)
+        frames = read_clip(Path(root) / rel, limit)
         if frames:
-            out[name] = [_fit_width(f, 640) for f in frames]
+            out[name] = [fit_width(f, 640) for f in frames]
     if not out:
         raise InputError(f"no background clips of split {split!r} under {root}")
     return out
 
 
-def _fit_width(im: np.ndarray, width: int) -> np.ndarray:
+def fit_width(im: np.ndarray, width: int) -> np.ndarray:
+    """``im`` shrunk (area interpolation) to at most ``width`` pixels wide, aspect kept."""
     if im.shape[1] <= width:
         return im
     return cv2.resize(im, (width, round(im.shape[0] * width / im.shape[1])), interpolation=cv2.INTER_AREA)

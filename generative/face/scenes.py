@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from attentrack.datasets.face_tracking import BACKGROUND_CLIPS, fit_width, read_clip
 from attentrack.datasets.orl import CANONICAL_CROP, OrlFaces
 from attentrack.generative.face.transform import paste_face
 from attentrack.tracker.errors import InputError
@@ -32,54 +33,26 @@ SCENE_SIZE = (160, 120)
 SIDE_RANGE = (30.0, 80.0)
 
 
-def _video_frames(path: Path, every: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    frames, i = [], 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i % every == 0:
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
-        i += 1
-    cap.release()
-    return frames
-
-
-def _image_frames(files: list[Path], every: int) -> list[np.ndarray]:
-    out = []
-    for f in sorted(files)[::every]:
-        im = cv2.imread(str(f), cv2.IMREAD_GRAYSCALE)
-        if im is not None:
-            out.append(im)
-    return out
+#: every how many frames of each background clip (:data:`~attentrack.datasets.face_tracking.BACKGROUND_CLIPS`)
+#: the scenes take one
+BACKGROUND_EVERY = {"tree": 10, "TUD-Campus": 5, "kitti": 1, "TUD-Stadtmitte": 10, "Crossing": 10, "bag": 10}
 
 
 def load_backgrounds(root: str | Path, split: str) -> list[np.ndarray]:
-    """Grey background frames (``(H, W)`` float32 in [0, 1]) of one split (``train`` or ``test``).
+    """Grey background frames (``(H, W)`` float32 in [0, 1]) of one split (``train`` or ``test``):
+    every :data:`BACKGROUND_EVERY`-th frame of each of the split's clips, at most 320 pixels wide
+    (scenes are small, and resizing is the cost).
 
     Raises:
         InputError: an unknown split or none of its sources under ``root``.
     """
-    root = Path(root)
-    if split == "train":
-        frames = _video_frames(root / "video" / "tree.avi", 10)
-        frames += _video_frames(root / "mot15" / "TUD-Campus" / "TUD-Campus.mp4", 5)
-        frames += _image_frames(list((root / "kitti").glob("*.png")), 1)
-    elif split == "test":
-        frames = _video_frames(root / "mot15" / "TUD-Stadtmitte" / "TUD-Stadtmitte.mp4", 10)
-        frames += _image_frames(list((root / "sot" / "Crossing" / "img").glob("*.jpg")), 10)
-        frames += _image_frames(list((root / "sot" / "bag").glob("*.jpg")), 10)
-    else:
+    if split not in BACKGROUND_CLIPS:
         raise InputError(f"unknown background split {split!r} (train or test)")
+    frames = [f for name, rel in BACKGROUND_CLIPS[split].items()
+              for f in read_clip(Path(root) / rel, every=BACKGROUND_EVERY[name], grey=True)]
     if not frames:
         raise InputError(f"no background frames for split {split!r} under {root}")
-    out = []
-    for f in frames:  # at most 320 pixels wide: scenes are small, and resizing is the cost
-        if f.shape[1] > 320:
-            f = cv2.resize(f, (320, round(f.shape[0] * 320 / f.shape[1])), interpolation=cv2.INTER_AREA)
-        out.append(f.astype(np.float32) / 255.0)
-    return out
+    return [fit_width(f, 320).astype(np.float32) / 255.0 for f in frames]
 
 
 def face_squares(faces: OrlFaces, margin: float = 0.0) -> np.ndarray:
