@@ -6,6 +6,9 @@ curriculum after each step, extra checkpoint state); :func:`train` does the rest
 
 * seeds torch and a numpy generator (``rng``, handed to ``loss``) with ``seed``;
 * clips the gradient norm (``clip``), sets the learning rate each step (``learning_rate``);
+  a batch whose gradient is not finite (NaN or inf) changes nothing: its update is skipped,
+  counted (``skipped`` in the summary and the log) and warned about, so one bad batch cannot
+  turn every weight into NaN;
 * shows a tqdm bar with the running (EMA) training terms and the last validation;
 * validates every ``val_every`` steps and at the end, in evaluation mode, without gradients,
   on a random stream of its own (so validating never changes training); with
@@ -28,6 +31,7 @@ import dataclasses
 import json
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +175,13 @@ class TrainingTask:
         """Release resources (worker processes); called however the loop ends."""
 
 
+def _finite_gradient(params: list[nn.Parameter], clip: float) -> bool:
+    """Clip the gradients' total norm to ``clip`` (0: no clipping) and say whether it is
+    finite (when it is not, the caller skips the update and the next step zeroes them)."""
+    norm = torch.nn.utils.clip_grad_norm_(params, clip if clip else float("inf"))
+    return bool(torch.isfinite(norm))
+
+
 def _rounded(values: dict[str, Any]) -> dict[str, Any]:
     return {k: round(v, 4) if isinstance(v, float) else v for k, v in values.items()}
 
@@ -184,6 +195,7 @@ class _Run:
         self.checkpoint = self.out / "checkpoint.pt"
         self.rng = np.random.default_rng(opts.seed)
         self.step, self.seconds = 0, 0.0
+        self.skipped = 0  # updates skipped for a non-finite gradient
         self.ema: dict[str, float] = {}
         self.val: dict[str, float] = {}
         self.validated_at = -1
@@ -194,7 +206,8 @@ class _Run:
         save_torch_file({
             "format": CHECKPOINT_FORMAT, "model_id": task.model_id, "config": dict(task.config),
             "module": task.module.state_dict(), "optimizer": task.optimizer.state_dict(),
-            "step": self.step, "seconds": self.seconds, "ema": dict(self.ema), "best": dict(self.best),
+            "step": self.step, "seconds": self.seconds, "skipped": self.skipped,
+            "ema": dict(self.ema), "best": dict(self.best),
             "torch_rng": torch.get_rng_state(), "data_rng": json.dumps(self.rng.bit_generator.state),
             "task": task.state()}, self.checkpoint)
 
@@ -214,6 +227,7 @@ class _Run:
             task.optimizer.load_state_dict(ck["optimizer"])
             task.load_state(ck["task"])
             self.step, self.seconds = int(ck["step"]), float(ck["seconds"])
+            self.skipped = int(ck.get("skipped", 0))
             self.ema, self.best = dict(ck["ema"]), dict(ck["best"])
             torch.set_rng_state(ck["torch_rng"])
             self.rng.bit_generator.state = json.loads(ck["data_rng"])
@@ -310,13 +324,17 @@ def train(task: TrainingTask, opts: LoopOptions) -> dict[str, Any]:
             loss, terms = task.loss(run.step, run.rng)
             task.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if opts.clip:
-                torch.nn.utils.clip_grad_norm_(params, opts.clip)
-            task.optimizer.step()
             run.step += 1
-            task.after_step(run.step, terms)
-            run.ema = {k: float(v) if k not in run.ema else 0.98 * run.ema[k] + 0.02 * float(v)
-                       for k, v in terms.items()}
+            if _finite_gradient(params, opts.clip):
+                task.optimizer.step()
+                task.after_step(run.step, terms)
+                run.ema = {k: float(v) if k not in run.ema else 0.98 * run.ema[k] + 0.02 * float(v)
+                           for k, v in terms.items()}
+            else:
+                run.skipped += 1
+                if task.is_main:
+                    warnings.warn(f"step {run.step}: the gradient is not finite (loss {float(loss.detach()):.4g}); "
+                                  f"update skipped ({run.skipped} so far)", stacklevel=1)
             run.seconds = time.perf_counter() - t_start
             if not task.is_main:
                 continue
@@ -337,7 +355,7 @@ def train(task: TrainingTask, opts: LoopOptions) -> dict[str, Any]:
             bar.close()
         task.close()
     summary: dict[str, Any] = {"model": task.model_id, "steps": run.step, "finished": run.step >= opts.steps,
-                               "seconds": round(run.seconds, 1), "seed": opts.seed,
+                               "seconds": round(run.seconds, 1), "seed": opts.seed, "skipped": run.skipped,
                                **_rounded({**run.ema, **run.val}), **task.status()}
     if not task.is_main:
         return summary

@@ -161,6 +161,27 @@ def test_gradients_are_clipped(tmp_path):
     assert 0 < float((after - before).norm()) <= 1e-3 + 1e-7  # SGD, lr 1: the step is the clipped gradient
 
 
+def test_a_batch_with_a_non_finite_gradient_is_skipped_not_learnt(tmp_path):
+    """Step 3's loss is NaN: its update is skipped and counted, the weights stay finite, the
+    running terms ignore it and training goes on."""
+
+    class OneBadBatch(Regression):
+        def loss(self, step, rng):
+            loss, terms = super().loss(step, rng)
+            if step == 2:
+                loss = loss * float("nan")
+                terms = {"mse": float("nan")}
+            return loss, terms
+
+    task = OneBadBatch()
+    with pytest.warns(UserWarning, match="step 3: the gradient is not finite"):
+        summary = train(task, _opts(tmp_path, clip=5.0))
+    assert summary["skipped"] == 1 and summary["steps"] == 12
+    assert task.seen == 11  # after_step runs for the updates that happened
+    assert np.isfinite(summary["mse"])
+    assert all(bool(torch.isfinite(v).all()) for v in _weights(tmp_path / "regression.pt").values())
+
+
 def test_a_setting_added_since_the_checkpoint_resumes_at_its_default(tmp_path):
     """A checkpoint written before a setting existed resumes when the run leaves that setting at
     its default, and is refused when the run changes it."""

@@ -7,6 +7,15 @@ from attentrack.tracker.attention.filterbank import gaussian_filterbank, normali
 from attentrack.tracker.hart.modules import DynamicConv, contrast_normalise, unit_channels
 
 
+def test_contrast_normalise_of_a_flat_glimpse_has_a_finite_gradient():
+    """A window wholly off the image reads a flat (all-zero) glimpse: sqrt'(0) is infinite, and
+    an unguarded std turned the whole model's gradient into NaN in training."""
+    g = torch.zeros(2, 3, 8, 8, requires_grad=True)
+    out = contrast_normalise(g * 2.0 + torch.tensor([0.0, 5.0]).view(2, 1, 1, 1))
+    out.sum().backward()
+    assert torch.isfinite(g.grad).all() and torch.equal(out, torch.zeros_like(out))
+
+
 def test_contrast_normalise_uses_the_unbiased_std():
     g = torch.rand(4, 3, 16, 16) * 255
     flat = g.reshape(4, -1)

@@ -22,8 +22,10 @@ def contrast_normalise(glimpse: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     n = glimpse.shape[0]
     flat = glimpse.reshape(n, -1)
     centred = flat - flat.mean(dim=1, keepdim=True)
-    # the unbiased std, computed as a sum of squares (torch.std is several times slower)
-    std = torch.sqrt((centred * centred).sum(dim=1, keepdim=True) / max(flat.shape[1] - 1, 1))
+    # the unbiased std, computed as a sum of squares (torch.std is several times slower); the
+    # floor keeps the gradient of a flat glimpse (a window off the image) finite: sqrt'(0) = inf
+    var = (centred * centred).sum(dim=1, keepdim=True) / max(flat.shape[1] - 1, 1)
+    std = torch.sqrt(var.clamp_min(1e-8))
     return (centred / (std + eps)).reshape_as(glimpse)
 
 
