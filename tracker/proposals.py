@@ -13,6 +13,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from attentrack.tracker.boxes import iou_matrix
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.foreground import foreground_fragments, group_fragments, median_background
 from attentrack.tracker.registry import PROPOSERS
@@ -48,7 +49,9 @@ class ObjectSizes:
     Keeps the ``(width, height)`` in pixels of the last ``memory`` objects; the typical size is
     their median. The objects must come from a rule that does not depend on this estimate
     (:func:`attentrack.tracker.foreground.group_fragments` does not), or a camera whose objects
-    merge would learn ever larger sizes from its own merges.
+    merge would learn ever larger sizes from its own merges. :meth:`add_persistent` learns only
+    from objects that were there in the frame before too: specks and parts of people flicker
+    from frame to frame, whole objects persist.
 
     Args:
         memory: how many objects are remembered.
@@ -58,11 +61,23 @@ class ObjectSizes:
         self.memory = memory
         self._sizes: list[tuple[float, float]] = []
 
+    def __len__(self) -> int:
+        """How many objects are remembered."""
+        return len(self._sizes)
+
     def add(self, width: float, height: float) -> None:
         """Remember one object of ``width`` x ``height`` pixels."""
         self._sizes.append((float(width), float(height)))
         if len(self._sizes) > self.memory:
             del self._sizes[: len(self._sizes) - self.memory]
+
+    def add_persistent(self, boxes: np.ndarray, previous: np.ndarray, min_iou: float = 0.5) -> None:
+        """Remember those of ``boxes`` (``(N, 4)`` ``x, y, w, h`` pixels) that overlap one of the
+        previous frame's ``previous`` boxes by at least ``min_iou``."""
+        if len(boxes) == 0 or len(previous) == 0:
+            return
+        for w, h in boxes[iou_matrix(boxes, previous).max(axis=1) >= min_iou, 2:4]:
+            self.add(w, h)
 
     def typical(self) -> tuple[float, float] | None:
         """``(width, height)`` in pixels, or None before any object was seen."""
@@ -156,6 +171,7 @@ class MOG2Proposer(Proposer):
         self.min_object, self.min_share, self.max_gap = min_object, min_share, max_gap
         self.min_pixels = min_pixels
         self.sizes = ObjectSizes()
+        self._previous = np.zeros((0, 4))  # the last frame's grouped objects, before any size rule
         self._close: np.ndarray | None = None
         self.last_mask: np.ndarray | None = None
 
@@ -216,8 +232,8 @@ class MOG2Proposer(Proposer):
             boxes, pixels = group_fragments(foreground_fragments(mask, floor / 4), self.max_gap)
             keep = pixels >= floor
             boxes, pixels = boxes[keep], pixels[keep]
-            for w, h in boxes[:, 2:]:
-                self.sizes.add(w, h)
+            self.sizes.add_persistent(boxes, self._previous)
+            self._previous = boxes
         keep = boxes[:, 2] * boxes[:, 3] <= self.max_area * area_frame
         if self.min_area is not None:
             keep &= boxes[:, 2] * boxes[:, 3] >= self.min_area * area_frame

@@ -126,6 +126,23 @@ def test_object_sizes_are_the_median_of_the_last_ones():
     assert sizes.typical() == (20, 50)  # 6 of the last 10
 
 
+def test_object_sizes_learn_from_objects_that_persist_not_from_flicker():
+    """A walker seen in consecutive frames is learnt; specks that appear for one frame at a
+    new place each time (parts, noise) are not, however many there are."""
+    sizes = ObjectSizes()
+    rng = np.random.default_rng(0)
+    previous = np.zeros((0, 4))
+    for t in range(20):
+        walker = [[10.0 + 2 * t, 20, 20, 60]]
+        specks = np.column_stack([rng.uniform(0, 300, 5), rng.uniform(0, 200, 5), np.full(5, 4.0), np.full(5, 6.0)])
+        boxes = np.vstack([walker, specks])
+        sizes.add_persistent(boxes, previous)
+        previous = boxes
+    assert sizes.typical() == (20, 60)
+    sizes.add_persistent(np.zeros((0, 4)), previous)  # nothing this frame, nothing learnt
+    assert len(sizes) == 19
+
+
 def test_fragments_stacked_one_above_the_other_join_and_side_by_side_ones_do_not():
     # x, y, w, h, pixels: a head, a torso and legs with gaps; beside them a second person
     person = [(10, 0, 8, 8, 50), (8, 10, 12, 20, 200), (9, 33, 10, 20, 150)]
