@@ -7,7 +7,7 @@ import json
 
 import click
 
-from attentrack.tools.options import TRACKER_CHOICE
+from attentrack.tools.options import DATA_OPTION, SEED_OPTION, THREADS_OPTION, TRACKER_CHOICE
 from attentrack.tracker.errors import InputError
 
 
@@ -32,7 +32,7 @@ def _data_folder(data: str):
         "Example:\n\n\b\n  attentrack train face --out runs/face"
     ),
 )
-@click.option("--data", default="", help="Data folder with faces/orl (default: ../shared/data or $ATTENTRACK_DATA).")
+@DATA_OPTION
 @click.option("--out", "out", required=True, type=click.Path(), help="Output folder.")
 @click.option("--vae-steps", default=3000, show_default=True, type=click.IntRange(min=0))
 @click.option("--proposer-steps", default=3000, show_default=True, type=click.IntRange(min=0))
@@ -45,8 +45,8 @@ def _data_folder(data: str):
               help="Background glimpses the background Gaussian is fitted to.")
 @click.option("--checkpoint-every", default=250, show_default=True, type=click.IntRange(min=1))
 @click.option("--val-every", default=500, show_default=True, type=click.IntRange(min=0))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@SEED_OPTION
+@THREADS_OPTION
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
               help="Stop (and save) after this many steps of this run; continue later with --resume.")
@@ -93,7 +93,7 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
         "Example:\n\n\b\n  attentrack eval face --scenes 200"
     ),
 )
-@click.option("--data", default="", help="Data folder (default: ../shared/data or $ATTENTRACK_DATA).")
+@DATA_OPTION
 @click.option("--weights", default="", help="Face weights from `attentrack train face` (default: shipped).")
 @click.option("--scenes", default=200, show_default=True, type=click.IntRange(min=1))
 @click.option("--chains", default=8, show_default=True, type=click.IntRange(min=1), help="HMC chains per scene.")
@@ -106,8 +106,8 @@ def train_face_command(data, out, vae_steps, proposer_steps, batch, scene_batch,
               help="Start the ConvNet + HMC chains on a 3x3 grid this many face sides apart around the "
                    "proposal, plus two scales (0: all chains jittered around the proposal).")
 @click.option("--marginal", is_flag=True, help="HMC over u alone, the face latents integrated out in closed form.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@SEED_OPTION
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, jitter, spread, marginal, seed, threads, as_json):
     """``attentrack eval face``: localisation of held-out faces placed in real backgrounds."""
@@ -141,12 +141,12 @@ def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, 
         "Example:\n\n\b\n  attentrack eval face-tracking --out runs/faces -m static -m face-attention"
     ),
 )
-@click.option("--data", default="", help="Data folder (default: ../shared/data or $ATTENTRACK_DATA).")
+@DATA_OPTION
 @click.option("--out", default="", type=click.Path(file_okay=False),
               help="Folder for the generated sequences (default: a temporary folder, removed afterwards).")
 @click.option("--sequences", default=6, show_default=True, type=click.IntRange(min=1))
 @click.option("--frames", default=150, show_default=True, type=click.IntRange(min=2), help="Frames per sequence.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@SEED_OPTION
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]),
               help="Background clips: test (never seen in training) or train.")
 @click.option("--no-megamind", is_flag=True, help="Only ORL people, no Megamind faces.")
@@ -195,13 +195,13 @@ def eval_face_tracking_command(data, out, sequences, frames, seed, split, no_meg
         "Example:\n\n\b\n  attentrack eval face-score --windows 200"
     ),
 )
-@click.option("--data", default="", help="Data folder (default: ../shared/data or $ATTENTRACK_DATA).")
+@DATA_OPTION
 @click.option("--weights", default="", help="Face weights (default: shipped).")
 @click.option("--windows", default=200, show_default=True, type=click.IntRange(min=2),
               help="On-face windows per split (and as many off-face ones).")
 @click.option("--held-out", default=10, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@SEED_OPTION
+@THREADS_OPTION
 @click.option("--save", "save_path", default="", type=click.Path(dir_okay=False),
               help="Write the weights with the learnt threshold in their metadata to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from attentrack.tools.options import DATA_OPTION, SEED_OPTION, THREADS_OPTION
 from attentrack.tracker.errors import InputError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "generative" / "weights"
@@ -150,11 +151,11 @@ def _training_note(path: str) -> dict:
     "binarisation with a fixed seed), with the shipped weights by default.\n\n"
     "Example:\n\n\b\n  attentrack eval draw\n  attentrack eval draw --count 1000 --json"))
 @click.option("--weights", default="", type=click.Path(), help="DRAW weights (default: the shipped generative/weights/draw.pt).")
-@click.option("--data", default="", type=click.Path(), help="Data folder holding digits/ (default: the attentrack data folder).")
+@DATA_OPTION
 @click.option("--count", default=0, show_default=True, type=click.IntRange(min=0),
               help="First COUNT test digits (0: all 10,000).")
 @click.option("--samples", default=1, show_default=True, type=click.IntRange(min=1), help="Posterior samples averaged per digit.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_draw_command(weights, data, count, samples, threads, as_json):
     """``attentrack eval draw``: DRAW's variational bound on the MNIST test digits."""
@@ -195,10 +196,10 @@ def eval_draw_command(weights, data, count, samples, threads, as_json):
               help="alignDRAW weights (default: the shipped generative/weights/aligndraw.pt).")
 @click.option("--classifier", default="", type=click.Path(),
               help="Digit classifier (default: the shipped generative/weights/digit-classifier.pt).")
-@click.option("--data", default="", type=click.Path(), help="Data folder holding digits/ (default: the attentrack data folder).")
+@DATA_OPTION
 @click.option("--images", default=400, show_default=True, type=click.IntRange(min=1), help="Generated images per table row.")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@SEED_OPTION
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_json):
     """``attentrack eval aligndraw``: caption accuracy of alignDRAW on seen and held-out compositions."""
@@ -239,7 +240,7 @@ def eval_aligndraw_command(weights, classifier, data, images, seed, threads, as_
 @click.option("-n", "--samples", default=1, show_default=True, type=click.IntRange(1, 400), help="Images (a grid when > 1).")
 @click.option("--gif", "gif_path", default="", type=click.Path(), help="Also write an animated GIF of the drawing.")
 @click.option("--weights", default="", type=click.Path(), help="Weights (default: the shipped alignDRAW or DRAW weights).")
-@click.option("--seed", default=0, show_default=True, type=int)
+@SEED_OPTION
 @click.option("--scale", default=4, show_default=True, type=click.IntRange(1, 16), help="Pixel upscaling of the outputs.")
 @click.option("--delay", default=150, show_default=True, type=click.IntRange(10, 10000), help="GIF milliseconds per step.")
 def generate_command(caption, output, samples, gif_path, weights, seed, scale, delay):

@@ -66,6 +66,16 @@ BACKEND_CHOICE = RegistryChoice(BACKENDS)
 SALIENCY_CHOICE = RegistryChoice(SALIENCY_METHODS, exclude=("centre",))
 
 
+#: ``--data``: the data folder of real sequences, faces, digits ...
+DATA_OPTION = click.option("--data", default="", type=click.Path(),
+                           help="Data folder (default: ../shared/data or $ATTENTRACK_DATA).")
+#: ``--seed`` of every command that draws at random
+SEED_OPTION = click.option("--seed", default=0, show_default=True, type=int)
+#: ``--threads``: torch's CPU threads
+THREADS_OPTION = click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1),
+                              help="Torch CPU threads.")
+
+
 def param_option(help: str = "A model option (see `attentrack models`).", *names: str, dest: str = "params"):
     """The repeatable ``-p/--param NAME=VALUE`` option (read with :func:`parse_params`, checked
     against a registered class with :meth:`Registry.options

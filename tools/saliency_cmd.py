@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from attentrack.tools.options import SALIENCY_CHOICE
+from attentrack.tools.options import SALIENCY_CHOICE, SEED_OPTION, THREADS_OPTION
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
@@ -123,8 +123,8 @@ def _train_command(task: str, cli_name: str, default_steps: int, about: str):
     @click.option("--steps", default=default_steps, show_default=True, type=click.IntRange(min=1))
     @click.option("--batch", default=32, show_default=True, type=click.IntRange(min=2))
     @click.option("--lr", default=1e-3, show_default=True, type=float)
-    @click.option("--seed", default=0, show_default=True, type=int)
-    @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+    @SEED_OPTION
+    @THREADS_OPTION
     @click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(min=1))
     @click.option("--val-every", default=100, show_default=True, type=click.IntRange(min=0))
     @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
@@ -183,7 +183,7 @@ digits_command = _train_command(
 @click.option("--canvases", default=300, show_default=True, type=click.IntRange(min=1), help="Digit canvases.")
 @click.option("--every", default=1, show_default=True, type=click.IntRange(min=1), help="Use every N-th TUD-Campus frame.")
 @click.option("--layer", default=None, help="Map layer for eb/ceb/gradcam (default: features).")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of the table.")
 def pointing_command(data, datasets, methods, pedestrian_classifier, digit_classifier, canvases, every, layer, threads,
                      as_json):
@@ -230,7 +230,7 @@ def pointing_command(data, datasets, methods, pedestrian_classifier, digit_class
               default=tuple(METHOD_CHOICES), show_default=True)
 @click.option("--size", default=224, show_default=True, type=click.IntRange(min=32))
 @click.option("--repeats", default=5, show_default=True, type=click.IntRange(min=1), help="Timed rounds (median).")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@THREADS_OPTION
 @click.option("--json", "as_json", is_flag=True)
 def bench_saliency_command(archs, methods, size, repeats, threads, as_json):
     """``attentrack bench saliency``: time per saliency map relative to a forward and backward pass."""

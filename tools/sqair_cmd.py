@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from attentrack.tools.options import SEED_OPTION, THREADS_OPTION
 from attentrack.tracker.errors import InputError
 
 DEFAULT_CCTV = ("mot15/TUD-Campus", "mot15/TUD-Stadtmitte")
@@ -93,8 +94,8 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 @click.option("--grow-every", default=120, show_default=True, type=click.IntRange(min=1),
               help="Steps between one-frame increases of the sequence length.")
 @click.option("--checkpoint-every", default=50, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@SEED_OPTION
+@THREADS_OPTION
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")
 @click.option("--max-minutes", default=0.0, show_default=True, type=float, help="Stop and save after this long (0: no limit).")
 @click.option("--stop-after", default=0, show_default=True, type=click.IntRange(min=0),
@@ -195,7 +196,7 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
 @click.option("--frames", "n_frames", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=1234, show_default=True, type=int, help="Seed of the test sequences and of the samples.")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@THREADS_OPTION
 @click.option("--digits", "digit_set", type=click.Choice(["test", "validation", "opencv"]), default="test",
               show_default=True,
               help="test: the official MNIST test digits; validation: the training digits held out by "
@@ -284,7 +285,7 @@ def _find_video(seq: Path) -> Path:
               help="Folder for the fitted weights (resumable) and the result files.")
 @click.option("--fit-steps", default=600, show_default=True, type=click.IntRange(min=1))
 @click.option("--fit-minutes", default=0.0, show_default=True, type=float, help="Stop each fit after this long (0: no limit).")
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@THREADS_OPTION
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="An option of the sqair tracker.")
 @click.option("-b", "--baseline-param", "baseline_params", multiple=True, metavar="NAME=VALUE",
               help="An option of the blobs baseline (e.g. max_age=5).")
@@ -370,7 +371,7 @@ def eval_cctv_command(sequences, out, fit_steps, fit_minutes, threads, params, b
 @click.option("--weights", default=None, type=click.Path(dir_okay=False),
               help="Fitted CCTV weights (default: an unfitted model of the CCTV size; speed does not depend on the weights).")
 @click.option("--min-frames", default=200, show_default=True, type=click.IntRange(min=1))
-@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1))
+@THREADS_OPTION
 @click.option("--particles", multiple=True, type=click.IntRange(min=1), default=(1,), show_default=True,
               help="Samples the tracker follows (-p particles; 1: posterior means); repeat for one row each.")
 @click.option("--json", "as_json", is_flag=True)

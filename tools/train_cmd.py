@@ -7,7 +7,7 @@ import json
 import click
 
 from attentrack.tools.lazy_group import LazyGroup
-from attentrack.tools.options import RegistryChoice
+from attentrack.tools.options import SEED_OPTION, RegistryChoice
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.registry import BACKBONES, GLIMPSE_READERS
 
@@ -57,7 +57,7 @@ def train_group():
               help="Share of boxes (whole tracks) kept for validation.")
 @click.option("--val-every", default=250, show_default=True, type=click.IntRange(min=0))
 @click.option("--checkpoint-every", default=250, show_default=True, type=click.IntRange(min=1))
-@click.option("--seed", default=0, show_default=True, type=int)
+@SEED_OPTION
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=0), help="Batch-generating processes.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt.")

@@ -84,9 +84,9 @@ class Localisation:
         metadata): the logistic regression of on-face against off-face windows on the per-pixel
         face and background log-likelihoods.
         """
-        if calibration is None or self.face is None or self.background is None:
+        if self.face is None or self.background is None:
             return score_of_ratio(self.ratio, pixels)
-        return calibrated_score(self.face / pixels, self.background / pixels, calibration)
+        return face_score(self.face, self.background, pixels, calibration)
 
 
 def prepare_images(images: np.ndarray, side: np.ndarray, size: int = 24) -> torch.Tensor:
@@ -347,6 +347,15 @@ def window_ratio(model: FaceModel, img: np.ndarray, u: np.ndarray, blur_side: fl
 def score_of_ratio(ratio, pixels: int = 576) -> np.ndarray:
     """The face score of :meth:`Localisation.score` for a log-likelihood ratio in nats."""
     return 1.0 / (1.0 + np.exp(-np.clip(4.0 * np.asarray(ratio, np.float64) / pixels, -50, 50)))
+
+
+def face_score(face, background, pixels: int, calibration: dict | None = None) -> np.ndarray:
+    """The face score in (0, 1) of windows of ``pixels`` pixels from their summed face and
+    background log-likelihoods in nats (arrays of one shape): :func:`calibrated_score` of the
+    per-pixel terms with a ``calibration``, else :func:`score_of_ratio` of their difference."""
+    if calibration:
+        return calibrated_score(np.asarray(face) / pixels, np.asarray(background) / pixels, calibration)
+    return score_of_ratio(np.asarray(face) - np.asarray(background), pixels)
 
 
 def calibrated_score(face, background, calibration: dict) -> np.ndarray:

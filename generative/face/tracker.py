@@ -42,11 +42,10 @@ import torch
 from attentrack.generative.face.localise import (
     HMCOptions,
     Localisation,
-    calibrated_score,
+    face_score,
     prepare_images,
     propose_in_regions,
     refine,
-    score_of_ratio,
     window_terms,
 )
 from attentrack.generative.face.model import load_face_model
@@ -277,10 +276,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         """``(N,)`` face scores of the windows ``u`` ``(N, 4)`` of a grey frame (calibrated when the
         weights hold a calibration)."""
         face, background = window_terms(self.model, img, u, side)
-        pixels = self.model.vae.config.size ** 2
-        if self.calibration:
-            return calibrated_score(face / pixels, background / pixels, self.calibration)
-        return score_of_ratio(face - background, pixels)
+        return face_score(face, background, self.model.vae.config.size ** 2, self.calibration)
 
     def update_one(self, state: FaceState, frame):
         """Search for the face around its predicted transform, re-detecting over the whole frame after
