@@ -89,6 +89,8 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 @click.option("--particles", default=5, show_default=True, type=click.IntRange(min=1),
               help="K of the IWAE bound (at least 2: VIMCO, which trains the presences, needs another particle).")
 @click.option("--lr", default=4e-4, show_default=True, type=float)
+@click.option("--prior-lr", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="Learning rate of the learned discovery prior (--set disc_prior=categorical); 0: --lr.")
 @click.option("--min-length", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-length", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--grow-every", default=120, show_default=True, type=click.IntRange(min=1),
@@ -127,7 +129,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
               help="Probability that a sequence's second digit starts on top of its first (more occluded "
                    "digits to learn to tell apart; 0: independent starts, as in the original).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_length, grow_every, checkpoint_every,
+def train_sqair_command(out, data, steps, batch, particles, lr, prior_lr, min_length, max_length, grow_every, checkpoint_every,
                         seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
                         init_weights, val_sequences, validate_every, validate_digits, augment, overlap,
                         no_progress):
@@ -145,7 +147,8 @@ def train_sqair_command(out, data, steps, batch, particles, lr, min_length, max_
         model = _fine_tuned_start(init_weights, config, seed)
         config = model.config.to_dict()
         pretrain_steps = 0
-    opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, min_length=min_length,
+    opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, prior_lr=prior_lr,
+                        min_length=min_length,
                         max_length=max_length, grow_every=grow_every, checkpoint_every=checkpoint_every,
                         log_every=10, seed=seed, threads=threads, resume=resume, max_minutes=max_minutes,
                         stop_after=stop_after, progress=not no_progress, config=config,

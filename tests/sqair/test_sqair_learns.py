@@ -115,3 +115,23 @@ def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_pat
     again = train(TrainOptions(out=str(tmp_path / "res"), validate_every=1, resume=True, **base), draw,
                   validate=lambda m: 0.5)
     assert first["best_step"] == again["best_step"] == 0 and again["best_score"] == 1.0
+
+
+def test_the_learned_discovery_prior_trains_at_its_own_rate(tmp_path, data_dir):
+    """With ``prior_lr`` the categorical prior's parameters take Adam steps of that size while
+    every other parameter keeps ``lr`` (Adam moves each by about its rate per step)."""
+    gen = MovingMnist(load_digits("train", data_dir), canvas=32, max_digits=1)
+
+    def draw(rng, n, length):
+        return gen.sample(rng, n, length).frames
+
+    cfg = {**_tiny().to_dict(), "disc_prior": "categorical"}
+    torch.manual_seed(0)
+    model = SQAIR(SQAIRConfig.from_dict(cfg))
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opts = TrainOptions(out=str(tmp_path), batch=2, particles=2, min_length=2, max_length=2, progress=False,
+                        config=cfg, steps=3, lr=1e-5, prior_lr=0.1)
+    train(opts, draw, model=model)
+    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
+    assert 0.1 < moved["disc_count_logits"] <= 0.31  # three steps of about 0.1, not of 1e-5
+    assert max(v for n, v in moved.items() if not n.startswith("disc_count")) <= 3.5e-5

@@ -45,6 +45,10 @@ class TrainOptions:
         batch: sequences per step.
         particles: ``K`` of the IWAE bound.
         lr: Adam learning rate.
+        prior_lr: Adam learning rate of the learned discovery prior (``disc_prior=categorical``:
+            its count logits and later-frame bonus); 0: ``lr``. Adam moves a parameter by at
+            most about its learning rate per step, so at a fine-tune's 1e-4 those logits cannot
+            move by more than 0.1 in 1,000 steps.
         min_length, max_length: curriculum over sequence length (frames).
         grow_every: steps between one-frame increases of the length.
         checkpoint_every: steps between checkpoints.
@@ -70,6 +74,7 @@ class TrainOptions:
     batch: int = 8
     particles: int = 5
     lr: float = 3e-4
+    prior_lr: float = 0.0
     min_length: int = 3
     max_length: int = 10
     grow_every: int = 200
@@ -84,6 +89,19 @@ class TrainOptions:
     config: dict = field(default_factory=dict)
     discovery_warmup: int = 0
     validate_every: int = 0
+
+
+#: the learned discovery prior's parameters (``disc_prior=categorical``), trained at ``prior_lr``
+PRIOR_PARAMETERS = ("disc_count_logits", "disc_count_later")
+
+
+def _parameter_groups(model: SQAIR, opts: TrainOptions) -> list[dict]:
+    """Adam's parameter groups: the learned discovery prior (if any) at ``prior_lr``, the rest at ``lr``."""
+    prior = [p for name, p in model.named_parameters() if name in PRIOR_PARAMETERS]
+    rest = [p for name, p in model.named_parameters() if name not in PRIOR_PARAMETERS]
+    if not prior:
+        return [{"params": rest}]
+    return [{"params": rest}, {"params": prior, "lr": opts.prior_lr or opts.lr}]
 
 
 def curriculum_length(step: int, opts: TrainOptions) -> int:
@@ -112,7 +130,7 @@ class SQAIRTask(TrainingTask):
         self.opts, self.batches, self.module = opts, batches, model
         self.config = model.config.to_dict()
         self.config_defaults = type(model.config)().to_dict()
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr)
+        self.optimizer = torch.optim.Adam(_parameter_groups(model, opts), lr=opts.lr)
         self.loss_fn = SQAIRLoss()
         self._fresh_start, self._validate = fresh_start, validate
         self.best_by = "score" if validate is not None else ""
