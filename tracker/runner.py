@@ -69,6 +69,12 @@ class RunnerSettings:
         score_threshold: detections scoring less are ignored.
         appearance_momentum: how much of a track's appearance is kept at each match.
         keep_init: tracks started with given boxes (``--init``) never end (the old behaviour).
+        report: the box a matched track reports and is matched from next: ``filtered``, the
+            Kalman filter's correction of the detection (as SORT reports; a part of a person
+            detected for a frame moves the box only partly), or ``detection``, the detection
+            as it is. Measured on 2026-12-07 (``eval pipelines``, TUD 1x/2x/3x and
+            ADL-Rundle-6; ``eval association``, five seeds): ``filtered`` raised MOTA and HOTA
+            on every view and cut ID switches, IDF1 within 0.01 either way.
     """
 
     min_hits: int = 3
@@ -90,8 +96,11 @@ class RunnerSettings:
     score_threshold: float = 0.0
     appearance_momentum: float = 0.9
     keep_init: bool = False
+    report: str = "filtered"
 
     def __post_init__(self) -> None:
+        if self.report not in ("filtered", "detection"):
+            raise InputError(f"runner setting report must be 'filtered' or 'detection', got {self.report!r}")
         for name in ("min_hits", "max_lost", "coast", "max_low_score"):
             if int(getattr(self, name)) < 0:
                 raise InputError(f"runner setting {name} must be >= 0, got {getattr(self, name)}")
@@ -314,9 +323,8 @@ class MultiObjectTracker(Tracker):
         for i, d in matched.items():
             obj = self._objects[i]
             box = det_boxes[d]
-            if s.motion:
-                obj.kalman.update(box)
-            obj.box = box.copy()
+            filtered = obj.kalman.update(box) if s.motion else box
+            obj.box = (filtered if s.report == "filtered" else box).copy()
             obj.embedding = _blend(obj.embedding, det_emb[d], s.appearance_momentum)
             obj.hits = obj.hits + 1 if obj.misses == 0 else 1
             obj.misses = 0
