@@ -14,7 +14,7 @@ from attentrack.tracker.errors import InputError
 pytestmark = pytest.mark.skipif(not SHIPPED_WEIGHTS.is_file(), reason="shipped face weights absent")
 
 
-def _moving_face_frames(data_dir, n=8):
+def _moving_face_frames(data_dir, n=8, growth=0.0):
     from attentrack.datasets.orl import load_orl
     from attentrack.generative.face.scenes import face_squares, load_backgrounds
     from attentrack.generative.face.transform import paste_face
@@ -24,7 +24,7 @@ def _moving_face_frames(data_dir, n=8):
     bg = load_backgrounds(data_dir, "test")[0][:120, :160].copy()
     frames, truth = [], []
     for t in range(n):
-        u = np.array([60.0 + 3 * t, 58.0 + t, 50.0, 0.02 * t])
+        u = np.array([60.0 + 3 * t, 58.0 + t, 50.0 * (1 + growth) ** t, 0.02 * t])
         img = paste_face(bg, face, u)
         frames.append(np.repeat((img * 255).astype(np.uint8)[..., None], 3, axis=2))
         truth.append(u)
@@ -133,3 +133,21 @@ def test_hmc_never_ends_below_its_start(data_dir, one_thread):
         start = log_joint(model.vae, model.background, imgs, torch.as_tensor(u0, dtype=torch.float32), None,
                           side_range, model.config.theta_prior).total.numpy()
     assert (loc.log_joint >= start - 1e-2).all(), (loc.log_joint, start)
+
+
+def test_the_face_side_stays_within_max_scale_of_the_first(data_dir, one_thread):
+    """A face growing by 8 % a frame: followed without a bound, its window grows past 1.15 times
+    the first side; with ``max_scale`` 1.15 it stops there."""
+    frames, truth = _moving_face_frames(data_dir, n=7, growth=0.08)
+    from attentrack.generative.face.transform import u_to_box
+
+    first = u_to_box(truth[:1])
+    widths = {}
+    for max_scale in ("0", "1.15"):
+        tracker = create_tracker("face-attention", {"chains": "3", "steps": "8", "threads": "0", "max_scale": max_scale})
+        tracker.start(frames[0], first)
+        widths[max_scale] = [tracker.update(f)[0].box[2] for f in frames[1:]]
+    assert max(widths["0"]) > 1.15 * first[0, 2] + 1, widths["0"]
+    assert max(widths["1.15"]) <= 1.15 * first[0, 2] + 1e-6, widths["1.15"]
+    with pytest.raises(InputError):
+        create_tracker("face-attention", {"max_scale": "0.5"})
