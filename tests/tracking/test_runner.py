@@ -73,6 +73,8 @@ def test_settings_are_validated():
         RunnerSettings(gate=0)
     with pytest.raises(InputError, match="new_overlap"):
         RunnerSettings(new_overlap=1.5)
+    with pytest.raises(InputError, match="report"):
+        RunnerSettings(report="smoothed")
     with pytest.raises(InputError, match=r"\(N, 4\)"):
         MultiObjectTracker().update(np.zeros((10, 10, 3), np.uint8), np.zeros((2, 3)))
 
@@ -85,6 +87,23 @@ def _square_video(n: int, boxes_at):
         for k, (x, y, w, h) in enumerate(boxes_at(t)):
             frame[int(y):int(y + h), int(x):int(x + w)] = colours[k]
         yield frame
+
+
+def test_a_one_frame_part_moves_a_filtered_box_only_partly():
+    """A still object whose detection shrinks to its upper half for one frame (a part): the
+    detection is reported as it is with ``report=detection``; the filtered box moves only part
+    of the way (the filter's gain on a size is about two thirds once it has settled)."""
+    whole, part = [40.0, 20.0, 20.0, 60.0], [40.0, 20.0, 20.0, 30.0]
+    heights = {}
+    for report in ("detection", "filtered"):
+        runner = MultiObjectTracker(settings=RunnerSettings(min_hits=1, report=report))
+        frame = np.full((120, 200, 3), 90, np.uint8)
+        for _ in range(10):
+            runner.update(frame, np.array([whole]))
+        (track,) = runner.update(frame, np.array([part]))
+        heights[report] = track.box[3]
+    assert heights["detection"] == 30.0
+    assert 35.0 < heights["filtered"] < 45.0
 
 
 def test_life_cycle_confirms_remembers_through_a_gap_and_ends():
