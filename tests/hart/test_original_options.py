@@ -191,3 +191,14 @@ def test_fine_tuning_grows_the_weights_and_stores_the_config(tmp_path, fake_mot_
     model = load_weights(tmp_path / "ft" / "hart.pt")
     assert model.config == HARTConfig(**grown)
     assert model.dorsal.dfn1.hidden is not None and model.mask_code.out_features == 10
+    # the loss's learned uncertainty weights travel with the weights: a second fine-tune starts
+    # from them instead of from zero
+    from attentrack.tracker.hart.train import HARTTask
+    from attentrack.tracker.weights_file import load_weights as read_weights
+
+    log_vars = read_weights(tmp_path / "ft" / "hart.pt").metadata["training"]["loss_log_vars"]
+    assert len(log_vars) == 3 and any(v != 0 for v in log_vars)
+    again = HARTTask(TrainOptions(**{**opts.__dict__, "out": str(tmp_path / "ft2"),
+                                     "init_weights": str(tmp_path / "ft" / "hart.pt")}))
+    np.testing.assert_allclose(again.module.loss.log_vars.detach().numpy(), log_vars, atol=1e-6)
+    again.close()

@@ -292,8 +292,17 @@ class HARTTask(TrainingTask):
             from attentrack.tracker.hart.model import grow_from
             from attentrack.tracker.weights_file import load_weights as read_weights
 
-            grow_from(self.model, read_weights(opts.init_weights, expect="hart").state_dict)
-        self.module = TrainModule(self.model, HARTLoss(area_loss=config.area_loss)).to(device)
+            start = read_weights(opts.init_weights, expect="hart")
+            grow_from(self.model, start.state_dict)
+        loss = HARTLoss(area_loss=config.area_loss)
+        if opts.init_weights:
+            # the learned uncertainty weights of the run that wrote them (weights of older runs
+            # do not hold them: those start at zero, as a fresh run does)
+            log_vars = start.metadata.get("training", {}).get("loss_log_vars")
+            if log_vars is not None and len(log_vars) == len(loss.log_vars):
+                with torch.no_grad():
+                    loss.log_vars.copy_(torch.tensor(log_vars, dtype=loss.log_vars.dtype))
+        self.module = TrainModule(self.model, loss).to(device)
         params = list(self.module.parameters())
         if opts.optimizer == "adam":
             self.optimizer = torch.optim.Adam(params, lr=opts.lr)
@@ -368,8 +377,11 @@ class HARTTask(TrainingTask):
         self.source.rng.bit_generator.state = json.loads(state["data_rng"])
 
     def metadata(self) -> dict[str, Any]:
-        """The training data folders (and the fine-tuned weights), for the weights file."""
-        meta: dict[str, Any] = {"data": list(self.opts.data)}
+        """The training data folders, the loss's learned uncertainty weights (``loss_log_vars``,
+        which ``--init-weights`` fine-tunes start from) and the fine-tuned weights, for the
+        weights file."""
+        meta: dict[str, Any] = {"data": list(self.opts.data),
+                                "loss_log_vars": [round(float(v), 6) for v in self.module.loss.log_vars.detach().cpu()]}
         if self.opts.init_weights:
             meta["init_weights"] = str(self.opts.init_weights)
         return meta
