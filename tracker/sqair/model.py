@@ -290,20 +290,19 @@ class SQAIR(nn.Module):
         k = torch.distributions.Categorical(logits=self.discovery_count_log_prior(free.sum(1), first_frame)).sample()
         return free * (torch.cumsum(free, 1) <= k[:, None].to(free.dtype)).to(free.dtype)
 
-    def _new_object_memory(self, residual: torch.Tensor, what: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-        """The temporal GRU state a new object starts with, as discovery computes it.
+    def _remember(self, what: torch.Tensor, where: torch.Tensor, e: torch.Tensor,
+                  h: torch.Tensor | None = None) -> torch.Tensor:
+        """An object's next temporal GRU state from its ``what`` ``(k, what_dim)``, ``where``
+        ``(k, 4)`` and glimpse encoding ``e`` ``(k, hidden)``, from ``h`` ``(k, hidden)`` (None: a
+        new object, from zero). Inference and :meth:`generate` both update the memory here."""
+        if h is None:
+            h = e.new_zeros(len(e), self.config.hidden)
+        return self.temporal(torch.cat([what, where, e], -1), h)
 
-        Args:
-            residual: ``(n, H, W)`` the frame minus the objects before this one.
-            what: ``(n, what_dim)`` the object's ``what``.
-            where: ``(n, 4)`` its ``z_where``.
-
-        Returns:
-            ``(state, e)``: ``(n, hidden)`` the GRU state and ``(n, hidden)`` the discovery
-            glimpse encoding of the residual in its window.
-        """
-        e = self.disc_glimpse_enc(self.read(residual, where[:, None])[:, 0])
-        return self.temporal(torch.cat([what, where, e], -1), residual.new_zeros(len(what), self.config.hidden)), e
+    def _discovery_encoding(self, residual: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        """Discovery's glimpse encoding ``(n, hidden)`` of ``residual`` ``(n, H, W)`` (the frame minus
+        the objects before this one) in the window ``where`` ``(n, 4)``."""
+        return self.disc_glimpse_enc(self.read(residual, where[:, None])[:, 0])
 
     def _keep_prior(self, h: torch.Tensor) -> torch.Tensor | float:
         """Prior probability that propagation keeps each object: ``(k,)`` learned from the
@@ -372,7 +371,7 @@ class SQAIR(nn.Module):
         d_what, lq_what = _normal_sample(loc, scale, self._means)
         what = what0 + d_what
         o = self._keep_and_score(what0, where0, h, flat(state.pres), d_what, d_where, e, lq_where + lq_what)
-        h_new = self.temporal(torch.cat([what, where, e], -1), h)
+        h_new = self._remember(what, where, e, h)
         new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), o.pres.view(n, m), h_new.view(n, m, -1))
         log_q_pres = o.log_q_pres.view(n, m).sum(1)
         log_q = log_q_pres + o.log_q_latents.view(n, m).sum(1)
@@ -435,7 +434,7 @@ class SQAIR(nn.Module):
             whats.append(what)
             wheres.append(where)
             press.append(o.pres)
-            hs.append(self.temporal(torch.cat([what, where, e], -1), h))
+            hs.append(self._remember(what, where, e, h))
         new = ObjectState(torch.stack(whats, 1), torch.stack(wheres, 1), torch.stack(press, 1), torch.stack(hs, 1))
         return new, StepScores(log_p, log_q, log_q_pres)
 
@@ -485,7 +484,7 @@ class SQAIR(nn.Module):
             if c.anchor:
                 loc = loc + F.pad(residual_peak(residual, anchor_window), (2, 0))
             z_where, lq_where = _normal_sample(loc, scale, self._means)
-            e = self.disc_glimpse_enc(self.read(residual, z_where[:, None])[:, 0])
+            e = self._discovery_encoding(residual, z_where)
             loc, scale = self.disc_what(torch.cat([e, hd], -1))
             z_what, lq_what = _normal_sample(loc, scale, self._means)
             b, lq_b = _bernoulli(torch.sigmoid(self.disc_pres(torch.cat([e, hd], -1)))[:, 0], self._means)
@@ -503,7 +502,7 @@ class SQAIR(nn.Module):
             obj = self.render(z_what, z_where) * new[:, None, None]
             canvas = canvas + obj
             prev = torch.cat([z_what, z_where], -1) * new[:, None]
-            h_init = self.temporal(torch.cat([z_what, z_where, e], -1), torch.zeros_like(h[i]))
+            h_init = self._remember(z_what, z_where, e)
             sel = new[:, None]
             what[i] = sel * z_what + (1 - sel) * what[i]
             where[i] = sel * z_where + (1 - sel) * where[i]
@@ -624,7 +623,7 @@ class SQAIR(nn.Module):
             h = self._propagated_memory(frame, what, where, h0, kept)
             for i in range(m):  # new objects: discovery's encoder on discovery's residual
                 residual = frame - self.compose(kept.sum(1) + added[:, :i].sum(1))
-                h_new, _ = self._new_object_memory(residual, what[:, i], where[:, i])
+                h_new = self._remember(what[:, i], where[:, i], self._discovery_encoding(residual, where[:, i]))
                 h[:, i] = sel[:, i] * h_new + (1 - sel[:, i]) * h[:, i]
             state = ObjectState(what, where, pres + new, h)
             states.append(state)
@@ -654,8 +653,7 @@ class SQAIR(nn.Module):
             e = self.prop_glimpse_enc(self.read(images, where.flatten(0, 1)[:, None])[:, 0])
         else:
             e = self.prop_glimpse_enc(self.read(frame, where).flatten(0, 1))
-        flat = torch.cat([what.flatten(0, 1), where.flatten(0, 1), e], -1)
-        return self.temporal(flat, h.flatten(0, 1)).view(n, m, -1)
+        return self._remember(what.flatten(0, 1), where.flatten(0, 1), e, h.flatten(0, 1)).view(n, m, -1)
 
 
 def save_weights(model: SQAIR, path: str | os.PathLike, metadata: dict | None = None) -> None:
