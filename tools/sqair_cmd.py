@@ -51,6 +51,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     change a layer's shape are refused."""
     from attentrack.tracker.sqair.config import SQAIRConfig
     from attentrack.tracker.sqair.model import SQAIR, load_weights
+    from attentrack.tracker.sqair.train import PRIOR_PARAMETERS
     from attentrack.tracker.sqair.widen import widen_appearance
 
     loaded = load_weights(path)
@@ -62,7 +63,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     try:
         missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
         # a new discovery prior's parameters start at their initial values; anything else must fit
-        if unexpected or set(missing) - {"disc_count_logits", "disc_count_later"}:
+        if unexpected or set(missing) - set(PRIOR_PARAMETERS):
             raise RuntimeError
     except RuntimeError:
         shaped = sorted(k for k in changes if getattr(loaded.config, k) != settings[k])
@@ -136,11 +137,15 @@ def train_sqair_command(out, data, steps, batch, particles, lr, prior_lr, min_le
     """``attentrack train sqair``: train SQAIR on Moving MNIST."""
     from attentrack.datasets.moving_mnist import DigitAugment, load_digits
     from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
-    from attentrack.tracker.sqair.train import TrainOptions, moving_mnist_batches, moving_mnist_validator, train
+    from attentrack.tracker.sqair.train import (
+        TrainOptions,
+        check_particles,
+        moving_mnist_batches,
+        moving_mnist_validator,
+        train,
+    )
 
-    if particles < 2:  # before loading anything
-        raise InputError(f"--particles must be at least 2, got {particles}: with one particle the VIMCO term "
-                         "vanishes and the presence variables stop learning")
+    check_particles(particles)  # before loading anything
     config = _parse_sets(sets)
     model = None
     if init_weights:

@@ -104,6 +104,14 @@ def _parameter_groups(model: SQAIR, opts: TrainOptions) -> list[dict]:
     return [{"params": rest}, {"params": prior, "lr": opts.prior_lr or opts.lr}]
 
 
+def check_particles(particles: int) -> None:
+    """Refuse fewer than two particles (:class:`InputError`): with one the VIMCO term vanishes and
+    the presence variables stop learning."""
+    if particles < 2:
+        raise InputError(f"particles must be at least 2, got {particles}: with one particle the VIMCO term "
+                         "vanishes and the presence variables stop learning")
+
+
 def curriculum_length(step: int, opts: TrainOptions) -> int:
     """Sequence length at ``step``: ``min_length`` growing by 1 every ``grow_every`` steps."""
     return min(opts.max_length, opts.min_length + step // max(opts.grow_every, 1))
@@ -187,9 +195,7 @@ def train(opts: TrainOptions, batches: BatchFn, model: SQAIR | None = None,
     """
     if opts.min_length < 1 or opts.max_length < opts.min_length:
         raise InputError("need 1 <= min_length <= max_length")
-    if opts.particles < 2:
-        raise InputError(f"particles must be at least 2, got {opts.particles}: with one particle the VIMCO term "
-                         "vanishes and the presence variables stop learning")
+    check_particles(opts.particles)
     if opts.batch < 1:
         raise InputError("need batch >= 1")
     torch.manual_seed(opts.seed)  # the initial weights
