@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from attentrack.tracker.hart.model import boxes_in_window
+from attentrack.tracker.hart.model import AREA_LOSSES, boxes_in_window
 
 EPS = 1e-6
 
@@ -123,8 +123,8 @@ class HARTLoss(nn.Module):
     def __init__(self, l2: float = 1e-4, max_area_ratio: float = 9.0, adaptive: bool = True,
                  area_loss: str = "hinge") -> None:
         super().__init__()
-        if area_loss not in ("hinge", "image"):
-            raise ValueError(f"area_loss must be 'hinge' or 'image', got {area_loss!r}")
+        if area_loss not in AREA_LOSSES:
+            raise ValueError(f"area_loss must be one of {AREA_LOSSES}, got {area_loss!r}")
         self.l2 = float(l2)
         self.max_area_ratio = float(max_area_ratio)
         self.area_loss = area_loss

@@ -288,14 +288,13 @@ class HARTTask(TrainingTask):
         self.model = HART(config)
         if opts.backbone_weights:
             self.model.backbone.load_pretrained(opts.backbone_weights)
+        loss = HARTLoss(area_loss=config.area_loss)
         if opts.init_weights:
             from attentrack.tracker.hart.model import grow_from
             from attentrack.tracker.weights_file import load_weights as read_weights
 
             start = read_weights(opts.init_weights, expect="hart")
             grow_from(self.model, start.state_dict)
-        loss = HARTLoss(area_loss=config.area_loss)
-        if opts.init_weights:
             # the learned uncertainty weights of the run that wrote them (weights of older runs
             # do not hold them: those start at zero, as a fresh run does)
             log_vars = start.metadata.get("training", {}).get("loss_log_vars")
