@@ -190,12 +190,13 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
         a_sd = torch.cat([a[:, 2:3] * sd_pos, a[:, 2:3] * sd_pos, torch.full((len(a), 2), sd_shape)], 1)
         motion = (a_q, a_sd)
 
-    chain_prior = None
+    image_prior = chain_prior = None
     if z_prior is not None:
         if not opts.marginal:
             raise ValueError("z_prior needs marginal HMC")
         mean = torch.as_tensor(np.asarray(z_prior[0], np.float64), dtype=torch.float32).reshape(n, -1)
-        chain_prior = (mean[img_idx], float(z_prior[1]))
+        image_prior = (mean, float(z_prior[1]))
+        chain_prior = (mean[img_idx], image_prior[1])
 
     def log_prob(q):
         lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior,
@@ -219,9 +220,8 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
     u = to_u(q)
     with torch.no_grad():
         terms = log_joint(vae, model.background, imgs, u, latents(q), side_range, theta_prior)
-        if chain_prior is not None:
-            total = log_joint(vae, model.background, imgs, u, None, side_range, theta_prior,
-                              (chain_prior[0][torch.arange(n) * c], chain_prior[1])).total
+        if image_prior is not None:
+            total = log_joint(vae, model.background, imgs, u, None, side_range, theta_prior, image_prior).total
             terms = JointTerms(total, terms.face, terms.background, terms.prior_z, terms.prior_u)
         z = vae.posterior_mean(normalise(read_glimpse(imgs, u, vae.config.size))) if opts.marginal else q[:, 4:]
     return Localisation(u.double().numpy(), z.numpy(), terms.total.numpy(), terms.ratio.numpy(),
