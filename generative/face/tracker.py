@@ -230,9 +230,10 @@ class FaceAttentionTracker(SingleObjectTracker):
         local = to_local(u)[0]
         local[2] = s * fx
         low, high = max(self.min_side * fx, (1 - self.max_zoom) * local[2]), (1 + self.max_zoom) * local[2]
-        if first_side and self.max_scale:
-            low = max(low, first_side / self.max_scale * fx)
-            high = max(low, min(high, first_side * self.max_scale * fx))
+        bounds = (first_side / self.max_scale, first_side * self.max_scale) if first_side and self.max_scale else None
+        if bounds is not None:
+            low = max(low, bounds[0] * fx)
+            high = max(low, min(high, bounds[1] * fx))
         side_range = (low, high)
         init = local[None] if starts is None else to_local(starts)[None]
         self._frame_count += 1
@@ -242,8 +243,8 @@ class FaceAttentionTracker(SingleObjectTracker):
                      z_prior=None if identity is None or not self.identity_sd else (identity[None], self.identity_sd))
         out = loc.u[0].copy()
         out[0], out[1], out[2] = out[0] / fx + x0, out[1] / fy + y0, out[2] / fx
-        if first_side and self.max_scale:  # the HMC prior's walls are soft: hold the bound here
-            out[2] = float(np.clip(out[2], first_side / self.max_scale, first_side * self.max_scale))
+        if bounds is not None:  # the HMC prior's walls are soft: hold the bound here
+            out[2] = float(np.clip(out[2], *bounds))
         return loc, out
 
     def _starts(self, img: np.ndarray, pred: np.ndarray) -> np.ndarray:
