@@ -47,11 +47,13 @@ def _parse_sets(sets: tuple[str, ...]) -> dict:
 def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     """The SQAIR model of the weights at ``path`` with ``changes`` (``--set``) applied to its
     settings. ``glimpse_hidden`` may grow (the appearance path is widened without changing what
-    the model computes, :func:`attentrack.tracker.sqair.widen.widen_appearance`); other settings that
-    change a layer's shape are refused."""
+    the model computes, :func:`attentrack.tracker.sqair.widen.widen_appearance`); a learned
+    discovery prior (``disc_prior``), a glimpse mask (``glimpse_mask``) or the relation between
+    propagated objects (``relational``) may be added (they start at their initial values); other
+    settings that change a layer's shape are refused."""
     from attentrack.tracker.sqair.config import SQAIRConfig
     from attentrack.tracker.sqair.model import SQAIR, load_weights
-    from attentrack.tracker.sqair.train import PRIOR_PARAMETERS
+    from attentrack.tracker.sqair.train import ADDED_PREFIXES, PRIOR_PARAMETERS
     from attentrack.tracker.sqair.widen import widen_appearance
 
     loaded = load_weights(path)
@@ -62,8 +64,9 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     model = SQAIR(SQAIRConfig.from_dict(settings))
     try:
         missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-        # a new discovery prior's parameters start at their initial values; anything else must fit
-        if unexpected or set(missing) - set(PRIOR_PARAMETERS):
+        # a new discovery prior's or optional propagation part's parameters start at their initial values;
+        # anything else must fit
+        if unexpected or any(k not in PRIOR_PARAMETERS and not k.startswith(ADDED_PREFIXES) for k in missing):
             raise RuntimeError
     except RuntimeError:
         shaped = sorted(k for k in changes if getattr(loaded.config, k) != settings[k])
@@ -92,6 +95,9 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 @click.option("--lr", default=4e-4, show_default=True, type=float)
 @click.option("--prior-lr", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
               help="Learning rate of the learned discovery prior (--set disc_prior=categorical); 0: --lr.")
+@click.option("--added-lr", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
+              help="Learning rate of the optional propagation parts (--set glimpse_mask=true, relational=true); "
+                   "0: --lr.")
 @click.option("--min-length", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-length", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--grow-every", default=120, show_default=True, type=click.IntRange(min=1),
@@ -130,10 +136,10 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
               help="Probability that a sequence's second digit starts on top of its first (more occluded "
                    "digits to learn to tell apart; 0: independent starts, as in the original).")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train_sqair_command(out, data, steps, batch, particles, lr, prior_lr, min_length, max_length, grow_every, checkpoint_every,
-                        seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps, discovery_warmup,
-                        init_weights, val_sequences, validate_every, validate_digits, augment, overlap,
-                        no_progress):
+def train_sqair_command(out, data, steps, batch, particles, lr, prior_lr, added_lr, min_length, max_length, grow_every,
+                        checkpoint_every, seed, threads, resume, max_minutes, stop_after, sets, pretrain_steps,
+                        discovery_warmup, init_weights, val_sequences, validate_every, validate_digits, augment,
+                        overlap, no_progress):
     """``attentrack train sqair``: train SQAIR on Moving MNIST."""
     from attentrack.datasets.moving_mnist import DigitAugment, load_digits
     from attentrack.tracker.sqair.pretrain import GlimpsePretrainOptions, pretrain_glimpses
@@ -153,8 +159,8 @@ def train_sqair_command(out, data, steps, batch, particles, lr, prior_lr, min_le
         config = model.config.to_dict()
         pretrain_steps = 0
     opts = TrainOptions(out=out, steps=steps, batch=batch, particles=particles, lr=lr, prior_lr=prior_lr,
-                        min_length=min_length,
-                        max_length=max_length, grow_every=grow_every, checkpoint_every=checkpoint_every,
+                        added_lr=added_lr, min_length=min_length, max_length=max_length, grow_every=grow_every,
+                        checkpoint_every=checkpoint_every,
                         log_every=10, seed=seed, threads=threads, resume=resume, max_minutes=max_minutes,
                         stop_after=stop_after, progress=not no_progress, config=config,
                         discovery_warmup=discovery_warmup, validate_every=validate_every)

@@ -115,3 +115,19 @@ def test_fine_tuning_with_the_categorical_discovery_prior_starts_from_the_weight
     for name, value in loaded.state_dict().items():
         assert torch.equal(model.state_dict()[name], value)
     assert torch.equal(model.disc_count_logits.detach(), torch.zeros(loaded.config.max_objects + 1))
+
+
+def test_fine_tuning_with_the_optional_propagation_parts_starts_from_the_weights(tmp_path, tiny_sqair_weights):
+    import torch
+
+    from attentrack.tools.sqair_cmd import _fine_tuned_start
+    from attentrack.tracker.sqair.model import load_weights
+
+    path = tiny_sqair_weights(tmp_path)
+    loaded = load_weights(path)
+    changes = {"glimpse_mask": True, "relational": True, "sequential_propagation": True}
+    model = _fine_tuned_start(path, changes)
+    for name, value in loaded.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value)
+    for last in (model.prop_glimpse_mask[-1], model.prop_relation_head[-1]):
+        assert torch.equal(last.weight.detach(), torch.zeros_like(last.weight))

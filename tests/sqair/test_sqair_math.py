@@ -473,3 +473,61 @@ def test_weighted_read_out_averages_the_particles_by_importance_weight():
     # weights far apart (hundreds of nats, as over whole sequences): the best particle's count
     sharp = weighted_count_tally(counts, true, importance_weights(torch.tensor([[0.0, 300.0]])), 3, 2)
     assert sharp["correct"] == pytest.approx(1.0) and sharp["seq_ok"] == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+def test_glimpse_mask_starts_open_and_a_closed_mask_blinds_propagation(sequential):
+    torch.manual_seed(0)
+    cfg = SQAIRConfig(height=30, width=40, max_objects=2, glimpse=8, what_dim=4, hidden=16,
+                      sequential_propagation=sequential, glimpse_mask=True)
+    model = SQAIR(cfg).eval()
+    plain = SQAIR(SQAIRConfig(**{**cfg.to_dict(), "glimpse_mask": False})).eval()
+    missing, unexpected = plain.load_state_dict(model.state_dict(), strict=False)
+    assert not missing and all(k.startswith("prop_glimpse_mask.") for k in unexpected)
+    x = torch.rand(1, 30, 40)
+    state = model.initial_state(1)._replace(where=torch.randn(1, 2, 4) * 0.3, pres=torch.ones(1, 2),
+                                            h=torch.randn(1, 2, 16))
+    h = state.h.flatten(0, 1)
+    # the mask starts at sigmoid(6) everywhere, whatever the state: reading is almost unchanged
+    glimpses = plain.read(x.expand(2, -1, -1), state.where.flatten(0, 1)[:, None])[:, 0]
+    masked = model.read_propagated(x.expand(2, -1, -1), state.where.flatten(0, 1), h)
+    assert torch.allclose(masked, glimpses * torch.sigmoid(torch.tensor(6.0)), atol=1e-6)
+    # a mask that closes makes every propagated glimpse black
+    with torch.no_grad():
+        model.prop_glimpse_mask[-1].bias.fill_(-60.0)
+    seen = []
+    enc = model.prop_glimpse_enc.forward
+    model.prop_glimpse_enc.forward = lambda g: (seen.append(g.detach().clone()), enc(g))[1]
+    with torch.no_grad(), model.posterior_means():
+        model.propagate(x, state)
+    assert seen and all(float(g.abs().max()) < 1e-12 for g in seen)
+
+
+def test_relational_propagation_starts_as_without_and_lets_later_objects_see_earlier_ones():
+    torch.manual_seed(0)
+    cfg = SQAIRConfig(height=30, width=40, max_objects=3, glimpse=8, what_dim=4, hidden=16,
+                      sequential_propagation=True, relational=True)
+    model = SQAIR(cfg).eval()
+    plain = SQAIR(SQAIRConfig(**{**cfg.to_dict(), "relational": False})).eval()
+    plain.load_state_dict(model.state_dict(), strict=False)
+    x = torch.rand(1, 30, 40)
+    state = model.initial_state(1)._replace(where=torch.randn(1, 3, 4) * 0.3, pres=torch.ones(1, 3),
+                                            h=torch.randn(1, 3, 16))
+    with torch.no_grad(), model.posterior_means(), plain.posterior_means():
+        related, _ = model.propagate(x, state)
+        alone, _ = plain.propagate(x, state)
+        assert torch.allclose(related.where, alone.where) and torch.allclose(related.what, alone.what)
+        # once the head has learned something, an object's posterior depends on the objects before it
+        for p in model.prop_relation_head[-1].parameters():
+            p.normal_(0.0, 0.5)
+        moved = state._replace(where=state.where.clone())
+        moved.where[:, 1, 2:] += 0.5  # the second object was elsewhere
+        a, _ = model.propagate(x, state)
+        b, _ = model.propagate(x, moved)
+        a_plain, _ = plain.propagate(x, state)
+        b_plain, _ = plain.propagate(x, moved)
+    assert torch.allclose(a.where[:, 0], b.where[:, 0])  # the first sees no object before it
+    # the third sees where the second went through the relation, not only through the residual
+    assert not torch.allclose(a.where[:, 2] - b.where[:, 2], a_plain.where[:, 2] - b_plain.where[:, 2], atol=1e-4)
+    with pytest.raises(InputError, match="sequential_propagation"):
+        SQAIRConfig(relational=True)

@@ -72,6 +72,18 @@ class SQAIRConfig:
             per pixel) or ``conv`` (a transposed convolution,
             :class:`attentrack.tracker.sqair.modules.ConvGlimpseDecoder`; the glimpse side must
             be even).
+        glimpse_mask: propagation multiplies each object's glimpse by a mask in ``(0, 1)`` computed
+            from the object's temporal GRU state (an MLP, sigmoid output, one value per glimpse
+            pixel) before encoding it, as the original's propagation does, so an object can learn to
+            ignore a neighbour that enters its window. The mask starts at 0.9975 everywhere
+            (``sigmoid(6)``, last layer's weights zero), so a model fine-tuned from weights without
+            it starts from almost the same function. Off in this repository's shipped weights.
+        relational: with ``sequential_propagation``, a GRU runs over the objects in slot order
+            while they are propagated (the original's relational RNN across objects); its state
+            after the objects before one (their ``what``, ``where`` and presence) shifts that
+            object's ``where`` and ``what`` posterior means through an MLP whose last layer
+            starts at zero, so a model fine-tuned from weights without it starts from the same
+            function. Each object then knows where the objects propagated before it went.
         clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
             MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
             sum, under which two overlapping objects over-explain their overlap and are
@@ -100,6 +112,8 @@ class SQAIRConfig:
     clip_canvas: bool = False
     shift_init_factor: float = 1.0
     decoder: str = "mlp"
+    glimpse_mask: bool = False
+    relational: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.disc_pres_prior) < 1.0:
@@ -114,6 +128,8 @@ class SQAIRConfig:
             raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
         if self.decoder == "conv" and int(self.glimpse) % 2:
             raise InputError(f"the conv decoder needs an even glimpse side, got {self.glimpse}")
+        if self.relational and not self.sequential_propagation:
+            raise InputError("relational needs sequential_propagation (the objects are related in slot order)")
         if not 0.0 < float(self.shift_init_factor) <= 1.0:
             raise InputError(f"shift_init_factor must lie in (0, 1], got {self.shift_init_factor}")
 

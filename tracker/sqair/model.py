@@ -55,6 +55,9 @@ from attentrack.tracker.weights_file import WeightsFile
 from attentrack.tracker.weights_file import load_weights as read_weights
 from attentrack.tracker.weights_file import save_weights as write_weights
 
+#: the initial logit of every glimpse-mask pixel (``SQAIRConfig.glimpse_mask``): sigmoid(6) = 0.9975
+GLIMPSE_MASK_BIAS = 6.0
+
 
 class ObjectState(NamedTuple):
     """The objects of one frame, for ``n`` independent rows (sequences x particles).
@@ -198,6 +201,15 @@ class SQAIR(nn.Module):
         self.prop_pres = MLP(2 * hd, hd, 1)
         nn.init.constant_(self.prop_pres[-1].bias, 3.0)
         self.temporal = nn.GRUCell(dw + 4 + hd, hd)
+        if c.glimpse_mask:  # the original's mask of each propagated glimpse, from the temporal state
+            self.prop_glimpse_mask = MLP(hd, hd, g2)
+            nn.init.zeros_(self.prop_glimpse_mask[-1].weight)
+            nn.init.constant_(self.prop_glimpse_mask[-1].bias, GLIMPSE_MASK_BIAS)
+        if c.relational:  # the original's relational RNN across the propagated objects
+            self.prop_relation = nn.GRUCell(dw + 4 + 1, hd)
+            self.prop_relation_head = MLP(2 * hd, hd, 4 + dw)
+            nn.init.zeros_(self.prop_relation_head[-1].weight)
+            nn.init.zeros_(self.prop_relation_head[-1].bias)
         # propagation (learned prior)
         self.prior_where = GaussianHead(hd + 4, hd, 4, init_scale=0.2)
         self.prior_what = GaussianHead(hd + dw, hd, dw, init_scale=0.2)
@@ -335,6 +347,15 @@ class SQAIR(nn.Module):
         g = self.config.glimpse
         return stn_read(image[:, None], where_from_latent(where), g).flatten(2)
 
+    def read_propagated(self, image: torch.Tensor, where: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Propagation's glimpses: ``(k, H, W)`` images, ``(k, 4)`` ``z_where`` and the objects'
+        ``(k, hidden)`` temporal states -> ``(k, g*g)`` flat glimpses, each multiplied by its
+        object's mask with ``glimpse_mask`` (see :class:`SQAIRConfig`)."""
+        glimpse = self.read(image, where[:, None])[:, 0]
+        if self.config.glimpse_mask:
+            glimpse = glimpse * torch.sigmoid(self.prop_glimpse_mask(h))
+        return glimpse
+
     def initial_state(self, n: int, device=None) -> ObjectState:
         """Empty object slots for ``n`` rows."""
         c = self.config
@@ -359,14 +380,15 @@ class SQAIR(nn.Module):
         n, m = state.pres.shape
         flat = lambda t: t.reshape(n * m, *t.shape[2:])  # noqa: E731
         what0, where0, h = flat(state.what), flat(state.where), flat(state.h)
-        e0 = self.prop_glimpse_enc(self.read(x, state.where).flatten(0, 1))
+        frames = x[:, None].expand(n, m, *x.shape[1:]).flatten(0, 1)
+        e0 = self.prop_glimpse_enc(self.read_propagated(frames, where0, h))
         loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
         if self.config.anchor:  # start from the nearest peak of the frame
             jump = nearest_peak(window_mass(x, self.prior_window_px()), state.where) - state.where[..., 2:]
             loc = loc + F.pad(jump.reshape(n * m, 2), (2, 0))
         d_where, lq_where = _normal_sample(loc, scale, self._means)
         where = where0 + d_where
-        e = self.prop_glimpse_enc(self.read(x, where.view(n, m, 4)).flatten(0, 1))
+        e = self.prop_glimpse_enc(self.read_propagated(frames, where, h))
         loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
         d_what, lq_what = _normal_sample(loc, scale, self._means)
         what = what0 + d_what
@@ -412,21 +434,30 @@ class SQAIR(nn.Module):
         no_state = x.new_zeros(n, c.hidden)
         log_p, log_q, log_q_pres = x.new_zeros(n), x.new_zeros(n), x.new_zeros(n)
         whats, wheres, press, hs = [], [], [], []
+        relation = x.new_zeros(n, c.hidden)
         for i in range(m):
             what0, where0, h, before = state.what[:, i], state.where[:, i], state.h[:, i], state.pres[:, i]
             residual = x - self.compose(canvas)
-            e0 = self.prop_glimpse_enc(self.read(residual, where0[:, None])[:, 0])
+            e0 = self.prop_glimpse_enc(self.read_propagated(residual, where0, h))
             loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
+            shift = self.prop_relation_head(torch.cat([relation, h], -1)) if c.relational else None
+            if shift is not None:  # where the objects before this one went
+                loc = loc + shift[:, :4]
             if c.anchor:  # start from the centroid of the residual inside the last window
                 loc = loc + F.pad(window_centroid(residual, where0[:, None])[:, 0] - where0[:, 2:], (2, 0))
             d_where, lq_where = _normal_sample(loc, scale, self._means)
             where = where0 + d_where
-            glimpse = self.read(residual, where[:, None])[:, 0]
+            glimpse = self.read_propagated(residual, where, h)
             e = self.prop_glimpse_enc(glimpse)
             base, _ = self.disc_what(torch.cat([self.disc_glimpse_enc(glimpse), no_state], -1))
             loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
+            if shift is not None:
+                loc = loc + shift[:, 4:]
             what, lq_what = _normal_sample(base + loc, scale, self._means)
             o = self._keep_and_score(what0, where0, h, before, what - what0, d_where, e, lq_where + lq_what)
+            if c.relational:
+                relation = self.prop_relation(torch.cat([what * o.pres[:, None], where * o.pres[:, None],
+                                                         o.pres[:, None]], -1), relation)
             canvas = canvas + self.render(what, where) * o.pres[:, None, None]
             log_p = log_p + o.log_p
             log_q = log_q + o.log_q_pres + o.log_q_latents
@@ -650,9 +681,9 @@ class SQAIR(nn.Module):
         if self.config.sequential_propagation:  # each reads the frame minus the kept objects before it
             before = torch.cumsum(kept, 1) - kept
             images = (frame[:, None] - self.compose(before)).flatten(0, 1)
-            e = self.prop_glimpse_enc(self.read(images, where.flatten(0, 1)[:, None])[:, 0])
         else:
-            e = self.prop_glimpse_enc(self.read(frame, where).flatten(0, 1))
+            images = frame[:, None].expand(n, m, *frame.shape[1:]).flatten(0, 1)
+        e = self.prop_glimpse_enc(self.read_propagated(images, where.flatten(0, 1), h.flatten(0, 1)))
         return self._remember(what.flatten(0, 1), where.flatten(0, 1), e, h.flatten(0, 1)).view(n, m, -1)
 
 

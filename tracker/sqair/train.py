@@ -49,6 +49,9 @@ class TrainOptions:
             its count logits and later-frame bonus); 0: ``lr``. Adam moves a parameter by at
             most about its learning rate per step, so at a fine-tune's 1e-4 those logits cannot
             move by more than 0.1 in 1,000 steps.
+        added_lr: Adam learning rate of the optional propagation parts (``glimpse_mask``,
+            ``relational``), for the same reason: a fine-tune that adds them starts them so that
+            they change nothing (a saturated sigmoid, zero last layers); 0: ``lr``.
         min_length, max_length: curriculum over sequence length (frames).
         grow_every: steps between one-frame increases of the length.
         checkpoint_every: steps between checkpoints.
@@ -75,6 +78,7 @@ class TrainOptions:
     particles: int = 5
     lr: float = 3e-4
     prior_lr: float = 0.0
+    added_lr: float = 0.0
     min_length: int = 3
     max_length: int = 10
     grow_every: int = 200
@@ -93,15 +97,27 @@ class TrainOptions:
 
 #: the learned discovery prior's parameters (``disc_prior=categorical``), trained at ``prior_lr``
 PRIOR_PARAMETERS = ("disc_count_logits", "disc_count_later")
+#: the name prefixes of the optional propagation parts (``glimpse_mask``, ``relational``), trained
+#: at ``added_lr``; a fine-tune may add them to weights that lack them
+ADDED_PREFIXES = ("prop_glimpse_mask.", "prop_relation.", "prop_relation_head.")
+
+
+def _own_rate(name: str, opts: TrainOptions) -> float:
+    """The learning rate of parameter ``name``: ``prior_lr`` or ``added_lr`` for the parts they
+    name (when set), else ``lr``."""
+    if name in PRIOR_PARAMETERS and opts.prior_lr:
+        return opts.prior_lr
+    if name.startswith(ADDED_PREFIXES) and opts.added_lr:
+        return opts.added_lr
+    return opts.lr
 
 
 def _parameter_groups(model: SQAIR, opts: TrainOptions) -> list[dict]:
-    """Adam's parameter groups: the learned discovery prior (if any) at ``prior_lr``, the rest at ``lr``."""
-    prior = [p for name, p in model.named_parameters() if name in PRIOR_PARAMETERS]
-    rest = [p for name, p in model.named_parameters() if name not in PRIOR_PARAMETERS]
-    if not prior:
-        return [{"params": rest}]
-    return [{"params": rest}, {"params": prior, "lr": opts.prior_lr or opts.lr}]
+    """Adam's parameter groups, one per learning rate (:func:`_own_rate`)."""
+    groups: dict[float, list] = {}
+    for name, p in model.named_parameters():
+        groups.setdefault(_own_rate(name, opts), []).append(p)
+    return [{"params": params, "lr": rate} for rate, params in groups.items()]
 
 
 def check_particles(particles: int) -> None:
