@@ -48,9 +48,10 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     """The SQAIR model of the weights at ``path`` with ``changes`` (``--set``) applied to its
     settings. ``glimpse_hidden`` may grow (the appearance path is widened without changing what
     the model computes, :func:`attentrack.tracker.sqair.widen.widen_appearance`); a learned
-    discovery prior (``disc_prior``), a glimpse mask (``glimpse_mask``) or the relation between
-    propagated objects (``relational``) may be added (they start at their initial values); other
-    settings that change a layer's shape are refused."""
+    discovery prior (``disc_prior``), a glimpse mask (``glimpse_mask``), the relation between
+    propagated objects (``relational``) or a conditioned where prior (``where_prior``) may be
+    added (they start at their initial values); other settings that change a layer's shape are
+    refused."""
     from attentrack.tracker.sqair.config import SQAIRConfig
     from attentrack.tracker.sqair.model import SQAIR, load_weights
     from attentrack.tracker.sqair.train import ADDED_PREFIXES, PRIOR_PARAMETERS
@@ -64,7 +65,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     model = SQAIR(SQAIRConfig.from_dict(settings))
     try:
         missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-        # a new discovery prior's or optional propagation part's parameters start at their initial values;
+        # a new discovery prior's or optional part's parameters start at their initial values;
         # anything else must fit
         if unexpected or any(k not in PRIOR_PARAMETERS and not k.startswith(ADDED_PREFIXES) for k in missing):
             raise RuntimeError
@@ -96,8 +97,8 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
 @click.option("--prior-lr", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
               help="Learning rate of the learned discovery prior (--set disc_prior=categorical); 0: --lr.")
 @click.option("--added-lr", default=0.0, show_default=True, type=click.FloatRange(min=0.0),
-              help="Learning rate of the optional propagation parts (--set glimpse_mask=true, relational=true); "
-                   "0: --lr.")
+              help="Learning rate of the optional parts (--set glimpse_mask=true, relational=true, "
+                   "where_prior=conditioned); 0: --lr.")
 @click.option("--min-length", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--max-length", default=10, show_default=True, type=click.IntRange(min=1))
 @click.option("--grow-every", default=120, show_default=True, type=click.IntRange(min=1),

@@ -125,9 +125,9 @@ def test_fine_tuning_with_the_optional_propagation_parts_starts_from_the_weights
 
     path = tiny_sqair_weights(tmp_path)
     loaded = load_weights(path)
-    changes = {"glimpse_mask": True, "relational": True, "sequential_propagation": True}
+    changes = {"glimpse_mask": True, "relational": True, "sequential_propagation": True, "where_prior": "conditioned"}
     model = _fine_tuned_start(path, changes)
     for name, value in loaded.state_dict().items():
         assert torch.equal(model.state_dict()[name], value)
-    for last in (model.prop_glimpse_mask[-1], model.prop_relation_head[-1]):
+    for last in (model.prop_glimpse_mask[-1], model.prop_relation_head[-1], model.disc_where_prior_head[-1]):
         assert torch.equal(last.weight.detach(), torch.zeros_like(last.weight))

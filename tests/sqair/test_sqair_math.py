@@ -531,3 +531,26 @@ def test_relational_propagation_starts_as_without_and_lets_later_objects_see_ear
     assert not torch.allclose(a.where[:, 2] - b.where[:, 2], a_plain.where[:, 2] - b_plain.where[:, 2], atol=1e-4)
     with pytest.raises(InputError, match="sequential_propagation"):
         SQAIRConfig(relational=True)
+
+
+def test_conditioned_where_prior_starts_fixed_and_then_depends_on_the_propagated_objects():
+    torch.manual_seed(0)
+    cfg = SQAIRConfig(height=30, width=40, max_objects=2, glimpse=8, what_dim=4, hidden=16, where_prior="conditioned")
+    model = SQAIR(cfg)
+    fixed = model.discovery_where_prior()
+    state = model.initial_state(3)._replace(what=torch.randn(3, 2, 4), where=torch.randn(3, 2, 4),
+                                            pres=torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]))
+    prior = model.discovery_where_prior(state)
+    assert prior.loc.shape == (3, 4)
+    assert torch.allclose(prior.loc, fixed.loc.expand(3, 4)) and torch.allclose(prior.scale, fixed.scale.expand(3, 4))
+    with torch.no_grad():
+        model.disc_where_prior_head[-1].weight.normal_(0.0, 0.5)
+    prior = model.discovery_where_prior(state)
+    # none, one or two objects propagated: three priors
+    assert not torch.allclose(prior.loc[0], prior.loc[1]) and not torch.allclose(prior.loc[1], prior.loc[2])
+    assert (prior.scale > 0).all()
+    with pytest.raises(InputError, match="where_prior"):
+        SQAIRConfig(where_prior="learned")
+    # generation draws new objects' windows from it
+    frames = model.generate(2, 3)
+    assert frames.shape == (2, 3, 30, 40) and torch.isfinite(frames).all()

@@ -9,6 +9,8 @@ from attentrack.tracker.sqair.modules import GLIMPSE_DECODERS
 
 #: the priors on the number of new objects per frame (``SQAIRConfig.disc_prior``)
 DISCOVERY_PRIORS = ("bernoulli", "categorical")
+#: the priors on a new object's ``where`` (``SQAIRConfig.where_prior``)
+WHERE_PRIORS = ("fixed", "conditioned")
 
 
 @dataclass
@@ -84,6 +86,14 @@ class SQAIRConfig:
             object's ``where`` and ``what`` posterior means through an MLP whose last layer
             starts at zero, so a model fine-tuned from weights without it starts from the same
             function. Each object then knows where the objects propagated before it went.
+        where_prior: the prior of a new object's ``where``: ``fixed`` (this repository's: one
+            Normal set by ``scale_prior``, ``aspect_prior``, ``scale_prior_std`` and
+            ``shift_prior_std``, the same in every frame) or ``conditioned`` (the original's:
+            that Normal's mean and log standard deviation shifted by an MLP of a summary of the
+            objects propagated into the frame, the sum over present objects of an embedding of
+            their ``what`` and ``where``; the MLP's last layer starts at zero, so it starts as
+            ``fixed``). A conditioned prior can learn where new objects appear given the old
+            ones (not on top of them, or entering at the edges).
         clip_canvas: the rendered frame is the sum of the objects clipped to 1, as Moving
             MNIST's frames are (overlapping ink is summed and clipped), instead of the plain
             sum, under which two overlapping objects over-explain their overlap and are
@@ -114,6 +124,7 @@ class SQAIRConfig:
     decoder: str = "mlp"
     glimpse_mask: bool = False
     relational: bool = False
+    where_prior: str = "fixed"
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.disc_pres_prior) < 1.0:
@@ -128,6 +139,8 @@ class SQAIRConfig:
             raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
         if self.decoder == "conv" and int(self.glimpse) % 2:
             raise InputError(f"the conv decoder needs an even glimpse side, got {self.glimpse}")
+        if self.where_prior not in WHERE_PRIORS:
+            raise InputError(f"where_prior must be one of {', '.join(WHERE_PRIORS)}, got {self.where_prior!r}")
         if self.relational and not self.sequential_propagation:
             raise InputError("relational needs sequential_propagation (the objects are related in slot order)")
         if not 0.0 < float(self.shift_init_factor) <= 1.0:

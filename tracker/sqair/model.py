@@ -226,6 +226,11 @@ class SQAIR(nn.Module):
         nn.init.constant_(self.disc_pres[-1].bias, 1.0)
         with torch.no_grad():  # discovery starts at the prior's window
             self.disc_where.net[-1].bias[:4] = self._where_prior_loc()
+        if c.where_prior == "conditioned":  # the original's where prior, given the propagated objects
+            self.disc_where_prior_enc = MLP(dw + 4, hd, hd)
+            self.disc_where_prior_head = MLP(hd, hd, 8)
+            nn.init.zeros_(self.disc_where_prior_head[-1].weight)
+            nn.init.zeros_(self.disc_where_prior_head[-1].bias)
         if c.disc_prior == "categorical":  # learned prior on the number of new objects per frame
             self.disc_count_logits = nn.Parameter(torch.zeros(c.max_objects + 1))
             self.disc_count_later = nn.Parameter(F.pad(torch.tensor([float(c.disc_count_bonus)]), (0, c.max_objects)))
@@ -263,11 +268,27 @@ class SQAIR(nn.Module):
             sx, sy = (1.0 / (1.0 + math.exp(-(math.log(s / (1 - s)) + up))) for s in (sx, sy))
         return round(sx * self.config.width), round(sy * self.config.height)
 
-    def discovery_where_prior(self) -> Normal:
-        """The fixed prior of a new object's ``z_where`` (``(4,)`` loc and scale)."""
+    def discovery_where_prior(self, state: ObjectState | None = None) -> Normal:
+        """The prior of a new object's ``z_where``.
+
+        Args:
+            state: the objects propagated into the frame (``where_prior="conditioned"`` shifts
+                the prior by a summary of them); None, or with a ``fixed`` prior: the fixed Normal.
+
+        Returns:
+            a Normal with ``(4,)`` loc and scale (fixed), or ``(n, 4)`` (conditioned on ``state``).
+        """
         c = self.config
         scale = torch.tensor([c.scale_prior_std] * 2 + [c.shift_prior_std] * 2)
-        return Normal(self._where_prior_loc().to(scale), scale)
+        loc = self._where_prior_loc().to(scale)
+        if state is not None:
+            loc, scale = loc.to(state.pres), scale.to(state.pres)
+        if state is None or c.where_prior == "fixed":
+            return Normal(loc, scale)
+        latents = torch.cat([state.what, state.where], -1)
+        summary = (self.disc_where_prior_enc(latents) * state.pres[..., None]).sum(1)
+        shift = self.disc_where_prior_head(summary)
+        return Normal(loc + shift[:, :4], scale * torch.exp(shift[:, 4:].clamp(max=5.0)))
 
     def discovery_count_log_prior(self, free: torch.Tensor, first_frame: bool) -> torch.Tensor:
         """Prior log-probability of each number of new objects in a frame.
@@ -494,7 +515,7 @@ class SQAIR(nn.Module):
         hd = x.new_zeros(n, c.hidden)
         prev = x.new_zeros(n, c.what_dim + 4)
         going = x.new_ones(n)
-        prior_where = self.discovery_where_prior()
+        prior_where = self.discovery_where_prior(state)
         if c.anchor:
             anchor_window = self.prior_window_px()
         what, where, pres, h = (list(state.what.unbind(1)), list(state.where.unbind(1)), list(state.pres.unbind(1)),
@@ -645,7 +666,11 @@ class SQAIR(nn.Module):
             pres = pres0 * keep
             new = self._sample_new_slots(pres, t == 0)
             sel = new[..., None]
-            where = sel * prior_where.sample((n, m)) + (1 - sel) * where
+            if self.config.where_prior == "fixed":
+                new_where = prior_where.sample((n, m))
+            else:  # conditioned on the objects propagated into this frame
+                new_where = self.discovery_where_prior(ObjectState(what, where, pres, h0)).sample((m,)).transpose(0, 1)
+            where = sel * new_where + (1 - sel) * where
             what = sel * torch.randn(n, m, c.what_dim) + (1 - sel) * what
             objects = self.render(what.flatten(0, 1), where.flatten(0, 1)).view(n, m, c.height, c.width)
             kept, added = objects * pres[..., None, None], objects * new[..., None, None]

@@ -49,9 +49,9 @@ class TrainOptions:
             its count logits and later-frame bonus); 0: ``lr``. Adam moves a parameter by at
             most about its learning rate per step, so at a fine-tune's 1e-4 those logits cannot
             move by more than 0.1 in 1,000 steps.
-        added_lr: Adam learning rate of the optional propagation parts (``glimpse_mask``,
-            ``relational``), for the same reason: a fine-tune that adds them starts them so that
-            they change nothing (a saturated sigmoid, zero last layers); 0: ``lr``.
+        added_lr: Adam learning rate of the optional parts (``glimpse_mask``, ``relational``,
+            ``where_prior=conditioned``), for the same reason: a fine-tune that adds them starts
+            them so that they change nothing (a saturated sigmoid, zero last layers); 0: ``lr``.
         min_length, max_length: curriculum over sequence length (frames).
         grow_every: steps between one-frame increases of the length.
         checkpoint_every: steps between checkpoints.
@@ -97,9 +97,10 @@ class TrainOptions:
 
 #: the learned discovery prior's parameters (``disc_prior=categorical``), trained at ``prior_lr``
 PRIOR_PARAMETERS = ("disc_count_logits", "disc_count_later")
-#: the name prefixes of the optional propagation parts (``glimpse_mask``, ``relational``), trained
-#: at ``added_lr``; a fine-tune may add them to weights that lack them
-ADDED_PREFIXES = ("prop_glimpse_mask.", "prop_relation.", "prop_relation_head.")
+#: the name prefixes of the optional parts (``glimpse_mask``, ``relational``,
+#: ``where_prior=conditioned``), trained at ``added_lr``; a fine-tune may add them to weights that lack them
+ADDED_PREFIXES = ("prop_glimpse_mask.", "prop_relation.", "prop_relation_head.", "disc_where_prior_enc.",
+                  "disc_where_prior_head.")
 
 
 def _own_rate(name: str, opts: TrainOptions) -> float:
