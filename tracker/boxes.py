@@ -50,6 +50,27 @@ def cxcywh_to_xywh(boxes) -> np.ndarray:
     return np.concatenate([b[:, :2] - b[:, 2:] / 2.0, b[:, 2:]], axis=1)
 
 
+def _intersections(boxes_a, boxes_b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(N, M)`` intersection areas of every pair of ``x, y, w, h`` boxes, and the ``(N,)`` and
+    ``(M,)`` areas of the boxes, in square pixels."""
+    a = xywh_to_xyxy(boxes_a)
+    b = xywh_to_xyxy(boxes_b)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0.0, None).prod(axis=2)
+    area_a = np.clip(a[:, 2:] - a[:, :2], 0.0, None).prod(axis=1)
+    area_b = np.clip(b[:, 2:] - b[:, :2], 0.0, None).prod(axis=1)
+    return inter, area_a, area_b
+
+
+def inside_matrix(boxes_a, boxes_b) -> np.ndarray:
+    """The share of each box of ``boxes_a`` (``(N, 4)`` ``x, y, w, h`` pixels) that lies inside each
+    of ``boxes_b`` (``(M, 4)``): ``(N, M)`` in ``[0, 1]``; an empty box of ``boxes_a`` gets 0."""
+    inter, area_a, _ = _intersections(boxes_a, boxes_b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(area_a[:, None] > 0, inter / area_a[:, None], 0.0)
+
+
 def iou_matrix(boxes_a, boxes_b) -> np.ndarray:
     """Intersection over union of every pair.
 
@@ -60,13 +81,7 @@ def iou_matrix(boxes_a, boxes_b) -> np.ndarray:
     Returns:
         ``(N, M)`` IoU in ``[0, 1]``; pairs whose union is empty get 0.
     """
-    a = xywh_to_xyxy(boxes_a)
-    b = xywh_to_xyxy(boxes_b)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0.0, None).prod(axis=2)
-    area_a = np.clip(a[:, 2:] - a[:, :2], 0.0, None).prod(axis=1)
-    area_b = np.clip(b[:, 2:] - b[:, :2], 0.0, None).prod(axis=1)
+    inter, area_a, area_b = _intersections(boxes_a, boxes_b)
     union = area_a[:, None] + area_b[None, :] - inter
     with np.errstate(divide="ignore", invalid="ignore"):
         out = np.where(union > 0, inter / union, 0.0)

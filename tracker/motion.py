@@ -59,9 +59,11 @@ class BoxKalman:
         self.mean[2:4] = np.maximum(self.mean[2:4], 1.0)
         return self.box
 
-    def stop(self) -> None:
-        """Forget the velocity (an object that was not seen for a while is not extrapolated)."""
-        self.mean[4:] = 0.0
+    def stop(self, size_only: bool = False) -> None:
+        """Forget the velocity (an object that was not seen for a while is not extrapolated);
+        with ``size_only`` only the rate at which the size changes (an object hidden in a group
+        keeps moving but is not made to grow or shrink)."""
+        self.mean[6 if size_only else 4:] = 0.0
 
     @property
     def box(self) -> np.ndarray:

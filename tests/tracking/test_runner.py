@@ -106,6 +106,65 @@ def test_a_one_frame_part_moves_a_filtered_box_only_partly():
     assert 35.0 < heights["filtered"] < 45.0
 
 
+@pytest.mark.parametrize("groups", [True, False])
+def test_two_objects_that_merge_into_one_detection_stay_apart_at_their_predicted_boxes(groups):
+    """Two people walk side by side and are one blob (the union of both boxes) for 8 frames,
+    then two again: with ``groups`` both stay reported, each near its own true box, and keep
+    their ids; without it one of them is lost while they are merged."""
+    def boxes_at(t):
+        return np.array([(20.0 + 3 * t, 40.0, 20.0, 50.0), (46.0 + 3 * t, 42.0, 20.0, 50.0)])
+
+    def union(b):
+        x0, y0 = b[:, :2].min(0)
+        x1, y1 = (b[:, :2] + b[:, 2:]).max(0)
+        return np.array([[x0, y0, x1 - x0, y1 - y0]])
+
+    runner = MultiObjectTracker(settings=RunnerSettings(min_hits=3, groups=groups))
+    frame = np.full((150, 200, 3), 90, np.uint8)
+    ids, reported = [], []
+    for t in range(30):
+        true = boxes_at(t)
+        merged = 10 <= t < 18
+        tracks = runner.update(frame, union(true) if merged else true)
+        ids.append(sorted(tr.track_id for tr in tracks))
+        if merged:
+            reported.append((true, np.array([tr.box for tr in tracks]).reshape(-1, 4)))
+    if groups:
+        assert ids[0] == ids[-1] and len(ids[0]) == 2  # the same two ids before and after
+        for true, boxes in reported:
+            assert len(boxes) == 2
+            order = np.argsort(boxes[:, 0])
+            assert np.abs(boxes[order, :2] - true[:, :2]).max() < 3.0  # each near its own object
+            assert np.allclose(boxes[:, 2:], true[:, 2:], atol=1.0)  # neither grows nor shrinks
+    else:
+        assert min(len(boxes) for _, boxes in reported) == 1
+
+
+def test_one_object_with_a_second_track_on_it_is_not_a_group():
+    """A detection no larger than one object is that object's, however many tracks sit in it:
+    a spurious track beside a person is not kept alive by the person's detection."""
+    runner = MultiObjectTracker(settings=RunnerSettings(min_hits=1))
+    frame = np.full((150, 200, 3), 90, np.uint8)
+    person, beside = [60.0, 30.0, 20.0, 60.0], [72.0, 50.0, 12.0, 30.0]
+    for _ in range(3):
+        runner.update(frame, np.array([person, beside]))
+    for _ in range(3):
+        tracks = runner.update(frame, np.array([[60.0, 30.0, 26.0, 60.0]]))
+    assert len(tracks) == 1
+
+
+def test_a_part_inside_a_tracked_object_is_not_a_group():
+    """A second track on a part of a person (its box inside the person's) does not make the
+    person's detection a group: the person is reported at its detection."""
+    runner = MultiObjectTracker(settings=RunnerSettings(min_hits=1))
+    frame = np.full((150, 200, 3), 90, np.uint8)
+    person, head = [60.0, 30.0, 20.0, 60.0], [64.0, 30.0, 12.0, 14.0]
+    runner.update(frame, np.array([person, head]))
+    for _ in range(3):
+        tracks = runner.update(frame, np.array([[61.0, 31.0, 20.0, 60.0]]))
+    assert len(tracks) == 1 and np.allclose(tracks[0].box, [61.0, 31.0, 20.0, 60.0], atol=1.0)
+
+
 def test_life_cycle_confirms_remembers_through_a_gap_and_ends():
     """Two objects cross; one is not detected for 6 frames, then found again with its id."""
     def boxes_at(t):
