@@ -117,41 +117,27 @@ def test_validation_keeps_the_best_weights_and_leaves_training_unchanged(tmp_pat
     assert first["best_step"] == again["best_step"] == 0 and again["best_score"] == 1.0
 
 
-def test_the_learned_discovery_prior_trains_at_its_own_rate(tmp_path, data_dir):
-    """With ``prior_lr`` the categorical prior's parameters take Adam steps of that size while
-    every other parameter keeps ``lr`` (Adam moves each by about its rate per step)."""
+@pytest.mark.parametrize("setting, rate, probe, prefix", [
+    ({"disc_prior": "categorical"}, {"prior_lr": 0.1}, "disc_count_logits", "disc_count"),
+    ({"glimpse_mask": True}, {"added_lr": 0.1}, "prop_glimpse_mask.2.bias", "prop_glimpse_mask."),
+])
+def test_the_learned_prior_and_the_added_parts_train_at_their_own_rates(tmp_path, data_dir, setting, rate, probe,
+                                                                        prefix):
+    """With ``prior_lr`` the categorical prior's parameters, with ``added_lr`` the glimpse mask's
+    (whose last layer starts at zero weights, so its bias moves first), take Adam steps of that
+    size while every other parameter keeps ``lr`` (Adam moves each by about its rate per step)."""
     gen = MovingMnist(load_digits("train", data_dir), canvas=32, max_digits=1)
 
     def draw(rng, n, length):
         return gen.sample(rng, n, length).frames
 
-    cfg = {**_tiny().to_dict(), "disc_prior": "categorical"}
+    cfg = {**_tiny().to_dict(), **setting}
     torch.manual_seed(0)
     model = SQAIR(SQAIRConfig.from_dict(cfg))
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     opts = TrainOptions(out=str(tmp_path), batch=2, particles=2, min_length=2, max_length=2, progress=False,
-                        config=cfg, steps=3, lr=1e-5, prior_lr=0.1)
+                        config=cfg, steps=3, lr=1e-5, **rate)
     train(opts, draw, model=model)
     moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
-    assert 0.1 < moved["disc_count_logits"] <= 0.31  # three steps of about 0.1, not of 1e-5
-    assert max(v for n, v in moved.items() if not n.startswith("disc_count")) <= 3.5e-5
-
-
-def test_the_glimpse_mask_trains_at_its_own_rate(tmp_path, data_dir):
-    """With ``added_lr`` the propagation glimpse mask's parameters take Adam steps of that size
-    (its last layer starts at zero weights, so its bias is what moves first) while the rest keep ``lr``."""
-    gen = MovingMnist(load_digits("train", data_dir), canvas=32, max_digits=1)
-
-    def draw(rng, n, length):
-        return gen.sample(rng, n, length).frames
-
-    cfg = {**_tiny().to_dict(), "glimpse_mask": True}
-    torch.manual_seed(0)
-    model = SQAIR(SQAIRConfig.from_dict(cfg))
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    opts = TrainOptions(out=str(tmp_path), batch=2, particles=2, min_length=2, max_length=2, progress=False,
-                        config=cfg, steps=3, lr=1e-5, added_lr=0.1)
-    train(opts, draw, model=model)
-    moved = {n: float((p.detach() - before[n]).abs().max()) for n, p in model.named_parameters()}
-    assert 0.1 < moved["prop_glimpse_mask.2.bias"] <= 0.31
-    assert max(v for n, v in moved.items() if not n.startswith("prop_glimpse_mask.")) <= 3.5e-5
+    assert 0.1 < moved[probe] <= 0.31  # three steps of about 0.1, not of 1e-5
+    assert max(v for n, v in moved.items() if not n.startswith(prefix)) <= 3.5e-5
