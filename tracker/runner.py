@@ -32,6 +32,8 @@ from attentrack.tracker.errors import InputError
 from attentrack.tracker.motion import BoxKalman
 
 TENTATIVE, CONFIRMED, LOST = "tentative", "confirmed", "lost"
+#: a group's members are each at least this share of its detection's height (``RunnerSettings.groups``)
+GROUP_MIN_HEIGHT = 0.5
 
 
 @dataclass
@@ -353,23 +355,24 @@ class MultiObjectTracker(Tracker):
                 and (o.grouped or (o.misses == 0 and o.hits >= s.min_hits))]
         if len(live) < 2 or not len(det_boxes):
             return {}
-        inside = inside_matrix(predictions[live], det_boxes)
-        nested = inside_matrix(predictions[live], predictions[live])
+        boxes = predictions[live]
+        inside = inside_matrix(boxes, det_boxes)
+        nested = inside_matrix(boxes, boxes)
         np.fill_diagonal(nested, 0.0)
+        areas = boxes[:, 2] * boxes[:, 3]
         grouped: dict[int, int] = {}
         for d in range(len(det_boxes)):
             members = [k for k in range(len(live)) if inside[k, d] >= s.group_inside
                        and matched.get(live[k], d) == d]
             # a box mostly inside a larger member's is a part or a duplicate of it, not another object
-            members = [k for k in members if not any(nested[k, j] >= s.group_inside and
-                                                     predictions[live[j]][2] * predictions[live[j]][3]
-                                                     >= predictions[live[k]][2] * predictions[live[k]][3]
-                                                     for j in members if j != k)]
-            sizes = predictions[[live[k] for k in members], 2:]
+            members = [k for k in members
+                       if not any(nested[k, j] >= s.group_inside and areas[j] >= areas[k] for j in members if j != k)]
+            if len(members) < 2:
+                continue
+            widths, heights = boxes[members, 2], boxes[members, 3]
             # side by side, each about as tall as the detection (parts of one object stack up), and
             # the detection wider than one of them (one object's detection is no wider than it)
-            if (len(members) >= 2 and sizes[:, 1].min() >= 0.5 * det_boxes[d, 3]
-                    and det_boxes[d, 2] >= s.group_size * sizes[:, 0].max()):
+            if heights.min() >= GROUP_MIN_HEIGHT * det_boxes[d, 3] and det_boxes[d, 2] >= s.group_size * widths.max():
                 grouped.update({live[k]: d for k in members})
         return grouped
 
