@@ -487,10 +487,9 @@ def test_glimpse_mask_starts_open_and_a_closed_mask_blinds_propagation(sequentia
     x = torch.rand(1, 30, 40)
     state = model.initial_state(1)._replace(where=torch.randn(1, 2, 4) * 0.3, pres=torch.ones(1, 2),
                                             h=torch.randn(1, 2, 16))
-    h = state.h.flatten(0, 1)
     # the mask starts at sigmoid(6) everywhere, whatever the state: reading is almost unchanged
-    glimpses = plain.read(x.expand(2, -1, -1), state.where.flatten(0, 1)[:, None])[:, 0]
-    masked = model.read_propagated(x.expand(2, -1, -1), state.where.flatten(0, 1), h)
+    glimpses = plain.read(x, state.where).flatten(0, 1)
+    masked = model.read_propagated(x, state.where, state.h)
     assert torch.allclose(masked, glimpses * torch.sigmoid(torch.tensor(6.0)), atol=1e-6)
     # a mask that closes makes every propagated glimpse black
     with torch.no_grad():

@@ -369,12 +369,12 @@ class SQAIR(nn.Module):
         return stn_read(image[:, None], where_from_latent(where), g).flatten(2)
 
     def read_propagated(self, image: torch.Tensor, where: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Propagation's glimpses: ``(k, H, W)`` images, ``(k, 4)`` ``z_where`` and the objects'
-        ``(k, hidden)`` temporal states -> ``(k, g*g)`` flat glimpses, each multiplied by its
+        """Propagation's glimpses: ``(n, H, W)`` images, ``(n, m, 4)`` ``z_where`` and the objects'
+        ``(n, m, hidden)`` temporal states -> ``(n * m, g*g)`` flat glimpses, each multiplied by its
         object's mask with ``glimpse_mask`` (see :class:`SQAIRConfig`)."""
-        glimpse = self.read(image, where[:, None])[:, 0]
+        glimpse = self.read(image, where).flatten(0, 1)
         if self.config.glimpse_mask:
-            glimpse = glimpse * torch.sigmoid(self.prop_glimpse_mask(h))
+            glimpse = glimpse * torch.sigmoid(self.prop_glimpse_mask(h.flatten(0, 1)))
         return glimpse
 
     def initial_state(self, n: int, device=None) -> ObjectState:
@@ -401,15 +401,14 @@ class SQAIR(nn.Module):
         n, m = state.pres.shape
         flat = lambda t: t.reshape(n * m, *t.shape[2:])  # noqa: E731
         what0, where0, h = flat(state.what), flat(state.where), flat(state.h)
-        frames = x[:, None].expand(n, m, *x.shape[1:]).flatten(0, 1)
-        e0 = self.prop_glimpse_enc(self.read_propagated(frames, where0, h))
+        e0 = self.prop_glimpse_enc(self.read_propagated(x, state.where, state.h))
         loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
         if self.config.anchor:  # start from the nearest peak of the frame
             jump = nearest_peak(window_mass(x, self.prior_window_px()), state.where) - state.where[..., 2:]
             loc = loc + F.pad(jump.reshape(n * m, 2), (2, 0))
         d_where, lq_where = _normal_sample(loc, scale, self._means)
         where = where0 + d_where
-        e = self.prop_glimpse_enc(self.read_propagated(frames, where, h))
+        e = self.prop_glimpse_enc(self.read_propagated(x, where.view(n, m, 4), state.h))
         loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
         d_what, lq_what = _normal_sample(loc, scale, self._means)
         what = what0 + d_what
@@ -459,7 +458,7 @@ class SQAIR(nn.Module):
         for i in range(m):
             what0, where0, h, before = state.what[:, i], state.where[:, i], state.h[:, i], state.pres[:, i]
             residual = x - self.compose(canvas)
-            e0 = self.prop_glimpse_enc(self.read_propagated(residual, where0, h))
+            e0 = self.prop_glimpse_enc(self.read_propagated(residual, where0[:, None], h[:, None]))
             loc, scale = self.prop_where(torch.cat([e0, h, what0, where0], -1))
             shift = self.prop_relation_head(torch.cat([relation, h], -1)) if c.relational else None
             if shift is not None:  # where the objects before this one went
@@ -468,7 +467,7 @@ class SQAIR(nn.Module):
                 loc = loc + F.pad(window_centroid(residual, where0[:, None])[:, 0] - where0[:, 2:], (2, 0))
             d_where, lq_where = _normal_sample(loc, scale, self._means)
             where = where0 + d_where
-            glimpse = self.read_propagated(residual, where, h)
+            glimpse = self.read_propagated(residual, where[:, None], h[:, None])
             e = self.prop_glimpse_enc(glimpse)
             base, _ = self.disc_what(torch.cat([self.disc_glimpse_enc(glimpse), no_state], -1))
             loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
@@ -706,9 +705,10 @@ class SQAIR(nn.Module):
         if self.config.sequential_propagation:  # each reads the frame minus the kept objects before it
             before = torch.cumsum(kept, 1) - kept
             images = (frame[:, None] - self.compose(before)).flatten(0, 1)
+            glimpses = self.read_propagated(images, where.flatten(0, 1)[:, None], h.flatten(0, 1)[:, None])
         else:
-            images = frame[:, None].expand(n, m, *frame.shape[1:]).flatten(0, 1)
-        e = self.prop_glimpse_enc(self.read_propagated(images, where.flatten(0, 1), h.flatten(0, 1)))
+            glimpses = self.read_propagated(frame, where, h)
+        e = self.prop_glimpse_enc(glimpses)
         return self._remember(what.flatten(0, 1), where.flatten(0, 1), e, h.flatten(0, 1)).view(n, m, -1)
 
 
