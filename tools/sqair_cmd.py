@@ -53,8 +53,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
     added (they start at their initial values); other settings that change a layer's shape are
     refused."""
     from attentrack.tracker.sqair.config import SQAIRConfig
-    from attentrack.tracker.sqair.model import SQAIR, load_weights
-    from attentrack.tracker.sqair.train import ADDED_PREFIXES, PRIOR_PARAMETERS
+    from attentrack.tracker.sqair.model import SQAIR, addable, load_weights
     from attentrack.tracker.sqair.widen import widen_appearance
 
     loaded = load_weights(path)
@@ -67,7 +66,7 @@ def _fine_tuned_start(path: str, changes: dict, seed: int = 0):
         missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
         # a new discovery prior's or optional part's parameters start at their initial values;
         # anything else must fit
-        if unexpected or any(k not in PRIOR_PARAMETERS and not k.startswith(ADDED_PREFIXES) for k in missing):
+        if unexpected or not all(addable(k) for k in missing):
             raise RuntimeError
     except RuntimeError:
         shaped = sorted(k for k in changes if getattr(loaded.config, k) != settings[k])

@@ -57,6 +57,18 @@ from attentrack.tracker.weights_file import save_weights as write_weights
 
 #: the initial logit of every glimpse-mask pixel (``SQAIRConfig.glimpse_mask``): sigmoid(6) = 0.9975
 GLIMPSE_MASK_BIAS = 6.0
+#: the learned discovery prior's parameters (``disc_prior=categorical``)
+PRIOR_PARAMETERS = ("disc_count_logits", "disc_count_later")
+#: the name prefixes of the optional parts' parameters (``glimpse_mask``, ``relational``,
+#: ``where_prior=conditioned``), built so that they start changing nothing
+ADDED_PREFIXES = ("prop_glimpse_mask.", "prop_relation.", "prop_relation_head.", "disc_where_prior_enc.",
+                  "disc_where_prior_head.")
+
+
+def addable(name: str) -> bool:
+    """Whether parameter ``name`` may be missing from weights a fine-tune starts from: the learned
+    discovery prior's and the optional parts' start at their initial values."""
+    return name in PRIOR_PARAMETERS or name.startswith(ADDED_PREFIXES)
 
 
 class ObjectState(NamedTuple):

@@ -27,7 +27,7 @@ import torch
 
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.sqair.losses import SQAIRLoss
-from attentrack.tracker.sqair.model import SQAIR, SQAIRConfig
+from attentrack.tracker.sqair.model import ADDED_PREFIXES, PRIOR_PARAMETERS, SQAIR, SQAIRConfig
 from attentrack.tracker.training import LoopOptions, TrainingTask
 from attentrack.tracker.training import train as run_training
 
@@ -93,14 +93,6 @@ class TrainOptions:
     config: dict = field(default_factory=dict)
     discovery_warmup: int = 0
     validate_every: int = 0
-
-
-#: the learned discovery prior's parameters (``disc_prior=categorical``), trained at ``prior_lr``
-PRIOR_PARAMETERS = ("disc_count_logits", "disc_count_later")
-#: the name prefixes of the optional parts (``glimpse_mask``, ``relational``,
-#: ``where_prior=conditioned``), trained at ``added_lr``; a fine-tune may add them to weights that lack them
-ADDED_PREFIXES = ("prop_glimpse_mask.", "prop_relation.", "prop_relation_head.", "disc_where_prior_enc.",
-                  "disc_where_prior_head.")
 
 
 def _own_rate(name: str, opts: TrainOptions) -> float:
