@@ -290,7 +290,8 @@ class MultiObjectTracker(Tracker):
             free = [d for k, d in enumerate(free) if k not in {c for _, c in pairs}]
 
         grouped = self._groups(matched, det_boxes, predictions) if s.groups else {}
-        free = [d for d in free if d not in set(grouped.values())]  # a group starts no track of its own
+        group_detections = set(grouped.values())
+        free = [d for d in free if d not in group_detections]  # a group starts no track of its own
         self._apply_matches(frame, matched, det_boxes, det_scores, det_emb, predictions, model_tracks, grouped)
         self._age_unmatched(matched, have_detections, predictions, model_tracks, width, height, grouped)
         self._start_new(free, det_boxes, det_scores, det_emb)
