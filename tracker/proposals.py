@@ -15,7 +15,12 @@ import numpy as np
 
 from attentrack.tracker.boxes import iou_matrix
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.foreground import foreground_fragments, group_fragments, median_background
+from attentrack.tracker.foreground import (
+    foreground_fragments,
+    group_fragments,
+    median_background,
+    split_side_by_side,
+)
 from attentrack.tracker.registry import PROPOSERS
 
 
@@ -86,6 +91,13 @@ class ObjectSizes:
         sizes = np.asarray(self._sizes)
         return float(np.median(sizes[:, 0])), float(np.median(sizes[:, 1]))
 
+    def typical_aspect(self) -> float | None:
+        """The median width / height of the objects remembered, or None before any."""
+        if not self._sizes:
+            return None
+        sizes = np.asarray(self._sizes)
+        return float(np.median(sizes[:, 0] / np.maximum(sizes[:, 1], 1e-9)))
+
 
 class MOG2Proposer(Proposer):
     """Foreground objects from OpenCV's MOG2 background model, for static cameras.
@@ -93,7 +105,9 @@ class MOG2Proposer(Proposer):
     Each frame: MOG2's foreground (shadows left out), cleaned by a 3x3 opening and closing;
     its connected fragments, those stacked one above the other joined into one object
     (:func:`attentrack.tracker.foreground.group_fragments`: a person whose clothes match the
-    background in places, or whom a pole cuts in two, comes out whole); objects shorter than
+    background in places, or whom a pole cuts in two, comes out whole); objects several times
+    as wide for their height as the typical object split into that many side by side (people
+    walking together); objects shorter than
     ``min_object`` of the typical object's height left out (parts and specks), the typical
     height learnt from the objects seen (:class:`ObjectSizes`). No size is a fraction of the
     frame, so the same settings serve people of 20 and of 200 pixels.
@@ -126,6 +140,11 @@ class MOG2Proposer(Proposer):
         max_gap: fragments farther apart vertically than this share of the taller one's height
             stay apart.
         min_pixels: a noise floor in pixels at the working scale instead of ``min_share``.
+        split: an object whose width / height is at least this many times the typical
+            object's is split into that many objects side by side, where its foreground is
+            thinnest (:func:`attentrack.tracker.foreground.split_side_by_side`: people walking
+            together whose foreground touches); 0: never. The typical aspect is learnt like the
+            typical size, from the objects before splitting.
     """
 
     proposer_id = "mog2"
@@ -145,6 +164,7 @@ class MOG2Proposer(Proposer):
         min_share: float = 2e-4,
         max_gap: float = 0.5,
         min_pixels: int | None = None,
+        split: float = 1.7,
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")
@@ -158,6 +178,8 @@ class MOG2Proposer(Proposer):
                             ("max_gap", max_gap)):
             if not value >= 0:
                 raise InputError(f"proposal option {name} must be >= 0, got {value}")
+        if split and split <= 1:
+            raise InputError(f"proposal option split must be 0 (never) or > 1, got {split}")
         self.scale = scale
         self.history = int(history)
         self.min_area, self.max_area = min_area, max_area
@@ -170,6 +192,7 @@ class MOG2Proposer(Proposer):
         self.close_width, self.close_height = close_width, close_height
         self.min_object, self.min_share, self.max_gap = min_object, min_share, max_gap
         self.min_pixels = min_pixels
+        self.split = split
         self.sizes = ObjectSizes()
         self._previous = np.zeros((0, 4))  # the last frame's grouped objects, before any size rule
         self._close: np.ndarray | None = None
@@ -234,6 +257,9 @@ class MOG2Proposer(Proposer):
             boxes, pixels = boxes[keep], pixels[keep]
             self.sizes.add_persistent(boxes, self._previous)
             self._previous = boxes
+            aspect = self.sizes.typical_aspect()
+            if self.split and aspect is not None:
+                boxes, pixels = split_side_by_side(boxes, pixels, mask, aspect, self.split)
         keep = boxes[:, 2] * boxes[:, 3] <= self.max_area * area_frame
         if self.min_area is not None:
             keep &= boxes[:, 2] * boxes[:, 3] >= self.min_area * area_frame

@@ -11,7 +11,7 @@ import pytest
 
 from attentrack.tracker.detections import DetectionFile, ModelDetections, find_detections
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.foreground import group_fragments, median_background
+from attentrack.tracker.foreground import group_fragments, median_background, split_side_by_side
 from attentrack.tracker.proposals import MOG2Proposer, ObjectSizes
 from attentrack.tracker.runner import MultiObjectTracker, multi_object_tracker
 
@@ -155,6 +155,43 @@ def test_fragments_stacked_one_above_the_other_join_and_side_by_side_ones_do_not
         np.testing.assert_allclose(pixels[order], np.array([400, 500]) * scale * scale)
     far = np.array([[10, 0, 8, 8, 50], [10, 30, 8, 8, 50]])  # a gap of 22 px between 8-px parts
     assert len(group_fragments(far)[0]) == 2
+
+
+def test_objects_side_by_side_split_where_the_foreground_is_thinnest():
+    """Two and three upright people of aspect 1:3 touching side by side (their hands join the
+    foreground) come apart at the hands, each as the box of its own foreground; a person with a
+    bag (less than 1.7 times as wide as typical) stays whole. No pixel size in the rule: the
+    same at any scale."""
+    people = [(10, 20, 20, 60), (32, 22, 20, 58), (100, 10, 20, 60), (122, 12, 20, 60), (144, 15, 20, 60),
+              (175, 10, 20, 60)]
+    for scale in (1, 3):
+        mask = np.zeros((100 * scale, 220 * scale), np.uint8)
+        for x, y, w, h in people:
+            mask[y * scale:(y + h) * scale, x * scale:(x + w) * scale] = 255
+        for x in (30, 120, 142):  # hands touching
+            mask[40 * scale:42 * scale, x * scale:(x + 2) * scale] = 255
+        mask[50 * scale:70 * scale, 195 * scale:203 * scale] = 255  # the lone person's bag
+        pair, trio, with_bag = [10, 20, 42, 60], [100, 10, 64, 65], [175, 10, 28, 60]
+        boxes = np.array([pair, trio, with_bag], float) * scale
+        pixels = np.array([(mask[y:y + h, x:x + w] > 0).sum() for x, y, w, h in boxes.astype(int)], float)
+        split, split_pixels = split_side_by_side(boxes, pixels, mask, typical_aspect=1 / 3)
+        order = np.argsort(split[:, 0])
+        expected = np.array([people[0], people[1], people[2], people[3], people[4], with_bag], float) * scale
+        np.testing.assert_allclose(split[order], expected, atol=2 * scale)
+        assert split_pixels.sum() == pixels.sum()  # every foreground pixel in exactly one piece
+    # an object no wider than typical, or a typical aspect not yet known, is left alone
+    box = np.array([[0.0, 0.0, 20.0, 60.0]])
+    full = np.full((60, 20), 255, np.uint8)
+    np.testing.assert_array_equal(split_side_by_side(box, np.ones(1), full, 1 / 3)[0], box)
+    np.testing.assert_array_equal(split_side_by_side(box, np.ones(1), full, 0.0)[0], box)
+
+
+def test_object_sizes_typical_aspect_is_the_median_ratio():
+    sizes = ObjectSizes()
+    assert sizes.typical_aspect() is None
+    for w, h in ((10, 30), (20, 60), (30, 90), (90, 60)):
+        sizes.add(w, h)
+    assert sizes.typical_aspect() == pytest.approx(1 / 3)
 
 
 def test_median_background_removes_what_moves():
