@@ -109,7 +109,7 @@ class PedestrianPatches:
                 x0, y0 = int(rng.integers(0, max(1, W - side + 1))), int(rng.integers(0, max(1, H - side + 1)))
                 if _max_covered(bx, x0, y0, side) > 0.1:
                     continue
-            patch = cv2.resize(_crop(frame, x0, y0, side), (PATCH, PATCH), interpolation=cv2.INTER_AREA)
+            patch = cv2.resize(crop_padded(frame, x0, y0, side), (PATCH, PATCH), interpolation=cv2.INTER_AREA)
             gain, offset = rng.uniform(0.7, 1.3), rng.uniform(-25, 25)
             patch = np.clip(patch.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
             if rng.random() < 0.5:
@@ -128,7 +128,7 @@ def _max_covered(boxes: np.ndarray, x0: int, y0: int, side: int = PATCH) -> floa
     return float((ix * iy / np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)).max())
 
 
-def _crop(img: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
+def crop_padded(img: np.ndarray, x0: int, y0: int, size: int) -> np.ndarray:
     """A ``size x size`` crop at ``(x0, y0)``, zero-padded where it leaves the image."""
     H, W = img.shape[:2]
     out = np.zeros((size, size) + img.shape[2:], dtype=img.dtype)

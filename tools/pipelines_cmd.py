@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from attentrack.tools.association_cmd import labelled_sequences
+from attentrack.tools.options import PROPOSER_CHOICE
 from attentrack.tracker.errors import InputError
 
 #: the models compared when none are given: HART started by MOG2, the blobs baseline, SQAIR fitted
@@ -37,9 +38,11 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
               help="A runner setting (attentrack.tracker.runner.RunnerSettings) for every model, e.g. -r max_lost=60.")
 @click.option("--out", default="runs/pipelines", show_default=True, type=click.Path(file_okay=False),
               help="Wide views, fits (resumable) and each model's MOTChallenge results.")
+@click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
+              help="Where new objects come from, for models that do not find their own (as `track --proposals`).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def pipelines_command(sequences, models, zooms, params, runner_params, out, threads, as_json):
+def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, threads, as_json):
     """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
@@ -65,7 +68,7 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, thre
     settings = RunnerSettings.from_options(parse_params(runner_params))
     seqs = labelled_sequences(sequences)
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
-                                progress=lambda line: click.echo(line, err=True))
+                                progress=lambda line: click.echo(line, err=True), proposals=proposals)
     rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
              **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw", "recall", "precision")},
              "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}

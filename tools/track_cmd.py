@@ -62,7 +62,8 @@ class _TrackCommand(click.Command):
 @click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
               help="Where new objects come from when there is no --init.")
 @click.option("--classifier", default="pedestrian", show_default=True,
-              help="Saliency classifier for --init saliency, --proposals saliency and --show-saliency (name or .pt).")
+              help="Saliency classifier for --init saliency, --proposals saliency or mog2-pedestrian and --show-saliency "
+                   "(name or .pt).")
 @click.option("--show-saliency", is_flag=True, help="Blend the classifier's saliency map (c-EB) into the annotated video.")
 @click.option("--video/--no-video", "write_video", default=True, show_default=True, help="Write the annotated video.")
 @click.option("--video-format", type=click.Choice(VIDEO_FORMAT_CHOICES), default=None,
@@ -136,6 +137,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     proposer = None
     if init_boxes is None and det_file is None and not getattr(tracker, "self_starting", False):
         extra = {"prior": prior} if proposals == "saliency" else {}
+        if proposals == "mog2-pedestrian":
+            extra = {"classifier": classifier, "device": device}
         proposer = create_proposer(proposals, **extra)
     if det_file is not None and getattr(tracker, "self_starting", False):
         raise InputError(f"model {model!r} finds its own objects; --detections needs one that follows given "

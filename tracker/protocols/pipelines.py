@@ -53,7 +53,7 @@ def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path) -> tu
 
 
 def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, settings=None,
-                 progress: bool = False) -> tuple[MotRows, int, float, float]:
+                 progress: bool = False, proposals: str = "mog2") -> tuple[MotRows, int, float, float]:
     """Track ``video`` as ``track VIDEO -m MODEL [--fit]`` does.
 
     Args:
@@ -64,6 +64,8 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
         work_dir: where a fit keeps its checkpoint and weights.
         settings: the runner's settings (None: defaults).
         progress: show the fit's progress bar.
+        proposals: the registered proposer that starts tracks (models that find their own
+            objects ignore it).
 
     Returns:
         ``(rows, frames, seconds of tracking, seconds of fitting)``.
@@ -81,7 +83,7 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
     frames = [0]
 
     def counted():
-        for index, tracks in iter_tracks(str(video), tracker, settings=settings):
+        for index, tracks in iter_tracks(str(video), tracker, proposals=proposals, settings=settings):
             frames[0] += 1
             yield index, tracks
 
@@ -92,7 +94,8 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
 
 def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[str, dict], zooms=(1.0,),
                       work_dir: Path = Path("runs/pipelines"), settings=None,
-                      progress: Callable[[str], None] | None = None, fit_progress: bool = False) -> list[PipelineResult]:
+                      progress: Callable[[str], None] | None = None, fit_progress: bool = False,
+                      proposals: str = "mog2") -> list[PipelineResult]:
     """Score each model on each view of every sequence.
 
     Args:
@@ -103,6 +106,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         settings: the runner's settings, the same for every model.
         progress: called with a short line after each run (or None).
         fit_progress: show fits' progress bars.
+        proposals: the registered proposer that starts tracks, the same for every model.
 
     Returns:
         one :class:`PipelineResult` per model and view.
@@ -118,7 +122,8 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
             preds, frames, seconds, fit_seconds = {}, 0, 0.0, 0.0
             for name, (video, _) in views.items():
                 out = view_dir / name
-                rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress)
+                rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress,
+                                                       proposals)
                 write_mot(out / f"{model}.txt", rows)
                 preds[name] = rows
                 frames, seconds, fit_seconds = frames + n, seconds + secs, fit_seconds + fit_secs
