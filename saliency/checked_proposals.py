@@ -74,15 +74,10 @@ class PedestrianCheckedProposer(MOG2Proposer):
             side = max(2, int(round(PATCH_PER_HEIGHT * max(h, least_height))))
             x0, y0 = int(round(x + w / 2 - side / 2)), int(round(y + h / 2 - side / 2))
             patches.append(cv2.resize(crop_padded(frame, x0, y0, side), (PATCH, PATCH), interpolation=cv2.INTER_AREA))
-        config = self.classifier.config
-        scale, config.scale = config.scale, 1.0  # the patches are at the network's scale already
-        try:
-            batch = self.classifier.prepare(patches).to(self.device)
-        finally:
-            config.scale = scale
+        batch = self.classifier.prepare(patches, resize=False).to(self.device)
         with torch.no_grad():
             logits = self.classifier(batch)
-        if config.multilabel:
+        if self.classifier.config.multilabel:
             chosen = torch.sigmoid(logits[:, self.target])
         else:
             chosen = torch.softmax(logits, dim=1)[:, self.target]

@@ -382,10 +382,11 @@ class SmallCNN(nn.Module):
         x = torch.flatten(self.avgpool(self.features(x)), 1)
         return self.classifier(x)
 
-    def prepare(self, images) -> torch.Tensor:
+    def prepare(self, images, resize: bool = True) -> torch.Tensor:
         """uint8 images (``(H, W)`` grey, ``(H, W, C)`` BGR, or a list/array of them) -> normalised ``(B, C, h, w)``.
 
-        Frames are resized by ``config.scale`` first.
+        Frames are resized by ``config.scale`` first, unless ``resize`` is False (patches cut at
+        the network's scale already, as in training).
         """
         import cv2
         import numpy as np
@@ -399,7 +400,7 @@ class SmallCNN(nn.Module):
         out = []
         for img in arr:
             img = np.asarray(img)
-            if self.config.scale != 1.0:
+            if resize and self.config.scale != 1.0:
                 img = cv2.resize(img, None, fx=self.config.scale, fy=self.config.scale, interpolation=cv2.INTER_AREA)
             if img.ndim == 2:
                 img = img[..., None]

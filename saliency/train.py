@@ -91,19 +91,9 @@ def loss_and_accuracy(model: SmallCNN, x: torch.Tensor, y: torch.Tensor) -> tupl
 
 def _batch(model: SmallCNN, sampler, rng, n):
     imgs, ys = sampler.sample(rng, n)
-    x = _to_input(model, imgs)
+    x = model.prepare(list(imgs), resize=False)  # patches are at the network's scale already
     y = torch.from_numpy(ys)
     return x, y
-
-
-def _to_input(model: SmallCNN, imgs: np.ndarray) -> torch.Tensor:
-    """Patches are already at the network's scale: normalise without resizing."""
-    scale = model.config.scale
-    model.config.scale = 1.0
-    try:
-        return model.prepare(list(imgs))
-    finally:
-        model.config.scale = scale
 
 
 def evaluate(model: SmallCNN, sampler, seed: int, n: int = 256) -> tuple[float, float]:

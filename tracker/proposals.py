@@ -141,8 +141,8 @@ class MOG2Proposer(Proposer):
             stay apart.
         min_pixels: a noise floor in pixels at the working scale instead of ``min_share``.
         split: an object whose width / height is at least this many times the typical
-            object's is split into that many objects side by side, where its foreground is
-            thinnest (:func:`attentrack.tracker.foreground.split_side_by_side`: people walking
+            object's is split into ``round(its ratio / the typical ratio)`` objects side by
+            side, where its foreground is thinnest (:func:`attentrack.tracker.foreground.split_side_by_side`: people walking
             together whose foreground touches); 0: never. The typical aspect is learnt like the
             typical size, from the objects before splitting.
     """
