@@ -52,6 +52,9 @@ class PedestrianCheckedProposer(MOG2Proposer):
             raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
         self.device = resolve_device(device)
         self.classifier = load_classifier(classifier, self.device)
+        if self.classifier.config.in_channels != 3:
+            raise InputError(f"checked proposals need a classifier of colour frames; {classifier!r} takes "
+                             f"{self.classifier.config.in_channels}-channel images")
         self.target = class_index(self.classifier.config.classes, target)
         self.min_probability = min_probability
 

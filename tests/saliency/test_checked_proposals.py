@@ -62,6 +62,8 @@ def test_registered_and_checked_options():
         PedestrianCheckedProposer(min_probability=1.5, device="cpu")
     with pytest.raises(InputError, match="unknown class"):
         PedestrianCheckedProposer(target="cat", device="cpu")
+    with pytest.raises(InputError, match="classifier of colour frames"):
+        PedestrianCheckedProposer(classifier="digits", device="cpu")
 
 
 def test_track_with_checked_proposals(tmp_path, clip, run_cli):
