@@ -106,6 +106,16 @@ class MotionSettings:
     noise: float = 2.0
 
 
+#: Named settings of the generated sequences: ``(motion, frame_width)``. ``moving``: faces 36-72 px
+#: high wandering over frames up to 640 px wide; ``still``: a face 38-46 px high in frames 128 px
+#: wide that mostly stays where it is (a fifth of the speed, half the scale change), as a webcam
+#: or a distant camera sees one, turning its head as often.
+SCENES = {
+    "moving": (MotionSettings(), 640),
+    "still": (MotionSettings(height_range=(38.0, 46.0), speed=0.004, scale_sd=0.06), 128),
+}
+
+
 def read_clip(path: Path, limit: int | None = None, every: int = 1, grey: bool = False) -> list[np.ndarray]:
     """Frames 0, ``every``, 2 ``every`` ... (at most ``limit``) of a video file or an image folder
     (its .jpg/.jpeg/.png/.bmp files in name order): ``(H, W, 3)`` uint8 BGR, or ``(H, W)`` uint8
@@ -132,9 +142,10 @@ def read_clip(path: Path, limit: int | None = None, every: int = 1, grey: bool =
     return frames
 
 
-def load_clips(root: str | Path, split: str = "test", limit: int = 400) -> dict[str, list[np.ndarray]]:
+def load_clips(root: str | Path, split: str = "test", limit: int = 400,
+               width: int = 640) -> dict[str, list[np.ndarray]]:
     """The background clips of a split (``test`` or ``train``): ``{name: [(H, W, 3) uint8 BGR]}``,
-    frames at most 640 pixels wide.
+    frames at most ``width`` pixels wide.
 
     Raises:
         InputError: an unknown split, or none of its clips under ``root``.
@@ -145,7 +156,7 @@ def load_clips(root: str | Path, split: str = "test", limit: int = 400) -> dict[
     for name, rel in BACKGROUND_CLIPS[split].items():
         frames = read_clip(Path(root) / rel, limit)
         if frames:
-            out[name] = [fit_width(f, 640) for f in frames]
+            out[name] = [fit_width(f, width) for f in frames]
     if not out:
         raise InputError(f"no background clips of split {split!r} under {root}")
     return out
@@ -373,12 +384,13 @@ def _interleave(identities: list[Identity]) -> list[Identity]:
 
 def generate_face_tracking(root: str | Path, out: str | Path, sequences: int = 6, seed: int = 0,
                            motion: MotionSettings | None = None, split: str = "test", megamind: bool = True,
-                           held_out: int = 10) -> GeneratedSet:
+                           held_out: int = 10, frame_width: int = 640) -> GeneratedSet:
     """Write ``sequences`` OTB sequences into ``out`` (``face-000``, ``face-001``, ...): sequence ``i``
     takes identity ``i`` modulo the identities (held-out ORL people and Megamind faces taking
     turns while both last: ``s31``, Megamind woman, ``s32``, Megamind man, ...) and clip ``i``
-    modulo the clips of ``split``, with seed ``seed * 1000 + i``. Folders already complete with
-    the same settings (``out/settings.json``) are kept.
+    modulo the clips of ``split`` (shrunk to at most ``frame_width`` pixels wide), with seed
+    ``seed * 1000 + i``. Folders already complete with the same settings (``out/settings.json``)
+    are kept.
 
     Raises:
         InputError: missing data, or ``out`` holding sequences made with other settings.
@@ -386,10 +398,10 @@ def generate_face_tracking(root: str | Path, out: str | Path, sequences: int = 6
     mo = motion or MotionSettings()
     out = Path(out)
     identities = _interleave(load_identities(root, held_out, megamind))
-    clips = load_clips(root, split, limit=max(mo.frames, 60))
+    clips = load_clips(root, split, limit=max(mo.frames, 60), width=frame_width)
     names = sorted(clips)
     settings = {"sequences": sequences, "seed": seed, "split": split, "megamind": megamind, "held_out": held_out,
-                "motion": asdict(mo),
+                "motion": asdict(mo), **({"frame_width": frame_width} if frame_width != 640 else {}),
                 "made_of": [[identities[i % len(identities)].name, names[i % len(names)]] for i in range(sequences)]}
     settings = json.loads(json.dumps(settings))
     marker = out / "settings.json"

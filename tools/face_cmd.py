@@ -135,7 +135,9 @@ def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, 
         "Megamind close-up into consecutive frames of a real clip (test split: TUD-Stadtmitte, "
         "OTB Crossing, VOT bag; never seen by the face model's training), moving by a smooth random "
         "walk with scale, rotation and illumination changes; the ground truth is the pasted head "
-        "ellipse's box (attentrack.datasets.face_tracking). The sequences are written as OTB "
+        "ellipse's box (attentrack.datasets.face_tracking). --scene still: a face 38-46 px high in "
+        "frames 128 px wide that mostly stays where it is (a webcam's or a distant camera's view). "
+        "The sequences are written as OTB "
         "folders into --out (kept, and reused when the settings match), so `eval sot` can score "
         "them again.\n\n"
         "Example:\n\n\b\n  attentrack eval face-tracking --out runs/faces -m static -m face-attention"
@@ -150,18 +152,23 @@ def eval_face_command(data, weights, scenes, chains, steps, leapfrog, held_out, 
 @click.option("--split", default="test", show_default=True, type=click.Choice(["test", "train"]),
               help="Background clips: test (never seen in training) or train.")
 @click.option("--no-megamind", is_flag=True, help="Only ORL people, no Megamind faces.")
+@click.option("--scene", default="moving", show_default=True, type=click.Choice(["moving", "still"]),
+              help="moving: faces 36-72 px high wandering over frames up to 640 px wide; still: a face "
+                   "38-46 px high in frames 128 px wide, mostly staying where it is.")
 @click.option("-m", "--model", "models", multiple=True, type=TRACKER_CHOICE,
               help="Registered tracker to run; repeat (default: static, hart, mil, face-attention).")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A model option, given to every model that takes it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows of `eval sot --json` instead of a table.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
-def eval_face_tracking_command(data, out, sequences, frames, seed, split, no_megamind, models, params, as_json, quiet):
+def eval_face_tracking_command(data, out, sequences, frames, seed, split, no_megamind, scene, models, params, as_json,
+                               quiet):
     """``attentrack eval face-tracking``: trackers on generated face sequences with exact ground truth."""
     import shutil
     import tempfile
+    from dataclasses import replace
 
-    from attentrack.datasets.face_tracking import MotionSettings, generate_face_tracking
+    from attentrack.datasets.face_tracking import SCENES, generate_face_tracking
     from attentrack.datasets.sequence import open_sequence
     from attentrack.tools.eval_cmd import _options_per_model
     from attentrack.tools.options import parse_params
@@ -172,8 +179,10 @@ def eval_face_tracking_command(data, out, sequences, frames, seed, split, no_meg
     root = _data_folder(data)
     folder = out or tempfile.mkdtemp(prefix="attentrack-faces-")
     try:
+        motion, width = SCENES[scene]
         made = generate_face_tracking(root, folder, sequences=sequences, seed=seed, split=split,
-                                      megamind=not no_megamind, motion=MotionSettings(frames=frames))
+                                      megamind=not no_megamind, motion=replace(motion, frames=frames),
+                                      frame_width=width)
         seqs = [open_sequence(f) for f in made.folders]
         result = evaluate_sot(models, seqs, options, progress=not quiet)
     finally:

@@ -122,7 +122,7 @@ def propose(model: FaceModel, images: np.ndarray, batch: int = 256) -> np.ndarra
 def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HMCOptions | None = None,
            side_range: tuple[float, float] = (20.0, 400.0), seed: int = 0,
            blur_side: np.ndarray | None = None, anchor: np.ndarray | None = None,
-           anchor_sd: tuple[float, float] = (0.1, 0.05), z_prior: tuple[np.ndarray, float] | None = None) -> Localisation:
+           anchor_sd: tuple[float, float] = (0.1, 0.05), z_prior: tuple | None = None) -> Localisation:
     """HMC over ``(u, z)`` from ``u_init`` for each image.
 
     Args:
@@ -139,7 +139,8 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
         anchor_sd: its standard deviations: centre as a fraction of the anchor's side, and
             ``log s`` (rotation uses the same value in radians).
         z_prior: ``(mean (N, Z), sd)``: the prior of the face latents per image (one person's
-            face model, e.g. a tracker's face), with ``z`` integrated out (``marginal`` only);
+            face model, e.g. a tracker's face), or ``(mean, sd, residual (N, S, S))`` with the
+            person's residual image added to the model's mean, with ``z`` integrated out (``marginal`` only);
             the returned ``face`` and ``background`` terms are still those of the generic model
             (``z ~ N(0, I)``), which the face score is calibrated on.
     """
@@ -197,6 +198,11 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
         mean = torch.as_tensor(np.asarray(z_prior[0], np.float64), dtype=torch.float32).reshape(n, -1)
         image_prior = (mean, float(z_prior[1]))
         chain_prior = (mean[img_idx], image_prior[1])
+        if len(z_prior) > 2 and z_prior[2] is not None:
+            size = vae.config.size
+            residual = torch.as_tensor(np.asarray(z_prior[2], np.float64), dtype=torch.float32).reshape(n, size, size)
+            image_prior += (residual,)
+            chain_prior += (residual[img_idx],)
 
     def log_prob(q):
         lp = log_joint(vae, model.background, chain_imgs, to_u(q), latents(q), side_range, theta_prior,

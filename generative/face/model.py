@@ -135,17 +135,21 @@ class FaceVAE(nn.Module):
         return lin.weight, lin.bias, self.log_sigma.clamp(-3, 1)
 
     def marginal_log_likelihood(self, v: torch.Tensor, prior_mean: torch.Tensor | None = None,
-                                prior_sd: float = 1.0) -> torch.Tensor:
+                                prior_sd: float = 1.0, residual: torch.Tensor | None = None) -> torch.Tensor:
         """``log p(v) = log N(v | b, W W^T + sigma^2 I)`` with ``z`` integrated out (linear decoder
         only; Woodbury identity, ``O(n Z^2)``): ``(B, S, S) -> (B,)``.
 
         With ``prior_mean`` ``(B, Z)`` the latents' prior is ``N(prior_mean, prior_sd^2 I)`` instead
         of ``N(0, I)`` (a face model of one person: ``log N(v | b + W m, prior_sd^2 W W^T + sigma^2 I)``).
+        ``residual`` ``(B, S, S)`` is added to that mean: the part of this person's normalised face
+        the latents do not reproduce (``v0 - b - W m`` of a face ``v0`` makes ``v0`` the mean).
         """
         w, b, ls = self._linear()
         if prior_mean is not None:
             b = b + prior_mean @ w.T
             w = w * prior_sd
+        if residual is not None:
+            b = b + residual.flatten(1)
         n, k = w.shape
         var = torch.exp(2 * ls)
         m = var * torch.eye(k, dtype=w.dtype, device=w.device) + w.T @ w
@@ -295,7 +299,7 @@ class JointTerms:
 
 def log_joint(vae: FaceVAE, background: BackgroundModel, images: torch.Tensor, u: torch.Tensor,
               z: torch.Tensor | None, scale_range: tuple[float, float], theta_prior: float,
-              z_prior: tuple[torch.Tensor, float] | None = None) -> JointTerms:
+              z_prior: tuple | None = None) -> JointTerms:
     """``log p(x, u, z)`` up to a constant (see the module docstring), differentiable in ``u, z``.
 
     Args:
@@ -308,7 +312,9 @@ def log_joint(vae: FaceVAE, background: BackgroundModel, images: torch.Tensor, u
             with soft (quadratic) walls outside it.
         theta_prior: standard deviation in radians of the zero-mean rotation prior.
         z_prior: with ``z`` integrated out, the prior of ``z`` as ``(mean (B, Z), sd)`` (one
-            person's face model) instead of ``N(0, I)``.
+            person's face model) instead of ``N(0, I)``, or ``(mean, sd, residual (B, S, S))`` with
+            the person's residual image added to the model's mean (see
+            :meth:`FaceVAE.marginal_log_likelihood`).
     """
     g = normalise(read_glimpse(images, u, vae.config.size))
     if z is None:

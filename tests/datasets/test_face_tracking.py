@@ -95,3 +95,23 @@ def test_orl_people_and_other_faces_take_turns():
 
     people = [Identity(n, []) for n in ("orl-s31", "orl-s32", "orl-s33", "megamind-a", "megamind-b")]
     assert [i.name for i in _interleave(people)] == ["orl-s31", "megamind-a", "orl-s32", "megamind-b", "orl-s33"]
+
+
+def test_the_still_scene_is_a_small_face_in_a_small_frame(data_dir, tmp_path):
+    """``SCENES['still']``: frames at most 128 px wide, heads 38-46 px high, moving little."""
+    from dataclasses import replace
+
+    import cv2
+
+    from attentrack.datasets.face_tracking import SCENES
+
+    motion, width = SCENES["still"]
+    made = generate_face_tracking(data_dir, tmp_path / "s", sequences=3, seed=0, motion=replace(motion, frames=20),
+                                  frame_width=width)
+    for folder in made.folders:
+        frame = cv2.imread(str(sorted((folder / "img").iterdir())[0]))
+        assert frame.shape[1] <= 128
+        boxes = np.loadtxt(folder / "groundtruth_rect.txt", delimiter=",")
+        centres = boxes[:, :2] + boxes[:, 2:] / 2
+        assert np.abs(centres - centres[0]).max() < 0.5 * boxes[0, 3]
+        assert 30 < boxes[0, 3] < 60

@@ -81,6 +81,27 @@ def test_marginal_likelihood_under_one_persons_prior():
         assert (vae.marginal_log_likelihood(face, m, 0.3) > vae.marginal_log_likelihood(face)).all()
 
 
+def test_a_persons_residual_moves_the_mean_to_their_own_face():
+    """``residual`` adds to the mean: ``N(b + W m + r, sd^2 W W^T + sigma^2 I)``; with ``r`` the part
+    of a face ``v0`` its latents miss, the mean is ``v0`` itself (the tracker's ``template=1``)."""
+    torch.manual_seed(2)
+    vae = FaceVAE(FaceConfig(size=6, latents=3))
+    v0 = torch.randn(3, 6, 6)
+    w = vae.decoder[0].weight
+    with torch.no_grad():
+        m = vae.posterior_mean(v0)
+        r = v0 - vae.decode(m)
+        cov = 0.5**2 * w @ w.T + torch.exp(2 * vae.log_sigma) * torch.eye(36)
+        v = torch.randn(3, 6, 6)
+        ref = torch.stack([torch.distributions.MultivariateNormal(v0[i].flatten(), covariance_matrix=cov)
+                           .log_prob(v[i].flatten()) for i in range(3)])
+        assert torch.allclose(vae.marginal_log_likelihood(v, m, 0.5, r), ref, atol=1e-3)
+        assert torch.allclose(vae.marginal_log_likelihood(v, m, 0.5, torch.zeros_like(r)),
+                              vae.marginal_log_likelihood(v, m, 0.5), atol=1e-4)
+        # the person's own face is the mode: more likely than under the latents' decoded mean
+        assert (vae.marginal_log_likelihood(v0, m, 0.5, r) > vae.marginal_log_likelihood(v0, m, 0.5)).all()
+
+
 def test_background_fit_is_the_sample_gaussian():
     torch.manual_seed(0)
     x = torch.randn(4000, 3, 3) @ torch.randn(3, 3) + 0.5

@@ -151,3 +151,34 @@ def test_the_face_side_stays_within_max_scale_of_the_first(data_dir, one_thread)
     assert max(widths["1.15"]) <= 1.15 * first[0, 2] + 1e-6, widths["1.15"]
     with pytest.raises(InputError):
         create_tracker("face-attention", {"max_scale": "0.5"})
+
+
+def test_the_persons_own_face_as_template(data_dir, one_thread):
+    """``template``: the person's residual (what the latents miss of the first face) joins their
+    face model; the first frame's residual is the first glimpse minus its reconstruction, and the
+    tracker with it follows the moving face. Bad values are refused."""
+    import torch
+
+    from attentrack.tracker.boxes import iou as box_iou
+
+    frames, truth = _moving_face_frames(data_dir)
+    from attentrack.generative.face.transform import u_to_box
+
+    boxes = u_to_box(truth)
+    tracker = create_tracker("face-attention", {"chains": "3", "steps": "8", "threads": "0", "template": "0.5"})
+    tracker.start(frames[0], boxes[:1])
+    state = next(iter(tracker._states.values()))
+    glimpse = tracker._glimpse(np.asarray(frames[0][..., 0], np.float32) / 255.0, state.u)
+    with torch.no_grad():
+        rebuilt = tracker.model.vae.decode(torch.as_tensor(state.identity[None], dtype=torch.float32))[0].numpy()
+    contrast = min(1.0, float(glimpse.std(unbiased=False)))
+    assert 0.9 < contrast <= 1.0
+    assert np.allclose(state.residual, contrast * (glimpse[0].numpy() - rebuilt), atol=1e-4)
+    dark = create_tracker("face-attention", {"threads": "0", "template": "0.5"})
+    dark.start(np.zeros_like(frames[0]), boxes[:1])  # a black fade-in: no appearance to keep
+    assert np.abs(next(iter(dark._states.values())).residual).max() < 1e-3
+    ious = [float(box_iou(tracker.update(f)[0].box[None], b[None])[0]) for f, b in zip(frames[1:], boxes[1:])]
+    assert np.mean(ious) > 0.6, ious
+    for bad in ({"template": "1.5"}, {"template": "0.5", "identity_sd": "0"}):
+        with pytest.raises(InputError):
+            create_tracker("face-attention", bad)
