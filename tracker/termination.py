@@ -29,8 +29,13 @@ _received = False
 
 
 def raise_terminated(signum, frame) -> None:
-    """The SIGTERM handler: raise :class:`Terminated` (and remember it, :func:`sigterm_received`)."""
+    """The SIGTERM handler: raise :class:`Terminated` (and remember it, :func:`sigterm_received`).
+    Only the first SIGTERM raises: a second one (a batch worker gets the batch's and its dying
+    parent's) would interrupt the clean-up the first started and print a traceback; a process that
+    does not stop is ended by the watchdog (or, a batch worker, by the batch's SIGKILL)."""
     global _received
+    if _received:
+        return
     _received = True
     raise Terminated()
 

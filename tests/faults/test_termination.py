@@ -65,3 +65,22 @@ def test_handler_is_restored_and_terminated_is_a_keyboard_interrupt():
         assert signal.getsignal(signal.SIGTERM) is not before
     assert signal.getsignal(signal.SIGTERM) is before
     assert issubclass(Terminated, KeyboardInterrupt)
+
+
+def test_a_second_sigterm_does_not_interrupt_the_first_ones_cleanup():
+    """Only the first SIGTERM of a block raises (a batch worker gets the batch's and its dying
+    parent's: the second interrupted the worker's exit with a traceback); a new block raises again."""
+    import os
+
+    cleaned = []
+    for _ in range(2):
+        with sigterm_raises(grace=None):
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.2)
+                pytest.fail("SIGTERM did not raise")
+            except Terminated:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.2)
+                cleaned.append(True)
+    assert cleaned == [True, True]

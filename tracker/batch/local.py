@@ -54,23 +54,10 @@ def _die_with_parent() -> None:
         raise Terminated()
 
 
-_worker_stopping = False
-
-
-def _raise_terminated_once(signum, frame) -> None:
-    """A worker's SIGTERM handler: the first one raises :class:`Terminated`; a second (the batch's
-    stop and the parent's death can both send one) must not interrupt the exit it started."""
-    global _worker_stopping
-    if _worker_stopping:
-        return
-    _worker_stopping = True
-    raise_terminated(signum, frame)
-
-
 def _child(conn, job: VideoJob, options: BatchOptions, out_dir: str, key: str, threads: int) -> None:
     """A worker: runs one video and sends its result; on SIGTERM it deletes its temporary
     files (the sinks abort) and exits with status 143 without a result."""
-    signal.signal(signal.SIGTERM, _raise_terminated_once)
+    signal.signal(signal.SIGTERM, raise_terminated)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the batch, which stops its workers
     try:
         _die_with_parent()
