@@ -106,12 +106,15 @@ class MotionSettings:
     noise: float = 2.0
 
 
+#: Background frames are shrunk to at most this many pixels wide unless a scene says otherwise.
+FRAME_WIDTH = 640
+
 #: Named settings of the generated sequences: ``(motion, frame_width)``. ``moving``: faces 36-72 px
 #: high wandering over frames up to 640 px wide; ``still``: a face 38-46 px high in frames 128 px
 #: wide that mostly stays where it is (a fifth of the speed, half the scale change), as a webcam
 #: or a distant camera sees one, turning its head as often.
 SCENES = {
-    "moving": (MotionSettings(), 640),
+    "moving": (MotionSettings(), FRAME_WIDTH),
     "still": (MotionSettings(height_range=(38.0, 46.0), speed=0.004, scale_sd=0.06), 128),
 }
 
@@ -143,7 +146,7 @@ def read_clip(path: Path, limit: int | None = None, every: int = 1, grey: bool =
 
 
 def load_clips(root: str | Path, split: str = "test", limit: int = 400,
-               width: int = 640) -> dict[str, list[np.ndarray]]:
+               width: int = FRAME_WIDTH) -> dict[str, list[np.ndarray]]:
     """The background clips of a split (``test`` or ``train``): ``{name: [(H, W, 3) uint8 BGR]}``,
     frames at most ``width`` pixels wide.
 
@@ -384,7 +387,7 @@ def _interleave(identities: list[Identity]) -> list[Identity]:
 
 def generate_face_tracking(root: str | Path, out: str | Path, sequences: int = 6, seed: int = 0,
                            motion: MotionSettings | None = None, split: str = "test", megamind: bool = True,
-                           held_out: int = 10, frame_width: int = 640) -> GeneratedSet:
+                           held_out: int = 10, frame_width: int = FRAME_WIDTH) -> GeneratedSet:
     """Write ``sequences`` OTB sequences into ``out`` (``face-000``, ``face-001``, ...): sequence ``i``
     takes identity ``i`` modulo the identities (held-out ORL people and Megamind faces taking
     turns while both last: ``s31``, Megamind woman, ``s32``, Megamind man, ...) and clip ``i``
@@ -400,8 +403,9 @@ def generate_face_tracking(root: str | Path, out: str | Path, sequences: int = 6
     identities = _interleave(load_identities(root, held_out, megamind))
     clips = load_clips(root, split, limit=max(mo.frames, 60), width=frame_width)
     names = sorted(clips)
+    # frame_width is recorded only when it is not the default, so folders written before it existed still match
     settings = {"sequences": sequences, "seed": seed, "split": split, "megamind": megamind, "held_out": held_out,
-                "motion": asdict(mo), **({"frame_width": frame_width} if frame_width != 640 else {}),
+                "motion": asdict(mo), **({"frame_width": frame_width} if frame_width != FRAME_WIDTH else {}),
                 "made_of": [[identities[i % len(identities)].name, names[i % len(names)]] for i in range(sequences)]}
     settings = json.loads(json.dumps(settings))
     marker = out / "settings.json"

@@ -110,8 +110,7 @@ class FaceAttentionTracker(SingleObjectTracker):
                  max_scale: float = 3.0,
                  motion_sd: float = 0.1, marginal: bool = True, velocity: float = 0.5, proposal: bool = True,
                  redetect_below: float = -1.0, redetect_after: int = 0, max_tiles: int = 200,
-                 identity_sd: float = 0.5, identity_rate: float = 0.05, template: float = 0.5,
-                 seed: int = 0,
+                 identity_sd: float = 0.5, identity_rate: float = 0.05, template: float = 0.5, seed: int = 0,
                  threads: int = 1) -> None:
         """Load the face model.
 
