@@ -143,6 +143,66 @@ def test_object_sizes_learn_from_objects_that_persist_not_from_flicker():
     assert len(sizes) == 19
 
 
+def test_median_slope_is_robust_to_outliers():
+    from attentrack.tracker.proposals import median_slope
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 500, 200)
+    y = 0.5 * x + 20 + rng.normal(0, 2, 200)
+    y[:40] = rng.uniform(0, 400, 40)  # a fifth of the points anywhere
+    assert median_slope(x, y) == pytest.approx(0.5, abs=0.03)
+    assert median_slope(np.ones(5), np.arange(5)) == 0.0  # no two rows apart: no slope
+
+
+def test_typical_height_grows_towards_the_camera_but_never_falls_below_the_median():
+    """Objects standing lower in the image are nearer and taller (perspective): the typical height
+    where an object stands follows the line of height against bottom row, above the median only;
+    a camera whose objects all stand at one depth, or too few objects, give the median."""
+    sizes = ObjectSizes(min_objects=30)
+    rows = np.linspace(200, 500, 60)
+    for row in rows:
+        sizes.add(0.4 * (row - 100), row - 100, row)  # height = bottom row - 100 (horizon at row 100)
+    median = sizes.typical()[1]
+    heights = sizes.height_at(np.array([150.0, 300.0, 500.0, 2000.0]))
+    assert heights[0] == pytest.approx(median)  # far away: the median, not the line's 50
+    assert heights[2] == pytest.approx(400.0, rel=0.02)  # near: the line
+    assert heights[3] == pytest.approx(sizes.max_ratio * median)  # at most max_ratio times the median
+    assert np.all(np.diff(heights) >= 0)
+    flat = ObjectSizes()
+    for row in rows:
+        flat.add(20, 60, 300 + 0.01 * row)  # all at one depth
+    assert np.allclose(flat.height_at(np.array([100.0, 900.0])), 60)
+    few, unknown = ObjectSizes(), ObjectSizes()
+    for row in rows[:10]:
+        few.add(20, row - 100, row)
+    for row in rows:
+        unknown.add(20, row - 100)  # rows not given
+    assert np.allclose(few.height_at(np.array([500.0])), few.typical()[1])
+    assert np.allclose(unknown.height_at(np.array([500.0])), unknown.typical()[1])
+    assert ObjectSizes().height_at(np.array([1.0])) is None
+
+
+def test_a_part_near_the_camera_is_dropped_where_a_whole_person_far_away_is_kept():
+    """The proposer's least height is half the typical height where a proposal stands: once
+    people have been seen at several depths, a person's legs near the camera (as tall as a
+    whole person far away) are left out, and the far person is kept."""
+    proposer = MOG2Proposer(warmup=0)
+    rows = np.linspace(150, 470, 40)
+    for row in rows:  # persisting people seen at many depths: height = bottom row - 70
+        proposer.sizes.add(0.4 * (row - 70), row - 70, row)
+    median = proposer.sizes.typical()[1]  # 240 px
+    far_person = [50, 110, 50, 130]  # stands on row 240: needs half the median there (120 px)
+    near_legs = [300, 320, 60, 150]  # stands on row 470, where a person is 400 px tall: needs 200 px
+    assert near_legs[3] >= proposer.min_object * median  # the median alone would have kept the legs
+    mask = np.zeros((480, 640), np.uint8)
+    for x, y, w, h in (far_person, near_legs):
+        mask[y:y + h, x:x + w] = 255
+    proposer.foreground = lambda frame: mask  # the mask as MOG2 would give it
+    boxes, _ = proposer.propose(np.zeros((480, 640, 3), np.uint8))
+    assert any(np.allclose(b, far_person) for b in boxes), boxes
+    assert not any(np.allclose(b, near_legs) for b in boxes), boxes
+
+
 def test_fragments_stacked_one_above_the_other_join_and_side_by_side_ones_do_not():
     # x, y, w, h, pixels: a head, a torso and legs with gaps; beside them a second person
     person = [(10, 0, 8, 8, 50), (8, 10, 12, 20, 200), (9, 33, 10, 20, 150)]
