@@ -553,3 +553,82 @@ def test_conditioned_where_prior_starts_fixed_and_then_depends_on_the_propagated
     # generation draws new objects' windows from it
     frames = model.generate(2, 3)
     assert frames.shape == (2, 3, 30, 40) and torch.isfinite(frames).all()
+
+
+def test_scaled_decoder_output_is_the_last_layer_times_a_learned_scale(tmp_path):
+    """The original SQAIR's glimpse output: unsquashed, times one learned scale (0.25 at first),
+    objects starting empty; the default stays the sigmoid, and the setting travels with the weights."""
+    from attentrack.tracker.sqair.modules import OUTPUT_SCALE_INIT
+    from attentrack.tracker.sqair.widen import widen_appearance
+
+    config = SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2,
+                         decoder_output="scaled")
+    model = SQAIR(config)
+    what = torch.randn(5, 6) * 3
+    with torch.no_grad():
+        pre = model.decoder.net(what)
+        out = model.decoder(what)
+        assert torch.allclose(out.flatten(1), pre * OUTPUT_SCALE_INIT)
+        model.decoder.out.output_scale.fill_(2.0)
+        assert torch.allclose(model.decoder(what).flatten(1), 2 * pre)  # linear in the learned scale
+    assert float(out.min()) < 0 < float(out.max())  # not squashed into [0, 1]
+    assert float(model.decoder.net[-1].bias.detach().abs().max()) == 0.0  # every pixel's offset starts at zero
+    assert "decoder.out.output_scale" in dict(model.named_parameters())
+    result = model(torch.rand(2, 3, 24, 24), 2, keep_objects=True)
+    assert torch.isfinite(result.log_weights).all()
+    result.log_weights.sum().backward()
+    assert model.decoder.out.output_scale.grad is not None
+    save_weights(model, tmp_path / "scaled.pt")
+    again = load_weights(tmp_path / "scaled.pt", 24, 24)
+    assert again.config.decoder_output == "scaled"
+    assert float(again.decoder.out.output_scale) == 2.0
+    wide = widen_appearance(again, 32)  # widening keeps the scale and the function
+    assert float(wide.decoder.out.output_scale) == 2.0
+    with torch.no_grad():
+        assert torch.allclose(wide.decoder(what), again.decoder(what), atol=1e-5)
+    default = SQAIR(SQAIRConfig(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2))
+    assert not any("output_scale" in name for name in default.state_dict())  # earlier weights load as they were
+    with pytest.raises(InputError, match="decoder_output must be one of sigmoid, scaled"):
+        SQAIRConfig(decoder_output="tanh")
+
+
+def test_rnn_propagation_prior_reads_only_the_objects_past_latents():
+    """``prop_prior="rnn"`` (the original's): the prior of a kept object's step is a function of its
+    past latents through a GRU of its own, not of the temporal state that has read the frames; a
+    discovered object's prior state starts at zero; generation and both propagation forms carry it."""
+    torch.manual_seed(0)
+    small = dict(height=24, width=24, glimpse=8, what_dim=6, hidden=16, max_objects=2)
+    rnn = SQAIR(SQAIRConfig(**small, prop_prior="rnn"))
+    state_prior = SQAIR(SQAIRConfig(**small))
+    assert not hasattr(state_prior, "prior_rnn") and state_prior.initial_state(3).prior_h is None
+    k = 4
+    what0, where0 = torch.randn(k, 6), torch.randn(k, 4)
+    d_what, d_where, e = torch.randn(k, 6), torch.randn(k, 4), torch.randn(k, 16)
+    h_a, h_b, prior_h = torch.randn(k, 16), torch.randn(k, 16), torch.randn(k, 16)
+    args = (torch.ones(k), d_what, d_where, e, torch.zeros(k))
+    with torch.no_grad(), rnn.posterior_means(), state_prior.posterior_means():
+        a = rnn._keep_and_score(what0, where0, h_a, *args, prior_h=prior_h)
+        b = rnn._keep_and_score(what0, where0, h_b, *args, prior_h=prior_h)
+        assert torch.allclose(a.log_p, b.log_p)  # the frames' state does not enter the prior
+        assert torch.allclose(a.prior_h, rnn.prior_rnn(torch.cat([what0, where0], -1), prior_h))
+        c = rnn._keep_and_score(what0 + 1, where0, h_a, *args, prior_h=prior_h)
+        assert not torch.allclose(a.log_p, c.log_p)  # the past latents do
+        s_a = state_prior._keep_and_score(what0, where0, h_a, *args)
+        s_b = state_prior._keep_and_score(what0, where0, h_b, *args)
+        assert not torch.allclose(s_a.log_p, s_b.log_p) and s_a.prior_h is None
+        # discovery: a new object's prior state is zero, a kept one's is untouched
+        x = torch.rand(1, 24, 24)
+        kept = rnn.initial_state(1)._replace(pres=torch.tensor([[1.0, 0.0]]), prior_h=torch.ones(1, 2, 16))
+        after, _, _, found = rnn.discover(x, kept)
+        assert torch.equal(after.prior_h[0, 0], torch.ones(16))
+        assert torch.equal(after.prior_h[0, 1], torch.ones(16) * (1 - found[0, 1]))
+    for sequential in (False, True):
+        model = SQAIR(SQAIRConfig(**small, prop_prior="rnn", sequential_propagation=sequential))
+        out = model(torch.rand(2, 3, 24, 24), 2)
+        assert torch.isfinite(out.log_weights).all()
+        out.log_weights.sum().backward()
+        assert float(model.prior_rnn.weight_ih.grad.abs().sum()) > 0  # the prior GRU is trained
+        frames, states, _ = model.generate(2, 3, return_states=True)
+        assert frames.shape == (2, 3, 24, 24) and states[-1].prior_h.shape == (2, 2, 16)
+    with pytest.raises(InputError, match="prop_prior must be state or rnn"):
+        SQAIRConfig(prop_prior="gru")

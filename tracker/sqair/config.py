@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.sqair.modules import GLIMPSE_DECODERS
+from attentrack.tracker.sqair.modules import DECODER_OUTPUTS, GLIMPSE_DECODERS
 
 #: the priors on the number of new objects per frame (``SQAIRConfig.disc_prior``)
 DISCOVERY_PRIORS = ("bernoulli", "categorical")
@@ -74,6 +74,17 @@ class SQAIRConfig:
             per pixel) or ``conv`` (a transposed convolution,
             :class:`attentrack.tracker.sqair.modules.ConvGlimpseDecoder`; the glimpse side must
             be even).
+        decoder_output: how the glimpse decoder's last layer becomes intensities: ``sigmoid``
+            (this repository's: in ``[0, 1]``, objects start faint) or ``scaled`` (the original's:
+            unsquashed, times one learned scale that starts at 0.25; objects start empty). The
+            original also has an optional learned mean image added under the objects, which its
+            Moving MNIST configuration leaves out, and so does this option.
+        prop_prior: what the learned propagation prior (the ``where`` and ``what`` steps of a kept
+            object, and the keep probability unless ``prop_pres_prior`` fixes it) reads: ``state``
+            (this repository's: each object's temporal GRU state, which has read the past frames)
+            or ``rnn`` (the original's: a GRU of its own over the object's past ``what`` and
+            ``where`` only, started from zero when the object is discovered, so the prior is a
+            transition of the latents as in a state-space model). The same heads read either.
         glimpse_mask: propagation multiplies each object's glimpse by a mask in ``(0, 1)`` computed
             from the object's temporal GRU state (an MLP, sigmoid output, one value per glimpse
             pixel) before encoding it, as the original's propagation does, so an object can learn to
@@ -122,6 +133,8 @@ class SQAIRConfig:
     clip_canvas: bool = False
     shift_init_factor: float = 1.0
     decoder: str = "mlp"
+    decoder_output: str = "sigmoid"
+    prop_prior: str = "state"
     glimpse_mask: bool = False
     relational: bool = False
     where_prior: str = "fixed"
@@ -137,6 +150,10 @@ class SQAIRConfig:
             raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
         if self.decoder not in GLIMPSE_DECODERS:
             raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
+        if self.prop_prior not in ("state", "rnn"):
+            raise InputError(f"prop_prior must be state or rnn, got {self.prop_prior!r}")
+        if self.decoder_output not in DECODER_OUTPUTS:
+            raise InputError(f"decoder_output must be one of {', '.join(DECODER_OUTPUTS)}, got {self.decoder_output!r}")
         if self.decoder == "conv" and int(self.glimpse) % 2:
             raise InputError(f"the conv decoder needs an even glimpse side, got {self.glimpse}")
         if self.where_prior not in WHERE_PRIORS:

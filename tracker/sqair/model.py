@@ -60,9 +60,10 @@ GLIMPSE_MASK_BIAS = 6.0
 #: the learned discovery prior's parameters (``disc_prior=categorical``)
 PRIOR_PARAMETERS = ("disc_count_logits", "disc_count_later")
 #: the name prefixes of the optional parts' parameters (``glimpse_mask``, ``relational``,
-#: ``where_prior=conditioned``), built so that they start changing nothing
+#: ``where_prior=conditioned``, ``prop_prior=rnn``): the first three are built so that they start
+#: changing nothing; the prior GRU changes only the propagation prior, not what inference computes
 ADDED_PREFIXES = ("prop_glimpse_mask.", "prop_relation.", "prop_relation_head.", "disc_where_prior_enc.",
-                  "disc_where_prior_head.")
+                  "disc_where_prior_head.", "prior_rnn.")
 
 
 def addable(name: str) -> bool:
@@ -79,12 +80,16 @@ class ObjectState(NamedTuple):
         where: ``(n, N, 4)`` ``z_where`` (logit ``sx, sy``, then ``tx, ty``).
         pres: ``(n, N)`` float 0/1 presence.
         h: ``(n, N, hidden)`` temporal GRU state of each object.
+        prior_h: ``(n, N, hidden)`` state of each object's propagation prior GRU, which reads only
+            the object's past latents (``prop_prior="rnn"``, the original's); None with the
+            default ``prop_prior="state"``, whose prior reads ``h``.
     """
 
     what: torch.Tensor
     where: torch.Tensor
     pres: torch.Tensor
     h: torch.Tensor
+    prior_h: torch.Tensor | None = None
 
 
 class StepScores(NamedTuple):
@@ -108,6 +113,7 @@ class _Propagated(NamedTuple):
     log_p: torch.Tensor
     log_q_pres: torch.Tensor
     log_q_latents: torch.Tensor
+    prior_h: torch.Tensor | None = None  # ``(k, hidden)`` the prior GRU's new state (``prop_prior="rnn"``)
 
 
 class FrameResult(NamedTuple):
@@ -204,7 +210,7 @@ class SQAIR(nn.Module):
         super().__init__()
         self.config = c = config or SQAIRConfig()
         g2, hd, dw, ah = c.glimpse * c.glimpse, c.hidden, c.what_dim, c.appearance_hidden
-        self.decoder = GLIMPSE_DECODERS[c.decoder](dw, ah, c.glimpse)
+        self.decoder = GLIMPSE_DECODERS[c.decoder](dw, ah, c.glimpse, output=c.decoder_output)
         # propagation (inference)
         self.prop_glimpse_enc = MLP(g2, ah, hd)
         self.prop_where = GaussianHead(2 * hd + dw + 4, hd, 4, init_scale=0.1)
@@ -227,6 +233,8 @@ class SQAIR(nn.Module):
         self.prior_what = GaussianHead(hd + dw, hd, dw, init_scale=0.2)
         self.prior_pres = MLP(hd, hd, 1)
         nn.init.constant_(self.prior_pres[-1].bias, 3.0)
+        if c.prop_prior == "rnn":  # the original's: the heads read a GRU over the object's past latents
+            self.prior_rnn = nn.GRUCell(dw + 4, hd)
         # discovery (inference)
         self.disc_image_enc = MLP(2 * (c.height // 2) * (c.width // 2), hd, hd)
         self.disc_rnn = nn.GRUCell(hd + dw + 4, hd)
@@ -349,9 +357,24 @@ class SQAIR(nn.Module):
         the objects before this one) in the window ``where`` ``(n, 4)``."""
         return self.disc_glimpse_enc(self.read(residual, where[:, None])[:, 0])
 
+    def _prior_input(self, what0: torch.Tensor, where0: torch.Tensor, h: torch.Tensor,
+                     prior_h: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the propagation prior's heads read for objects with previous latents ``what0``
+        ``(k, what_dim)`` and ``where0`` ``(k, 4)``: ``(state, new prior_h)``.
+
+        ``prop_prior="state"``: the objects' temporal GRU states ``h`` ``(k, hidden)``, which have
+        read the frames (no prior state). ``"rnn"`` (the original's): the prior GRU's new state
+        after reading ``(what0, where0)`` from ``prior_h`` ``(k, hidden)``, so that the prior is a
+        function of the object's past latents only, as a generative model's transition is.
+        """
+        if self.config.prop_prior == "state":
+            return h, None
+        g = self.prior_rnn(torch.cat([what0, where0], -1), prior_h)
+        return g, g
+
     def _keep_prior(self, h: torch.Tensor) -> torch.Tensor | float:
         """Prior probability that propagation keeps each object: ``(k,)`` learned from the
-        objects' GRU states ``h`` ``(k, hidden)``, or the fixed ``prop_pres_prior``."""
+        prior's state ``h`` ``(k, hidden)`` (:meth:`_prior_input`), or the fixed ``prop_pres_prior``."""
         fixed = float(self.config.prop_pres_prior)
         return fixed if fixed > 0 else torch.sigmoid(self.prior_pres(h))[:, 0]
 
@@ -393,7 +416,7 @@ class SQAIR(nn.Module):
         """Empty object slots for ``n`` rows."""
         c = self.config
         z = lambda *s: torch.zeros(n, c.max_objects, *s, device=device)  # noqa: E731
-        return ObjectState(z(c.what_dim), z(4), z(), z(c.hidden))
+        return ObjectState(z(c.what_dim), z(4), z(), z(c.hidden), z(c.hidden) if c.prop_prior == "rnn" else None)
 
     # -- inference steps ---------------------------------------------------------------------
 
@@ -424,14 +447,16 @@ class SQAIR(nn.Module):
         loc, scale = self.prop_what(torch.cat([e, h, what0], -1))
         d_what, lq_what = _normal_sample(loc, scale, self._means)
         what = what0 + d_what
-        o = self._keep_and_score(what0, where0, h, flat(state.pres), d_what, d_where, e, lq_where + lq_what)
+        prior_h = None if state.prior_h is None else flat(state.prior_h)
+        o = self._keep_and_score(what0, where0, h, flat(state.pres), d_what, d_where, e, lq_where + lq_what, prior_h)
         h_new = self._remember(what, where, e, h)
-        new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), o.pres.view(n, m), h_new.view(n, m, -1))
+        new = ObjectState(what.view(n, m, -1), where.view(n, m, 4), o.pres.view(n, m), h_new.view(n, m, -1),
+                          None if o.prior_h is None else o.prior_h.view(n, m, -1))
         log_q_pres = o.log_q_pres.view(n, m).sum(1)
         log_q = log_q_pres + o.log_q_latents.view(n, m).sum(1)
         return new, StepScores(o.log_p.view(n, m).sum(1), log_q, log_q_pres)
 
-    def _keep_and_score(self, what0, where0, h, before, d_what, d_where, e, lq_latents) -> _Propagated:
+    def _keep_and_score(self, what0, where0, h, before, d_what, d_where, e, lq_latents, prior_h=None) -> _Propagated:
         """The part of a propagation step shared by the parallel and the sequential forms:
         sample whether each object is kept and score the new latents under the learned
         propagation prior.
@@ -445,17 +470,19 @@ class SQAIR(nn.Module):
             d_where: ``(k, 4)`` their sampled ``where`` steps.
             e: ``(k, hidden)`` the encoding of their new glimpses.
             lq_latents: ``(k,)`` posterior log density of the sampled ``what`` and ``where``.
+            prior_h: ``(k, hidden)`` the prior GRU's states (``prop_prior="rnn"``), else None.
         """
-        p_loc, p_scale = self.prior_where(torch.cat([h, where0], -1))
+        p_state, prior_h = self._prior_input(what0, where0, h, prior_h)
+        p_loc, p_scale = self.prior_where(torch.cat([p_state, where0], -1))
         lp_where = Normal(p_loc, p_scale).log_prob(d_where).sum(-1)
-        p_loc, p_scale = self.prior_what(torch.cat([h, what0], -1))
+        p_loc, p_scale = self.prior_what(torch.cat([p_state, what0], -1))
         lp_what = Normal(p_loc, p_scale).log_prob(d_what).sum(-1)
         keep, lq_keep = _bernoulli(torch.sigmoid(self.prop_pres(torch.cat([e, h], -1)))[:, 0], self._means)
-        lp_keep = _bernoulli_log_prob(keep, self._keep_prior(h))
+        lp_keep = _bernoulli_log_prob(keep, self._keep_prior(p_state))
         pres = before * keep
         log_q_pres = before * lq_keep
         return _Propagated(pres, log_p=before * lp_keep + pres * (lp_where + lp_what),
-                           log_q_pres=log_q_pres, log_q_latents=pres * lq_latents)
+                           log_q_pres=log_q_pres, log_q_latents=pres * lq_latents, prior_h=prior_h)
 
     def _propagate_sequential(self, x: torch.Tensor, state: ObjectState) -> tuple[ObjectState, StepScores]:
         """:meth:`propagate` with objects taken in slot order, each explaining away its part
@@ -465,7 +492,7 @@ class SQAIR(nn.Module):
         canvas = torch.zeros_like(x)
         no_state = x.new_zeros(n, c.hidden)
         log_p, log_q, log_q_pres = x.new_zeros(n), x.new_zeros(n), x.new_zeros(n)
-        whats, wheres, press, hs = [], [], [], []
+        whats, wheres, press, hs, prior_hs = [], [], [], [], []
         relation = x.new_zeros(n, c.hidden)
         for i in range(m):
             what0, where0, h, before = state.what[:, i], state.where[:, i], state.h[:, i], state.pres[:, i]
@@ -486,7 +513,8 @@ class SQAIR(nn.Module):
             if shift is not None:
                 loc = loc + shift[:, 4:]
             what, lq_what = _normal_sample(base + loc, scale, self._means)
-            o = self._keep_and_score(what0, where0, h, before, what - what0, d_where, e, lq_where + lq_what)
+            o = self._keep_and_score(what0, where0, h, before, what - what0, d_where, e, lq_where + lq_what,
+                                     None if state.prior_h is None else state.prior_h[:, i])
             if c.relational:
                 relation = self.prop_relation(torch.cat([what * o.pres[:, None], where * o.pres[:, None],
                                                          o.pres[:, None]], -1), relation)
@@ -498,7 +526,9 @@ class SQAIR(nn.Module):
             wheres.append(where)
             press.append(o.pres)
             hs.append(self._remember(what, where, e, h))
-        new = ObjectState(torch.stack(whats, 1), torch.stack(wheres, 1), torch.stack(press, 1), torch.stack(hs, 1))
+            prior_hs.append(o.prior_h)
+        new = ObjectState(torch.stack(whats, 1), torch.stack(wheres, 1), torch.stack(press, 1), torch.stack(hs, 1),
+                          None if state.prior_h is None else torch.stack(prior_hs, 1))
         return new, StepScores(log_p, log_q, log_q_pres)
 
     def discover(self, x: torch.Tensor, state: ObjectState, enabled: bool = True,
@@ -577,7 +607,8 @@ class SQAIR(nn.Module):
         if c.disc_prior != "bernoulli" and enabled:
             count_prior = self.discovery_count_log_prior(m - state.pres.sum(1), first_frame)
             log_p = log_p + count_prior.gather(1, found_t.sum(1).long()[:, None])[:, 0]
-        out = ObjectState(torch.stack(what, 1), torch.stack(where, 1), torch.stack(pres, 1), torch.stack(h, 1))
+        prior_h = None if state.prior_h is None else state.prior_h * (1 - found_t)[..., None]  # new objects: from zero
+        out = ObjectState(torch.stack(what, 1), torch.stack(where, 1), torch.stack(pres, 1), torch.stack(h, 1), prior_h)
         return out, StepScores(log_p, log_q, log_q_pres), torch.stack(obj_list, 1), found_t
 
     def step(self, x: torch.Tensor, state: ObjectState, discover: bool = True, first_frame: bool = False) -> FrameResult:
@@ -666,12 +697,13 @@ class SQAIR(nn.Module):
         prior_where = self.discovery_where_prior()
         frames, states, found = [], [], []
         for t in range(n_frames):
-            what0, where0, pres0, h0 = state
-            flat_h = h0.flatten(0, 1)
-            keep_prob = self._keep_prior(flat_h)
-            keep = torch.bernoulli(torch.as_tensor(keep_prob).expand(len(flat_h))).view(n, m)
-            lw, sw = self.prior_where(torch.cat([flat_h, where0.flatten(0, 1)], -1))
-            lo, so = self.prior_what(torch.cat([flat_h, what0.flatten(0, 1)], -1))
+            what0, where0, pres0, h0 = state.what, state.where, state.pres, state.h
+            prior_h0 = None if state.prior_h is None else state.prior_h.flatten(0, 1)
+            p_state, prior_h = self._prior_input(what0.flatten(0, 1), where0.flatten(0, 1), h0.flatten(0, 1), prior_h0)
+            keep_prob = self._keep_prior(p_state)
+            keep = torch.bernoulli(torch.as_tensor(keep_prob).expand(len(p_state))).view(n, m)
+            lw, sw = self.prior_where(torch.cat([p_state, where0.flatten(0, 1)], -1))
+            lo, so = self.prior_what(torch.cat([p_state, what0.flatten(0, 1)], -1))
             where = where0 + Normal(lw, sw).sample().view_as(where0)
             what = what0 + Normal(lo, so).sample().view_as(what0)
             pres = pres0 * keep
@@ -692,7 +724,9 @@ class SQAIR(nn.Module):
                 residual = frame - self.compose(kept.sum(1) + added[:, :i].sum(1))
                 h_new = self._remember(what[:, i], where[:, i], self._discovery_encoding(residual, where[:, i]))
                 h[:, i] = sel[:, i] * h_new + (1 - sel[:, i]) * h[:, i]
-            state = ObjectState(what, where, pres + new, h)
+            if prior_h is not None:  # new objects' prior state starts from zero
+                prior_h = prior_h.view(n, m, -1) * (1 - new)[..., None]
+            state = ObjectState(what, where, pres + new, h, prior_h)
             states.append(state)
             found.append(new)
         frames_t = torch.stack(frames, 1)

@@ -128,29 +128,65 @@ class GaussianHead(nn.Module):
         return loc, F.softplus(raw) + self.min_scale
 
 
+#: the learned output scale a ``scaled`` glimpse decoder starts from (the original SQAIR's 0.25)
+OUTPUT_SCALE_INIT = 0.25
+
+#: how a glimpse decoder turns its last layer into intensities: ``sigmoid`` (this repository's:
+#: in ``[0, 1]``) or ``scaled`` (the original SQAIR's: unsquashed, times a learned scale)
+DECODER_OUTPUTS = ("sigmoid", "scaled")
+
+
+class _DecoderOutput(nn.Module):
+    """The last step of a glimpse decoder: pixel pre-activations -> intensities.
+
+    ``sigmoid`` squashes them into ``[0, 1]``; ``scaled`` multiplies them by one learned scalar
+    (``output_scale``, starting at :data:`OUTPUT_SCALE_INIT`), as the original SQAIR's decoder
+    does: intensities are then unbounded and a pixel's value is linear in the last layer.
+    """
+
+    def __init__(self, output: str) -> None:
+        super().__init__()
+        if output not in DECODER_OUTPUTS:
+            raise ValueError(f"decoder output must be one of {', '.join(DECODER_OUTPUTS)}, got {output!r}")
+        self.output = output
+        if output == "scaled":
+            self.output_scale = nn.Parameter(torch.tensor(OUTPUT_SCALE_INIT))
+
+    def initial_bias(self, bias: float) -> float:
+        """The last layer's bias for pixels that start at ``sigmoid(bias)`` (``sigmoid``) or at
+        zero (``scaled``: objects start empty, as the original's)."""
+        return bias if self.output == "sigmoid" else 0.0
+
+    def forward(self, pre: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(pre) if self.output == "sigmoid" else pre * self.output_scale
+
+
 class GlimpseDecoder(nn.Module):
-    """``what`` code -> glimpse intensities in ``[0, 1]``.
+    """``what`` code -> glimpse intensities (in ``[0, 1]`` with the ``sigmoid`` output).
 
     Args:
         what_dim: appearance code size.
         hidden: hidden units.
         glimpse: glimpse side in pixels.
-        bias: initial logit of every pixel (negative: objects start faint).
+        bias: initial logit of every pixel (negative: objects start faint); with the ``scaled``
+            output every pixel starts at zero.
+        output: ``sigmoid`` or ``scaled`` (see :class:`_DecoderOutput`).
     """
 
-    def __init__(self, what_dim: int, hidden: int, glimpse: int, bias: float = -2.0) -> None:
+    def __init__(self, what_dim: int, hidden: int, glimpse: int, bias: float = -2.0, output: str = "sigmoid") -> None:
         super().__init__()
         self.glimpse = glimpse
         self.net = MLP(what_dim, hidden, hidden, glimpse * glimpse)
-        nn.init.constant_(self.net[-1].bias, bias)
+        self.out = _DecoderOutput(output)
+        nn.init.constant_(self.net[-1].bias, self.out.initial_bias(bias))
 
     def forward(self, what: torch.Tensor) -> torch.Tensor:
         """``(n, what_dim)`` -> ``(n, 1, g, g)``."""
-        return torch.sigmoid(self.net(what)).view(-1, 1, self.glimpse, self.glimpse)
+        return self.out(self.net(what)).view(-1, 1, self.glimpse, self.glimpse)
 
 
 class ConvGlimpseDecoder(nn.Module):
-    """``what`` code -> glimpse intensities in ``[0, 1]``, through a transposed convolution.
+    """``what`` code -> glimpse intensities, through a transposed convolution.
 
     Two linear layers make a ``16 x g/2 x g/2`` map, a stride-2 transposed convolution brings
     it to ``8 x g x g``, and a 3x3 convolution gives the pixel logits. Neighbouring pixels share
@@ -164,11 +200,12 @@ class ConvGlimpseDecoder(nn.Module):
         hidden: hidden units of the first linear layer.
         glimpse: glimpse side in pixels (even).
         bias: initial logit of every pixel (negative: objects start faint).
+        output: ``sigmoid`` or ``scaled`` (see :class:`_DecoderOutput`).
     """
 
     CHANNELS = (16, 8)
 
-    def __init__(self, what_dim: int, hidden: int, glimpse: int, bias: float = -2.0) -> None:
+    def __init__(self, what_dim: int, hidden: int, glimpse: int, bias: float = -2.0, output: str = "sigmoid") -> None:
         super().__init__()
         if glimpse % 2:
             raise ValueError(f"the conv glimpse decoder needs an even glimpse side, got {glimpse}")
@@ -178,12 +215,13 @@ class ConvGlimpseDecoder(nn.Module):
         self.net = MLP(what_dim, hidden, c0 * self.base * self.base)
         self.up = nn.Sequential(nn.ELU(), nn.ConvTranspose2d(c0, c1, 4, stride=2, padding=1), nn.ELU(),
                                 nn.Conv2d(c1, 1, 3, padding=1))
-        nn.init.constant_(self.up[-1].bias, bias)
+        self.out = _DecoderOutput(output)
+        nn.init.constant_(self.up[-1].bias, self.out.initial_bias(bias))
 
     def forward(self, what: torch.Tensor) -> torch.Tensor:
         """``(n, what_dim)`` -> ``(n, 1, g, g)``."""
         x = self.net(what).view(-1, self.CHANNELS[0], self.base, self.base)
-        return torch.sigmoid(self.up(x))
+        return self.out(self.up(x))
 
 
 #: glimpse decoders by the name :class:`attentrack.tracker.sqair.config.SQAIRConfig` ``decoder`` gives

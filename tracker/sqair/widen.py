@@ -26,6 +26,8 @@ def _embed(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
     """``new`` with ``old`` in its leading block; for a weight ``(out, in)``, the old outputs'
     weights from the new inputs are zero (so the new units cannot change the old outputs)."""
     out = new.clone()
+    if old.dim() == 0:  # a scalar (the scaled decoder's output scale) keeps its value
+        return old.clone()
     if old.dim() == 1:
         out[: old.shape[0]] = old
         return out
