@@ -65,6 +65,8 @@ class Localisation:
         accept_rate: ``(N,)`` mean HMC acceptance of the image's chains.
         face: ``(N,)`` the window's log-likelihood under the face model (nats).
         background: ``(N,)`` its log-likelihood under the background model (nats).
+        step_size: ``(N,)`` the median of the image's chains' adapted HMC step sizes
+            (preconditioned units): a good starting step for the next frame of a track.
     """
 
     u: np.ndarray
@@ -74,6 +76,7 @@ class Localisation:
     accept_rate: np.ndarray
     face: np.ndarray | None = None
     background: np.ndarray | None = None
+    step_size: np.ndarray | None = None
 
     def score(self, pixels: int = 576, calibration: dict | None = None) -> np.ndarray:
         """Face score in (0, 1).
@@ -231,7 +234,8 @@ def refine(model: FaceModel, images: np.ndarray, u_init: np.ndarray, options: HM
             terms = JointTerms(total, terms.face, terms.background, terms.prior_z, terms.prior_u)
         z = vae.posterior_mean(normalise(read_glimpse(imgs, u, vae.config.size))) if opts.marginal else q[:, 4:]
     return Localisation(u.double().numpy(), z.numpy(), terms.total.numpy(), terms.ratio.numpy(),
-                        res.accept_rate.view(n, c).mean(1).numpy(), terms.face.numpy(), terms.background.numpy())
+                        res.accept_rate.view(n, c).mean(1).numpy(), terms.face.numpy(), terms.background.numpy(),
+                        res.step_size.view(n, c).median(1).values.numpy())
 
 
 def grid_starts(u: np.ndarray, spread: float = 0.35) -> np.ndarray:

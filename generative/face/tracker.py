@@ -14,7 +14,8 @@ Per frame and face:
    prior centred on the face's own latents, ``identity_sd``, and its mean moved towards the
    face's own first glimpse, ``template``) plus a Gaussian motion prior
    around the prediction; the highest posterior state any chain visited is kept, so HMC is
-   used only where it improves the model's score over both starting points.
+   used only where it improves the model's score over both starting points. The chains start
+   at the step size they adapted to on the face's previous frame (``warm_step``).
 4. **Face score.** The calibrated score of :meth:`Localisation.score` and its threshold, both learnt by
    ``attentrack eval face-score`` (stored in the weights' metadata as ``score_calibration``):
    a logistic regression of on-face against off-face windows on the face and background
@@ -34,7 +35,7 @@ canonical reconstruction (the posterior mean of ``z`` decoded), drawn in the ann
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -110,8 +111,8 @@ class FaceAttentionTracker(SingleObjectTracker):
                  max_scale: float = 3.0,
                  motion_sd: float = 0.1, marginal: bool = True, velocity: float = 0.5, proposal: bool = True,
                  redetect_below: float = -1.0, redetect_after: int = 0, max_tiles: int = 200,
-                 identity_sd: float = 0.5, identity_rate: float = 0.05, template: float = 0.5, seed: int = 0,
-                 threads: int = 1) -> None:
+                 identity_sd: float = 0.5, identity_rate: float = 0.05, template: float = 0.5,
+                 warm_step: bool = True, seed: int = 0, threads: int = 1) -> None:
         """Load the face model.
 
         Args:
@@ -156,6 +157,11 @@ class FaceAttentionTracker(SingleObjectTracker):
                 ``identity_sd`` > 0). 0.5 follows generated faces better than 0 (mean IoU over
                 two seeds: ``still`` scenes 0.778 against 0.704, ``moving`` 0.643 against 0.557;
                 see the model card for how noisy such means are).
+            warm_step: each frame's HMC starts from the step size its chains adapted to on the
+                face's previous frame (False: from the fixed initial step every frame, most of
+                whose first iterations are then rejected while the step shrinks). On generated
+                faces (mean IoU over two seeds): ``still`` 0.856 against 0.778, ``moving`` 0.698
+                against 0.643 (model card).
             seed: seed of the chains.
             threads: torch CPU threads (process-wide; 0 leaves the setting alone).
         """
@@ -194,6 +200,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         self.max_tiles = int(max_tiles)
         self.identity_sd, self.identity_rate = float(identity_sd), float(identity_rate)
         self.template = float(template)
+        self.warm_step = bool(warm_step)
         self.seed = int(seed)
         self._frame_count = 0
 
@@ -231,11 +238,13 @@ class FaceAttentionTracker(SingleObjectTracker):
 
     def _search(self, img: np.ndarray, u: np.ndarray, starts: np.ndarray | None = None,
                 anchored: bool = True, identity: np.ndarray | None = None,
-                first_side: float = 0.0, residual: np.ndarray | None = None) -> tuple[Localisation, np.ndarray]:
+                first_side: float = 0.0, residual: np.ndarray | None = None,
+                step_size: float | None = None) -> tuple[Localisation, np.ndarray]:
         """HMC in a region around ``u`` (frame pixels), chains from ``starts`` ``(C, 4)`` (default:
         jittered around ``u``), the face side within ``max_scale`` of ``first_side`` (pixels; 0: no
-        such bound), under the face model of ``identity`` (latents) and ``residual`` ``(S, S)``;
-        returns the localisation with ``u`` in frame pixels."""
+        such bound), under the face model of ``identity`` (latents) and ``residual`` ``(S, S)``,
+        HMC starting from ``step_size`` (None: the options' initial step); returns the
+        localisation with ``u`` in frame pixels."""
         h, w = img.shape
         cx, cy, s = u[0], u[1], max(u[2], self.min_side)
         half = 0.5 * self.context * s
@@ -264,7 +273,8 @@ class FaceAttentionTracker(SingleObjectTracker):
         side_range = (low, high)
         init = local[None] if starts is None else to_local(starts)[None]
         self._frame_count += 1
-        loc = refine(self.model, crop[None], init, self.options, side_range,
+        options = self.options if step_size is None else replace(self.options, step_size=float(step_size))
+        loc = refine(self.model, crop[None], init, options, side_range,
                      seed=self.seed + self._frame_count, anchor=local[None] if anchored else None,
                      anchor_sd=(self.motion_sd, 0.5 * self.motion_sd), blur_side=np.array([local[2]]),
                      z_prior=self._person_prior(identity, residual))
@@ -338,8 +348,10 @@ class FaceAttentionTracker(SingleObjectTracker):
         img = grey(frame)
         pred = state.u.copy()
         pred[:2] += state.velocity
+        warm = state.last.step_size if self.warm_step and state.last is not None else None
         loc, u = self._search(img, pred, starts=self._starts(img, pred), identity=state.identity,
-                              first_side=state.first_side, residual=state.residual)
+                              first_side=state.first_side, residual=state.residual,
+                              step_size=None if warm is None else float(warm[0]))
         score = float(loc.score(calibration=self.calibration)[0])
         state.low = state.low + 1 if score < self.redetect_below else 0
         if self.redetect_after and state.low >= self.redetect_after:

@@ -182,3 +182,31 @@ def test_the_persons_own_face_as_template(data_dir, one_thread):
     for bad in ({"template": "1.5"}, {"template": "0.5", "identity_sd": "0"}):
         with pytest.raises(InputError):
             create_tracker("face-attention", bad)
+
+
+def test_hmc_starts_each_frame_from_the_step_size_it_adapted_to(data_dir, one_thread, monkeypatch):
+    """With ``warm_step`` (the default) a frame's HMC starts from the median step size the
+    face's chains adapted to on the previous frame; without it, from the fixed initial step."""
+    import attentrack.generative.face.tracker as face_tracker
+
+    seen = []
+    refine = face_tracker.refine
+
+    def recording(model, images, init, options, *args, **kwargs):
+        seen.append(options.step_size)
+        return refine(model, images, init, options, *args, **kwargs)
+
+    monkeypatch.setattr(face_tracker, "refine", recording)
+    frames, truth = _moving_face_frames(data_dir, n=3)
+    cx, cy, s = truth[0, :3]
+    for warm in ("true", "false"):
+        seen.clear()
+        tracker = create_tracker("face-attention", {"chains": "2", "steps": "4", "threads": "0", "warm_step": warm})
+        tracker.start(frames[0], np.array([[cx - s / 2, cy - s / 2, s, s]]))
+        tracker.update(frames[1])
+        (state,) = tracker._states.values()
+        adapted = float(state.last.step_size[0])
+        tracker.update(frames[2])
+        assert seen[0] == tracker.options.step_size  # the first frame starts from the fixed step
+        assert seen[1] == (adapted if warm == "true" else tracker.options.step_size)
+        assert adapted != tracker.options.step_size
