@@ -216,7 +216,7 @@ class FaceAttentionTracker(SingleObjectTracker):
         glimpse = self._glimpse(img, u)
         with torch.no_grad():
             identity = self.model.vae.posterior_mean(glimpse)[0]
-            residual = (glimpse - self.model.vae.decode(identity[None]))[0].double().numpy()
+        residual = self._residual(glimpse, identity[None])
         # a flat window (a black fade-in, a blank wall) has no appearance to keep: its normalised
         # glimpse's standard deviation (1 for any textured window) scales the residual down
         residual *= min(1.0, float(glimpse.std(unbiased=False)))
@@ -229,6 +229,12 @@ class FaceAttentionTracker(SingleObjectTracker):
         prepared = prepare_images(img[None], np.asarray(u[2:3], np.float64), size)
         with torch.no_grad():
             return normalise(read_glimpse(prepared, torch.as_tensor(np.asarray(u)[None], dtype=torch.float32), size))
+
+    def _residual(self, glimpse: torch.Tensor, z: torch.Tensor) -> np.ndarray:
+        """``(S, S)`` what the latents ``z`` ``(1, Z)`` do not reproduce of ``glimpse`` ``(1, S, S)``:
+        the glimpse minus its decoding."""
+        with torch.no_grad():
+            return (glimpse - self.model.vae.decode(z))[0].double().numpy()
 
     def box_of(self, state: FaceState) -> np.ndarray:
         """``(4,)`` ``x, y, w, h``: the first box's shape scaled with the face and centred on it."""
@@ -348,10 +354,9 @@ class FaceAttentionTracker(SingleObjectTracker):
         img = grey(frame)
         pred = state.u.copy()
         pred[:2] += state.velocity
-        warm = state.last.step_size if self.warm_step and state.last is not None else None
+        warm = float(state.last.step_size[0]) if self.warm_step and state.last is not None else None
         loc, u = self._search(img, pred, starts=self._starts(img, pred), identity=state.identity,
-                              first_side=state.first_side, residual=state.residual,
-                              step_size=None if warm is None else float(warm[0]))
+                              first_side=state.first_side, residual=state.residual, step_size=warm)
         score = float(loc.score(calibration=self.calibration)[0])
         state.low = state.low + 1 if score < self.redetect_below else 0
         if self.redetect_after and state.low >= self.redetect_after:
@@ -366,9 +371,7 @@ class FaceAttentionTracker(SingleObjectTracker):
             state.velocity = (1 - self.velocity) * state.velocity + self.velocity * (u[:2] - state.u[:2])
             state.identity = (1 - self.identity_rate) * state.identity + self.identity_rate * loc.z[0]
             if self.template and state.residual is not None and self.identity_rate:
-                with torch.no_grad():
-                    z = torch.as_tensor(loc.z[:1], dtype=torch.float32)
-                    now = (self._glimpse(img, u) - self.model.vae.decode(z))[0].double().numpy()
+                now = self._residual(self._glimpse(img, u), torch.as_tensor(loc.z[:1], dtype=torch.float32))
                 state.residual = (1 - self.identity_rate) * state.residual + self.identity_rate * now
         else:
             state.velocity = 0.5 * state.velocity

@@ -11,6 +11,8 @@ from attentrack.tracker.sqair.modules import DECODER_OUTPUTS, GLIMPSE_DECODERS
 DISCOVERY_PRIORS = ("bernoulli", "categorical")
 #: the priors on a new object's ``where`` (``SQAIRConfig.where_prior``)
 WHERE_PRIORS = ("fixed", "conditioned")
+#: what the learned propagation prior reads (``SQAIRConfig.prop_prior``)
+PROPAGATION_PRIORS = ("state", "rnn")
 
 
 @dataclass
@@ -150,8 +152,8 @@ class SQAIRConfig:
             raise InputError(f"glimpse_hidden must be 0 (= hidden) or positive, got {self.glimpse_hidden}")
         if self.decoder not in GLIMPSE_DECODERS:
             raise InputError(f"decoder must be one of {', '.join(GLIMPSE_DECODERS)}, got {self.decoder!r}")
-        if self.prop_prior not in ("state", "rnn"):
-            raise InputError(f"prop_prior must be state or rnn, got {self.prop_prior!r}")
+        if self.prop_prior not in PROPAGATION_PRIORS:
+            raise InputError(f"prop_prior must be {' or '.join(PROPAGATION_PRIORS)}, got {self.prop_prior!r}")
         if self.decoder_output not in DECODER_OUTPUTS:
             raise InputError(f"decoder_output must be one of {', '.join(DECODER_OUTPUTS)}, got {self.decoder_output!r}")
         if self.decoder == "conv" and int(self.glimpse) % 2:
