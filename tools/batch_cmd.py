@@ -56,6 +56,8 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("--weights", default=None, type=click.Path(dir_okay=False), help="Model weights file.")
 @click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
               help="Where objects come from in videos without init boxes.")
+@param_option("An option of the proposer (as `track -P`), e.g. -P open_height=60.", "-P", "--proposal-option",
+              dest="proposal_params")
 @click.option("--format", "formats", multiple=True, type=click.Choice(_FORMAT_CHOICES),
               help="Output formats besides mot (always written): json (default), video (annotated).")
 @click.option("-o", "--output", "out_dir", default="out", show_default=True, type=click.Path(file_okay=False),
@@ -89,13 +91,15 @@ def _result_line(result, done: int, total: int) -> str:
               help="Track each video without init boxes from its SEQ/det/det.txt (MOTChallenge) instead of proposals.")
 @click.option("--det-threshold", type=float, default=None, metavar="SCORE", help="Detections scoring less are ignored.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines (nor Ray worker logs).")
-def batch_command(inputs, manifests, model, params, device, weights, proposals, formats, out_dir, backend, address,
+def batch_command(inputs, manifests, model, params, device, weights, proposals, proposal_params, formats, out_dir,
+                  backend, address,
                   workers, max_frames, reconnect, no_resume, video_timeout, retries, cpus_per_video, gpus_per_video,
                   ray_code, runner_params, detections, det_threshold, quiet):
     """``attentrack batch``: track every video of a collection with one model."""
     from attentrack.tracker.atomic import check_folder
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.batch.runner import check_ground_truth
+    from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.registry import BACKENDS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings
 
@@ -107,8 +111,10 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
     options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in options_dict.items())),
                            proposals=proposals, formats=fmts, max_frames=max_frames,
                            reconnect=reconnect, runner=tuple(sorted(parse_params(runner_params).items())),
-                           detections=detections, det_threshold=det_threshold)
+                           detections=detections, det_threshold=det_threshold,
+                           proposal_options=tuple(sorted(parse_params(proposal_params, "proposal option").items())))
     RunnerSettings.from_options(dict(options.runner))  # a bad runner setting fails here, as one line
+    create_proposer(proposals, dict(options.proposal_options))  # and a bad proposal option
     jobs = collect_jobs(inputs, manifests)
     check_ground_truth(jobs)  # a malformed ground truth fails now, not after every video ran
     check_folder(out_dir)

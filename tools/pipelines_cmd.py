@@ -40,14 +40,18 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
               help="Wide views, fits (resumable) and each model's MOTChallenge results.")
 @click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
               help="Where new objects come from, for models that do not find their own (as `track --proposals`).")
+@click.option("-P", "--proposal-option", "proposal_params", multiple=True, metavar="NAME=VALUE",
+              help="An option of the proposer (as `track -P`), e.g. -P open_height=60.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, threads, as_json):
+def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, threads,
+                       as_json):
     """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.protocols.pipelines import compare_pipelines
     from attentrack.tracker.runner import RunnerSettings
     from attentrack.tracker.tables import markdown_lines
@@ -66,9 +70,12 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
     for model, opts in options.items():
         create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
     settings = RunnerSettings.from_options(parse_params(runner_params))
+    proposal_options = parse_params(proposal_params, "proposal option")
+    create_proposer(proposals, dict(proposal_options))  # an unknown option fails here, before any run
     seqs = labelled_sequences(sequences)
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
-                                progress=lambda line: click.echo(line, err=True), proposals=proposals)
+                                progress=lambda line: click.echo(line, err=True), proposals=proposals,
+                                proposal_options=proposal_options)
     rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
              **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw", "recall", "precision")},
              "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}

@@ -61,6 +61,8 @@ class _TrackCommand(click.Command):
 @param_option()
 @click.option("--proposals", default="mog2", show_default=True, type=PROPOSER_CHOICE,
               help="Where new objects come from when there is no --init.")
+@param_option("An option of the proposer, e.g. -P open_height=60 (mog2: attentrack.tracker.proposals.MOG2Proposer).",
+              "-P", "--proposal-option", dest="proposal_params")
 @click.option("--classifier", default="pedestrian", show_default=True,
               help="Saliency classifier for --init saliency, --proposals saliency or mog2-pedestrian and --show-saliency "
                    "(name or .pt).")
@@ -93,7 +95,8 @@ class _TrackCommand(click.Command):
               help="Detections scoring less are ignored (default: all; detectors' scores are not all in [0, 1]).")
 @click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
               help="A setting of the multi-object runner, e.g. -r max_lost=60 (all: attentrack.tracker.runner.RunnerSettings).")
-def track_command(source, model, init, out_dir, device, weights, params, proposals, classifier, show_saliency,
+def track_command(source, model, init, out_dir, device, weights, params, proposals, proposal_params, classifier,
+                  show_saliency,
                   write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit,
                   detections, det_threshold, runner_params):
     """``track`` / ``attentrack track``: track objects through a video, image folder, camera or stream."""
@@ -121,6 +124,14 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     # bad options fail before the source is opened
     options = TRACKERS.options(model, model_options(model, parse_params(params), device=device, weights=weights))
     settings = RunnerSettings.from_options(parse_params(runner_params))
+    proposal_options = parse_params(proposal_params, "proposal option")
+    if proposal_options:
+        why = ("--init gives the objects" if init_boxes is not None else
+               "--detections give the objects" if detections is not None else
+               f"model {model!r} finds its own objects" if getattr(TRACKERS.get(model), "self_starting", False)
+               else None)
+        if why:
+            raise InputError(f"--proposal-option sets up proposals, and this run has none: {why}")
     det_file = None
     if detections is not None:
         if init_boxes is not None:
@@ -139,7 +150,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         extra = {"prior": prior} if proposals == "saliency" else {}
         if proposals == "mog2-pedestrian":
             extra = {"classifier": classifier, "device": device}
-        proposer = create_proposer(proposals, **extra)
+        proposer = create_proposer(proposals, proposal_options, **extra)
     if det_file is not None and getattr(tracker, "self_starting", False):
         raise InputError(f"model {model!r} finds its own objects; --detections needs one that follows given "
                          "objects (e.g. hart, mil, static)")

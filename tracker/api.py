@@ -46,6 +46,7 @@ def iter_tracks(
     options: Mapping | None = None,
     detections=None,
     settings=None,
+    proposal_options: Mapping | None = None,
 ) -> Iterator[tuple[int, list[Track]]]:
     """Run a tracker over a source, one frame at a time.
 
@@ -58,6 +59,8 @@ def iter_tracks(
             starts tracks from ``proposals`` instead (trackers that find their own objects,
             such as ``sqair`` or ``blobs``, ignore it).
         proposals: the registered proposer that starts tracks when ``init`` is ``None``.
+        proposal_options: the proposer's options (``{name: value}``, e.g. ``{"open_height": 60}``
+            for :class:`~attentrack.tracker.proposals.MOG2Proposer`; text values converted).
         max_frames: stop after this many frames.
         options: constructor options when ``tracker`` is a name.
         detections: a MOTChallenge ``det.txt`` (path or
@@ -91,7 +94,8 @@ def iter_tracks(
     if detections is not None:
         detections.check_length(source.frame_count)
     starts_own = getattr(tracker, "self_starting", False)
-    proposer = create_proposer(proposals) if init is None and detections is None and not starts_own else None
+    proposer = (create_proposer(proposals, dict(proposal_options or {}))
+                if init is None and detections is None and not starts_own else None)
     if isinstance(settings, Mapping):
         settings = RunnerSettings.from_options(dict(settings))
     runner = multi_object_tracker(tracker, proposer, settings, source=source)
@@ -137,6 +141,7 @@ def track(
     options: Mapping | None = None,
     detections=None,
     settings=None,
+    proposal_options: Mapping | None = None,
 ) -> TrackingResult:
     """Run a tracker over a recorded source and collect every frame's tracks.
 
@@ -147,7 +152,8 @@ def track(
     """
     frames, ids, boxes, scores = [], [], [], []
     n = 0
-    for index, tracks in iter_tracks(source, tracker, init, proposals, max_frames, options, detections, settings):
+    for index, tracks in iter_tracks(source, tracker, init, proposals, max_frames, options, detections, settings,
+                                     proposal_options):
         n += 1
         for t in tracks:
             frames.append(index + 1)

@@ -14,7 +14,7 @@ def test_proposals_on_people_pass_and_those_on_no_one_mostly_do_not(data_dir):
     """TUD-Campus (never used to train the classifier), MOG2's proposals as the runner makes them
     (primed): every proposal on a person (IoU >= 0.5 with a ground-truth box) is kept, most of
     those that touch no one (reflections, moving light, a bag) are dropped (measured: 165 of
-    165 kept, 15 of 46)."""
+    165 kept, 15 of 31)."""
     from attentrack.datasets.mot import read_mot
     from attentrack.tracker.boxes import iou_matrix
     from attentrack.tracker.runner import prime_detector

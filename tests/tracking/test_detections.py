@@ -203,6 +203,53 @@ def test_a_part_near_the_camera_is_dropped_where_a_whole_person_far_away_is_kept
     assert not any(np.allclose(b, near_legs) for b in boxes), boxes
 
 
+def test_small_people_keep_their_thin_legs_large_ones_are_cleaned():
+    """The 3x3 opening erases what is thinner than 3 px: it is used while the typical object is
+    at least ``open_height`` tall, so a small person keeps legs 2 px wide (the whole figure is
+    one box), and with the opening always on the same legs are lost (and the legless torso,
+    wide for its height, is even split in two)."""
+    def figure_boxes(open_height):
+        proposer = MOG2Proposer(warmup=0, open_height=open_height)
+        for _ in range(40):
+            proposer.sizes.add(12, 44, 100.0)  # people of this camera: 44 px tall
+        background = np.full((120, 160, 3), 90, np.uint8)
+        for _ in range(20):
+            proposer.foreground(background)
+        frame = background.copy()
+        frame[40:64, 60:72] = 230  # torso and head, 12 x 24
+        frame[64:84, 61:63] = 230  # two legs 2 px wide, 20 px long
+        frame[64:84, 69:71] = 230
+        boxes, _ = proposer.propose(frame)
+        return boxes
+
+    kept = figure_boxes(open_height=100)  # 44 px typical < 100: no opening
+    assert len(kept) == 1 and kept[0][3] >= 42, kept
+    opened = figure_boxes(open_height=0)  # opening always
+    assert len(opened) and (opened[:, 3] <= 26).all(), opened
+
+
+def test_small_clean_median_removes_lone_pixels_and_keeps_thin_legs():
+    """Below ``open_height``, ``small_clean=median`` (a 3x3 median) removes foreground pixels
+    standing alone and keeps lines 2 px wide; ``none`` keeps both."""
+    def mask(small_clean):
+        proposer = MOG2Proposer(warmup=0, small_clean=small_clean)
+        for _ in range(40):
+            proposer.sizes.add(12, 44, 100.0)
+        background = np.full((120, 160, 3), 90, np.uint8)
+        for _ in range(20):
+            proposer.foreground(background)
+        frame = background.copy()
+        frame[64:84, 61:63] = 230  # a leg 2 px wide
+        frame[20, 20] = frame[30, 120] = 230  # lone pixels of noise
+        return proposer.foreground(frame) > 0
+
+    plain, median = mask("none"), mask("median")
+    assert plain[20, 20] and plain[30, 120] and not median[20, 20] and not median[30, 120]
+    assert median[66:82, 61:63].all() and plain[66:82, 61:63].all()
+    with pytest.raises(InputError, match="small_clean"):
+        MOG2Proposer(small_clean="blur")
+
+
 def test_fragments_stacked_one_above_the_other_join_and_side_by_side_ones_do_not():
     # x, y, w, h, pixels: a head, a torso and legs with gaps; beside them a second person
     person = [(10, 0, 8, 8, 50), (8, 10, 12, 20, 200), (9, 33, 10, 20, 150)]

@@ -1,5 +1,6 @@
 """The runner's command-line options: `track` and `batch` with `--detections` (a det.txt, or
-`auto`: SEQ/det/det.txt), `--det-threshold` and `-r NAME=VALUE` runner settings."""
+`auto`: SEQ/det/det.txt), `--det-threshold`, `-r NAME=VALUE` runner settings and `-P NAME=VALUE`
+proposer options."""
 
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ def test_track_without_threshold_takes_every_detection(sequence, tmp_path, run_c
     (["--detections", "auto", "--init", "1,1,9,9"], "not both"),
     (["--detections", "nowhere.txt"], "detections file not found"),
     (["-m", "blobs", "--detections", "auto"], "finds its own objects"),
+    (["-P", "no_such=1"], "has no option 'no_such'"),
+    (["-P", "open_height=-1"], "must not be negative"),
+    (["-P", "open_height=60", "--init", "1,1,9,9"], "--init gives the objects"),
+    (["-m", "blobs", "-P", "open_height=60"], "model 'blobs' finds its own objects"),
 ])
 def test_runner_option_errors_are_one_line(sequence, tmp_path, run_cli, args, message):
     code, _, err = run_cli(["track", sequence / "SEQ.avi", "-o", tmp_path / "out", "-q", "--no-video",
@@ -66,3 +71,21 @@ def test_batch_takes_detections_auto_and_runner_settings(sequence, tmp_path, run
     assert set(rows.ids.tolist()) == {1} and len(rows) == 20
     code, _, err = run_cli(["batch", sequence, "-m", "static", "-r", "bogus=2", "-o", tmp_path / "o2", "-q"])
     assert code == 2 and "runner has no setting 'bogus'" in err
+
+
+def test_proposal_options_reach_the_proposer_in_track_and_batch(sequence, tmp_path, run_cli):
+    """`-P NAME=VALUE` sets up the proposer: a least object height above the square's 24 px
+    leaves `track` and `batch` nothing to start tracks from; the default finds the square."""
+    def tracked(command, *extra):
+        out = tmp_path / f"{command}{len(extra)}"
+        source = sequence / "SEQ.avi" if command == "track" else sequence
+        code, _, err = run_cli([command, source, "-m", "static", "-r", "min_hits=1", "-o", out, "-q",
+                                *(["--no-video"] if command == "track" else []), *extra])
+        assert code == 0, err
+        return len(read_mot(out / "SEQ.txt"))
+
+    for command in ("track", "batch"):
+        assert tracked(command) > 0
+        assert tracked(command, "-P", "min_pixels=5000") == 0
+    code, _, err = run_cli(["batch", sequence, "-m", "static", "-P", "bogus=2", "-o", tmp_path / "o2", "-q"])
+    assert code == 2 and "has no option 'bogus'" in err

@@ -76,6 +76,7 @@ class BatchOptions:
         detections: ``"auto"``: each video without ``init`` boxes is tracked from the
             ``SEQ/det/det.txt`` of its sequence folder instead of from proposals; None: proposals.
         det_threshold: detections scoring less are ignored (None: all).
+        proposal_options: the proposer's options (``-P NAME=VALUE``), as ``(name, value)`` pairs.
     """
 
     model: str = "hart"
@@ -87,6 +88,7 @@ class BatchOptions:
     runner: tuple[tuple[str, str], ...] = ()
     detections: str | None = None
     det_threshold: float | None = None
+    proposal_options: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         unknown = [f for f in self.formats if f not in FORMATS]
@@ -249,6 +251,8 @@ def job_key(job: VideoJob, options: BatchOptions, weights_hash: str | None = Non
     if options.runner or options.detections:  # (absent when unused: keys of earlier runs stay valid)
         record.update(runner=sorted([k, str(v)] for k, v in options.runner),
                       detections=options.detections if not job.init else None, det_threshold=options.det_threshold)
+    if options.proposal_options and not job.init:
+        record["proposal_options"] = sorted([k, str(v)] for k, v in options.proposal_options)
     return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()
 
 
@@ -346,7 +350,8 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     detections = None
     if options.detections and init is None and not starts_own:
         detections = DetectionFile(find_detections(options.detections, job.source), options.det_threshold)
-    proposer = create_proposer(options.proposals) if init is None and detections is None and not starts_own else None
+    proposer = (create_proposer(options.proposals, dict(options.proposal_options))
+                if init is None and detections is None and not starts_own else None)
     settings = RunnerSettings.from_options(dict(options.runner))
     runner = multi_object_tracker(tracker, proposer, settings, source=source)  # the same runner as `track`'s
     sinks = []

@@ -53,7 +53,8 @@ def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path) -> tu
 
 
 def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, settings=None,
-                 progress: bool = False, proposals: str = "mog2") -> tuple[MotRows, int, float, float]:
+                 progress: bool = False, proposals: str = "mog2",
+                 proposal_options: dict | None = None) -> tuple[MotRows, int, float, float]:
     """Track ``video`` as ``track VIDEO -m MODEL [--fit]`` does.
 
     Args:
@@ -66,6 +67,7 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
         progress: show the fit's progress bar.
         proposals: the registered proposer that starts tracks (models that find their own
             objects ignore it).
+        proposal_options: its options (``{name: value}``).
 
     Returns:
         ``(rows, frames, seconds of tracking, seconds of fitting)``.
@@ -83,7 +85,8 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
     frames = [0]
 
     def counted():
-        for index, tracks in iter_tracks(str(video), tracker, proposals=proposals, settings=settings):
+        for index, tracks in iter_tracks(str(video), tracker, proposals=proposals, settings=settings,
+                                         proposal_options=proposal_options):
             frames[0] += 1
             yield index, tracks
 
@@ -95,7 +98,7 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
 def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[str, dict], zooms=(1.0,),
                       work_dir: Path = Path("runs/pipelines"), settings=None,
                       progress: Callable[[str], None] | None = None, fit_progress: bool = False,
-                      proposals: str = "mog2") -> list[PipelineResult]:
+                      proposals: str = "mog2", proposal_options: dict | None = None) -> list[PipelineResult]:
     """Score each model on each view of every sequence.
 
     Args:
@@ -107,6 +110,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         progress: called with a short line after each run (or None).
         fit_progress: show fits' progress bars.
         proposals: the registered proposer that starts tracks, the same for every model.
+        proposal_options: its options (``{name: value}``).
 
     Returns:
         one :class:`PipelineResult` per model and view.
@@ -123,7 +127,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
             for name, (video, _) in views.items():
                 out = view_dir / name
                 rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress,
-                                                       proposals)
+                                                       proposals, proposal_options)
                 write_mot(out / f"{model}.txt", rows)
                 preds[name] = rows
                 frames, seconds, fit_seconds = frames + n, seconds + secs, fit_seconds + fit_secs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from attentrack.tracker.base import Track, Tracker
-from attentrack.tracker.proposals import MOG2Proposer
+from attentrack.tracker.proposals import OPEN_HEIGHT, SMALL_CLEANING, MOG2Proposer
 
 
 class BlobTracker(Tracker):
@@ -24,7 +24,8 @@ class BlobTracker(Tracker):
 
     def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_aspect: float = 0.0,
                  min_area: float | None = None, close_width: float | None = None,
-                 close_height: float | None = None) -> None:
+                 close_height: float | None = None, open_height: float = OPEN_HEIGHT,
+                 small_clean: str = SMALL_CLEANING[0]) -> None:
         """Build the tracker.
 
         Args:
@@ -36,11 +37,15 @@ class BlobTracker(Tracker):
             close_width: width of a closing kernel fixed to the frame, as a fraction of the
                 frame's width, instead of grouping each object's fragments (None: grouping).
             close_height: height of that kernel as a fraction of the frame's height.
+            open_height: the foreground's 3x3 opening is used while the typical object is at
+                least this many pixels tall (:class:`MOG2Proposer`; 0: always).
+            small_clean: what cleans the foreground of smaller objects instead (``median`` or
+                ``none``).
         """
         super().__init__()
         self.min_iou, self.max_age = min_iou, max_age
         self._proposer = MOG2Proposer(min_area=min_area, min_aspect=min_aspect, close_width=close_width,
-                                      close_height=close_height)
+                                      close_height=close_height, open_height=open_height, small_clean=small_clean)
         self._tracks: dict[int, tuple[np.ndarray, int]] = {}  # id -> (box, frames unmatched)
 
     def _step(self, frame: np.ndarray) -> list[Track]:
