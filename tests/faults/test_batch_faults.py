@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -138,3 +140,28 @@ def test_a_stopped_batch_stops_its_workers_writes_its_summary_and_resumes(tmp_pa
     assert not (out / "second.txt").exists()
     again = run_batch(jobs, STATIC, out, LocalBackend(2))
     assert {r.name: r.status for r in again.results} == {"first": "skipped", "second": "done", "third": "done"}
+
+
+def test_files_of_a_worker_that_died_unstopped_are_removed(tmp_path):
+    """A worker that dies with its fork server is never stopped, so it cannot abort its outputs:
+    the batch removes the partial files of every failed video whose writer is gone (a race the
+    fork-server test above hits now and then)."""
+    from attentrack.tracker.atomic import node_name
+    from attentrack.tracker.batch.backends import Backend
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    out = tmp_path / "out"
+
+    class DiesUnstopped(Backend):
+        def run(self, tasks, options, out_dir, on_result=None):
+            results = []
+            for job, _ in tasks:
+                (out_dir / f".{job.name}.partial-{node_name()}-{dead.pid}.txt").write_text("1,1,")
+                results.append(JobResult.failed(job, "worker exited with status 255 without a result"))
+                on_result(results[-1])
+            return results
+
+    summary = run_batch([_job("long", SHORT.format(1))], STATIC, out, DiesUnstopped())
+    assert summary.results[0].status == "failed"
+    assert not list(out.glob(".*partial*"))

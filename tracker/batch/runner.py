@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from attentrack.tracker.atomic import make_folder
+from attentrack.tracker.atomic import make_folder, remove_stale_partials
 from attentrack.tracker.batch.backends import Backend
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
 from attentrack.tracker.batch.local import LocalBackend
@@ -69,6 +69,8 @@ def run_batch(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.Pat
 
     def collect(result: JobResult) -> None:
         arrived[result.name] = result
+        if result.status == "failed":  # a worker that died unstopped (with its fork server) left its files
+            remove_stale_partials(out, result.name)
         if on_result is not None:
             on_result(result)
 
