@@ -41,13 +41,14 @@ class PedestrianCheckedProposer(MOG2Proposer):
         target: class name or index to keep (default: the classifier's last class).
         min_probability: least probability of ``target`` to keep a proposal.
         device: ``auto``, ``cpu`` or ``cuda``.
+        mog2_options: options of :class:`MOG2Proposer` (``open_height`` ...), the proposals checked.
     """
 
     proposer_id = "mog2-pedestrian"
 
     def __init__(self, classifier: str = "pedestrian", target: str | None = None, min_probability: float = 0.5,
-                 device: str = "auto") -> None:
-        super().__init__()
+                 device: str = "auto", **mog2_options) -> None:
+        super().__init__(**mog2_options)
         if not 0 <= min_probability <= 1:
             raise InputError(f"min_probability must be in [0, 1], got {min_probability}")
         self.device = resolve_device(device)

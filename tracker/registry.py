@@ -24,7 +24,8 @@ class by the module that defines it. Asking for an unknown name is an :class:`In
 listing the choices.
 
 Constructor options (``-p NAME=VALUE`` on the command line) come from the ``__init__`` signature
-and its Google-style docstring (:func:`class_params`); :meth:`Registry.create` converts text
+and its Google-style docstring (:func:`class_params`; an ``__init__`` that takes ``**options``
+and hands them to its base offers the base's options too); :meth:`Registry.create` converts text
 values by the annotations and rejects unknown names.
 
 This module imports nothing heavy (no torch, OpenCV or NumPy).
@@ -305,16 +306,22 @@ class Registry:
 
 def class_params(cls: type) -> list[ParamInfo]:
     """The keyword parameters of ``cls.__init__`` with their docstring help (Google style, from
-    the ``__init__`` docstring or the class's)."""
+    the ``__init__`` docstring or the class's). An ``__init__`` that takes ``**options`` passes
+    them on to its base class: the base's parameters are then options too."""
     doc_help = _docstring_args(inspect.getdoc(cls.__init__) or "") | _docstring_args(inspect.getdoc(cls) or "")
     hints = _resolved_hints(cls.__init__)
-    params = []
+    params, passes_on = [], False
     for p in inspect.signature(cls.__init__).parameters.values():
+        passes_on |= p.kind == p.VAR_KEYWORD
         if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         params.append(ParamInfo(name=p.name, annotation=hints.get(p.name, str),
                                 default=None if p.default is inspect.Parameter.empty else p.default,
                                 help=doc_help.get(p.name, "")))
+    base = next((b for b in cls.__mro__[1:] if "__init__" in vars(b)), object)
+    if passes_on and base is not object:
+        own = {p.name for p in params}
+        params += [p for p in class_params(base) if p.name not in own]
     return params
 
 

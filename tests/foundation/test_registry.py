@@ -152,6 +152,16 @@ def test_bad_p_options_are_one_line_errors():
     assert "\n" not in str(err.value)
 
 
+def test_options_passed_on_to_the_base_class_are_options_too():
+    """A subclass whose ``__init__`` takes ``**options`` and hands them to its base (the checked
+    proposer over MOG2) offers the base's options as well, converted and checked the same way."""
+    names = {p.name for p in PROPOSERS.params("mog2-pedestrian")}
+    assert {"min_probability", "open_height", "split"} <= names
+    assert PROPOSERS.options("mog2-pedestrian", {"open_height": "60"}) == {"open_height": 60.0}
+    with pytest.raises(InputError, match="has no option 'open_heigth'"):
+        PROPOSERS.options("mog2-pedestrian", {"open_heigth": "60"})
+
+
 def test_every_option_of_a_tracker_or_proposal_source_has_help():
     """The help of ``-p NAME=VALUE`` is the class's Google ``Args:`` entry, one name per line (an
     entry ``a, b: ...`` documents neither); ruff's D417 checks only an ``__init__``'s own docstring."""
