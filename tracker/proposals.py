@@ -222,8 +222,8 @@ class MOG2Proposer(Proposer):
         small_clean: what cleans the foreground instead while the typical object is shorter:
             ``median``, a 3x3 median filter (removes lone pixels and lines 1 pixel wide, such as
             compression noise, and keeps limbs 2 pixels wide), or ``none`` (keeps every pixel:
-            on TUD's views MOTA 0.04 higher, all of it on TUD-Stadtmitte, but noise joins people
-            on the flickering TUD-Campus; docs/benchmarks.md).
+            on TUD's views MOTA 0.03-0.05 higher, and IDF1 higher on TUD-Stadtmitte, but noise
+            joins the people of the flickering TUD-Campus; docs/benchmarks.md).
     """
 
     proposer_id = "mog2"

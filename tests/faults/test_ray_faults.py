@@ -14,7 +14,7 @@ import pytest
 
 from attentrack.tracker.atomic import partial_owner
 from attentrack.tracker.batch import BatchOptions, VideoJob, run_batch
-from attentrack.tracker.batch.ray_cluster import STARTED, RayBackend, _InFlight, _local_paths, verify_reports
+from attentrack.tracker.batch.ray_cluster import STARTED, RayBackend, _InFlight, _local_paths, _next_ref, verify_reports
 from attentrack.tracker.batch.shipping import code_fingerprint, package_files, package_root, stage_package
 from attentrack.tracker.errors import InputError
 
@@ -148,3 +148,28 @@ def test_code_is_shipped_to_a_cluster_with_fractional_cpus(tmp_path):
     shipped = Path(report["package"])
     assert shipped.name == "attentrack" and package_root() not in (shipped, *shipped.parents)  # not this checkout
     assert report["fingerprint"] == code_fingerprint()
+
+
+def test_reading_a_task_never_waits_longer_than_asked():
+    """A task cancelled at its time limit ends its stream at once but runs on until it stops;
+    reading it must come back (None: nothing yet) so that the loop can force it after the grace
+    (a fresh-clone CI run once hung here, in ``next(generator)``, for 12 minutes)."""
+    class Ref:
+        def __init__(self, nil):
+            self.nil = nil
+
+        def is_nil(self):
+            return self.nil
+
+    class Stream:
+        def __init__(self, nil):
+            self.ref, self.asked = Ref(nil), []
+
+        def _next_sync(self, timeout_s=None):
+            self.asked.append(timeout_s)
+            return self.ref
+
+    waiting, ready = Stream(nil=True), Stream(nil=False)
+    assert _next_ref(waiting, 0.5) is None and waiting.asked == [0.5]
+    assert _next_ref(ready, 0.5) is ready.ref
+    assert _next_ref(iter(["item"]), 0.5) == "item"  # a Ray without the bounded read: plain next

@@ -56,6 +56,12 @@ CODE_CHOICES = ("auto", "ship", "installed")
 CHECK_SECONDS = 300.0
 #: what a task yields first, as soon as it runs
 STARTED = "started"
+#: a task that ``ray.wait`` called ready had nothing to read after all
+NOT_YET = "not yet"
+#: longest wait for a ready task's next item (seconds): a task cancelled at its time limit ends
+#: its stream at once but runs on until it stops, and reading its result must not block the
+#: loop that forces it after the grace
+READ_SECONDS = 0.5
 
 
 def run_video(job: VideoJob, options: BatchOptions, out_dir: str, key: str, threads: int):
@@ -80,6 +86,17 @@ def node_report(probe: str, paths: list[str]) -> dict:
 def _whole(exc: BaseException) -> str:
     """A Ray error's whole text (its remote traceback included), without terminal colours."""
     return re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+
+
+def _next_ref(gen, timeout: float):
+    """The reference of a streaming task's next item, or None when none comes within
+    ``timeout`` seconds (Ray's own bounded read where this Ray has one; raises StopIteration
+    at the end of the stream, as ``next`` does)."""
+    read = getattr(gen, "_next_sync", None)
+    if read is None:
+        return next(gen)
+    ref = read(timeout_s=timeout)
+    return None if ref.is_nil() else ref
 
 
 def _first_line(exc: BaseException) -> str:
@@ -285,7 +302,7 @@ class RayBackend(Backend):
                 for gen in ready:
                     task = flying[gen]
                     kind, result = self._next(ray, gen, task, tasks[task.index][0])
-                    if kind == STARTED:
+                    if kind in (STARTED, NOT_YET):
                         continue
                     del flying[gen]
                     if kind == "retry":
@@ -301,10 +318,13 @@ class RayBackend(Backend):
 
     def _next(self, ray, gen, task: _InFlight, job: VideoJob) -> tuple[str, JobResult | None]:
         """Read the next item of a ready task: ``(STARTED, None)`` when it just started (its
-        time limit begins), ``("retry", None)`` when its worker was lost and it may run again,
-        else ``("done", result)``."""
+        time limit begins), ``(NOT_YET, None)`` when nothing came after all, ``("retry", None)``
+        when its worker was lost and it may run again, else ``("done", result)``."""
         try:
-            value = ray.get(next(gen))
+            ref = _next_ref(gen, READ_SECONDS)
+            if ref is None:
+                return NOT_YET, None
+            value = ray.get(ref)
         except StopIteration:
             return "done", JobResult.failed(job, "ray task ended without a result", attempts=task.attempt)
         except ray.exceptions.RayError as exc:
