@@ -80,6 +80,18 @@ class _Running:
     stopping: str = ""  # why the batch is stopping it ("" while it runs)
 
 
+FORK_SERVER_DIED = "worker lost: the process pool's fork server died"
+
+
+def _fork_server_died() -> bool:
+    """Whether this process's multiprocessing fork server has died (False when there is none or
+    it cannot be told: the server's PID is multiprocessing's own record of it)."""
+    from multiprocessing import forkserver
+
+    pid = getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None)
+    return pid is not None and not pid_alive(pid)
+
+
 def stop_processes(procs: list, grace: float = STOP_GRACE_SECONDS) -> None:
     """SIGTERM every process in ``procs`` (a :class:`multiprocessing.Process` each), wait up to
     ``grace`` seconds for them to end, SIGKILL what is left and wait for it to go."""
@@ -216,10 +228,11 @@ class LocalBackend(Backend):
         if run.proc.pid is not None and pid_alive(run.proc.pid):
             # the sentinel fired but the worker lives: its fork server died; no orphan may go on writing
             stop_processes([run.proc])
-            reason = "worker lost: the process pool's fork server died"
+            reason = FORK_SERVER_DIED
         else:
             run.proc.join(1.0)
-            reason = describe_exit(run.proc.exitcode)
+            # a worker may also die with its fork server before the batch sees it (a race)
+            reason = FORK_SERVER_DIED if _fork_server_died() else describe_exit(run.proc.exitcode)
         if run.stopping:
             return JobResult.failed(job, run.stopping, attempts=run.attempt)
         if run.attempt <= self.retries:
