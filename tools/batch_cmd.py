@@ -99,8 +99,7 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
     from attentrack.tracker.atomic import check_folder
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.batch.runner import check_ground_truth
-    from attentrack.tracker.proposals import create_proposer
-    from attentrack.tracker.registry import BACKENDS, TRACKERS
+    from attentrack.tracker.registry import BACKENDS, PROPOSERS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings
 
     options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
@@ -114,7 +113,7 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
                            detections=detections, det_threshold=det_threshold,
                            proposal_options=tuple(sorted(parse_params(proposal_params, "proposal option").items())))
     RunnerSettings.from_options(dict(options.runner))  # a bad runner setting fails here, as one line
-    create_proposer(proposals, dict(options.proposal_options))  # and a bad proposal option
+    PROPOSERS.options(proposals, dict(options.proposal_options))  # and a bad proposal option
     jobs = collect_jobs(inputs, manifests)
     check_ground_truth(jobs)  # a malformed ground truth fails now, not after every video ran
     check_folder(out_dir)

@@ -51,8 +51,8 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
 
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
-    from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.protocols.pipelines import compare_pipelines
+    from attentrack.tracker.registry import PROPOSERS
     from attentrack.tracker.runner import RunnerSettings
     from attentrack.tracker.tables import markdown_lines
 
@@ -71,7 +71,7 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
         create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
     settings = RunnerSettings.from_options(parse_params(runner_params))
     proposal_options = parse_params(proposal_params, "proposal option")
-    create_proposer(proposals, dict(proposal_options))  # an unknown option fails here, before any run
+    PROPOSERS.options(proposals, dict(proposal_options))  # an unknown option fails here, before any run
     seqs = labelled_sequences(sequences)
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
                                 progress=lambda line: click.echo(line, err=True), proposals=proposals,
