@@ -372,8 +372,9 @@ class RayBackend(Backend):
             ready, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=0.2)
             for gen in ready:
                 try:
-                    if ray.get(next(gen)) == STARTED:
-                        waiting.append(gen)  # it said it started; its end is still to come
+                    ref = _next_ref(gen, READ_SECONDS)
+                    if ref is None or ray.get(ref) == STARTED:
+                        waiting.append(gen)  # it runs on (or said it started): its end is still to come
                 except (StopIteration, ray.exceptions.RayError):
                     pass  # it ended
         for gen in waiting:
