@@ -104,7 +104,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     from attentrack.tracker.detections import DetectionFile, find_detections
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
-    from attentrack.tracker.registry import TRACKERS
+    from attentrack.tracker.registry import PROPOSERS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
     from attentrack.tracker.sinks import CropSink, JsonlSink, MotTxtSink, OtbSink, ShowSink, VideoSink, default_video_format
     from attentrack.tracker.sources import open_source
@@ -132,6 +132,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
                else None)
         if why:
             raise InputError(f"--proposal-option sets up proposals, and this run has none: {why}")
+        PROPOSERS.options(proposals, dict(proposal_options))  # a bad one fails here, before the source opens
     det_file = None
     if detections is not None:
         if init_boxes is not None:
