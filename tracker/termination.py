@@ -62,8 +62,13 @@ class _Watchdog:
             except OSError:
                 return
             if signal.SIGTERM in data and self.grace is not None:
-                time.sleep(self.grace)
+                grace = self.grace
+                time.sleep(grace)
                 if self.grace is not None:  # still installed, still running: stuck
+                    try:
+                        os.write(2, f"Terminated (still running {grace:g} s after SIGTERM: stopped).\n".encode())
+                    except OSError:
+                        pass
                     os._exit(SIGTERM_STATUS)
 
 
@@ -108,7 +113,16 @@ def sigterm_raises(grace: float | None = 15.0):
 
 def reclaim_sigterm() -> None:
     """Install :func:`sigterm_raises`'s handler again after a library replaced it (``ray.init``
-    installs its own, which ends the process at once); nothing outside a :func:`sigterm_raises`
-    block or the main thread."""
+    installs its own, which ends the process at once; ``ray.shutdown`` leaves the default
+    action, which ends it silently); nothing outside a :func:`sigterm_raises` block or the main
+    thread."""
     if _active and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, raise_terminated)
+
+
+def raise_if_terminated() -> None:
+    """Raise :class:`Terminated` when a SIGTERM arrived in the current :func:`sigterm_raises`
+    block: for loops that wait in a library that may catch the interrupt and carry on (Ray
+    turns it into a status of its own in some of its calls)."""
+    if _active and _received:
+        raise Terminated()

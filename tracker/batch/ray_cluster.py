@@ -48,7 +48,7 @@ from attentrack.tracker.batch.jobs import STATE_DIR, BatchOptions, JobResult, Vi
 from attentrack.tracker.batch.shipping import code_fingerprint, installed_version, stage_package
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.registry import TRACKERS
-from attentrack.tracker.termination import reclaim_sigterm
+from attentrack.tracker.termination import raise_if_terminated, reclaim_sigterm
 
 #: ``code`` choices: how the workers get attentrack
 CODE_CHOICES = ("auto", "ship", "installed")
@@ -62,6 +62,9 @@ NOT_YET = "not yet"
 #: its stream at once but runs on until it stops, and reading its result must not block the
 #: loop that forces it after the grace
 READ_SECONDS = 0.5
+#: longest wait for any task before the loop checks the time limits and whether the batch was
+#: told to stop (a SIGTERM whose interrupt a Ray call caught)
+WAIT_SECONDS = 0.5
 
 
 def run_video(job: VideoJob, options: BatchOptions, out_dir: str, key: str, threads: int):
@@ -253,6 +256,7 @@ class RayBackend(Backend):
         finally:
             if self._started:
                 ray.shutdown()
+                reclaim_sigterm()  # ray.shutdown leaves SIGTERM's default action: a second one would end us silently
                 self._started = False
 
     def check_nodes(self, ray, out_dir: Path, paths: list[str]) -> list[dict]:
@@ -298,7 +302,8 @@ class RayBackend(Backend):
             submit(i, 1)
         try:
             while flying:
-                ready, _ = ray.wait(list(flying), num_returns=1, timeout=self._wait_seconds())
+                ready, _ = ray.wait(list(flying), num_returns=1, timeout=WAIT_SECONDS)
+                raise_if_terminated()  # a SIGTERM whose interrupt a Ray call caught and carried on from
                 for gen in ready:
                     task = flying[gen]
                     kind, result = self._next(ray, gen, task, tasks[task.index][0])
@@ -344,10 +349,6 @@ class RayBackend(Backend):
         result = JobResult.from_dict(value)
         result.attempts = task.attempt
         return "done", result
-
-    def _wait_seconds(self) -> float | None:
-        """How long to wait for a task before checking the time limits again (None: no limit)."""
-        return None if self.video_timeout is None else 0.5
 
     def _cancel_late(self, ray, flying: dict) -> None:
         """Cancel the tasks past the time limit; force those that did not stop within the grace."""
