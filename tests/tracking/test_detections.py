@@ -12,7 +12,7 @@ import pytest
 from attentrack.tracker.detections import DetectionFile, ModelDetections, find_detections
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.foreground import group_fragments, median_background, split_side_by_side
-from attentrack.tracker.proposals import MOG2Proposer, ObjectSizes
+from attentrack.tracker.proposals import MOG2Proposer, ObjectSizes, commonest_ratio
 from attentrack.tracker.runner import MultiObjectTracker, multi_object_tracker
 
 
@@ -293,12 +293,31 @@ def test_objects_side_by_side_split_where_the_foreground_is_thinnest():
     np.testing.assert_array_equal(split_side_by_side(box, np.ones(1), full, 0.0)[0], box)
 
 
-def test_object_sizes_typical_aspect_is_the_median_ratio():
+def test_object_sizes_typical_aspect_is_the_commonest_shape():
+    """Parts of people and groups side by side are both wider for their height than one person:
+    with fewer single people than the two together, the median is pulled wide; the commonest
+    shape stays the single person's."""
     sizes = ObjectSizes()
     assert sizes.typical_aspect() is None
     for w, h in ((10, 30), (20, 60), (30, 90), (90, 60)):
         sizes.add(w, h)
     assert sizes.typical_aspect() == pytest.approx(1 / 3)
+    rng = np.random.default_rng(0)
+    people = rng.uniform(0.30, 0.36, 40)
+    parts = rng.uniform(0.6, 1.4, 30)  # heads, legs, torsos
+    groups = rng.uniform(0.7, 1.2, 30)  # two or three side by side
+    crowd = ObjectSizes()
+    for ratio in np.concatenate([people, parts, groups]):
+        crowd.add(60 * ratio, 60)
+    assert np.median(np.concatenate([people, parts, groups])) > 0.6
+    assert 0.30 <= crowd.typical_aspect() <= 0.36
+
+
+def test_commonest_ratio_is_scale_free_and_prefers_the_smaller_of_equals():
+    ratios = np.array([0.3, 0.31, 0.32, 1.0, 1.2, 2.0])
+    assert commonest_ratio(ratios) == pytest.approx(0.31, abs=0.011)
+    assert commonest_ratio(ratios * 10) == pytest.approx(10 * commonest_ratio(ratios))
+    assert commonest_ratio(np.array([0.5, 2.0])) == pytest.approx(0.5)
 
 
 def test_median_background_removes_what_moves():
