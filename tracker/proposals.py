@@ -50,6 +50,8 @@ CLOSE_WIDTH, CLOSE_HEIGHT = 0.016, 0.15
 #: with a 3x3 kernel; how it cleans the foreground of shorter objects (the first is the default)
 OPEN_HEIGHT = 100.0
 SMALL_CLEANING = ("median", "none")
+#: how :class:`ObjectSizes` sums up the objects' width / height (the first is the default)
+SHAPE_RULES = ("commonest", "median")
 
 
 def median_slope(x: np.ndarray, y: np.ndarray) -> float:
@@ -97,10 +99,15 @@ class ObjectSizes:
         memory: how many objects are remembered.
         min_objects: least objects with a known bottom row before the height is modelled by row.
         max_ratio: the typical height by row stays below this many times the median height.
+        shape: how the typical width / height is found: ``commonest`` (:func:`commonest_ratio`)
+            or ``median`` (before 2026-12-07).
     """
 
-    def __init__(self, memory: int = 300, min_objects: int = 30, max_ratio: float = 4.0) -> None:
-        self.memory = memory
+    def __init__(self, memory: int = 300, min_objects: int = 30, max_ratio: float = 4.0,
+                 shape: str = SHAPE_RULES[0]) -> None:
+        if shape not in SHAPE_RULES:
+            raise InputError(f"proposal option typical_shape must be one of {', '.join(SHAPE_RULES)}, got {shape!r}")
+        self.memory, self.shape = memory, shape
         self.min_objects, self.max_ratio = int(min_objects), float(max_ratio)
         self._sizes: list[tuple[float, float, float]] = []
         self._added = 0  # objects ever added
@@ -178,7 +185,8 @@ class ObjectSizes:
         if not self._sizes:
             return None
         sizes = np.asarray(self._sizes)
-        return commonest_ratio(sizes[:, 0] / np.maximum(sizes[:, 1], 1e-9))
+        ratios = sizes[:, 0] / np.maximum(sizes[:, 1], 1e-9)
+        return commonest_ratio(ratios) if self.shape == "commonest" else float(np.median(ratios))
 
 
 class MOG2Proposer(Proposer):
@@ -231,7 +239,7 @@ class MOG2Proposer(Proposer):
             side, where its foreground is thinnest (:func:`attentrack.tracker.foreground.split_side_by_side`: people walking
             together whose foreground touches); 0: never. The typical aspect is learnt from the
             same objects as the typical size (before splitting), as their commonest shape
-            (:meth:`ObjectSizes.typical_aspect`).
+            (:meth:`ObjectSizes.typical_aspect`, ``typical_shape``).
         open_height: the 3x3 opening, which removes specks of noise, is used only while the
             typical object (at the working scale) is at least this many pixels tall, or before
             any is known; 0: always. An opening erases whatever is thinner than its 3 pixels:
@@ -242,6 +250,10 @@ class MOG2Proposer(Proposer):
             compression noise, and keeps limbs 2 pixels wide), or ``none`` (keeps every pixel:
             on TUD's views MOTA 0.03-0.05 higher, and IDF1 higher on TUD-Stadtmitte, but noise
             joins the people of the flickering TUD-Campus; docs/benchmarks.md).
+        typical_shape: how the typical object's width / height, which ``split`` compares with,
+            is learnt: ``commonest`` (the most common shape of the objects seen) or ``median``
+            (their median shape, pulled wide by parts of people and by groups; the default
+            before 2026-12-07; docs/benchmarks.md).
     """
 
     proposer_id = "mog2"
@@ -264,6 +276,7 @@ class MOG2Proposer(Proposer):
         split: float = 1.7,
         open_height: float = OPEN_HEIGHT,
         small_clean: str = SMALL_CLEANING[0],
+        typical_shape: str = SHAPE_RULES[0],
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")
@@ -296,7 +309,7 @@ class MOG2Proposer(Proposer):
         self.min_pixels = min_pixels
         self.split = split
         self.open_height, self.small_clean = float(open_height), small_clean
-        self.sizes = ObjectSizes()
+        self.sizes = ObjectSizes(shape=typical_shape)
         self._previous = np.zeros((0, 4))  # the last frame's grouped objects, before any size rule
         self._close: np.ndarray | None = None
         self.last_mask: np.ndarray | None = None

@@ -311,6 +311,11 @@ def test_object_sizes_typical_aspect_is_the_commonest_shape():
         crowd.add(60 * ratio, 60)
     assert np.median(np.concatenate([people, parts, groups])) > 0.6
     assert 0.30 <= crowd.typical_aspect() <= 0.36
+    crowd.shape = "median"  # the rule before (MOG2Proposer(typical_shape="median"))
+    assert crowd.typical_aspect() == pytest.approx(np.median(np.concatenate([people, parts, groups])))
+    with pytest.raises(InputError, match="typical_shape"):
+        ObjectSizes(shape="mode")
+    assert MOG2Proposer(typical_shape="median").sizes.shape == "median"
 
 
 def test_commonest_ratio_is_scale_free_and_prefers_the_smaller_of_equals():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from attentrack.tracker.base import Track, Tracker
-from attentrack.tracker.proposals import OPEN_HEIGHT, SMALL_CLEANING, MOG2Proposer
+from attentrack.tracker.proposals import OPEN_HEIGHT, SHAPE_RULES, SMALL_CLEANING, MOG2Proposer
 
 
 class BlobTracker(Tracker):
@@ -25,7 +25,7 @@ class BlobTracker(Tracker):
     def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_aspect: float = 0.0,
                  min_area: float | None = None, close_width: float | None = None,
                  close_height: float | None = None, open_height: float = OPEN_HEIGHT,
-                 small_clean: str = SMALL_CLEANING[0]) -> None:
+                 small_clean: str = SMALL_CLEANING[0], typical_shape: str = SHAPE_RULES[0]) -> None:
         """Build the tracker.
 
         Args:
@@ -41,11 +41,14 @@ class BlobTracker(Tracker):
                 least this many pixels tall (:class:`MOG2Proposer`; 0: always).
             small_clean: what cleans the foreground of smaller objects instead (``median`` or
                 ``none``).
+            typical_shape: how the typical object's shape is learnt (``commonest`` or ``median``;
+                :class:`MOG2Proposer`).
         """
         super().__init__()
         self.min_iou, self.max_age = min_iou, max_age
         self._proposer = MOG2Proposer(min_area=min_area, min_aspect=min_aspect, close_width=close_width,
-                                      close_height=close_height, open_height=open_height, small_clean=small_clean)
+                                      close_height=close_height, open_height=open_height, small_clean=small_clean,
+                                      typical_shape=typical_shape)
         self._tracks: dict[int, tuple[np.ndarray, int]] = {}  # id -> (box, frames unmatched)
 
     def _step(self, frame: np.ndarray) -> list[Track]:
