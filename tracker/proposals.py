@@ -180,7 +180,7 @@ class ObjectSizes:
         """The commonest width / height of the objects remembered (:func:`commonest_ratio`), or
         None before any. Not the median: parts of a person (a head, the legs, a torso) and groups
         side by side are both wider for their height than one whole object, so they pull the
-        median wide (on TUD 0.44-0.51 where the people's is 0.29-0.39), and a typical object too
+        median wide (on TUD up to 0.51 where the people's is 0.29-0.39), and a typical object too
         wide leaves groups unsplit; the commonest shape is the single object's."""
         if not self._sizes:
             return None
