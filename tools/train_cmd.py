@@ -53,6 +53,9 @@ def train_group():
 @click.option("--pretrain-fraction", default=0.3, show_default=True, type=float, help="Share of steps that are synthetic-heavy.")
 @click.option("--real-fraction", default=0.5, show_default=True, type=float,
               help="Share of real sequences after the synthetic phase.")
+@click.option("--sequence-share", type=click.Choice(["boxes", "equal"]), default="boxes", show_default=True,
+              help="How real windows are shared among the --data sequences: in proportion to their "
+                   "labelled boxes, or equally (so a sequence with many labelled people does not dominate).")
 @click.option("--val-split", default=0.15, show_default=True, type=float,
               help="Share of boxes (whole tracks) kept for validation.")
 @click.option("--val-every", default=250, show_default=True, type=click.IntRange(min=0))
@@ -80,7 +83,7 @@ def train_group():
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE", help="Other HARTConfig field, e.g. --set rnn_units=128.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_threshold, lr, optimizer,
-                 pretrain_fraction, real_fraction, val_split, val_every, checkpoint_every, seed, threads,
+                 pretrain_fraction, real_fraction, sequence_share, val_split, val_every, checkpoint_every, seed, threads,
                  workers, resume, stop_after, max_minutes, arch, glimpse, glimpse_size, backbone, backbone_weights,
                  init_weights, sets, no_progress):
     """``attentrack train hart``: train HART on real and synthetic sequences."""
@@ -115,7 +118,8 @@ def hart_command(data, out, assets, steps, tokens, min_length, max_length, iou_t
     opts = TrainOptions(data=list(data), out=out, assets=assets, steps=steps, tokens=tokens,
                         min_length=min_length, max_length=max_length, iou_threshold=iou_threshold, lr=lr,
                         optimizer=optimizer, pretrain_fraction=pretrain_fraction, real_fraction=real_fraction,
-                        val_split=val_split, val_every=val_every, checkpoint_every=checkpoint_every, seed=seed,
+                        sequence_share=sequence_share, val_split=val_split, val_every=val_every,
+                        checkpoint_every=checkpoint_every, seed=seed,
                         threads=threads, workers=workers, resume=resume, backbone_weights=backbone_weights,
                         init_weights=init_weights,
                         config=config, progress=not no_progress, max_minutes=max_minutes,

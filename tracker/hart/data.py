@@ -132,6 +132,10 @@ def augment(sample: Sample, rng: np.random.Generator) -> Sample:
 
 # -- real tracks ---------------------------------------------------------------------------
 
+#: ways :class:`RealTracks` shares its windows among the training sequences
+SEQUENCE_SHARES = ("boxes", "equal")
+
+
 class RealTracks:
     """Windows of ground-truth tracks of real sequences.
 
@@ -139,9 +143,15 @@ class RealTracks:
         sequences: :class:`attentrack.datasets.sequence.Sequence` objects with ground truth.
         tracks: ``[(sequence index, frames (L,) 1-based, boxes (L, 4) x, y, w, h)]`` to use
             (default: every track of at least 8 boxes).
+        share: how windows are shared among the sequences: ``"boxes"`` (each track drawn in
+            proportion to its boxes, so a sequence with many labelled people dominates) or
+            ``"equal"`` (every sequence drawn equally often; within one, tracks in proportion
+            to their boxes).
     """
 
-    def __init__(self, sequences: list, tracks: list | None = None) -> None:
+    def __init__(self, sequences: list, tracks: list | None = None, share: str = "boxes") -> None:
+        if share not in SEQUENCE_SHARES:
+            raise InputError(f"sequence share {share!r}: expected one of {', '.join(SEQUENCE_SHARES)}")
         self.sequences = sequences
         if tracks is None:
             tracks = []
@@ -152,6 +162,10 @@ class RealTracks:
         if not self.tracks:
             raise InputError("no ground-truth track with at least 4 boxes in the training sequences")
         lengths = np.array([len(t[1]) for t in self.tracks], dtype=np.float64)
+        if share == "equal":
+            owner = np.array([t[0] for t in self.tracks])
+            per_sequence = {si: lengths[owner == si].sum() for si in set(owner.tolist())}
+            lengths = lengths / np.array([per_sequence[si] for si in owner.tolist()])
         self.weights = lengths / lengths.sum()
 
     @property

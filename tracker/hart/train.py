@@ -62,6 +62,8 @@ class TrainOptions:
         optimizer: ``adam`` or ``rmsprop`` (the paper's).
         pretrain_fraction: share of the steps that are synthetic-heavy.
         real_fraction_pretrain, real_fraction: share of real sequences in the two phases.
+        sequence_share: how real windows are shared among the training sequences
+            (:class:`RealTracks`: ``boxes`` or ``equal``).
         val_split: share of each training sequence's boxes (whole tracks) kept for validation.
         val_every: validate every this many steps (0: only at the end).
         checkpoint_every: checkpoint every this many steps.
@@ -92,6 +94,7 @@ class TrainOptions:
     pretrain_fraction: float = 0.3
     real_fraction_pretrain: float = 0.2
     real_fraction: float = 0.5
+    sequence_share: str = "boxes"
     val_split: float = 0.15
     val_every: int = 250
     checkpoint_every: int = 250
@@ -138,7 +141,7 @@ def open_training_data(opts: TrainOptions):
             sequences += find_sequences(p)
     sequences = [s for s in sequences if len(s.gt)]
     train_tracks, val_tracks = split_tracks(sequences, opts.val_split, seed=opts.seed)
-    real = RealTracks(sequences, train_tracks) if train_tracks else None
+    real = RealTracks(sequences, train_tracks, share=opts.sequence_share) if train_tracks else None
     synthetic = None
     if opts.assets.lower() != "none":
         root = Path(opts.assets) if opts.assets else data_root()
@@ -379,7 +382,7 @@ class HARTTask(TrainingTask):
         """The training data folders, the loss's learned uncertainty weights (``loss_log_vars``,
         which ``--init-weights`` fine-tunes start from) and the fine-tuned weights, for the
         weights file."""
-        meta: dict[str, Any] = {"data": list(self.opts.data),
+        meta: dict[str, Any] = {"data": list(self.opts.data), "sequence_share": self.opts.sequence_share,
                                 "loss_log_vars": [round(float(v), 6) for v in self.module.loss.log_vars.detach().cpu()]}
         if self.opts.init_weights:
             meta["init_weights"] = str(self.opts.init_weights)
