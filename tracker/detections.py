@@ -32,7 +32,8 @@ class DetectionFile:
         InputError: a missing file, or a malformed row (the message names file and line:
             fewer than 7 values, a non-number, a frame below 1, a box of no size).
 
-    An empty file warns that nothing will be tracked.
+    A first line of column names (no number in it, e.g. ``frame,id,bb_left,...`` as CSV exports
+    write) is skipped; an empty file warns that nothing will be tracked.
     """
 
     def __init__(self, path: str | os.PathLike, score_threshold: float | None = None) -> None:
@@ -40,6 +41,7 @@ class DetectionFile:
         if not self.path.is_file():
             raise InputError(f"detections file not found: {self.path}")
         frames, boxes, scores, lines = [], [], [], []
+        first_row = True
         with open(self.path, encoding="utf-8", errors="replace") as fh:
             for lineno, line in enumerate(fh, 1):
                 text = line.strip()
@@ -47,6 +49,10 @@ class DetectionFile:
                     continue
                 parts = [t for t in text.replace(",", " ").split() if t]
                 where = f"{self.path}:{lineno}"
+                if first_row and not any(_is_number(t) for t in parts):
+                    first_row = False
+                    continue  # a header of column names
+                first_row = False
                 if len(parts) < 7:
                     raise InputError(f"{where}: a det.txt row needs at least 7 values "
                                      f"(frame,id,x,y,w,h,score), got {len(parts)}")
@@ -97,6 +103,14 @@ class DetectionFile:
         """Frame ``index``'s (0-based, as the sources count) ``(N, 4)`` boxes and ``(N,)`` scores."""
         lo, hi = np.searchsorted(self.frames, [index + 1, index + 2])
         return self.boxes[lo:hi].copy(), self.scores[lo:hi].copy()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def find_detections(option: str, source: str) -> Path:

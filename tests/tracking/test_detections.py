@@ -47,6 +47,15 @@ def test_malformed_det_rows_name_file_and_line(tmp_path, text, message):
     assert f"{det}:2:" in str(info.value) and "\n" not in str(info.value)
 
 
+def test_a_header_of_column_names_is_skipped_but_only_as_the_first_row(tmp_path):
+    header = "frame,id,bb_left,bb_top,bb_width,bb_height,conf,x,y,z\n"
+    rows = DetectionFile(_write(tmp_path / "det.txt", header + "1,-1,1,2,3,4,67.5,-1,-1,-1\n"))
+    np.testing.assert_allclose(rows.at(0)[0], [[1, 2, 3, 4]])
+    late = _write(tmp_path / "late.txt", "1,-1,1,2,3,4,1\n" + header)
+    with pytest.raises(InputError, match=f"{late}:2: not a number"):
+        DetectionFile(late)
+
+
 def test_frames_past_the_video_are_an_error_naming_the_line(tmp_path):
     det = _write(tmp_path / "det.txt", "1,-1,1,1,5,5,1\n# comment\n\n9,-1,1,1,5,5,1\n4,-1,1,1,5,5,1\n")
     rows = DetectionFile(det)

@@ -187,6 +187,53 @@ def test_life_cycle_confirms_remembers_through_a_gap_and_ends():
     assert runner.track_ids == []
 
 
+class _ListedProposer:
+    """Proposes the boxes it is given, one list per frame."""
+
+    def __init__(self, per_frame):
+        self.per_frame = iter(per_frame)
+
+    def propose(self, frame):
+        boxes = np.array(next(self.per_frame), float).reshape(-1, 4)
+        return boxes, np.ones(len(boxes))
+
+
+@pytest.mark.parametrize("coasted, settings, proposed", [
+    (2, {}, False),  # given detections: coasted by default
+    (0, {"motion_coast": 0}, False),
+    (0, {}, True),  # proposals: not by default
+    (1, {"motion_coast_proposals": 1}, True),
+])
+def test_a_missed_confirmed_object_is_reported_where_the_motion_model_expects_it(coasted, settings, proposed):
+    """An object moving 4 px a frame is not detected in frames 10-14: for ``coasted`` frames
+    it is still reported, with its id, at the constant-velocity prediction; then not until it
+    is found again. A tentative track is never coasted."""
+    def boxes_at(t):
+        return [(10 + 4 * t, 20, 16, 32)]
+
+    per_frame = [[] if 10 <= t < 15 else boxes_at(t) for t in range(20)]
+    proposer = _ListedProposer(per_frame) if proposed else None
+    runner = MultiObjectTracker(proposer=proposer, settings=RunnerSettings(min_hits=3, max_lost=10, **settings))
+    reported = {}
+    for t, frame in enumerate(_square_video(20, boxes_at)):
+        dets = None if proposed else np.array(per_frame[t], float).reshape(-1, 4)
+        reported[t] = runner.update(frame, dets)
+    first_id = reported[9][0].track_id
+    for t in range(10, 15):
+        assert len(reported[t]) == (1 if t < 10 + coasted else 0)
+        if reported[t]:
+            assert reported[t][0].track_id == first_id
+            np.testing.assert_allclose(reported[t][0].box, boxes_at(t)[0], atol=1.5)
+    assert [tr.track_id for tr in reported[15]] == [first_id]
+
+    fresh = MultiObjectTracker(settings=RunnerSettings(min_hits=3, motion_coast=2))
+    frame = np.full((120, 200, 3), 90, np.uint8)
+    for t in range(6):  # after the start: a new object is tentative until its third frame
+        fresh.update(frame, np.array([[10.0, 20, 16, 32]]))
+    fresh.update(frame, np.array([[10.0, 20, 16, 32], [120.0, 60, 16, 32]]))
+    assert [tr.box[0] for tr in fresh.update(frame, np.array([[10.0, 20, 16, 32]]))] == [10.0]
+
+
 def test_a_false_positive_never_becomes_a_track():
     runner = MultiObjectTracker(settings=RunnerSettings(min_hits=3))
     frames = list(_square_video(12, lambda t: [(10 + 2 * t, 20, 16, 32)]))
