@@ -234,6 +234,25 @@ def test_a_missed_confirmed_object_is_reported_where_the_motion_model_expects_it
     assert [tr.box[0] for tr in fresh.update(frame, np.array([[10.0, 20, 16, 32]]))] == [10.0]
 
 
+def test_a_low_scoring_detection_continues_a_followed_object_but_starts_nothing():
+    """With ``start_score``, a weak detection keeps a track that the strong ones miss, and a
+    weak one where nothing is followed starts no track; without it, both count alike."""
+    def boxes_at(t):
+        return [(10 + 2 * t, 20, 16, 32)]
+
+    for start_score, expect_weak_track in ((0.5, False), (float("-inf"), True)):
+        runner = MultiObjectTracker(settings=RunnerSettings(min_hits=2, motion_coast=0, start_score=start_score))
+        ids, seen = [], set()
+        for t, frame in enumerate(_square_video(16, boxes_at)):
+            score = 0.2 if 6 <= t < 10 else 0.9  # the followed object's detection weakens for 4 frames
+            dets = [(*boxes_at(t)[0], score), (150, 80, 16, 32, 0.2)]  # and a weak box on nothing
+            tracks = runner.update(frame, np.array(dets, float))
+            seen |= {tr.track_id for tr in tracks}
+            ids.append([tr.track_id for tr in tracks if tr.box[1] < 50])
+        assert all(i == ids[2] for i in ids[2:]) and len(ids[2]) == 1  # followed throughout, one id
+        assert (len(seen) > 1) == expect_weak_track
+
+
 def test_a_false_positive_never_becomes_a_track():
     runner = MultiObjectTracker(settings=RunnerSettings(min_hits=3))
     frames = list(_square_video(12, lambda t: [(10 + 2 * t, 20, 16, 32)]))
