@@ -301,28 +301,14 @@ class MultiObjectTracker(Tracker):
         matched: dict[int, int] = {}
         active = [i for i, o in enumerate(self._objects) if o.state != TENTATIVE]
         tentative = [i for i, o in enumerate(self._objects) if o.state == TENTATIVE]
-        sure = det_scores >= s.start_score
-        free = [d for d in range(len(det_boxes)) if sure[d]]
-        unsure = [d for d in range(len(det_boxes)) if not sure[d]]
-        for stage, group in enumerate((active, tentative, active)):
-            if stage == 2:  # the active tracks left over may continue on a low-scoring detection
-                group = [i for i in group if i not in matched and self._objects[i].misses == 0]
-                free, unsure = unsure, free
-            if not group or not free:
-                continue
-            objs = [self._objects[i] for i in group]
-            gates = np.array([self._gate(o) for o in objs])
-            app = cosine_distance(np.array([o.embedding for o in objs]), det_emb[free])
-            cost = association_cost(predictions[group], det_boxes[free], gates, app, s.weights)
-            lost_rows = [k for k, o in enumerate(objs) if o.misses > 0]
-            if lost_rows:  # a lost track is re-found only by something that looks like it
-                cost[lost_rows] = np.where(app[lost_rows] <= s.max_appearance, cost[lost_rows], np.inf)
-            cost = np.where(np.isfinite(cost), cost, 1e6)
-            pairs, _, _ = assign(cost, s.max_cost)
-            for r, c in pairs:
-                matched[group[r]] = free[c]
-            free = [d for k, d in enumerate(free) if k not in {c for _, c in pairs}]
-        free = unsure  # the sure detections no track took
+        strong = det_scores >= s.start_score
+        free = [d for d in range(len(det_boxes)) if strong[d]]
+        for group in (active, tentative):
+            free = self._match(group, free, predictions, det_boxes, det_emb, matched)
+        # the tracks seen in the last frame that no strong detection took may continue on a weak one
+        seen = [i for i in active if i not in matched and self._objects[i].misses == 0]
+        self._match(seen, [d for d in range(len(det_boxes)) if not strong[d]], predictions, det_boxes, det_emb,
+                    matched)
 
         grouped = self._groups(matched, det_boxes, predictions) if s.groups else {}
         group_detections = set(grouped.values())
@@ -331,6 +317,28 @@ class MultiObjectTracker(Tracker):
         self._age_unmatched(matched, have_detections, predictions, model_tracks, width, height, grouped)
         self._start_new(free, det_boxes, det_scores, det_emb)
         return [o.reported for o in self._objects if o.reported is not None]
+
+    def _match(self, group: list[int], free: list[int], predictions: np.ndarray, det_boxes: np.ndarray,
+               det_emb: np.ndarray, matched: dict[int, int]) -> list[int]:
+        """Match the objects ``group`` (indices into the runner's list) to the detections
+        ``free`` (indices) by Hungarian assignment on the association cost; adds the pairs to
+        ``matched`` and returns the detections left."""
+        if not group or not free:
+            return free
+        s = self.settings
+        objs = [self._objects[i] for i in group]
+        gates = np.array([self._gate(o) for o in objs])
+        app = cosine_distance(np.array([o.embedding for o in objs]), det_emb[free])
+        cost = association_cost(predictions[group], det_boxes[free], gates, app, s.weights)
+        lost_rows = [k for k, o in enumerate(objs) if o.misses > 0]
+        if lost_rows:  # a lost track is re-found only by something that looks like it
+            cost[lost_rows] = np.where(app[lost_rows] <= s.max_appearance, cost[lost_rows], np.inf)
+        cost = np.where(np.isfinite(cost), cost, 1e6)
+        pairs, _, _ = assign(cost, s.max_cost)
+        for r, c in pairs:
+            matched[group[r]] = free[c]
+        taken = {c for _, c in pairs}
+        return [d for k, d in enumerate(free) if k not in taken]
 
     def remove(self, track_ids) -> None:
         """Forget the given confirmed track ids."""
