@@ -24,7 +24,8 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
         "switches and frames/s, per view, side by side.\n\n"
         "SEQ is a MOTChallenge folder with gt/gt.txt and a video or img1/ (default: TUD-Campus and "
         "TUD-Stadtmitte from the data folder). --zoom-out F scores the F-times wider view (people F times "
-        "smaller; datasets.wide_view).\n\n"
+        "smaller; datasets.wide_view). --detections auto uses each sequence's public detections "
+        "(SEQ/det/det.txt, moved with the frames in a wider view) instead of proposals.\n\n"
         "Example:\n\n  attentrack eval pipelines -m hart -m blobs -m sqair --zoom-out 1 --zoom-out 2 --zoom-out 3"
     ),
 )
@@ -42,10 +43,16 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
               help="Where new objects come from, for models that do not find their own (as `track --proposals`).")
 @click.option("-P", "--proposal-option", "proposal_params", multiple=True, metavar="NAME=VALUE",
               help="An option of the proposer (as `track -P`), e.g. -P open_height=60.")
+@click.option("--detections", default=None, metavar="PATH|auto",
+              help="Per-frame detections (MOTChallenge det.txt) that start and support tracks instead of proposals, "
+                   "as `track --detections`; `auto`: each sequence's SEQ/det/det.txt (a PATH needs one sequence). "
+                   "Every model must follow given objects (not blobs or sqair).")
+@click.option("--det-threshold", default=None, type=float, metavar="SCORE",
+              help="Detections scoring less are ignored (default: all).")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, threads,
-                       as_json):
+def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, detections,
+                       det_threshold, threads, as_json):
     """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
@@ -68,14 +75,24 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
                              f"e.g. -p {models[0]}.NAME=VALUE")
         options[model][name] = value
     for model, opts in options.items():
-        create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
+        tracker = create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
+        if detections is not None and getattr(tracker, "self_starting", False):
+            raise InputError(f"model {model!r} finds its own objects; --detections needs models that follow given "
+                             "objects (e.g. hart, mil, static)")
     settings = RunnerSettings.from_options(parse_params(runner_params))
     proposal_options = parse_params(proposal_params, "proposal option")
     PROPOSERS.options(proposals, dict(proposal_options))  # an unknown option fails here, before any run
     seqs = labelled_sequences(sequences)
+    det_files = None
+    if detections is not None:
+        from attentrack.tracker.detections import find_detections
+
+        if detections != "auto" and len(seqs) != 1:
+            raise InputError("--detections PATH is one sequence's; for several give --detections auto")
+        det_files = {name: find_detections(detections, str(video)) for name, video, _ in seqs}
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
                                 progress=lambda line: click.echo(line, err=True), proposals=proposals,
-                                proposal_options=proposal_options)
+                                proposal_options=proposal_options, detections=det_files, det_threshold=det_threshold)
     rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
              **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw", "recall", "precision")},
              "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}
@@ -90,4 +107,6 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
               *[f"{r[k]:.3f}" for k in ("idf1", "mota", "hota", "assa", "recall", "precision")], str(int(r["idsw"])),
               f"{r['fps']:.1f}", f"{r['fit_seconds']:.0f}"] for r in rows]
     click.echo("\n".join(markdown_lines(head, cells)))
-    click.echo(f"no --init, no labels; COMBINED over {', '.join(names)}; frames/s of the whole run (the fit excluded)")
+    started = ("given detections (det.txt" + (f", scores >= {det_threshold:g}" if det_threshold is not None else "")
+               + ")") if detections is not None else "no --init, no labels"
+    click.echo(f"{started}; COMBINED over {', '.join(names)}; frames/s of the whole run (the fit excluded)")

@@ -71,7 +71,7 @@ class RunnerSettings:
             ground truth (``eval association``, five seeds) IDF1 0.805 / 0.803 / 0.825 -> 0.866 /
             0.861 / 0.883 on TUD at 1x / 2x / 3x and 0.646 -> 0.700 on MOT15 ADL-Rundle-6, MOTA
             +0.11 everywhere (3 frames instead of 2 added nothing on two seeds); ADL-Rundle-6's
-            public DPM detections (``track --detections auto -m hart``, then ``eval mot``) IDF1
+            public DPM detections (``eval pipelines PATH -m hart --detections auto``) IDF1
             0.368 -> 0.374 and ID switches 98 -> 87 (score threshold 30: 0.386 -> 0.394, 70 -> 61).
         motion_coast_proposals: the same for detections the runner asks its proposer for
             (background subtraction, a model that finds its own objects). Off: with MOG2
@@ -89,7 +89,7 @@ class RunnerSettings:
             ByteTrack does): a detector's weak boxes are mostly false where nothing is followed
             and mostly right next to a followed object (occluded, blurred). Detectors' scores have
             no common scale, so the default (-inf) matches every detection at once. MOT15
-            ADL-Rundle-6's public DPM detections (``track --detections auto -m hart``, 2026-12-07):
+            ADL-Rundle-6's public DPM detections (``eval pipelines PATH -m hart --detections auto``, 2026-12-07):
             all rows with ``start_score=30`` IDF1 0.424, MOTA 0.367, 55 ID switches, against 0.394,
             0.349, 61 with the rows below 30 dropped (``--det-threshold 30``) and 0.374, 0.124, 87
             with every row matched at once.

@@ -6,10 +6,13 @@ ground truth.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+
+import numpy as np
 
 from attentrack.datasets.mot import MotRows
 from attentrack.tracker.metrics.mot import MotEvaluation
@@ -52,9 +55,33 @@ def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path) -> tu
     return path, wide_view_rows(gt, source.size, zoom)
 
 
+def wide_view_detections(detections: Path, video: Path, zoom: float, cache: Path,
+                         score_threshold: float | None = None):
+    """The :class:`~attentrack.tracker.detections.DetectionFile` of a sequence's ``det.txt``
+    for its ``zoom``-times wider view: the boxes moved as the frames are, written once to
+    ``cache/det-KEY.txt`` (KEY from the file's path, size and time); the file itself when ``zoom`` is 1."""
+    from attentrack.datasets.mot import write_mot
+    from attentrack.datasets.wide_view import wide_view_rows
+    from attentrack.tracker.detections import DetectionFile
+    from attentrack.tracker.sources import open_source
+
+    if zoom == 1:
+        return DetectionFile(detections, score_threshold)
+    stat = Path(detections).stat()
+    key = hashlib.sha1(f"{Path(detections).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    path = cache / f"det-{key}.txt"  # a new or changed det.txt is moved again
+    if not path.is_file():
+        rows = DetectionFile(detections)
+        n = len(rows)
+        recorded = MotRows(rows.frames, -np.ones(n, dtype=np.int64), rows.boxes, rows.scores, -np.ones((n, 3)))
+        cache.mkdir(parents=True, exist_ok=True)
+        write_mot(path, wide_view_rows(recorded, open_source(str(video)).size, zoom))
+    return DetectionFile(path, score_threshold)
+
+
 def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, settings=None,
                  progress: bool = False, proposals: str = "mog2",
-                 proposal_options: dict | None = None) -> tuple[MotRows, int, float, float]:
+                 proposal_options: dict | None = None, detections=None) -> tuple[MotRows, int, float, float]:
     """Track ``video`` as ``track VIDEO -m MODEL [--fit]`` does.
 
     Args:
@@ -68,6 +95,8 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
         proposals: the registered proposer that starts tracks (models that find their own
             objects ignore it).
         proposal_options: its options (``{name: value}``).
+        detections: a :class:`~attentrack.tracker.detections.DetectionFile` that starts and
+            supports the tracks instead of the proposals (as ``track --detections``), or None.
 
     Returns:
         ``(rows, frames, seconds of tracking, seconds of fitting)``.
@@ -86,7 +115,7 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
 
     def counted():
         for index, tracks in iter_tracks(str(video), tracker, proposals=proposals, settings=settings,
-                                         proposal_options=proposal_options):
+                                         proposal_options=proposal_options, detections=detections):
             frames[0] += 1
             yield index, tracks
 
@@ -98,7 +127,9 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
 def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[str, dict], zooms=(1.0,),
                       work_dir: Path = Path("runs/pipelines"), settings=None,
                       progress: Callable[[str], None] | None = None, fit_progress: bool = False,
-                      proposals: str = "mog2", proposal_options: dict | None = None) -> list[PipelineResult]:
+                      proposals: str = "mog2", proposal_options: dict | None = None,
+                      detections: dict[str, Path] | None = None,
+                      det_threshold: float | None = None) -> list[PipelineResult]:
     """Score each model on each view of every sequence.
 
     Args:
@@ -111,6 +142,9 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         fit_progress: show fits' progress bars.
         proposals: the registered proposer that starts tracks, the same for every model.
         proposal_options: its options (``{name: value}``).
+        detections: ``{sequence name: det.txt}`` that start and support the tracks instead of
+            proposals (every model must follow given objects), or None.
+        det_threshold: detections scoring less are ignored (None: all kept).
 
     Returns:
         one :class:`PipelineResult` per model and view.
@@ -124,10 +158,12 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         views = {name: wide_view_sequence(video, gt, zoom, view_dir / name) for name, video, gt in sequences}
         for model, options in models.items():
             preds, frames, seconds, fit_seconds = {}, 0, 0.0, 0.0
-            for name, (video, _) in views.items():
+            for (name, recorded, _), (video, _) in zip(sequences, views.values()):
                 out = view_dir / name
+                dets = (wide_view_detections(detections[name], recorded, zoom, out, det_threshold)
+                        if detections else None)
                 rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress,
-                                                       proposals, proposal_options)
+                                                       proposals, proposal_options, dets)
                 write_mot(out / f"{model}.txt", rows)
                 preds[name] = rows
                 frames, seconds, fit_seconds = frames + n, seconds + secs, fit_seconds + fit_secs
