@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from attentrack.tools.options import config_option
 from attentrack.tracker.errors import InputError
 
 if TYPE_CHECKING:  # (datasets.mot is imported when a command runs, not for --help)
@@ -78,15 +79,17 @@ def labelled_sequences(folders) -> list[tuple[str, Path, MotRows]]:
               help="False boxes added, as a fraction of the kept true ones.")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A runner setting (attentrack.tracker.runner.RunnerSettings), e.g. -p max_lost=60.")
+@config_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, as_json):
+def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, config_file, as_json):
     """``attentrack eval association``: identity keeping on degraded ground-truth detections."""
-    from attentrack.tools.options import parse_params
+    from attentrack.tools.options import parse_params, read_config
     from attentrack.tracker.protocols.association import IOU_TRACKER, DegradeOptions, association_protocol
     from attentrack.tracker.runner import RunnerSettings
     from attentrack.tracker.tables import markdown_lines
 
-    settings = RunnerSettings.from_options(parse_params(params))
+    settings = RunnerSettings.from_options({**read_config(config_file, tables=("runner",))["runner"],
+                                            **parse_params(params)})
     seqs = [(name, str(video), gt) for name, video, gt in labelled_sequences(sequences)]
     results = association_protocol(seqs, {"runner": settings, "iou": RunnerSettings(**IOU_TRACKER)},
                                    zooms=tuple(zooms) or (1.0,), seeds=tuple(range(seeds)),

@@ -7,7 +7,16 @@ from pathlib import Path
 
 import click
 
-from attentrack.tools.options import BACKEND_CHOICE, PROPOSER_CHOICE, TRACKER_CHOICE, model_options, param_option, parse_params
+from attentrack.tools.options import (
+    BACKEND_CHOICE,
+    PROPOSER_CHOICE,
+    TRACKER_CHOICE,
+    config_option,
+    model_options,
+    param_option,
+    parse_params,
+    read_config,
+)
 from attentrack.tracker.device import DEVICE_CHOICES
 
 _FORMAT_CHOICES = ("mot", "json", "video")
@@ -90,11 +99,12 @@ def _result_line(result, done: int, total: int) -> str:
 @click.option("--detections", type=click.Choice(("auto",)), default=None,
               help="Track each video without init boxes from its SEQ/det/det.txt (MOTChallenge) instead of proposals.")
 @click.option("--det-threshold", type=float, default=None, metavar="SCORE", help="Detections scoring less are ignored.")
+@config_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines (nor Ray worker logs).")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, proposal_params, formats, out_dir,
                   backend, address,
                   workers, max_frames, reconnect, no_resume, video_timeout, retries, cpus_per_video, gpus_per_video,
-                  ray_code, runner_params, detections, det_threshold, quiet):
+                  ray_code, runner_params, detections, det_threshold, config_file, quiet):
     """``attentrack batch``: track every video of a collection with one model."""
     from attentrack.tracker.atomic import check_folder
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
@@ -102,16 +112,19 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
     from attentrack.tracker.registry import BACKENDS, PROPOSERS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings
 
-    options_dict = model_options(model, parse_params(params), device=device, weights=str(Path(weights).resolve())
-                                 if weights else None)
+    config = read_config(config_file)
+    options_dict = model_options(model, {**config["model"], **parse_params(params)}, device=device,
+                                 weights=str(Path(weights).resolve()) if weights else None)
     if backend == "local":
         TRACKERS.create(model, options_dict)  # bad options and weights fail here, once, as one line
     fmts = ("mot",) + (tuple(dict.fromkeys(formats)) if formats else ("json",))
     options = BatchOptions(model=model, params=tuple(sorted((k, str(v)) for k, v in options_dict.items())),
                            proposals=proposals, formats=fmts, max_frames=max_frames,
-                           reconnect=reconnect, runner=tuple(sorted(parse_params(runner_params).items())),
+                           reconnect=reconnect,
+                           runner=tuple(sorted({**config["runner"], **parse_params(runner_params)}.items())),
                            detections=detections, det_threshold=det_threshold,
-                           proposal_options=tuple(sorted(parse_params(proposal_params, "proposal option").items())))
+                           proposal_options=tuple(sorted({**config["proposals"],
+                                                          **parse_params(proposal_params, "proposal option")}.items())))
     RunnerSettings.from_options(dict(options.runner))  # a bad runner setting fails here, as one line
     PROPOSERS.options(proposals, dict(options.proposal_options))  # and a bad proposal option
     jobs = collect_jobs(inputs, manifests)

@@ -113,6 +113,61 @@ def parse_params(values: tuple[str, ...], what: str = "model option") -> dict[st
     return out
 
 
+#: the tables of a ``--config`` file and the command-line option each one stands for
+CONFIG_TABLES = {"model": "-p", "runner": "-r", "proposals": "-P"}
+
+
+def config_option():
+    """The ``--config FILE`` option: settings read with :func:`read_config`."""
+    return click.option(
+        "--config", "config_file", default=None, type=click.Path(dir_okay=False), metavar="FILE",
+        help="Settings file (INI): [model], [runner] and [proposals] tables of NAME = VALUE lines, the same "
+             "settings as -p, -r and -P, which override it.")
+
+
+def read_config(path: str | None, tables: tuple[str, ...] = tuple(CONFIG_TABLES)) -> dict[str, dict[str, str]]:
+    """The ``NAME = VALUE`` settings of a ``--config`` file, per table.
+
+    Tables ``model``, ``runner`` and ``proposals`` (each missing one empty); names are read as
+    :func:`parse_params` reads them::
+
+        [runner]
+        max_lost = 60
+        [proposals]
+        open_height = 60
+
+    Args:
+        path: the file, or None (no file: every table empty).
+        tables: the tables this command takes.
+
+    Raises:
+        InputError: a missing or unreadable file, a syntax error, or a table the command does
+            not take (one line naming the file).
+    """
+    import configparser
+
+    out: dict[str, dict[str, str]] = {t: {} for t in tables}
+    if path is None:
+        return out
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
+    parser.optionxform = str  # names keep their case
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except FileNotFoundError:
+        raise InputError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read config file {path}: {exc}") from None
+    except configparser.Error as exc:
+        raise InputError(f"config file {path}: {' '.join(str(exc).split())}") from None
+    for table in parser.sections():
+        if table not in tables:
+            raise InputError(f"config file {path}: no table [{table}] here; this command takes "
+                             + ", ".join(f"[{t}] (as {CONFIG_TABLES[t]})" for t in tables))
+        out[table] = {name.strip().replace("-", "_"): value.strip() for name, value in parser.items(table)}
+    return out
+
+
 def models_help() -> str:
     """One line per registered model, with its options (from ``__init__`` signatures; imports
     every tracker)."""

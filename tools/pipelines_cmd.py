@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from attentrack.tools.association_cmd import labelled_sequences
-from attentrack.tools.options import PROPOSER_CHOICE
+from attentrack.tools.options import PROPOSER_CHOICE, config_option, read_config
 from attentrack.tracker.errors import InputError
 
 #: the models compared when none are given: HART started by MOG2, the blobs baseline, SQAIR fitted
@@ -49,10 +49,11 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
                    "Every model must follow given objects (not blobs or sqair).")
 @click.option("--det-threshold", default=None, type=float, metavar="SCORE",
               help="Detections scoring less are ignored (default: all).")
+@config_option()
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, detections,
-                       det_threshold, threads, as_json):
+                       det_threshold, config_file, threads, as_json):
     """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
@@ -79,8 +80,9 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
         if detections is not None and getattr(tracker, "self_starting", False):
             raise InputError(f"model {model!r} finds its own objects; --detections needs models that follow given "
                              "objects (e.g. hart, mil, static)")
-    settings = RunnerSettings.from_options(parse_params(runner_params))
-    proposal_options = parse_params(proposal_params, "proposal option")
+    config = read_config(config_file, tables=("runner", "proposals"))
+    settings = RunnerSettings.from_options({**config["runner"], **parse_params(runner_params)})
+    proposal_options = {**config["proposals"], **parse_params(proposal_params, "proposal option")}
     PROPOSERS.options(proposals, dict(proposal_options))  # an unknown option fails here, before any run
     seqs = labelled_sequences(sequences)
     det_files = None

@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from attentrack.tools.options import PROPOSER_CHOICE, TRACKER_CHOICE, model_options, param_option, parse_init, parse_params
+from attentrack.tools.options import (
+    PROPOSER_CHOICE,
+    TRACKER_CHOICE,
+    config_option,
+    model_options,
+    param_option,
+    parse_init,
+    parse_params,
+    read_config,
+)
 from attentrack.tracker.device import DEVICE_CHOICES
 from attentrack.tracker.errors import InputError
 
@@ -95,10 +104,11 @@ class _TrackCommand(click.Command):
               help="Detections scoring less are ignored (default: all; detectors' scores are not all in [0, 1]).")
 @click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
               help="A setting of the multi-object runner, e.g. -r max_lost=60 (all: attentrack.tracker.runner.RunnerSettings).")
+@config_option()
 def track_command(source, model, init, out_dir, device, weights, params, proposals, proposal_params, classifier,
                   show_saliency,
                   write_video, video_format, trail, show, otb, jsonl, crops, max_frames, name, quiet, reconnect, fit,
-                  detections, det_threshold, runner_params):
+                  detections, det_threshold, runner_params, config_file):
     """``track`` / ``attentrack track``: track objects through a video, image folder, camera or stream."""
     from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
     from attentrack.tracker.detections import DetectionFile, find_detections
@@ -122,17 +132,20 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
 
         prior = SaliencyPrior(classifier, device=device)
     # bad options fail before the source is opened
-    options = TRACKERS.options(model, model_options(model, parse_params(params), device=device, weights=weights))
-    settings = RunnerSettings.from_options(parse_params(runner_params))
-    proposal_options = parse_params(proposal_params, "proposal option")
-    if proposal_options:
+    config = read_config(config_file)
+    options = TRACKERS.options(model, model_options(model, {**config["model"], **parse_params(params)},
+                                                    device=device, weights=weights))
+    settings = RunnerSettings.from_options({**config["runner"], **parse_params(runner_params)})
+    given_proposal_options = parse_params(proposal_params, "proposal option")
+    proposal_options = {**config["proposals"], **given_proposal_options}
+    if given_proposal_options:  # (a config file's [proposals] serve the runs that have proposals)
         why = ("--init gives the objects" if init_boxes is not None else
                "--detections give the objects" if detections is not None else
                f"model {model!r} finds its own objects" if getattr(TRACKERS.get(model), "self_starting", False)
                else None)
         if why:
             raise InputError(f"--proposal-option sets up proposals, and this run has none: {why}")
-        PROPOSERS.options(proposals, dict(proposal_options))  # a bad one fails here, before the source opens
+    PROPOSERS.options(proposals, dict(proposal_options))  # a bad one fails here, before the source opens
     det_file = None
     if detections is not None:
         if init_boxes is not None:
