@@ -79,9 +79,12 @@ def labelled_sequences(folders) -> list[tuple[str, Path, MotRows]]:
               help="False boxes added, as a fraction of the kept true ones.")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE",
               help="A runner setting (attentrack.tracker.runner.RunnerSettings), e.g. -p max_lost=60.")
+@click.option("--frame-step", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Use every N-th frame only, as a camera recording N times fewer frames a second.")
 @config_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
-def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, config_file, as_json):
+def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, frame_step, config_file,
+                        as_json):
     """``attentrack eval association``: identity keeping on degraded ground-truth detections."""
     from attentrack.tools.options import parse_params, read_config
     from attentrack.tracker.protocols.association import IOU_TRACKER, DegradeOptions, association_protocol
@@ -93,7 +96,7 @@ def association_command(sequences, zooms, seeds, drop, jitter, false_positives, 
     seqs = [(name, str(video), gt) for name, video, gt in labelled_sequences(sequences)]
     results = association_protocol(seqs, {"runner": settings, "iou": RunnerSettings(**IOU_TRACKER)},
                                    zooms=tuple(zooms) or (1.0,), seeds=tuple(range(seeds)),
-                                   degrade=DegradeOptions(drop, jitter, false_positives))
+                                   degrade=DegradeOptions(drop, jitter, false_positives), frame_step=frame_step)
     rows = [{"pipeline": r.pipeline, "zoom": r.zoom, "seed": r.seed, "fps": r.fps,
              **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw")},
              "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}
@@ -117,5 +120,6 @@ def association_command(sequences, zooms, seeds, drop, jitter, false_positives, 
                           *[f"{sum(r[k] for r in sel) / len(sel):.3f}" for k in ("idf1", "mota", "hota", "assa")],
                           f"{sum(r['idsw'] for r in sel) / len(sel):.1f}", f"{sum(r['fps'] for r in sel) / len(sel):.0f}"])
     click.echo("\n".join(markdown_lines(head, cells)))
+    rate = f"; every {frame_step}th frame" if frame_step > 1 else ""
     click.echo(f"detections: ground truth with {drop:.0%} dropped, {jitter:.0%} jitter, "
-               f"{false_positives:.0%} false positives; COMBINED over {', '.join(names)}")
+               f"{false_positives:.0%} false positives{rate}; COMBINED over {', '.join(names)}")

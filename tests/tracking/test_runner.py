@@ -12,7 +12,7 @@ from attentrack.tracker.appearance import colour_embeddings, cosine_distance
 from attentrack.tracker.association import FORBIDDEN, assign, association_cost
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.motion import BoxKalman
-from attentrack.tracker.protocols.association import IOU_TRACKER, association_protocol
+from attentrack.tracker.protocols.association import IOU_TRACKER, DegradeOptions, association_protocol
 from attentrack.tracker.runner import MultiObjectTracker, RunnerSettings
 
 
@@ -77,6 +77,13 @@ def test_settings_are_validated():
         RunnerSettings(report="smoothed")
     with pytest.raises(InputError, match=r"\(N, 4\)"):
         MultiObjectTracker().update(np.zeros((10, 10, 3), np.uint8), np.zeros((2, 3)))
+
+
+def read_mot_text(text: str, folder) -> MotRows:
+    """MOT rows from ``text`` (written to ``folder/rows.txt`` and read back)."""
+    path = folder / "rows.txt"
+    path.write_text(text)
+    return read_mot(path)
 
 
 def _square_video(n: int, boxes_at):
@@ -298,6 +305,28 @@ def test_degraded_ground_truth_is_seeded_and_as_asked():
     assert len(clean) == n
     with pytest.raises(InputError, match="drop"):
         degrade_ground_truth(gt, (640, 480), drop=1.5)
+
+
+def test_every_nth_frame_keeps_frames_one_plus_multiples_of_the_step_renumbered():
+    from attentrack.tracker.protocols.association import every_nth_frame
+
+    rows = MotRows(np.arange(1, 11), np.ones(10, int), np.tile([1.0, 2, 3, 4], (10, 1)), np.ones(10), -np.ones((10, 3)))
+    kept = every_nth_frame(rows, 4)
+    assert kept.frames.tolist() == [1, 2, 3] and len(kept.boxes) == 3
+    assert rows.frames.tolist() == list(range(1, 11))  # the rows given are not changed
+    assert every_nth_frame(rows, 1) is rows
+
+
+def test_the_protocol_at_a_lower_frame_rate_sees_every_nth_frame(tmp_path, clip):
+    """``frame_step``: the tracker gets frames 0, 3, 6, 9 of the clip and the ground truth of the
+    same frames, so clean detections are found in every one of them with one identity."""
+    gt = read_mot_text("".join(f"{i},1,{20 + 3 * (i - 1)},{30 + (i - 1)},24,24,1,-1,-1,-1\n" for i in range(1, 13)),
+                       tmp_path)
+    clean = {"pipelines": {"runner": RunnerSettings(min_hits=1)}, "degrade": DegradeOptions(0.0, 0.0, 0.0)}
+    (result,) = association_protocol([("clip", str(clip), gt)], **clean, frame_step=3)
+    overall = result.evaluation.overall
+    assert overall.frames == 4 and overall.gt_dets == 4
+    assert overall.idf1 == 1.0 and overall.mota == 1.0
 
 
 @pytest.mark.data

@@ -73,18 +73,32 @@ def track_detections(frames: Iterable[tuple[int, np.ndarray]], detections: MotRo
         yield index, tracks
 
 
-def _view(video: str, gt: MotRows, zoom: float) -> tuple[Callable[[], Iterable], MotRows, tuple[int, int]]:
-    """Frames (a fresh iterator per call), ground truth and frame size of the (wider) view."""
+def every_nth_frame(rows: MotRows, step: int) -> MotRows:
+    """The rows of frames ``1, 1 + step, 1 + 2 step, ...`` renumbered ``1, 2, 3, ...``: a camera
+    recording ``step`` times fewer frames a second."""
+    if step == 1:
+        return rows
+    keep = (rows.frames - 1) % step == 0
+    kept = rows.select(keep)
+    kept.frames = (kept.frames - 1) // step + 1
+    return kept
+
+
+def _view(video: str, gt: MotRows, zoom: float,
+          frame_step: int = 1) -> tuple[Callable[[], Iterable], MotRows, tuple[int, int]]:
+    """Frames (a fresh iterator per call), ground truth and frame size of the (wider) view,
+    every ``frame_step``-th frame of the recording."""
     source = open_source(video)
-    if zoom == 1:
-        return (lambda: iter(open_source(video))), gt, source.size
-    surround = surround_from_samples([f for _, f in evenly_spaced(iter(source), 50)], zoom)
+    surround = (surround_from_samples([f for _, f in evenly_spaced(iter(source), 50)], zoom)
+                if zoom != 1 else None)
 
     def frames():
         for index, frame in open_source(video):
-            yield index, wide_view_frame(frame, surround, zoom)
+            if index % frame_step == 0:
+                yield index // frame_step, frame if surround is None else wide_view_frame(frame, surround, zoom)
 
-    return frames, wide_view_rows(gt, source.size, zoom), source.size
+    rows = gt if zoom == 1 else wide_view_rows(gt, source.size, zoom)
+    return frames, every_nth_frame(rows, frame_step), source.size
 
 
 @dataclass
@@ -108,7 +122,7 @@ class ProtocolResult:
 
 def association_protocol(sequences: list[tuple[str, str, MotRows]], pipelines: dict[str, RunnerSettings],
                          zooms=(1.0,), seeds=(0,), degrade: DegradeOptions = DegradeOptions(),
-                         progress: Callable[[str], None] | None = None) -> list[ProtocolResult]:
+                         progress: Callable[[str], None] | None = None, frame_step: int = 1) -> list[ProtocolResult]:
     """Score each pipeline on degraded ground truth.
 
     Args:
@@ -118,13 +132,15 @@ def association_protocol(sequences: list[tuple[str, str, MotRows]], pipelines: d
         seeds: degradation seeds; each is one draw of detections, the same for every pipeline.
         degrade: how detections are made from the ground truth.
         progress: called with a short line after each run (or None).
+        frame_step: use every ``frame_step``-th frame only (a camera with that many times
+            fewer frames a second; objects move that many times farther between frames).
 
     Returns:
         one :class:`ProtocolResult` per pipeline, zoom and seed.
     """
     results = []
     for zoom in zooms:
-        views = {name: _view(video, gt, zoom) for name, video, gt in sequences}
+        views = {name: _view(video, gt, zoom, frame_step) for name, video, gt in sequences}
         for seed in seeds:
             dets = {name: degrade_ground_truth(gt, size, degrade.drop, degrade.jitter, degrade.false_positives,
                                                seed=seed + 1000 * k)
