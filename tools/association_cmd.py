@@ -81,7 +81,7 @@ def labelled_sequences(folders) -> list[tuple[str, Path, MotRows]]:
               help="A runner setting (attentrack.tracker.runner.RunnerSettings), e.g. -p max_lost=60.")
 @click.option("--frame-step", default=1, show_default=True, type=click.IntRange(min=1),
               help="Use every N-th frame only, as a camera recording N times fewer frames a second.")
-@config_option()
+@config_option({"runner": "-p"})
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def association_command(sequences, zooms, seeds, drop, jitter, false_positives, params, frame_step, config_file,
                         as_json):

@@ -113,19 +113,25 @@ def parse_params(values: tuple[str, ...], what: str = "model option") -> dict[st
     return out
 
 
-#: the tables of a ``--config`` file and the command-line option each one stands for
-CONFIG_TABLES = {"model": "-p", "runner": "-r", "proposals": "-P"}
+#: the tables a ``--config`` file may hold: model options, runner settings, proposer options
+CONFIG_TABLES = ("model", "runner", "proposals")
 
 
-def config_option():
-    """The ``--config FILE`` option: settings read with :func:`read_config`."""
+def config_option(flags: dict[str, str] | None = None):
+    """The ``--config FILE`` option: settings read with :func:`read_config`.
+
+    Args:
+        flags: ``{table: the command's option for the same settings}`` of the tables the
+            command takes (default: ``model`` -p, ``runner`` -r, ``proposals`` -P).
+    """
+    flags = flags or {"model": "-p", "runner": "-r", "proposals": "-P"}
+    tables = ", ".join(f"[{t}] (as {f})" for t, f in flags.items())
     return click.option(
         "--config", "config_file", default=None, type=click.Path(dir_okay=False), metavar="FILE",
-        help="Settings file (INI): [model], [runner] and [proposals] tables of NAME = VALUE lines, the same "
-             "settings as -p, -r and -P, which override it.")
+        help=f"Settings file (INI) with NAME = VALUE lines in the tables {tables}; the command line overrides it.")
 
 
-def read_config(path: str | None, tables: tuple[str, ...] = tuple(CONFIG_TABLES)) -> dict[str, dict[str, str]]:
+def read_config(path: str | None, tables: tuple[str, ...] = CONFIG_TABLES) -> dict[str, dict[str, str]]:
     """The ``NAME = VALUE`` settings of a ``--config`` file, per table.
 
     Tables ``model``, ``runner`` and ``proposals`` (each missing one empty); names are read as
@@ -163,7 +169,7 @@ def read_config(path: str | None, tables: tuple[str, ...] = tuple(CONFIG_TABLES)
     for table in parser.sections():
         if table not in tables:
             raise InputError(f"config file {path}: no table [{table}] here; this command takes "
-                             + ", ".join(f"[{t}] (as {CONFIG_TABLES[t]})" for t in tables))
+                             + ", ".join(f"[{t}]" for t in tables))
         out[table] = {name.strip().replace("-", "_"): value.strip() for name, value in parser.items(table)}
     return out
 

@@ -49,7 +49,7 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
                    "Every model must follow given objects (not blobs or sqair).")
 @click.option("--det-threshold", default=None, type=float, metavar="SCORE",
               help="Detections scoring less are ignored (default: all).")
-@config_option()
+@config_option({"runner": "-r", "proposals": "-P"})
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, detections,
