@@ -98,7 +98,8 @@ def _result_line(result, done: int, total: int) -> str:
               help="A setting of the multi-object runner, e.g. -r max_lost=60 (attentrack.tracker.runner.RunnerSettings).")
 @click.option("--detections", type=click.Choice(("auto",)), default=None,
               help="Track each video without init boxes from its SEQ/det/det.txt (MOTChallenge) instead of proposals.")
-@click.option("--det-threshold", type=float, default=None, metavar="SCORE", help="Detections scoring less are ignored.")
+@click.option("--det-threshold", type=float, default=None, metavar="SCORE",
+              help="Detections scoring less are ignored (to keep weak ones for followed objects: -r start_score=SCORE).")
 @config_option()
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or per-video lines (nor Ray worker logs).")
 def batch_command(inputs, manifests, model, params, device, weights, proposals, proposal_params, formats, out_dir,

@@ -101,7 +101,8 @@ class _TrackCommand(click.Command):
               help="Per-frame detections (MOTChallenge det.txt) that start and support tracks instead of proposals; "
                    "`auto`: SEQ/det/det.txt of the sequence folder the source is or lies in.")
 @click.option("--det-threshold", type=float, default=None, metavar="SCORE",
-              help="Detections scoring less are ignored (default: all; detectors' scores are not all in [0, 1]).")
+              help="Detections scoring less are ignored (default: all; detectors' scores are not all in [0, 1]). "
+                   "To keep weak ones for the objects already followed, use -r start_score=SCORE instead.")
 @click.option("-r", "--runner", "runner_params", multiple=True, metavar="NAME=VALUE",
               help="A setting of the multi-object runner, e.g. -r max_lost=60 (all: attentrack.tracker.runner.RunnerSettings).")
 @config_option()
