@@ -120,6 +120,6 @@ def association_command(sequences, zooms, seeds, drop, jitter, false_positives, 
                           *[f"{sum(r[k] for r in sel) / len(sel):.3f}" for k in ("idf1", "mota", "hota", "assa")],
                           f"{sum(r['idsw'] for r in sel) / len(sel):.1f}", f"{sum(r['fps'] for r in sel) / len(sel):.0f}"])
     click.echo("\n".join(markdown_lines(head, cells)))
-    rate = f"; every {frame_step}th frame" if frame_step > 1 else ""
+    rate = f"; 1 frame in {frame_step}" if frame_step > 1 else ""
     click.echo(f"detections: ground truth with {drop:.0%} dropped, {jitter:.0%} jitter, "
                f"{false_positives:.0%} false positives{rate}; COMBINED over {', '.join(names)}")

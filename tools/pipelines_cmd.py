@@ -49,11 +49,14 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
                    "Every model must follow given objects (not blobs or sqair).")
 @click.option("--det-threshold", default=None, type=float, metavar="SCORE",
               help="Detections scoring less are ignored (default: all).")
+@click.option("--frame-step", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Use every N-th frame only, as a camera recording N times fewer frames a second "
+                   "(not with --detections).")
 @config_option({"runner": "-r", "proposals": "-P"})
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, detections,
-                       det_threshold, config_file, threads, as_json):
+                       det_threshold, frame_step, config_file, threads, as_json):
     """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
@@ -84,6 +87,8 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
     settings = RunnerSettings.from_options({**config["runner"], **parse_params(runner_params)})
     proposal_options = {**config["proposals"], **parse_params(proposal_params, "proposal option")}
     PROPOSERS.options(proposals, dict(proposal_options))  # an unknown option fails here, before any run
+    if detections is not None and frame_step > 1:
+        raise InputError("--frame-step cannot be used with --detections")
     seqs = labelled_sequences(sequences)
     det_files = None
     if detections is not None:
@@ -94,7 +99,8 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
         det_files = {name: find_detections(detections, str(video)) for name, video, _ in seqs}
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
                                 progress=lambda line: click.echo(line, err=True), proposals=proposals,
-                                proposal_options=proposal_options, detections=det_files, det_threshold=det_threshold)
+                                proposal_options=proposal_options, detections=det_files, det_threshold=det_threshold,
+                                frame_step=frame_step)
     rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
              **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw", "recall", "precision")},
              "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}
@@ -111,4 +117,6 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
     click.echo("\n".join(markdown_lines(head, cells)))
     started = ("given detections (det.txt" + (f", scores >= {det_threshold:g}" if det_threshold is not None else "")
                + ")") if detections is not None else "no --init, no labels"
+    if frame_step > 1:
+        started += f"; 1 frame in {frame_step}"
     click.echo(f"{started}; COMBINED over {', '.join(names)}; frames/s of the whole run (the fit excluded)")

@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from attentrack.datasets.mot import MotRows
+from attentrack.tracker.errors import InputError
 from attentrack.tracker.metrics.mot import MotEvaluation
 
 
@@ -53,6 +54,30 @@ def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path) -> tu
         cache.mkdir(parents=True, exist_ok=True)
         write_wide_view(lambda: (f for _, f in open_source(str(video))), path, zoom, fps=source.fps)
     return path, wide_view_rows(gt, source.size, zoom)
+
+
+def lower_rate_sequence(video: Path, gt: MotRows, step: int, cache: Path) -> tuple[Path, MotRows]:
+    """``(frames, ground truth)`` of every ``step``-th frame of a sequence (a camera recording
+    ``step`` times fewer frames a second): the frames written once, losslessly, as PNG images
+    to ``cache/every{step}/``, the ground truth renumbered
+    (:func:`~attentrack.tracker.protocols.association.every_nth_frame`); the sequence itself when
+    ``step`` is 1."""
+    import cv2
+
+    from attentrack.tracker.protocols.association import every_nth_frame
+    from attentrack.tracker.sources import open_source
+
+    if step == 1:
+        return video, gt
+    folder = cache / f"every{step}"
+    done = folder / "complete"
+    if not done.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, frame in open_source(str(video)):
+            if index % step == 0:
+                cv2.imwrite(str(folder / f"{index // step + 1:06d}.png"), frame)
+        done.write_text("")
+    return folder, every_nth_frame(gt, step)
 
 
 def wide_view_detections(detections: Path, video: Path, zoom: float, cache: Path,
@@ -129,7 +154,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
                       progress: Callable[[str], None] | None = None, fit_progress: bool = False,
                       proposals: str = "mog2", proposal_options: dict | None = None,
                       detections: dict[str, Path] | None = None,
-                      det_threshold: float | None = None) -> list[PipelineResult]:
+                      det_threshold: float | None = None, frame_step: int = 1) -> list[PipelineResult]:
     """Score each model on each view of every sequence.
 
     Args:
@@ -145,6 +170,8 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         detections: ``{sequence name: det.txt}`` that start and support the tracks instead of
             proposals (every model must follow given objects), or None.
         det_threshold: detections scoring less are ignored (None: all kept).
+        frame_step: use every ``frame_step``-th frame only (:func:`lower_rate_sequence`); not
+            with ``detections``.
 
     Returns:
         one :class:`PipelineResult` per model and view.
@@ -152,10 +179,14 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
     from attentrack.datasets.mot import write_mot
     from attentrack.tracker.metrics.mot import evaluate_mot
 
+    if detections and frame_step > 1:
+        raise InputError("a lower frame rate (frame_step) with given detections is not supported")
     results = []
     for zoom in zooms:
-        view_dir = work_dir / f"zoom{zoom:g}"
-        views = {name: wide_view_sequence(video, gt, zoom, view_dir / name) for name, video, gt in sequences}
+        view_dir = work_dir / f"zoom{zoom:g}" / (f"every{frame_step}" if frame_step > 1 else "")
+        views = {name: lower_rate_sequence(*wide_view_sequence(video, gt, zoom, view_dir / name), frame_step,
+                                           view_dir / name)
+                 for name, video, gt in sequences}
         for model, options in models.items():
             preds, frames, seconds, fit_seconds = {}, 0, 0.0, 0.0
             for (name, recorded, _), (video, _) in zip(sequences, views.values()):

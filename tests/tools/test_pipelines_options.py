@@ -1,5 +1,6 @@
-"""``eval pipelines --detections``: models started and supported by a sequence's det.txt, at
-recorded size and on wider views (the detections moved with the frames)."""
+"""``eval pipelines`` options: ``--detections`` (models started and supported by a sequence's
+det.txt, at recorded size and on wider views, the detections moved with the frames) and
+``--frame-step`` (a lower frame rate)."""
 
 from __future__ import annotations
 
@@ -50,3 +51,28 @@ def test_bad_detection_requests_are_one_line_errors(tmp_path, clip, run_cli):
         code, out, err = run_cli(["eval", "pipelines", *args, "--out", tmp_path / "runs"])
         assert code == 2, (args, err)
         assert len(err.strip().splitlines()) == 1 and (message is None or message in err), err
+
+
+def test_a_lower_frame_rate_is_every_nth_frame_losslessly(tmp_path, clip):
+    from attentrack.datasets.mot import read_mot
+    from attentrack.tracker.protocols.pipelines import lower_rate_sequence
+    from attentrack.tracker.sources import open_source
+
+    seq = _sequence(tmp_path, clip)
+    gt = read_mot(seq / "gt" / "gt.txt")
+    frames, rows = lower_rate_sequence(seq / clip.name, gt, 3, tmp_path / "cache")
+    assert lower_rate_sequence(seq / clip.name, gt, 1, tmp_path / "cache") == (seq / clip.name, gt)
+    kept = list(open_source(str(frames)))
+    recorded = [f for i, f in open_source(str(clip)) if i % 3 == 0]
+    assert len(kept) == 4 and all((a == b).all() for (_, a), b in zip(kept, recorded))
+    assert rows.frames.tolist() == [1, 2, 3, 4] and rows.boxes[1, 0] == 20 + 3 * 3
+
+
+def test_eval_pipelines_at_a_lower_frame_rate(tmp_path, clip, run_cli):
+    seq = _sequence(tmp_path, clip)
+    code, out, err = run_cli(["eval", "pipelines", seq, "-m", "blobs", "--frame-step", "2", "--out", tmp_path / "runs"])
+    assert code == 0, err
+    assert "1 frame in 2" in out
+    code, _, err = run_cli(["eval", "pipelines", seq, "-m", "static", "--frame-step", "2", "--detections", "auto",
+                            "--out", tmp_path / "runs"])
+    assert code == 2 and "--frame-step cannot be used with --detections" in err
