@@ -189,6 +189,14 @@ class ObjectSizes:
         return commonest_ratio(ratios) if self.shape == "commonest" else float(np.median(ratios))
 
 
+def camera_noise(frames: list[np.ndarray], background: np.ndarray) -> float:
+    """The camera's noise in grey levels: a robust standard deviation (1.4826 times the median
+    absolute difference) of ``frames`` (``(H, W, 3)`` uint8 each) from their ``background``
+    (their median), the median over the frames."""
+    base = background.astype(np.int16)
+    return 1.4826 * float(np.median([np.median(np.abs(f.astype(np.int16) - base)) for f in frames]))
+
+
 class MOG2Proposer(Proposer):
     """Foreground objects from OpenCV's MOG2 background model, for static cameras.
 
@@ -254,6 +262,10 @@ class MOG2Proposer(Proposer):
             is learnt: ``commonest`` (the most common shape of the objects seen) or ``median``
             (their median shape, pulled wide by parts of people and by groups; the default
             before 2026-12-07; docs/benchmarks.md).
+        noise_floor: when primed (:meth:`prime`), keep every pixel's variance at least the
+            camera's noise (:func:`camera_noise` of the priming frames, squared): the median
+            shown alone leaves MOG2 too sure of every pixel, and it takes noise for foreground
+            until it has seen enough real frames, which at a low frame rate takes long.
     """
 
     proposer_id = "mog2"
@@ -277,6 +289,7 @@ class MOG2Proposer(Proposer):
         open_height: float = OPEN_HEIGHT,
         small_clean: str = SMALL_CLEANING[0],
         typical_shape: str = SHAPE_RULES[0],
+        noise_floor: bool = False,
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")
@@ -310,6 +323,7 @@ class MOG2Proposer(Proposer):
         self.split = split
         self.open_height, self.small_clean = float(open_height), small_clean
         self.sizes = ObjectSizes(shape=typical_shape)
+        self.noise_floor = bool(noise_floor)
         self._previous = np.zeros((0, 4))  # the last frame's grouped objects, before any size rule
         self._close: np.ndarray | None = None
         self.last_mask: np.ndarray | None = None
@@ -323,7 +337,10 @@ class MOG2Proposer(Proposer):
         """Start the background model from the median of ``frames`` (``(H, W, 3)`` uint8,
         spread over the recording) instead of from the first frame, and propose from the
         first frame on."""
-        background = median_background([self._small(f) for f in frames])
+        small = [self._small(f) for f in frames]
+        background = median_background(small)
+        if self.noise_floor:  # no pixel's variance below the camera's noise (MOG2's floor is 4)
+            self._model.setVarMin(max(self._model.getVarMin(), camera_noise(small, background) ** 2))
         for _ in range(repeats):
             self._model.apply(background)
         self._seen = max(self._seen, self.warmup)

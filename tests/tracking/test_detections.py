@@ -355,6 +355,24 @@ def test_priming_finds_objects_present_from_the_first_frame():
     np.testing.assert_allclose(boxes[np.argsort(boxes[:, 0])][:, 1], [60, 60], atol=2)
 
 
+def test_a_noise_floor_from_the_priming_frames_keeps_sensor_noise_out_of_the_foreground():
+    """Frames of a flat grey scene with sensor noise (sd 6 grey levels): :func:`camera_noise`
+    measures it; primed from their median alone, MOG2 takes much of the noise for foreground
+    in the first real frames; with ``noise_floor`` almost none."""
+    from attentrack.tracker.proposals import camera_noise
+
+    rng = np.random.default_rng(0)
+    scene = np.full((60, 80, 3), 120.0)
+    frames = [np.clip(scene + rng.normal(0, 6, scene.shape), 0, 255).astype(np.uint8) for _ in range(24)]
+    assert 4.5 < camera_noise(frames, median_background(frames)) < 7.5
+    share = {}
+    for floor in (False, True):
+        proposer = MOG2Proposer(noise_floor=floor)
+        proposer.prime(frames)
+        share[floor] = np.mean([(proposer.foreground(f) > 0).mean() for f in frames[:3]])
+    assert share[True] < 0.01 < share[False]
+
+
 def test_the_runner_primes_recorded_sources_only(tmp_path, write_video):
     from attentrack.tracker.runner import prime_detector
     from attentrack.tracker.sources import open_source
