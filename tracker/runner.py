@@ -244,7 +244,6 @@ class MultiObjectTracker(Tracker):
         self.settings = settings or RunnerSettings()
         self._objects: list[_TrackState] = []
         self._frames = 0
-        self._proposed = False  # whether this frame's detections came from the proposer
         self.static_camera_user = getattr(model, "static_camera_user", "")
 
     # -- the Tracker interface -------------------------------------------------------------
@@ -288,8 +287,8 @@ class MultiObjectTracker(Tracker):
         s = self.settings
         self._frames += 1
         height, width = frame.shape[:2]
-        self._proposed = detections is None and self.proposer is not None
-        if self._proposed:
+        proposed = detections is None and self.proposer is not None
+        if proposed:
             detections = self.proposer.propose(frame)
         have_detections = detections is not None
         det_boxes, det_scores = _detections(detections, s.score_threshold)
@@ -314,7 +313,8 @@ class MultiObjectTracker(Tracker):
         group_detections = set(grouped.values())
         free = [d for d in free if d not in group_detections]  # a group starts no track of its own
         self._apply_matches(frame, matched, det_boxes, det_scores, det_emb, predictions, model_tracks, grouped)
-        self._age_unmatched(matched, have_detections, predictions, model_tracks, width, height, grouped)
+        motion_coast = s.motion_coast_proposals if proposed else s.motion_coast
+        self._age_unmatched(matched, have_detections, predictions, model_tracks, width, height, grouped, motion_coast)
         self._start_new(free, det_boxes, det_scores, det_emb)
         return [o.reported for o in self._objects if o.reported is not None]
 
@@ -482,9 +482,11 @@ class MultiObjectTracker(Tracker):
             return False
 
     def _age_unmatched(self, matched, have_detections, predictions, model_tracks, width, height,
-                       grouped: dict[int, int]) -> None:
+                       grouped: dict[int, int], motion_coast: int) -> None:
+        """Age the objects no detection matched; ``motion_coast``: frames a confirmed one is still
+        reported at the motion model's prediction (``RunnerSettings.motion_coast`` or
+        ``motion_coast_proposals``, by where this frame's detections came from)."""
         s = self.settings
-        motion_coast = s.motion_coast_proposals if self._proposed else s.motion_coast
         ended = []
         for i, obj in enumerate(self._objects):
             if i in matched:

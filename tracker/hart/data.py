@@ -162,10 +162,9 @@ class RealTracks:
         if not self.tracks:
             raise InputError("no ground-truth track with at least 4 boxes in the training sequences")
         lengths = np.array([len(t[1]) for t in self.tracks], dtype=np.float64)
-        if share == "equal":
+        if share == "equal":  # each track's boxes over all boxes of its sequence
             owner = np.array([t[0] for t in self.tracks])
-            per_sequence = {si: lengths[owner == si].sum() for si in set(owner.tolist())}
-            lengths = lengths / np.array([per_sequence[si] for si in owner.tolist()])
+            lengths = lengths / np.bincount(owner, weights=lengths)[owner]
         self.weights = lengths / lengths.sum()
 
     @property
