@@ -62,6 +62,7 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
 
     from attentrack.tools.options import parse_params
     from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.detections import check_follows_given_objects, find_detections
     from attentrack.tracker.protocols.pipelines import compare_pipelines
     from attentrack.tracker.registry import PROPOSERS
     from attentrack.tracker.runner import RunnerSettings
@@ -80,9 +81,8 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
         options[model][name] = value
     for model, opts in options.items():
         tracker = create_tracker(model, dict(opts))  # an unknown model or option fails here, as one line
-        if detections is not None and getattr(tracker, "self_starting", False):
-            raise InputError(f"model {model!r} finds its own objects; --detections needs models that follow given "
-                             "objects (e.g. hart, mil, static)")
+        if detections is not None:
+            check_follows_given_objects(model, tracker)
     config = read_config(config_file, tables=("runner", "proposals"))
     settings = RunnerSettings.from_options({**config["runner"], **parse_params(runner_params)})
     proposal_options = {**config["proposals"], **parse_params(proposal_params, "proposal option")}
@@ -92,8 +92,6 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
     seqs = labelled_sequences(sequences)
     det_files = None
     if detections is not None:
-        from attentrack.tracker.detections import find_detections
-
         if detections != "auto" and len(seqs) != 1:
             raise InputError("--detections PATH is one sequence's; for several give --detections auto")
         det_files = {name: find_detections(detections, str(video)) for name, video, _ in seqs}

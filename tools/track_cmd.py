@@ -112,7 +112,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
                   detections, det_threshold, runner_params, config_file):
     """``track`` / ``attentrack track``: track objects through a video, image folder, camera or stream."""
     from attentrack.tracker.atomic import check_output_name, make_folder, remove_stale_partials
-    from attentrack.tracker.detections import DetectionFile, find_detections
+    from attentrack.tracker.detections import DetectionFile, check_follows_given_objects, find_detections
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.registry import PROPOSERS, TRACKERS
@@ -151,6 +151,7 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
     if detections is not None:
         if init_boxes is not None:
             raise InputError("give --init or --detections, not both")
+        check_follows_given_objects(model, TRACKERS.get(model))  # before the source opens or a fit runs
         det_file = DetectionFile(find_detections(detections, source), score_threshold=det_threshold)
     src = open_source(source, reconnect=reconnect)
     tracker = TRACKERS.create(model, options)
@@ -166,9 +167,6 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         if proposals == "mog2-pedestrian":
             extra = {"classifier": classifier, "device": device}
         proposer = create_proposer(proposals, proposal_options, **extra)
-    if det_file is not None and getattr(tracker, "self_starting", False):
-        raise InputError(f"model {model!r} finds its own objects; --detections needs one that follows given "
-                         "objects (e.g. hart, mil, static)")
     runner = multi_object_tracker(tracker, proposer, settings, source=src)
     out = Path(out_dir)
     created = not out.exists()

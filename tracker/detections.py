@@ -105,6 +105,15 @@ class DetectionFile:
         return self.boxes[lo:hi].copy(), self.scores[lo:hi].copy()
 
 
+def check_follows_given_objects(model: str, tracker) -> None:
+    """Raise a one-line :class:`InputError` when detections are given to ``tracker`` (a tracker
+    class or instance, registered as ``model``) that finds its own objects (``self_starting``,
+    e.g. SQAIR or the blobs baseline): it cannot follow them."""
+    if getattr(tracker, "self_starting", False):
+        raise InputError(f"model {model!r} finds its own objects; --detections needs a model that follows given "
+                         "objects (e.g. hart, mil, static)")
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text)
