@@ -110,9 +110,12 @@ def batch_command(inputs, manifests, model, params, device, weights, proposals, 
     from attentrack.tracker.atomic import check_folder
     from attentrack.tracker.batch import BatchOptions, collect_jobs, create_backend, run_batch
     from attentrack.tracker.batch.runner import check_ground_truth
+    from attentrack.tracker.detections import check_follows_given_objects
     from attentrack.tracker.registry import BACKENDS, PROPOSERS, TRACKERS
     from attentrack.tracker.runner import RunnerSettings
 
+    if detections:  # a model that finds its own objects would silently ignore them
+        check_follows_given_objects(model, TRACKERS.get(model))
     config = read_config(config_file)
     options_dict = model_options(model, {**config["model"], **parse_params(params)}, device=device,
                                  weights=str(Path(weights).resolve()) if weights else None)

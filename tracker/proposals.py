@@ -192,9 +192,14 @@ class ObjectSizes:
 def camera_noise(frames: list[np.ndarray], background: np.ndarray) -> float:
     """The camera's noise in grey levels: a robust standard deviation (1.4826 times the median
     absolute difference) of ``frames`` (``(H, W, 3)`` uint8 each) from their ``background``
-    (their median), the median over the frames."""
-    base = background.astype(np.int16)
-    return 1.4826 * float(np.median([np.median(np.abs(f.astype(np.int16) - base)) for f in frames]))
+    (their median), the median over the frames. Pixels equal to the background in every frame
+    are left out: letterbox bars, burnt-in overlays and saturated sky carry no noise to measure
+    and would pull the estimate to 0 (0 when every pixel is such)."""
+    differences = np.stack([cv2.absdiff(f, background) for f in frames])  # (N, H, W, 3) uint8
+    varying = differences.max(axis=0) > 0
+    if not varying.any():
+        return 0.0
+    return 1.4826 * float(np.median([np.median(d[varying]) for d in differences]))
 
 
 class MOG2Proposer(Proposer):
@@ -265,7 +270,9 @@ class MOG2Proposer(Proposer):
         noise_floor: when primed (:meth:`prime`), keep every pixel's variance at least the
             camera's noise (:func:`camera_noise` of the priming frames, squared): the median
             shown alone leaves MOG2 too sure of every pixel, and it takes noise for foreground
-            until it has seen enough real frames, which at a low frame rate takes long.
+            until it has seen enough real frames, which at a low frame rate takes long
+            (default since 2026-12-08; False: OpenCV's own floor of 4, the rule before;
+            docs/benchmarks.md).
     """
 
     proposer_id = "mog2"
@@ -289,7 +296,7 @@ class MOG2Proposer(Proposer):
         open_height: float = OPEN_HEIGHT,
         small_clean: str = SMALL_CLEANING[0],
         typical_shape: str = SHAPE_RULES[0],
-        noise_floor: bool = False,
+        noise_floor: bool = True,
     ) -> None:
         if not 0 < scale <= 1:
             raise InputError(f"proposal scale must be in (0, 1], got {scale}")

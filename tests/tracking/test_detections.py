@@ -371,6 +371,10 @@ def test_a_noise_floor_from_the_priming_frames_keeps_sensor_noise_out_of_the_for
         proposer.prime(frames)
         share[floor] = np.mean([(proposer.foreground(f) > 0).mean() for f in frames[:3]])
     assert share[True] < 0.01 < share[False]
+    # black letterbox bars (a third of each frame, no noise) leave the measured noise as it was
+    boxed = [np.concatenate([np.zeros((30, 80, 3), np.uint8), f], axis=0) for f in frames]
+    assert camera_noise(boxed, median_background(boxed)) == camera_noise(frames, median_background(frames))
+    assert camera_noise(boxed[:1] * 3, boxed[0]) == 0.0  # nothing varies: nothing measured
 
 
 def test_the_runner_primes_recorded_sources_only(tmp_path, write_video):

@@ -71,6 +71,10 @@ def test_batch_takes_detections_auto_and_runner_settings(sequence, tmp_path, run
     assert set(rows.ids.tolist()) == {1} and len(rows) == 20
     code, _, err = run_cli(["batch", sequence, "-m", "static", "-r", "bogus=2", "-o", tmp_path / "o2", "-q"])
     assert code == 2 and "runner has no setting 'bogus'" in err
+    # a model that finds its own objects would ignore the detections: refused, nothing written
+    code, _, err = run_cli(["batch", sequence, "-m", "blobs", "--detections", "auto", "-o", tmp_path / "o3", "-q"])
+    assert code == 2 and "finds its own objects" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o3").exists()
 
 
 def test_proposal_options_reach_the_proposer_in_track_and_batch(sequence, tmp_path, run_cli):

@@ -336,7 +336,7 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     """:func:`run_job`'s tracking into ``out`` (which exists, its stale partial files and
     completion record removed): the outputs written, the record not yet."""
     from attentrack.tracker.base import create_tracker
-    from attentrack.tracker.detections import DetectionFile, find_detections
+    from attentrack.tracker.detections import DetectionFile, check_follows_given_objects, find_detections
     from attentrack.tracker.pipeline import run_tracking, static_camera_part
     from attentrack.tracker.proposals import create_proposer
     from attentrack.tracker.runner import RunnerSettings, multi_object_tracker
@@ -347,8 +347,10 @@ def _track_job(job: VideoJob, options: BatchOptions, out: Path) -> JobResult:
     tracker = create_tracker(options.model, dict(options.params))
     init = np.asarray(job.init, dtype=float) if job.init else None
     starts_own = getattr(tracker, "self_starting", False)
+    if options.detections:
+        check_follows_given_objects(options.model, tracker)  # (the command line checks it before any job)
     detections = None
-    if options.detections and init is None and not starts_own:
+    if options.detections and init is None:
         detections = DetectionFile(find_detections(options.detections, job.source), options.det_threshold)
     proposer = (create_proposer(options.proposals, dict(options.proposal_options))
                 if init is None and detections is None and not starts_own else None)

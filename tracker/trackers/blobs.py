@@ -25,7 +25,8 @@ class BlobTracker(Tracker):
     def __init__(self, min_iou: float = 0.3, max_age: int = 3, min_aspect: float = 0.0,
                  min_area: float | None = None, close_width: float | None = None,
                  close_height: float | None = None, open_height: float = OPEN_HEIGHT,
-                 small_clean: str = SMALL_CLEANING[0], typical_shape: str = SHAPE_RULES[0]) -> None:
+                 small_clean: str = SMALL_CLEANING[0], typical_shape: str = SHAPE_RULES[0],
+                 noise_floor: bool = True) -> None:
         """Build the tracker.
 
         Args:
@@ -43,12 +44,14 @@ class BlobTracker(Tracker):
                 ``none``).
             typical_shape: how the typical object's shape is learnt (``commonest`` or ``median``;
                 :class:`MOG2Proposer`).
+            noise_floor: keep the background model's variance at least the camera's noise
+                measured on the priming frames (:class:`MOG2Proposer`).
         """
         super().__init__()
         self.min_iou, self.max_age = min_iou, max_age
         self._proposer = MOG2Proposer(min_area=min_area, min_aspect=min_aspect, close_width=close_width,
                                       close_height=close_height, open_height=open_height, small_clean=small_clean,
-                                      typical_shape=typical_shape)
+                                      typical_shape=typical_shape, noise_floor=noise_floor)
         self._tracks: dict[int, tuple[np.ndarray, int]] = {}  # id -> (box, frames unmatched)
 
     def _step(self, frame: np.ndarray) -> list[Track]:
