@@ -17,7 +17,7 @@ import numpy as np
 
 from attentrack.datasets.mot import MotRows
 from attentrack.tracker.errors import InputError
-from attentrack.tracker.foreground import median_background
+from attentrack.tracker.foreground import camera_noise, median_background
 
 
 def _placement(size: tuple[int, int], factor: float) -> tuple[int, int, int, int]:
@@ -73,33 +73,66 @@ def evenly_spaced(frames, at_most: int) -> list:
     return kept
 
 
-def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: float = 25.0,
-                    surround_samples: int = 50) -> Path:
-    """Write the wide view of a recorded sequence as a video (codec by extension: ``.avi``
-    MJPG, ``.mp4`` mp4v).
+def wide_view_frames(frames, factor: float, surround_samples: int = 50, keep_noise: bool = False,
+                     seed: int = 0):
+    """The wide view of a recorded sequence, frame by frame: ``(H, W, 3)`` uint8 each.
 
     Args:
         frames: a callable returning a fresh iterator of ``(H, W, 3)`` uint8 frames (read
-            twice: for the surround, then for the video), e.g. ``lambda: (f for _, f in
+            twice: for the surround, then for the view), e.g. ``lambda: (f for _, f in
             open_source(path))``.
+        factor: how many times smaller the scene becomes.
+        surround_samples: at most this many evenly spaced frames make the surround (their
+            median).
+        keep_noise: add the recording's own sensor noise back to every pixel of every frame
+            (Gaussian, of the standard deviation :func:`attentrack.tracker.foreground.camera_noise`
+            measures on the samples; drawn from ``seed``). Shrinking a frame averages its noise
+            away and the surround has none, but a real camera further away has its full noise
+            on every pixel: without it, a background model sees a cleaner scene than any
+            camera gives. Store such frames losslessly (a lossy codec such as MJPG smooths
+            most of the noise away again).
+        seed: the noise's random seed.
+
+    Raises:
+        InputError: the sequence has no frames.
+    """
+    samples = evenly_spaced(frames(), surround_samples)
+    if not samples:
+        raise InputError("the sequence has no frames")
+    surround = surround_from_samples(samples, factor)
+    noise = camera_noise(samples, median_background(samples)) if keep_noise else 0.0
+    rng = np.random.default_rng(seed)
+    for frame in frames():
+        view = wide_view_frame(frame, surround, factor)
+        if noise > 0:
+            noisy = view + rng.normal(0.0, noise, view.shape).astype(np.float32)
+            view = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+        yield view
+
+
+def write_wide_view(frames, out_path: str | os.PathLike, factor: float, fps: float = 25.0,
+                    surround_samples: int = 50) -> Path:
+    """Write the wide view of a recorded sequence (:func:`wide_view_frames`) as a video (codec
+    by extension: ``.avi`` MJPG, ``.mp4`` mp4v).
+
+    Args:
+        frames: a callable returning a fresh iterator of ``(H, W, 3)`` uint8 frames.
         out_path: the video to write; written under a temporary name first, so an
             interrupted run leaves no file.
         factor: how many times smaller the scene becomes.
         fps: frame rate of the written video.
-        surround_samples: at most this many evenly spaced frames make the surround (their
-            median).
+        surround_samples: at most this many evenly spaced frames make the surround.
 
     Returns:
         ``out_path``.
     """
     from attentrack.tracker.sinks import AtomicVideoWriter
 
-    samples = evenly_spaced(frames(), surround_samples)
-    if not samples:
-        raise InputError("the sequence has no frames")
-    surround = surround_from_samples(samples, factor)
-    h, w = surround.shape[:2]
+    views = wide_view_frames(frames, factor, surround_samples)
+    first = next(views)  # (the surround is made, or the sequence found empty, before a file is opened)
+    h, w = first.shape[:2]
     with AtomicVideoWriter(out_path, fps, (w, h)) as video:
-        for frame in frames():
-            video.write(wide_view_frame(frame, surround, factor))
+        video.write(first)
+        for view in views:
+            video.write(view)
     return Path(out_path)

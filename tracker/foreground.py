@@ -33,6 +33,19 @@ def median_background(frames: list[np.ndarray]) -> np.ndarray:
     return np.median(np.stack(frames), axis=0).astype(np.uint8)
 
 
+def camera_noise(frames: list[np.ndarray], background: np.ndarray) -> float:
+    """The camera's noise in grey levels: a robust standard deviation (1.4826 times the median
+    absolute difference) of ``frames`` (``(H, W, 3)`` uint8 each) from their ``background``
+    (their median), the median over the frames. Pixels equal to the background in every frame
+    are left out: letterbox bars, burnt-in overlays and saturated sky carry no noise to measure
+    and would pull the estimate to 0 (0 when every pixel is such)."""
+    differences = np.stack([cv2.absdiff(f, background) for f in frames])  # (N, H, W, 3) uint8
+    varying = differences.max(axis=0) > 0
+    if not varying.any():
+        return 0.0
+    return 1.4826 * float(np.median([np.median(d[varying]) for d in differences]))
+
+
 def foreground_fragments(mask: np.ndarray, min_pixels: int) -> np.ndarray:
     """Connected regions of a foreground mask.
 

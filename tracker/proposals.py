@@ -16,6 +16,7 @@ import numpy as np
 from attentrack.tracker.boxes import iou_matrix
 from attentrack.tracker.errors import InputError
 from attentrack.tracker.foreground import (
+    camera_noise,
     foreground_fragments,
     group_fragments,
     median_background,
@@ -187,19 +188,6 @@ class ObjectSizes:
         sizes = np.asarray(self._sizes)
         ratios = sizes[:, 0] / np.maximum(sizes[:, 1], 1e-9)
         return commonest_ratio(ratios) if self.shape == "commonest" else float(np.median(ratios))
-
-
-def camera_noise(frames: list[np.ndarray], background: np.ndarray) -> float:
-    """The camera's noise in grey levels: a robust standard deviation (1.4826 times the median
-    absolute difference) of ``frames`` (``(H, W, 3)`` uint8 each) from their ``background``
-    (their median), the median over the frames. Pixels equal to the background in every frame
-    are left out: letterbox bars, burnt-in overlays and saturated sky carry no noise to measure
-    and would pull the estimate to 0 (0 when every pixel is such)."""
-    differences = np.stack([cv2.absdiff(f, background) for f in frames])  # (N, H, W, 3) uint8
-    varying = differences.max(axis=0) > 0
-    if not varying.any():
-        return 0.0
-    return 1.4826 * float(np.median([np.median(d[varying]) for d in differences]))
 
 
 class MOG2Proposer(Proposer):

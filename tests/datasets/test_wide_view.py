@@ -72,3 +72,26 @@ def test_evenly_spaced_samples_of_a_stream_of_unknown_length():
     stride = picked[1] - picked[0]
     assert set(np.diff(picked)) == {stride}  # one stride throughout
     assert picked[-1] >= 100 - 2 * stride  # and they reach the end
+
+
+def test_a_wide_view_that_keeps_the_noise_has_the_recordings_noise_on_every_pixel():
+    """A textured scene with sensor noise of sd 5: shrunk 3 times it has almost none (the area
+    average) and the surround none at all; ``keep_noise`` puts the recording's own back."""
+    from attentrack.datasets.wide_view import wide_view_frames
+    from attentrack.tracker.foreground import camera_noise, median_background
+
+    rng = np.random.default_rng(1)
+    scene = cv2.resize(rng.uniform(60, 190, (12, 16, 3)), (160, 120), interpolation=cv2.INTER_CUBIC)
+    frames = [np.clip(scene + rng.normal(0, 5, scene.shape), 0, 255).astype(np.uint8) for _ in range(12)]
+
+    def noise_of(views):
+        views = list(views)
+        assert len(views) == 12 and views[0].shape == frames[0].shape
+        return camera_noise(views, median_background(views))
+
+    recorded = noise_of(frames)
+    assert 4 < recorded < 6
+    assert noise_of(wide_view_frames(lambda: iter(frames), 3.0)) < 1.5
+    assert abs(noise_of(wide_view_frames(lambda: iter(frames), 3.0, keep_noise=True)) - recorded) < 1.0
+    with pytest.raises(InputError, match="no frames"):
+        list(wide_view_frames(lambda: iter([]), 2.0, keep_noise=True))

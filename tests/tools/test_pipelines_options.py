@@ -1,6 +1,7 @@
 """``eval pipelines`` options: ``--detections`` (models started and supported by a sequence's
 det.txt, at recorded size and on wider views, the detections moved with the frames) and
-``--frame-step`` (a lower frame rate)."""
+``--frame-step`` (a lower frame rate) and ``--view-noise`` (wider views that keep the
+recording's noise)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,13 @@ def test_eval_pipelines_at_a_lower_frame_rate(tmp_path, clip, run_cli):
     code, _, err = run_cli(["eval", "pipelines", seq, "-m", "static", "--frame-step", "2", "--detections", "auto",
                             "--out", tmp_path / "runs"])
     assert code == 2 and "--frame-step cannot be used with --detections" in err
+
+
+def test_eval_pipelines_on_wider_views_that_keep_the_noise(tmp_path, clip, run_cli):
+    seq = _sequence(tmp_path, clip)
+    code, out, err = run_cli(["eval", "pipelines", seq, "-m", "blobs", "--zoom-out", "2", "--view-noise",
+                              "--out", tmp_path / "runs"])
+    assert code == 0, err
+    assert "wider views with the recording's noise" in out
+    written = tmp_path / "runs" / "zoom2-noise" / "SEQ" / "wide-noise"
+    assert (written / "complete").is_file() and len(list(written.glob("*.png"))) == 12  # every frame, lossless

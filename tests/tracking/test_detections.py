@@ -359,7 +359,7 @@ def test_a_noise_floor_from_the_priming_frames_keeps_sensor_noise_out_of_the_for
     """Frames of a flat grey scene with sensor noise (sd 6 grey levels): :func:`camera_noise`
     measures it; primed from their median alone, MOG2 takes much of the noise for foreground
     in the first real frames; with ``noise_floor`` almost none."""
-    from attentrack.tracker.proposals import camera_noise
+    from attentrack.tracker.foreground import camera_noise
 
     rng = np.random.default_rng(0)
     scene = np.full((60, 80, 3), 120.0)

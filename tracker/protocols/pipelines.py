@@ -39,20 +39,35 @@ class PipelineResult:
     fit_seconds: float = 0.0
 
 
-def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path) -> tuple[Path, MotRows]:
-    """``(video, ground truth)`` of the ``zoom``-times wider view of a sequence, the video
-    written once to ``cache/wide.avi`` (:mod:`attentrack.datasets.wide_view`); the recorded
-    sequence itself when ``zoom`` is 1."""
-    from attentrack.datasets.wide_view import wide_view_rows, write_wide_view
+def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path,
+                       keep_noise: bool = False) -> tuple[Path, MotRows]:
+    """``(video, ground truth)`` of the ``zoom``-times wider view of a sequence, written once:
+    to ``cache/wide.avi``, or with the recording's sensor noise kept (``keep_noise``,
+    :func:`attentrack.datasets.wide_view.wide_view_frames`) as lossless PNG images in
+    ``cache/wide-noise/`` (MJPG would smooth the noise away; 4 MB a frame at 1920x1080); the
+    recorded sequence itself when ``zoom`` is 1."""
+    import cv2
+
+    from attentrack.datasets.wide_view import wide_view_frames, wide_view_rows, write_wide_view
     from attentrack.tracker.sources import open_source
 
     if zoom == 1:
         return video, gt
     source = open_source(str(video))
-    path = cache / "wide.avi"
-    if not path.is_file():
-        cache.mkdir(parents=True, exist_ok=True)
-        write_wide_view(lambda: (f for _, f in open_source(str(video))), path, zoom, fps=source.fps)
+    frames = lambda: (f for _, f in open_source(str(video)))  # noqa: E731
+    if keep_noise:
+        path = cache / "wide-noise"
+        done = path / "complete"
+        if not done.is_file():
+            path.mkdir(parents=True, exist_ok=True)
+            for index, view in enumerate(wide_view_frames(frames, zoom, keep_noise=True)):
+                cv2.imwrite(str(path / f"{index + 1:06d}.png"), view)
+            done.write_text("")
+    else:
+        path = cache / "wide.avi"
+        if not path.is_file():
+            cache.mkdir(parents=True, exist_ok=True)
+            write_wide_view(frames, path, zoom, fps=source.fps)
     return path, wide_view_rows(gt, source.size, zoom)
 
 
@@ -154,7 +169,8 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
                       progress: Callable[[str], None] | None = None, fit_progress: bool = False,
                       proposals: str = "mog2", proposal_options: dict | None = None,
                       detections: dict[str, Path] | None = None,
-                      det_threshold: float | None = None, frame_step: int = 1) -> list[PipelineResult]:
+                      det_threshold: float | None = None, frame_step: int = 1,
+                      view_noise: bool = False) -> list[PipelineResult]:
     """Score each model on each view of every sequence.
 
     Args:
@@ -172,6 +188,8 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         det_threshold: detections scoring less are ignored (None: all kept).
         frame_step: use every ``frame_step``-th frame only (:func:`lower_rate_sequence`); not
             with ``detections``.
+        view_noise: the wider views keep the recording's sensor noise on every pixel
+            (``keep_noise`` of :func:`wide_view_sequence`).
 
     Returns:
         one :class:`PipelineResult` per model and view.
@@ -183,9 +201,11 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         raise InputError("a lower frame rate (frame_step) with given detections is not supported")
     results = []
     for zoom in zooms:
-        view_dir = work_dir / f"zoom{zoom:g}" / (f"every{frame_step}" if frame_step > 1 else "")
-        views = {name: lower_rate_sequence(*wide_view_sequence(video, gt, zoom, view_dir / name), frame_step,
-                                           view_dir / name)
+        noisy = view_noise and zoom != 1
+        view_dir = (work_dir / f"zoom{zoom:g}{'-noise' if noisy else ''}"
+                    / (f"every{frame_step}" if frame_step > 1 else ""))
+        views = {name: lower_rate_sequence(*wide_view_sequence(video, gt, zoom, view_dir / name, noisy),
+                                           frame_step, view_dir / name)
                  for name, video, gt in sequences}
         for model, options in models.items():
             preds, frames, seconds, fit_seconds = {}, 0, 0.0, 0.0
