@@ -50,8 +50,8 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
 @click.option("--det-threshold", default=None, type=float, metavar="SCORE",
               help="Detections scoring less are ignored (default: all).")
 @click.option("--frame-step", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Use every N-th frame only, as a camera recording N times fewer frames a second "
-                   "(not with --detections).")
+              help="Use every N-th frame only (and of --detections), as a camera recording N times fewer "
+                   "frames a second.")
 @click.option("--view-noise", is_flag=True,
               help="Wider views keep the recording's sensor noise on every pixel, as a camera further away "
                    "does (shrinking a frame averages it away).")
@@ -90,8 +90,6 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
     settings = RunnerSettings.from_options({**config["runner"], **parse_params(runner_params)})
     proposal_options = {**config["proposals"], **parse_params(proposal_params, "proposal option")}
     PROPOSERS.options(proposals, dict(proposal_options))  # an unknown option fails here, before any run
-    if detections is not None and frame_step > 1:
-        raise InputError("--frame-step cannot be used with --detections")
     seqs = labelled_sequences(sequences)
     det_files = None
     if detections is not None:

@@ -15,7 +15,6 @@ from typing import Callable
 import numpy as np
 
 from attentrack.datasets.mot import MotRows
-from attentrack.tracker.errors import InputError
 from attentrack.tracker.metrics.mot import MotEvaluation
 
 
@@ -96,26 +95,30 @@ def lower_rate_sequence(video: Path, gt: MotRows, step: int, cache: Path) -> tup
 
 
 def wide_view_detections(detections: Path, video: Path, zoom: float, cache: Path,
-                         score_threshold: float | None = None):
+                         score_threshold: float | None = None, frame_step: int = 1):
     """The :class:`~attentrack.tracker.detections.DetectionFile` of a sequence's ``det.txt``
-    for its ``zoom``-times wider view: the boxes moved as the frames are, written once to
-    ``cache/det-KEY.txt`` (KEY from the file's path, size and time); the file itself when ``zoom`` is 1."""
+    for its ``zoom``-times wider view at every ``frame_step``-th frame: the boxes moved as the
+    frames are and the frames renumbered (:func:`~attentrack.tracker.protocols.association.every_nth_frame`),
+    written once to ``cache/det-KEY.txt`` (KEY from the file's path, size and time and the
+    step); the file itself when ``zoom`` and ``frame_step`` are 1."""
     from attentrack.datasets.mot import write_mot
     from attentrack.datasets.wide_view import wide_view_rows
     from attentrack.tracker.detections import DetectionFile
+    from attentrack.tracker.protocols.association import every_nth_frame
     from attentrack.tracker.sources import open_source
 
-    if zoom == 1:
+    if zoom == 1 and frame_step == 1:
         return DetectionFile(detections, score_threshold)
     stat = Path(detections).stat()
-    key = hashlib.sha1(f"{Path(detections).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    key = hashlib.sha1(f"{Path(detections).resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{frame_step}"
+                       .encode()).hexdigest()[:12]
     path = cache / f"det-{key}.txt"  # a new or changed det.txt is moved again
     if not path.is_file():
         rows = DetectionFile(detections)
         n = len(rows)
         recorded = MotRows(rows.frames, -np.ones(n, dtype=np.int64), rows.boxes, rows.scores, -np.ones((n, 3)))
         cache.mkdir(parents=True, exist_ok=True)
-        write_mot(path, wide_view_rows(recorded, open_source(str(video)).size, zoom))
+        write_mot(path, every_nth_frame(wide_view_rows(recorded, open_source(str(video)).size, zoom), frame_step))
     return DetectionFile(path, score_threshold)
 
 
@@ -186,8 +189,8 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
         detections: ``{sequence name: det.txt}`` that start and support the tracks instead of
             proposals (every model must follow given objects), or None.
         det_threshold: detections scoring less are ignored (None: all kept).
-        frame_step: use every ``frame_step``-th frame only (:func:`lower_rate_sequence`); not
-            with ``detections``.
+        frame_step: use every ``frame_step``-th frame only (:func:`lower_rate_sequence`), and
+            of the ``detections`` too.
         view_noise: the wider views keep the recording's sensor noise on every pixel
             (``keep_noise`` of :func:`wide_view_sequence`).
 
@@ -197,8 +200,6 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
     from attentrack.datasets.mot import write_mot
     from attentrack.tracker.metrics.mot import evaluate_mot
 
-    if detections and frame_step > 1:
-        raise InputError("a lower frame rate (frame_step) with given detections is not supported")
     results = []
     for zoom in zooms:
         noisy = view_noise and zoom != 1
@@ -211,7 +212,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
             preds, frames, seconds, fit_seconds = {}, 0, 0.0, 0.0
             for (name, recorded, _), (video, _) in zip(sequences, views.values()):
                 out = view_dir / name
-                dets = (wide_view_detections(detections[name], recorded, zoom, out, det_threshold)
+                dets = (wide_view_detections(detections[name], recorded, zoom, out, det_threshold, frame_step)
                         if detections else None)
                 rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress,
                                                        proposals, proposal_options, dets)
