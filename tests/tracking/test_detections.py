@@ -375,6 +375,10 @@ def test_a_noise_floor_from_the_priming_frames_keeps_sensor_noise_out_of_the_for
     boxed = [np.concatenate([np.zeros((30, 80, 3), np.uint8), f], axis=0) for f in frames]
     assert camera_noise(boxed, median_background(boxed)) == camera_noise(frames, median_background(frames))
     assert camera_noise(boxed[:1] * 3, boxed[0]) == 0.0  # nothing varies: nothing measured
+    from attentrack.tracker.base import create_tracker  # the blobs baseline's own proposer takes the option
+
+    assert create_tracker("blobs", {"noise_floor": "false"})._proposer.noise_floor is False
+    assert create_tracker("blobs")._proposer.noise_floor is True
 
 
 def test_the_runner_primes_recorded_sources_only(tmp_path, write_video):
