@@ -55,11 +55,14 @@ DEFAULT_MODELS = ("hart", "blobs", "sqair")
 @click.option("--view-noise", is_flag=True,
               help="Wider views keep the recording's sensor noise on every pixel, as a camera further away "
                    "does (shrinking a frame averages it away).")
+@click.option("--as-live", is_flag=True,
+              help="Run each video as a camera delivers it: the background model learns the scene from its "
+                   "first seconds only, not from the recording's median.")
 @config_option({"runner": "-r", "proposals": "-P"})
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="Torch threads.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def pipelines_command(sequences, models, zooms, params, runner_params, out, proposals, proposal_params, detections,
-                       det_threshold, frame_step, view_noise, config_file, threads, as_json):
+                       det_threshold, frame_step, view_noise, as_live, config_file, threads, as_json):
     """``attentrack eval pipelines``: label-free multi-object tracking of each model, scored."""
     import torch
 
@@ -99,7 +102,7 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
     results = compare_pipelines(seqs, options, zooms=tuple(zooms) or (1.0,), work_dir=Path(out), settings=settings,
                                 progress=lambda line: click.echo(line, err=True), proposals=proposals,
                                 proposal_options=proposal_options, detections=det_files, det_threshold=det_threshold,
-                                frame_step=frame_step, view_noise=view_noise)
+                                frame_step=frame_step, view_noise=view_noise, as_live=as_live)
     rows = [{"model": r.model, "zoom": r.zoom, "fps": r.fps, "fit_seconds": r.fit_seconds,
              **{k: getattr(r.evaluation.overall, k) for k in ("idf1", "mota", "hota", "assa", "idsw", "recall", "precision")},
              "sequences": {m.sequence: {"idf1": m.idf1, "mota": m.mota, "idsw": m.idsw} for m in r.evaluation.sequences}}
@@ -118,6 +121,8 @@ def pipelines_command(sequences, models, zooms, params, runner_params, out, prop
                + ")") if detections is not None else "no --init, no labels"
     if frame_step > 1:
         started += f"; 1 frame in {frame_step}"
+    if as_live:
+        started += "; run as live"
     if view_noise and any(z != 1 for z in zooms):
         started += "; wider views with the recording's noise"
     click.echo(f"{started}; COMBINED over {', '.join(names)}; frames/s of the whole run (the fit excluded)")

@@ -207,7 +207,7 @@ class MOG2Proposer(Proposer):
     frame, so the same settings serve people of 20 and of 200 pixels.
 
     :meth:`prime` shows the model the scene's median background before the first frame (the
-    runner does so for recorded videos and folders): objects present from the start are then
+    runner does so for every source, :func:`attentrack.tracker.runner.prime_detector`): objects present from the start are then
     foreground at once instead of being learnt into the background.
 
     Giving ``min_area`` or the ``close_*`` fractions fixes the proposer to the frame instead

@@ -1,7 +1,7 @@
 """``eval pipelines`` options: ``--detections`` (models started and supported by a sequence's
 det.txt, at recorded size and on wider views, the detections moved with the frames) and
-``--frame-step`` (a lower frame rate) and ``--view-noise`` (wider views that keep the
-recording's noise)."""
+``--frame-step`` (a lower frame rate), ``--view-noise`` (wider views that keep the
+recording's noise) and ``--as-live`` (each video run as a camera delivers it)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,21 @@ def test_eval_pipelines_on_wider_views_that_keep_the_noise(tmp_path, clip, run_c
     assert "wider views with the recording's noise" in out
     written = tmp_path / "runs" / "zoom2-noise" / "SEQ" / "wide-noise"
     assert (written / "complete").is_file() and len(list(written.glob("*.png"))) == 12  # every frame, lossless
+
+
+def test_eval_pipelines_as_live_primes_from_the_first_seconds_only(tmp_path, clip, run_cli, monkeypatch):
+    from attentrack.tracker import runner
+
+    primed = []
+    real = runner.prime_detector
+
+    def recording(detector, source, *args, **kwargs):
+        primed.append(source.live)
+        return real(detector, source, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "prime_detector", recording)
+    seq = _sequence(tmp_path, clip)
+    for extra in ([], ["--as-live"]):
+        code, out, err = run_cli(["eval", "pipelines", seq, "-m", "blobs", *extra, "--out", tmp_path / "runs"])
+        assert code == 0, err
+    assert primed == [False, True] and "run as live" in out

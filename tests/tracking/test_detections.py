@@ -381,9 +381,9 @@ def test_a_noise_floor_from_the_priming_frames_keeps_sensor_noise_out_of_the_for
     assert create_tracker("blobs")._proposer.noise_floor is True
 
 
-def test_the_runner_primes_recorded_sources_only(tmp_path, write_video):
+def test_the_runner_primes_recorded_sources_and_live_ones_from_their_first_seconds(tmp_path, write_video):
     from attentrack.tracker.runner import prime_detector
-    from attentrack.tracker.sources import open_source
+    from attentrack.tracker.sources import VideoCaptureSource, open_source
 
     write_video(tmp_path / "scene.avi", _scene(1, 12))
 
@@ -397,10 +397,12 @@ def test_the_runner_primes_recorded_sources_only(tmp_path, write_video):
     assert prime_detector(recorder, open_source(str(tmp_path / "scene.avi")), samples=4)
     assert 2 <= len(recorder.frames) <= 4 and recorder.frames[0].shape == (120, 200, 3)  # spread over the clip
 
-    class Live:
-        live = True
-
-    assert not prime_detector(Recorder(), Live())
+    live = VideoCaptureSource(str(tmp_path / "scene.avi"), "camera", live=True)  # a "camera" showing the clip
+    recorder = Recorder()
+    assert prime_detector(recorder, live, live_seconds=0.1)
+    assert len(recorder.frames) == 10  # its first 10 frames (the least), every one kept
+    assert len(list(live)) == 12  # and the tracking session opens it again from its start
+    assert not prime_detector(Recorder(), live, live_seconds=0)
     assert not prime_detector(object(), open_source(str(tmp_path / "scene.avi")))
 
 

@@ -124,7 +124,8 @@ def wide_view_detections(detections: Path, video: Path, zoom: float, cache: Path
 
 def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, settings=None,
                  progress: bool = False, proposals: str = "mog2",
-                 proposal_options: dict | None = None, detections=None) -> tuple[MotRows, int, float, float]:
+                 proposal_options: dict | None = None, detections=None,
+                 as_live: bool = False) -> tuple[MotRows, int, float, float]:
     """Track ``video`` as ``track VIDEO -m MODEL [--fit]`` does.
 
     Args:
@@ -140,6 +141,9 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
         proposal_options: its options (``{name: value}``).
         detections: a :class:`~attentrack.tracker.detections.DetectionFile` that starts and
             supports the tracks instead of the proposals (as ``track --detections``), or None.
+        as_live: run the video as a camera delivers it: its background model primed from its
+            first seconds only (:func:`attentrack.tracker.runner.prime_detector`), not from the
+            recording's median.
 
     Returns:
         ``(rows, frames, seconds of tracking, seconds of fitting)``.
@@ -147,6 +151,7 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
     from attentrack.tracker.api import iter_tracks
     from attentrack.tracker.base import create_tracker
     from attentrack.tracker.protocols.association import rows_from_tracks
+    from attentrack.tracker.sources import open_source
 
     tracker = create_tracker(model, dict(options))
     fit_seconds = 0.0
@@ -156,8 +161,11 @@ def run_pipeline(model: str, options: dict, video: Path, work_dir: Path, setting
         fit_seconds = time.perf_counter() - t0
     frames = [0]
 
+    source = open_source(str(video))
+    source.live = as_live
+
     def counted():
-        for index, tracks in iter_tracks(str(video), tracker, proposals=proposals, settings=settings,
+        for index, tracks in iter_tracks(source, tracker, proposals=proposals, settings=settings,
                                          proposal_options=proposal_options, detections=detections):
             frames[0] += 1
             yield index, tracks
@@ -173,7 +181,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
                       proposals: str = "mog2", proposal_options: dict | None = None,
                       detections: dict[str, Path] | None = None,
                       det_threshold: float | None = None, frame_step: int = 1,
-                      view_noise: bool = False) -> list[PipelineResult]:
+                      view_noise: bool = False, as_live: bool = False) -> list[PipelineResult]:
     """Score each model on each view of every sequence.
 
     Args:
@@ -193,6 +201,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
             of the ``detections`` too.
         view_noise: the wider views keep the recording's sensor noise on every pixel
             (``keep_noise`` of :func:`wide_view_sequence`).
+        as_live: run every video as a camera delivers it (:func:`run_pipeline`).
 
     Returns:
         one :class:`PipelineResult` per model and view.
@@ -215,7 +224,7 @@ def compare_pipelines(sequences: list[tuple[str, Path, MotRows]], models: dict[s
                 dets = (wide_view_detections(detections[name], recorded, zoom, out, det_threshold, frame_step)
                         if detections else None)
                 rows, n, secs, fit_secs = run_pipeline(model, options, video, out / model, settings, fit_progress,
-                                                       proposals, proposal_options, dets)
+                                                       proposals, proposal_options, dets, as_live)
                 write_mot(out / f"{model}.txt", rows)
                 preds[name] = rows
                 frames, seconds, fit_seconds = frames + n, seconds + secs, fit_seconds + fit_secs
