@@ -10,7 +10,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -45,8 +45,6 @@ def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path,
     :func:`attentrack.datasets.wide_view.wide_view_frames`) as lossless PNG images in
     ``cache/wide-noise/`` (MJPG would smooth the noise away; 4 MB a frame at 1920x1080); the
     recorded sequence itself when ``zoom`` is 1."""
-    import cv2
-
     from attentrack.datasets.wide_view import wide_view_frames, wide_view_rows, write_wide_view
     from attentrack.tracker.sources import open_source
 
@@ -55,13 +53,7 @@ def wide_view_sequence(video: Path, gt: MotRows, zoom: float, cache: Path,
     source = open_source(str(video))
     frames = lambda: (f for _, f in open_source(str(video)))  # noqa: E731
     if keep_noise:
-        path = cache / "wide-noise"
-        done = path / "complete"
-        if not done.is_file():
-            path.mkdir(parents=True, exist_ok=True)
-            for index, view in enumerate(wide_view_frames(frames, zoom, keep_noise=True)):
-                cv2.imwrite(str(path / f"{index + 1:06d}.png"), view)
-            done.write_text("")
+        path = _png_folder_once(cache / "wide-noise", lambda: wide_view_frames(frames, zoom, keep_noise=True))
     else:
         path = cache / "wide.avi"
         if not path.is_file():
@@ -76,22 +68,28 @@ def lower_rate_sequence(video: Path, gt: MotRows, step: int, cache: Path) -> tup
     to ``cache/every{step}/``, the ground truth renumbered
     (:func:`~attentrack.tracker.protocols.association.every_nth_frame`); the sequence itself when
     ``step`` is 1."""
-    import cv2
-
     from attentrack.tracker.protocols.association import every_nth_frame
     from attentrack.tracker.sources import open_source
 
     if step == 1:
         return video, gt
-    folder = cache / f"every{step}"
+    folder = _png_folder_once(cache / f"every{step}",
+                              lambda: (frame for index, frame in open_source(str(video)) if index % step == 0))
+    return folder, every_nth_frame(gt, step)
+
+
+def _png_folder_once(folder: Path, frames: Callable[[], Iterable[np.ndarray]]) -> Path:
+    """``folder`` holding ``frames()`` (``(H, W, 3)`` uint8 each) as lossless PNG images
+    ``000001.png, ...``, written unless a ``complete`` marker says an earlier run finished."""
+    import cv2
+
     done = folder / "complete"
     if not done.is_file():
         folder.mkdir(parents=True, exist_ok=True)
-        for index, frame in open_source(str(video)):
-            if index % step == 0:
-                cv2.imwrite(str(folder / f"{index // step + 1:06d}.png"), frame)
+        for index, frame in enumerate(frames()):
+            cv2.imwrite(str(folder / f"{index + 1:06d}.png"), frame)
         done.write_text("")
-    return folder, every_nth_frame(gt, step)
+    return folder
 
 
 def wide_view_detections(detections: Path, video: Path, zoom: float, cache: Path,
