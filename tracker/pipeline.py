@@ -21,6 +21,7 @@ from attentrack.tracker.errors import InputError
 from attentrack.tracker.runner import MultiObjectTracker
 from attentrack.tracker.sinks import Sink
 from attentrack.tracker.sources import FrameSource, prefetch
+from attentrack.tracker.termination import raise_if_terminated
 
 
 @dataclass
@@ -162,6 +163,7 @@ def run_tracking(
     t0 = time.perf_counter()
     try:
         for index, frame in frames:
+            raise_if_terminated()  # a SIGTERM whose interrupt a library swallowed still stops the run
             if max_frames is not None and index >= max_frames:
                 break
             if camera is not None and not camera.decided and camera.update(frame):

@@ -111,3 +111,40 @@ def test_a_sigterm_whose_interrupt_was_caught_is_raised_again():
             pass  # what such a library does
         with pytest.raises(Terminated):
             raise_if_terminated()
+
+
+def test_a_run_stops_at_the_next_frame_when_a_sigterms_interrupt_was_swallowed(tmp_path):
+    """A SIGTERM whose interrupt something inside a frame's work caught (a library, a ``__del__``)
+    still ends ``run_tracking`` at the next frame, with its outputs' temporary files deleted."""
+    import os
+
+    from attentrack.tracker.base import create_tracker
+    from attentrack.tracker.pipeline import run_tracking
+    from attentrack.tracker.sinks import MotTxtSink
+    from attentrack.tracker.sources import open_source
+
+    class Swallowing:
+        """A tracker whose second frame gets the SIGTERM and carries on."""
+
+        def __init__(self):
+            self.inner, self.frames = create_tracker("static"), 0
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+        def update(self, frame):
+            self.frames += 1
+            if self.frames == 2:
+                try:
+                    os.kill(os.getpid(), signal.SIGTERM)
+                    time.sleep(0.2)
+                except KeyboardInterrupt:
+                    pass
+            return self.inner.update(frame)
+
+    tracker = Swallowing()
+    sink = MotTxtSink(tmp_path / "out.txt")
+    with sigterm_raises(grace=None), pytest.raises(Terminated):
+        run_tracking(open_source("synthetic:frames=1000,size=64x48,objects=1,seed=0"), tracker, [sink],
+                     init_boxes=[[5, 5, 10, 10]], progress=False)
+    assert tracker.frames == 2 and list(tmp_path.iterdir()) == []
