@@ -115,6 +115,8 @@ class RunnerSettings:
             as it is. Measured on 2026-12-07 (``eval pipelines``, TUD 1x/2x/3x and
             ADL-Rundle-6; ``eval association``, five seeds): ``filtered`` raised MOTA and HOTA
             on every view and cut ID switches, IDF1 within 0.01 either way.
+        live_prime_seconds: a camera or stream is watched this long before tracking starts, to
+            learn its background (:func:`prime_detector`); 0: not at all (before 2026-12-08).
     """
 
     min_hits: int = 3
@@ -143,8 +145,11 @@ class RunnerSettings:
     groups: bool = True
     group_inside: float = 0.6
     group_size: float = 1.5
+    live_prime_seconds: float = 4.0
 
     def __post_init__(self) -> None:
+        if not float(self.live_prime_seconds) >= 0:
+            raise InputError(f"runner setting live_prime_seconds must be >= 0, got {self.live_prime_seconds}")
         if self.report not in ("filtered", "detection"):
             raise InputError(f"runner setting report must be 'filtered' or 'detection', got {self.report!r}")
         for name in ("min_hits", "max_lost", "coast", "motion_coast", "motion_coast_proposals", "max_low_score"):
@@ -588,12 +593,12 @@ def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerS
         from attentrack.tracker.detections import ModelDetections
 
         if source is not None:
-            prime_detector(model, source)
+            prime_detector(model, source, live_seconds=(settings or RunnerSettings()).live_prime_seconds)
         runner = MultiObjectTracker(None, ModelDetections(model), settings)
         runner.static_camera_user = getattr(model, "static_camera_user", "")
         return runner
     if source is not None and proposer is not None:
-        prime_detector(proposer, source)
+        prime_detector(proposer, source, live_seconds=(settings or RunnerSettings()).live_prime_seconds)
     return MultiObjectTracker(model, proposer, settings)
 
 
@@ -602,7 +607,8 @@ PRIME_FRAMES = 500
 #: ... and keeps at most this many of them, evenly spaced
 PRIME_SAMPLES = 50
 #: a live source (camera, stream) is primed from its first this many seconds instead
-PRIME_LIVE_SECONDS = 4.0
+#: (:attr:`RunnerSettings.live_prime_seconds`)
+PRIME_LIVE_SECONDS = RunnerSettings.live_prime_seconds
 
 
 def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = PRIME_SAMPLES,

@@ -99,12 +99,13 @@ def test_eval_pipelines_as_live_primes_from_the_first_seconds_only(tmp_path, cli
     real = runner.prime_detector
 
     def recording(detector, source, *args, **kwargs):
-        primed.append(source.live)
-        return real(detector, source, *args, **kwargs)
+        result = real(detector, source, *args, **kwargs)
+        primed.append((source.live, result))
+        return result
 
     monkeypatch.setattr(runner, "prime_detector", recording)
     seq = _sequence(tmp_path, clip)
-    for extra in ([], ["--as-live"]):
+    for extra in ([], ["--as-live"], ["--as-live", "-r", "live_prime_seconds=0"]):
         code, out, err = run_cli(["eval", "pipelines", seq, "-m", "blobs", *extra, "--out", tmp_path / "runs"])
         assert code == 0, err
-    assert primed == [False, True] and "run as live" in out
+    assert primed == [(False, True), (True, True), (True, False)] and "run as live" in out
