@@ -623,10 +623,10 @@ def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = 
     ``live_seconds`` (at least 10 frames) in a session of its own, closed before tracking opens
     the next: the tracking starts that much later, from a background model that knows the scene.
     Measured on recordings run as if live (2026-12-08, ``attentrack eval pipelines [SEQ] -m hart
-    --as-live``, IDF1 / MOTA): TUD 0.436 / 0.147, MOT15 ADL-Rundle-6 0.339 / 0.148, against 0.313 /
-    -0.042 and 0.343 / 0.165 unprimed, as live sources were before (a scratch run; 2 s instead
-    of 4: 0.422 / 0.087 and 0.340 / 0.168), and 0.395 / 0.147 and 0.386 / 0.206 for the recording
-    primed from its median (ADL-Rundle-6's people stand still in its first seconds).
+    --as-live [-r live_prime_seconds=S]``, IDF1 / MOTA): TUD 0.436 / 0.147, MOT15 ADL-Rundle-6
+    0.339 / 0.148, against 0.313 / -0.042 and 0.343 / 0.165 unprimed, as live sources were before
+    (2 s: 0.422 / 0.087 and 0.340 / 0.168), and 0.395 / 0.147 and 0.386 / 0.206 for the recording
+    primed from its median (docs/benchmarks.md).
 
     Args:
         detector: anything with ``prime(frames)`` (e.g.
@@ -634,7 +634,8 @@ def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = 
         source: a :class:`~attentrack.tracker.frame_source.FrameSource`.
         frames: how many frames from the start of a recording are read (at most).
         samples: how many of them, evenly spaced, make the median.
-        live_seconds: how long a live source is watched first (0: live sources are not primed).
+        live_seconds: how long a live source is watched first (0: live sources are not primed;
+            :attr:`RunnerSettings.live_prime_seconds`).
 
     Returns:
         whether the detector was primed.
