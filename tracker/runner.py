@@ -589,16 +589,17 @@ def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerS
             None. The detector's background model is primed from it first
             (:func:`prime_detector`: a recording's median; a camera's or a stream's first seconds).
     """
+    live_seconds = (settings or RunnerSettings()).live_prime_seconds
     if model is not None and getattr(model, "self_starting", False):
         from attentrack.tracker.detections import ModelDetections
 
         if source is not None:
-            prime_detector(model, source, live_seconds=(settings or RunnerSettings()).live_prime_seconds)
+            prime_detector(model, source, live_seconds=live_seconds)
         runner = MultiObjectTracker(None, ModelDetections(model), settings)
         runner.static_camera_user = getattr(model, "static_camera_user", "")
         return runner
     if source is not None and proposer is not None:
-        prime_detector(proposer, source, live_seconds=(settings or RunnerSettings()).live_prime_seconds)
+        prime_detector(proposer, source, live_seconds=live_seconds)
     return MultiObjectTracker(model, proposer, settings)
 
 
