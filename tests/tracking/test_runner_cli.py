@@ -93,3 +93,25 @@ def test_proposal_options_reach_the_proposer_in_track_and_batch(sequence, tmp_pa
         assert tracked(command, "-P", "min_pixels=5000") == 0
     code, _, err = run_cli(["batch", sequence, "-m", "static", "-P", "bogus=2", "-o", tmp_path / "o2", "-q"])
     assert code == 2 and "has no option 'bogus'" in err
+
+
+def test_track_says_when_it_watches_a_camera_before_tracking(clip, tmp_path, run_cli, monkeypatch):
+    """A live source (here the clip opened as a camera would be) is watched for its first
+    seconds first; `track` says so, unless -q or `-r live_prime_seconds=0`."""
+    from attentrack.tracker import sources
+
+    real = sources.open_source
+
+    def as_camera(spec, reconnect=0):
+        source = real(spec, reconnect=reconnect)
+        source.live = True
+        return source
+
+    monkeypatch.setattr(sources, "open_source", as_camera)
+    said = "learning the background from its first 4 s"
+    for extra, expected in (([], True), (["-q"], False), (["-r", "live_prime_seconds=0"], False)):
+        code, _, err = run_cli(["track", clip, "-m", "blobs", "--no-video", "-o", tmp_path / f"o{len(extra)}", *extra])
+        assert code == 0, err
+        assert (said in err) == expected, err
+    code, _, err = run_cli(["track", clip, "-m", "static", "--init", "20,30,24,24", "--no-video", "-o", tmp_path / "i"])
+    assert code == 0 and said not in err  # given boxes: nothing to learn
