@@ -166,6 +166,30 @@ def test_files_of_a_worker_that_died_unstopped_are_removed(tmp_path):
     assert not list(out.glob(".*partial*"))
 
 
+def test_a_stopped_batch_removes_what_its_killed_workers_left(tmp_path):
+    """Stopping a batch (Ctrl-C, SIGTERM) cancels its workers, which delete their own files; one
+    killed after the grace (or whose interrupt was lost) cannot: the batch removes the partial
+    files of its unfinished videos once their writers are gone (the ray-batch-sigterm fault case
+    left them once, 2026-12-08), waiting a little for a writer still dying."""
+    from attentrack.tracker.atomic import node_name
+    from attentrack.tracker.batch.backends import Backend
+
+    out = tmp_path / "out"
+    dying = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+
+    class KilledWorkers(Backend):
+        def run(self, tasks, options, out_dir, on_result=None):
+            for job, _ in tasks:
+                (out_dir / f".{job.name}.partial-{node_name()}-{dying.pid}.txt").write_text("1,1,")
+            raise KeyboardInterrupt  # the batch is stopped; the worker is still dying
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([_job("long", SHORT.format(1))], STATIC, out, KilledWorkers())
+    dying.wait()
+    assert not list(out.glob(".*partial*"))
+    assert json.loads((out / "summary.json").read_text())["videos"][0]["status"] == "interrupted"
+
+
 def test_the_death_of_the_fork_server_is_told():
     """A worker that died before the batch saw it is put down to its fork server when that has
     died too (so the message names the fork server whichever is seen first)."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
-from attentrack.tracker.atomic import make_folder, remove_stale_partials
-from attentrack.tracker.batch.backends import Backend
+from attentrack.tracker.atomic import PARTIAL_MARK, make_folder, partial_owner, remove_stale_partials
+from attentrack.tracker.batch.backends import STOP_GRACE_SECONDS, Backend
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
 from attentrack.tracker.batch.local import LocalBackend
 from attentrack.tracker.batch.summary import GT_MIN_CONFIDENCE, BatchSummary, evaluate_results
@@ -78,6 +79,7 @@ def run_batch(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.Pat
         if todo:
             (backend or LocalBackend()).run(todo, options, out, collect)
     except KeyboardInterrupt:
+        _remove_partials_of_stopped([j.name for j in jobs if j.name not in arrived], out)
         results = [arrived.get(j.name) or JobResult.interrupted(j) for j in jobs]
         BatchSummary(results, wall_seconds=time.perf_counter() - t0).save(out)
         raise
@@ -87,6 +89,22 @@ def run_batch(jobs: list[VideoJob], options: BatchOptions, out_dir: str | os.Pat
         summary.metrics = evaluate_results(results, out)
     summary.save(out)
     return summary
+
+
+def _remove_partials_of_stopped(names: list[str], out: Path, wait: float = STOP_GRACE_SECONDS) -> None:
+    """Delete the temporary files that the stopped videos ``names`` left in ``out``: a worker
+    cancelled or stopped deletes its own, but one killed after the grace (or at a moment its
+    interrupt was lost) cannot. Files of workers still alive are waited for (they may still be
+    dying) up to ``wait`` seconds, then left (a rerun deletes them)."""
+    deadline = time.monotonic() + wait
+    while True:
+        for name in names:
+            remove_stale_partials(out, name)
+        left = [p for name in names for p in out.glob(f".{glob.escape(name)}{PARTIAL_MARK}*")
+                if (partial_owner(p) or ("", os.getpid()))[1] != os.getpid()]  # (this process's own: not waited for)
+        if not left or time.monotonic() >= deadline:
+            return
+        time.sleep(0.1)
 
 
 def check_ground_truth(jobs: list[VideoJob]) -> None:
