@@ -167,12 +167,8 @@ def track_command(source, model, init, out_dir, device, weights, params, proposa
         if proposals == "mog2-pedestrian":
             extra = {"classifier": classifier, "device": device}
         proposer = create_proposer(proposals, proposal_options, **extra)
-    detector = tracker if getattr(tracker, "self_starting", False) else proposer  # what multi_object_tracker primes
-    watching = src.live and settings.live_prime_seconds > 0 and hasattr(detector, "prime")
-    if watching and not quiet:  # else the first seconds of a camera pass with nothing shown
-        click.echo(f"{src.name}: learning the background from its first {settings.live_prime_seconds:g} s "
-                   "(-r live_prime_seconds)", err=True)
-    runner = multi_object_tracker(tracker, proposer, settings, source=src)
+    runner = multi_object_tracker(tracker, proposer, settings, source=src,
+                                  say=None if quiet else lambda line: click.echo(line, err=True))
     out = Path(out_dir)
     created = not out.exists()
     make_folder(out)

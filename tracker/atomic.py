@@ -84,18 +84,25 @@ def is_stale(path: str | os.PathLike, now: float | None = None) -> bool:
     return age > FOREIGN_STALE_SECONDS
 
 
+def partial_files(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
+    """The temporary files and folders in ``folder`` (:func:`partial_path` names), those of
+    output ``name`` only when it is given."""
+    import glob as globmod
+
+    pattern = f".{globmod.escape(name)}{PARTIAL_MARK}*" if name else f".*{PARTIAL_MARK}*"
+    return list(Path(folder).glob(pattern))
+
+
 def remove_stale_partials(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
     """Delete the temporary files and folders in ``folder`` that dead processes left
     (:func:`is_stale`), those of output ``name`` only when it is given; returns them."""
-    import glob as globmod
     import shutil
 
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    pattern = f".{globmod.escape(name)}{PARTIAL_MARK}*" if name else f".*{PARTIAL_MARK}*"
     removed = []
-    for p in folder.glob(pattern):
+    for p in partial_files(folder, name):
         if not is_stale(p):
             continue
         if p.is_dir():

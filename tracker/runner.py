@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -574,7 +575,7 @@ class MultiObjectTracker(Tracker):
 
 
 def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerSettings | None = None,
-                         source=None) -> MultiObjectTracker:
+                         source=None, say: Callable[[str], None] | None = None) -> MultiObjectTracker:
     """The runner for ``model``, as ``track``, ``batch`` and the Python API build it.
 
     Args:
@@ -588,18 +589,19 @@ def multi_object_tracker(model: Tracker | None, proposer=None, settings: RunnerS
         source: the :class:`~attentrack.tracker.frame_source.FrameSource` to be tracked, or
             None. The detector's background model is primed from it first
             (:func:`prime_detector`: a recording's median; a camera's or a stream's first seconds).
+        say: told one line before a camera or stream is watched (None: nothing said).
     """
     live_seconds = (settings or RunnerSettings()).live_prime_seconds
     if model is not None and getattr(model, "self_starting", False):
         from attentrack.tracker.detections import ModelDetections
 
         if source is not None:
-            prime_detector(model, source, live_seconds=live_seconds)
+            prime_detector(model, source, live_seconds=live_seconds, say=say)
         runner = MultiObjectTracker(None, ModelDetections(model), settings)
         runner.static_camera_user = getattr(model, "static_camera_user", "")
         return runner
     if source is not None and proposer is not None:
-        prime_detector(proposer, source, live_seconds=live_seconds)
+        prime_detector(proposer, source, live_seconds=live_seconds, say=say)
     return MultiObjectTracker(model, proposer, settings)
 
 
@@ -613,7 +615,7 @@ PRIME_LIVE_SECONDS = RunnerSettings.live_prime_seconds
 
 
 def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = PRIME_SAMPLES,
-                   live_seconds: float = PRIME_LIVE_SECONDS) -> bool:
+                   live_seconds: float = PRIME_LIVE_SECONDS, say: Callable[[str], None] | None = None) -> bool:
     """Show a background-subtracting detector the scene without its moving objects before it
     starts: the median of frames spread over the first ``frames`` of a recording, so that
     objects present from the first frame are found at once (a plain background model learns
@@ -637,6 +639,8 @@ def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = 
         samples: how many of them, evenly spaced, make the median.
         live_seconds: how long a live source is watched first (0: live sources are not primed;
             :attr:`RunnerSettings.live_prime_seconds`).
+        say: told one line before a live source is watched (else its first seconds pass with
+            nothing shown); None: nothing said.
 
     Returns:
         whether the detector was primed.
@@ -651,6 +655,9 @@ def prime_detector(detector, source, frames: int = PRIME_FRAMES, samples: int = 
         if live_seconds <= 0:
             return False
         frames = max(10, round(live_seconds * getattr(source, "fps", 25.0)))
+        if say is not None:
+            say(f"{getattr(source, 'name', 'source')}: learning the background from its first {live_seconds:g} s "
+                "(-r live_prime_seconds)")
     reading = iter(source)
     try:
         sample = evenly_spaced((frame for _, frame in islice(reading, frames)), samples)

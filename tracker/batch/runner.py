@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import time
 from pathlib import Path
 from typing import Callable
 
-from attentrack.tracker.atomic import PARTIAL_MARK, make_folder, partial_owner, remove_stale_partials
+from attentrack.tracker.atomic import make_folder, partial_files, partial_owner, remove_stale_partials
 from attentrack.tracker.batch.backends import STOP_GRACE_SECONDS, Backend
 from attentrack.tracker.batch.jobs import BatchOptions, JobResult, VideoJob, _weights_identity, completed_result, job_key
 from attentrack.tracker.batch.local import LocalBackend
@@ -100,7 +99,7 @@ def _remove_partials_of_stopped(names: list[str], out: Path, wait: float = STOP_
     while True:
         for name in names:
             remove_stale_partials(out, name)
-        left = [p for name in names for p in out.glob(f".{glob.escape(name)}{PARTIAL_MARK}*")
+        left = [p for name in names for p in partial_files(out, name)
                 if (partial_owner(p) or ("", os.getpid()))[1] != os.getpid()]  # (this process's own: not waited for)
         if not left or time.monotonic() >= deadline:
             return
